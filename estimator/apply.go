@@ -1,0 +1,147 @@
+package estimator
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/wtacrs/wtacrs/internal/gemm"
+)
+
+// GEMMBackend names the GEMM implementation compiled in: gonum's pure Go by default, OpenBLAS
+// with the build tag cblas.
+const GEMMBackend = gemm.Backend
+
+// Product returns the exact product XY. It returns ErrShape or ErrNonFinite for bad input.
+func Product[T Float](x, y Dense[T]) (Dense[T], error) {
+	if err := checkProduct(x, y); err != nil {
+		return Dense[T]{}, err
+	}
+	out := Dense[T]{Rows: x.Rows, Cols: y.Cols, Data: make([]T, x.Rows*y.Cols)}
+	gemm.Gemm(false, false, x.Rows, y.Cols, x.Cols, 1, x.Data, max(1, x.Cols), y.Data, max(1, y.Cols), 0, out.Data, max(1, out.Cols))
+	return out, nil
+}
+
+// ProductTransA returns the exact product HᵀG (for ∇W = Hᵀ∇Z). It returns ErrShape or
+// ErrNonFinite for bad input.
+func ProductTransA[T Float](h, g Dense[T]) (Dense[T], error) {
+	if err := checkTransProduct(h, g); err != nil {
+		return Dense[T]{}, err
+	}
+	out := Dense[T]{Rows: h.Cols, Cols: g.Cols, Data: make([]T, h.Cols*g.Cols)}
+	gemm.Gemm(true, false, h.Cols, g.Cols, h.Rows, 1, h.Data, max(1, h.Cols), g.Data, max(1, g.Cols), 0, out.Data, max(1, out.Cols))
+	return out, nil
+}
+
+// Apply returns the estimate X'Y' of XY that the sketch describes: the columns X[:,i] scaled by
+// their factors times the rows Y[i,:], as one GEMM over the sketch's pairs (no temporary of the
+// full inner size). It checks the shapes, the sketch's indices and the gathered pairs for NaN
+// and Inf; the weight functions check the rest of the input.
+func Apply[T Float](x, y Dense[T], s *Sketch) (Dense[T], error) {
+	if err := checkSketch(x.Cols, y.Rows, s); err != nil {
+		return Dense[T]{}, fmt.Errorf("%w (X is %dx%d, Y is %dx%d)", err, x.Rows, x.Cols, y.Rows, y.Cols)
+	}
+	if len(x.Data) != x.Rows*x.Cols || len(y.Data) != y.Rows*y.Cols {
+		return Dense[T]{}, fmt.Errorf("%w: storage does not match the dimensions", ErrShape)
+	}
+	r, n, m, q := s.Rows(), x.Rows, x.Cols, y.Cols
+	xs := make([]T, n*r)
+	for i := 0; i < n; i++ {
+		row, dst := x.Data[i*m:(i+1)*m], xs[i*r:(i+1)*r]
+		for j, idx := range s.Index {
+			dst[j] = row[idx] * T(s.Scale[j])
+		}
+	}
+	ys := make([]T, r*q)
+	for j, idx := range s.Index {
+		copy(ys[j*q:(j+1)*q], y.Row(idx))
+	}
+	if err := finite("X", xs); err != nil {
+		return Dense[T]{}, err
+	}
+	if err := finite("Y", ys); err != nil {
+		return Dense[T]{}, err
+	}
+	out := Dense[T]{Rows: n, Cols: q, Data: make([]T, n*q)}
+	gemm.Gemm(false, false, n, q, r, 1, xs, max(1, r), ys, max(1, q), 0, out.Data, max(1, q))
+	return out, nil
+}
+
+// ApplyTransA returns the estimate of HᵀG whose pairs are the rows of H and G (for the weight
+// gradient ∇W = Hᵀ∇Z: the tokens): the kept rows of H scaled by their factors, gathered with the
+// matching rows of G into one GEMM of inner size s.Rows(). Checks as for [Apply].
+func ApplyTransA[T Float](h, g Dense[T], s *Sketch) (Dense[T], error) {
+	if err := checkSketch(h.Rows, g.Rows, s); err != nil {
+		return Dense[T]{}, fmt.Errorf("%w (H is %dx%d, G is %dx%d)", err, h.Rows, h.Cols, g.Rows, g.Cols)
+	}
+	if len(h.Data) != h.Rows*h.Cols || len(g.Data) != g.Rows*g.Cols {
+		return Dense[T]{}, fmt.Errorf("%w: storage does not match the dimensions", ErrShape)
+	}
+	hs, gs, err := GatherRows(h, g, s)
+	if err != nil {
+		return Dense[T]{}, err
+	}
+	return MultiplyGathered(hs, gs), nil
+}
+
+// GatherRows returns the sketch's rows of H, each scaled by its factor, and the matching rows of
+// G: the only activations Algorithm 1 keeps for backward. It returns ErrNonFinite when a
+// gathered row holds NaN or Inf and ErrShape for a sketch that does not fit.
+func GatherRows[T Float](h, g Dense[T], s *Sketch) (hs, gs Dense[T], err error) {
+	if err := checkSketch(h.Rows, g.Rows, s); err != nil {
+		return hs, gs, err
+	}
+	r := s.Rows()
+	hs = Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
+	gs = Dense[T]{Rows: r, Cols: g.Cols, Data: make([]T, r*g.Cols)}
+	for j, idx := range s.Index {
+		f := T(s.Scale[j])
+		dst := hs.Row(j)
+		for c, v := range h.Row(idx) {
+			dst[c] = v * f
+		}
+		copy(gs.Row(j), g.Row(idx))
+	}
+	if err := finite("H", hs.Data); err != nil {
+		return hs, gs, err
+	}
+	return hs, gs, finite("G", gs.Data)
+}
+
+// MultiplyGathered returns HsᵀGs for gathered rows (see [GatherRows]). It panics when the row
+// counts differ.
+func MultiplyGathered[T Float](hs, gs Dense[T]) Dense[T] {
+	if hs.Rows != gs.Rows {
+		panic(fmt.Sprintf("estimator: %d gathered rows of H against %d of G", hs.Rows, gs.Rows))
+	}
+	out := Dense[T]{Rows: hs.Cols, Cols: gs.Cols, Data: make([]T, hs.Cols*gs.Cols)}
+	gemm.Gemm(true, false, hs.Cols, gs.Cols, hs.Rows, 1, hs.Data, max(1, hs.Cols), gs.Data, max(1, gs.Cols), 0, out.Data, max(1, gs.Cols))
+	return out
+}
+
+func checkSketch(mx, my int, s *Sketch) error {
+	if mx != my {
+		return fmt.Errorf("%w: inner dimensions %d and %d differ", ErrShape, mx, my)
+	}
+	if s == nil {
+		return fmt.Errorf("%w: nil sketch", ErrShape)
+	}
+	if s.M != mx || len(s.Index) != len(s.Scale) {
+		return fmt.Errorf("%w: sketch over %d pairs applied to a product over %d", ErrShape, s.M, mx)
+	}
+	for j, i := range s.Index {
+		if i < 0 || i >= mx || (j > 0 && i <= s.Index[j-1]) {
+			return fmt.Errorf("%w: sketch index %d out of range or out of order", ErrShape, i)
+		}
+	}
+	return nil
+}
+
+func finite[T Float](name string, v []T) error {
+	for _, x := range v {
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%w: %s holds %v in a sampled pair", ErrNonFinite, name, f)
+		}
+	}
+	return nil
+}

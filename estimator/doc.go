@@ -1,0 +1,50 @@
+// Package estimator implements randomized estimators of a matrix product X·Y that keep only
+// some of its column-row pairs: column-row sampling (CRS), Winner-Take-All CRS (WTA-CRS, Liu et
+// al., NeurIPS 2023), and the baselines uniform CRS, deterministic top-k, Bernoulli sampling and
+// unscaled sampling without replacement, together with their closed-form expected squared errors.
+//
+// # Conventions
+//
+// X is n×m and Y is m×q; the m pairs are indexed by the inner dimension: pair i is the column
+// X[:,i] and the row Y[i,:]. For the weight gradient ∇W = Hᵀ∇Z of a linear layer the pairs are
+// the tokens: pair t is row t of H and row t of ∇Z (see [WeightsTransA] and [ApplyTransA]).
+//
+// Matrices are row-major [Dense] values of float32 or float64. Probabilities, scales and closed
+// forms are always computed in float64.
+//
+// An estimate is made in two steps. A [Plan] is the deterministic part: the pairs kept exactly
+// (the set C of WTA-CRS, or the top k), the distribution of one random draw and the scale every
+// drawn pair gets. [Plan.Sample] turns a plan and a seed into a [Sketch]: the pairs used and their
+// scale factors. [Apply] and [ApplyTransA] compute the estimate from a sketch with one GEMM over
+// the gathered, scaled pairs. Closed forms ([ExpectedSquaredError], [Expectation]) take the plan.
+//
+// Repeated draws of one pair are merged: a [Sketch] lists each pair once in Index, with the sum
+// of the scales of its draws in Scale; Draws keeps the raw draw sequence.
+//
+// # Weights and zero pairs
+//
+// The sampling weight of pair i is w_i = a_i·b_i with a_i = ‖X[:,i]‖ and b_i = ‖Y[i,:]‖ (Eq. 3 of
+// the paper), or caller-supplied norms. A pair of weight zero is never drawn. Unbiasedness needs
+// w_i > 0 wherever X[:,i]·Y[i,:] ≠ 0: this holds for weights computed from X and Y; with supplied
+// norms it is the caller's duty. When every weight is zero nothing is drawn and the estimate is the
+// zero matrix (exact when the weights come from X and Y).
+//
+// # Random stream layout
+//
+// Every random number comes from the counter-based generator Philox4x32-10 ([Philox]), so that a
+// GPU kernel can reproduce a sketch draw for draw. For seed s, stream r and counter j the block
+// Philox4x32-10(counter = (lo32(j), hi32(j), lo32(r), hi32(r)), key = (lo32(s), hi32(s))) gives
+// four words x0..x3, and the uniform number is u = ((x0<<32 | x1) >> 11) · 2⁻⁵³ in [0, 1).
+//
+//   - CRS, WTA-CRS and uniform CRS: draw j (0-based, in draw order) uses counter j.
+//   - Bernoulli: pair i uses counter i; it is kept when u < p_i.
+//   - Sampling without replacement: pair i uses counter i for its Efraimidis–Spirakis key
+//     log(u)/w_i; the k largest keys are kept (ties by smaller index).
+//
+// A draw maps u to a pair through the blocked cumulative sum of the plan's draw weights (zero on C):
+// with blocks of [CDFBlock] consecutive pairs, local sums run sequentially inside each block,
+// block offsets sequentially over the blocks, and cdf[i] = offset[block(i)] + local[i]
+// (offset[0] = 0). With T = cdf[m−1] the draw is the smallest i with cdf[i] > u·T, or, if none,
+// the largest i of positive weight. All of it is float64 additions in a fixed order, so a GPU
+// that follows the same order gets the same indices bit for bit.
+package estimator

@@ -1,0 +1,412 @@
+package estimator
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Method names an estimator.
+type Method int
+
+// The estimators of this package.
+const (
+	// MethodCRS draws k pairs i.i.d. from p ∝ w, scale 1/(k·p_i) (Eq. 2-3). Unbiased.
+	MethodCRS Method = iota + 1
+	// MethodWTACRS keeps the |C| heaviest pairs exactly and draws k−|C| pairs i.i.d. from p
+	// restricted to the rest, scale (1−P_C)/((k−|C|)·p_j) (Eq. 4). Unbiased.
+	MethodWTACRS
+	// MethodUniform is CRS with p_i = 1/m. Unbiased.
+	MethodUniform
+	// MethodTopK keeps the k heaviest pairs unscaled. Biased.
+	MethodTopK
+	// MethodBernoulli keeps pair i independently with p_i = min(1, k·w_i/Σw), scale 1/p_i. Unbiased.
+	MethodBernoulli
+	// MethodNoReplacement draws k distinct pairs by successive sampling from p ∝ w, unscaled
+	// (a fallback of the published code). Biased.
+	MethodNoReplacement
+)
+
+var methodNames = map[Method]string{
+	MethodCRS: "crs", MethodWTACRS: "wtacrs", MethodUniform: "uniform",
+	MethodTopK: "topk", MethodBernoulli: "bernoulli", MethodNoReplacement: "norepl",
+}
+
+// String returns the method's command-line name.
+func (m Method) String() string {
+	if s, ok := methodNames[m]; ok {
+		return s
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// Unbiased reports whether the method's estimate has expectation XY for every input.
+func (m Method) Unbiased() bool {
+	return m == MethodCRS || m == MethodWTACRS || m == MethodUniform || m == MethodBernoulli
+}
+
+// Methods lists every method in a fixed order.
+func Methods() []Method {
+	return []Method{MethodCRS, MethodWTACRS, MethodUniform, MethodTopK, MethodBernoulli, MethodNoReplacement}
+}
+
+// ParseMethod returns the method with the given command-line name.
+func ParseMethod(name string) (Method, error) {
+	for m, s := range methodNames {
+		if s == strings.ToLower(name) {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("estimator: unknown method %q (want crs, wtacrs, uniform, topk, bernoulli or norepl)", name)
+}
+
+// CDFBlock is the block length of the blocked cumulative sum that maps a uniform number to a
+// pair (see the package documentation).
+const CDFBlock = 256
+
+// AutoC asks [NewPlan] to choose |C| by the rule of [ChooseC].
+const AutoC = -1
+
+// Plan is the deterministic part of an estimator over m pairs: the pairs kept exactly, the
+// distribution of the random part and the scales. Build it with [NewPlan] or a NewX function;
+// draw sketches with [Plan.Sample]. Scale may be changed after construction to study other
+// (for example wrongly scaled) estimators: the closed forms and Sample follow it. The other
+// fields must not be changed.
+type Plan struct {
+	Method Method
+	// M is the number of pairs and K the budget.
+	M, K int
+	// Kept lists the pairs kept exactly with scale 1 (the set C, or the top k), heaviest first,
+	// ties broken by smaller index.
+	Kept []int
+	// MassC is P_C = Σ_{c∈C} w_c / Σ w (0 when every weight is zero).
+	MassC float64
+	// Draws is the number of i.i.d. draws (CRS, WTA-CRS, uniform) or of distinct pairs drawn
+	// without replacement; 0 for top-k and Bernoulli.
+	Draws int
+	// Prob is, for i.i.d. methods, the probability that one draw picks pair i (zero on Kept);
+	// for Bernoulli, the probability that pair i is kept; nil otherwise.
+	Prob []float64
+	// Scale is the factor applied to pair i each time it is drawn or kept at random.
+	Scale []float64
+
+	weights []float64 // the weights the plan was built from
+	cdf     []float64 // blocked cumulative draw weights, i.i.d. methods only
+	total   float64   // Σ weights
+}
+
+// NewPlan builds the plan of method over weights w with budget k ≥ 1. c fixes |C| for WTA-CRS
+// (0 ≤ c ≤ min(k−1, m)); pass [AutoC] for the rule of [ChooseC]. c must be AutoC for other
+// methods. Errors: ErrBudget, ErrNonFinite, ErrNegative.
+func NewPlan(method Method, w []float64, k, c int) (*Plan, error) {
+	if c != AutoC && method != MethodWTACRS {
+		return nil, fmt.Errorf("%w: |C| = %d given for method %v", ErrBudget, c, method)
+	}
+	switch method {
+	case MethodCRS:
+		return NewCRS(w, k)
+	case MethodWTACRS:
+		if c == AutoC {
+			return NewWTACRS(w, k)
+		}
+		return NewWTACRSFixed(w, k, c)
+	case MethodUniform:
+		if err := checkWeights(w); err != nil {
+			return nil, err
+		}
+		return NewUniform(len(w), k)
+	case MethodTopK:
+		return NewTopK(w, k)
+	case MethodBernoulli:
+		return NewBernoulli(w, k)
+	case MethodNoReplacement:
+		return NewNoReplacement(w, k)
+	}
+	return nil, fmt.Errorf("estimator: unknown method %v", method)
+}
+
+func checkBudget(w []float64, k int) error {
+	if err := checkWeights(w); err != nil {
+		return err
+	}
+	if k < 1 {
+		return fmt.Errorf("%w: k = %d, want k ≥ 1", ErrBudget, k)
+	}
+	return nil
+}
+
+// NewCRS returns the CRS plan: k i.i.d. draws from p ∝ w with scale 1/(k·p_i), for any k ≥ 1
+// (also k ≥ m). When every weight is zero the plan draws nothing.
+func NewCRS(w []float64, k int) (*Plan, error) {
+	if err := checkBudget(w, k); err != nil {
+		return nil, err
+	}
+	return newIID(MethodCRS, w, w, k, nil, k), nil
+}
+
+// NewUniform returns the uniform CRS plan over m ≥ 1 pairs: k i.i.d. uniform draws, scale m/k.
+func NewUniform(m, k int) (*Plan, error) {
+	if m < 1 {
+		return nil, fmt.Errorf("%w: m = %d pairs", ErrShape, m)
+	}
+	ones := make([]float64, m)
+	for i := range ones {
+		ones[i] = 1
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("%w: k = %d, want k ≥ 1", ErrBudget, k)
+	}
+	return newIID(MethodUniform, ones, ones, k, nil, k), nil
+}
+
+// NewWTACRS returns the WTA-CRS plan with |C| chosen by [ChooseC]. When k ≥ m every pair of
+// positive weight is kept and the estimate is exact.
+func NewWTACRS(w []float64, k int) (*Plan, error) {
+	if err := checkBudget(w, k); err != nil {
+		return nil, err
+	}
+	order := SortedOrder(w)
+	var c int
+	if k >= len(w) {
+		for c < len(order) && w[order[c]] > 0 {
+			c++
+		}
+	} else {
+		c = chooseC(w, order, k)
+	}
+	return newWTACRS(w, k, order[:c]), nil
+}
+
+// NewWTACRSFixed returns the WTA-CRS plan that keeps the c heaviest pairs, 0 ≤ c ≤ min(k−1, m).
+// When the kept pairs carry all the weight, nothing is drawn and the estimate is exact.
+func NewWTACRSFixed(w []float64, k, c int) (*Plan, error) {
+	if err := checkBudget(w, k); err != nil {
+		return nil, err
+	}
+	if c < 0 || c > k-1 || c > len(w) {
+		return nil, fmt.Errorf("%w: |C| = %d, want 0 ≤ |C| ≤ min(k−1, m) = %d", ErrBudget, c, min(k-1, len(w)))
+	}
+	return newWTACRS(w, k, SortedOrder(w)[:c]), nil
+}
+
+func newWTACRS(w []float64, k int, kept []int) *Plan {
+	rest := slices.Clone(w)
+	for _, i := range kept {
+		rest[i] = 0
+	}
+	return newIID(MethodWTACRS, w, rest, k-len(kept), slices.Clone(kept), k)
+}
+
+// newIID builds a with-replacement plan: draws i.i.d. draws from drawWeight (zero on kept),
+// scale T/(draws·drawWeight_i) with T the blocked total of drawWeight.
+func newIID(method Method, w, drawWeight []float64, draws int, kept []int, k int) *Plan {
+	p := &Plan{Method: method, M: len(w), K: k, Kept: kept, weights: w}
+	p.total = sum(w)
+	p.cdf = blockedCDF(drawWeight)
+	t := 0.0
+	if len(p.cdf) > 0 {
+		t = p.cdf[len(p.cdf)-1]
+	}
+	if t == 0 {
+		draws = 0
+	}
+	p.Draws = draws
+	p.Prob = make([]float64, p.M)
+	p.Scale = make([]float64, p.M)
+	for i, v := range drawWeight {
+		if v > 0 && draws > 0 {
+			p.Prob[i] = v / t
+			p.Scale[i] = t / (float64(draws) * v)
+		}
+	}
+	p.MassC = p.massOf(kept)
+	return p
+}
+
+func (p *Plan) massOf(idx []int) float64 {
+	if p.total == 0 {
+		return 0
+	}
+	var s float64
+	for _, i := range idx {
+		s += p.weights[i]
+	}
+	return s / p.total
+}
+
+// NewTopK returns the deterministic top-k plan: the k heaviest pairs (ties by index), unscaled.
+// It is biased unless the other pairs' products sum to zero.
+func NewTopK(w []float64, k int) (*Plan, error) {
+	if err := checkBudget(w, k); err != nil {
+		return nil, err
+	}
+	order := SortedOrder(w)
+	p := &Plan{Method: MethodTopK, M: len(w), K: k, Kept: slices.Clone(order[:min(k, len(w))]),
+		Scale: make([]float64, len(w)), weights: w, total: sum(w)}
+	p.MassC = p.massOf(p.Kept)
+	return p, nil
+}
+
+// NewBernoulli returns the Bernoulli plan: pair i is kept independently with probability
+// p_i = min(1, k·w_i/Σw) and scaled by 1/p_i. The expected number of kept pairs is at most k.
+func NewBernoulli(w []float64, k int) (*Plan, error) {
+	if err := checkBudget(w, k); err != nil {
+		return nil, err
+	}
+	p := &Plan{Method: MethodBernoulli, M: len(w), K: k, Prob: make([]float64, len(w)),
+		Scale: make([]float64, len(w)), weights: w, total: sum(w)}
+	if p.total > 0 {
+		for i, v := range w {
+			if v > 0 {
+				p.Prob[i] = min(1, float64(k)*v/p.total)
+				p.Scale[i] = 1 / p.Prob[i]
+			}
+		}
+	}
+	return p, nil
+}
+
+// NewNoReplacement returns the plan that draws min(k, number of positive weights) distinct pairs
+// by successive sampling from p ∝ w and keeps them unscaled (scale 1). Biased.
+func NewNoReplacement(w []float64, k int) (*Plan, error) {
+	if err := checkBudget(w, k); err != nil {
+		return nil, err
+	}
+	p := &Plan{Method: MethodNoReplacement, M: len(w), K: k, Scale: make([]float64, len(w)),
+		weights: w, total: sum(w)}
+	positive := 0
+	for i, v := range w {
+		if v > 0 {
+			positive++
+			p.Scale[i] = 1
+		}
+	}
+	p.Draws = min(k, positive)
+	return p, nil
+}
+
+// Weights returns the weights the plan was built from (uniform: all ones). Do not modify.
+func (p *Plan) Weights() []float64 { return p.weights }
+
+// SortedOrder returns the pair indices by decreasing weight, ties broken by smaller index.
+func SortedOrder(w []float64) []int {
+	order := make([]int, len(w))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := cmp.Compare(w[b], w[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return order
+}
+
+// TopMass returns P_C of the c heaviest pairs for c = 0..m: TopMass(w)[c] = Σ_{top c} w / Σ w.
+// Every entry is 0 when all weights are zero. It returns an error for NaN, ±Inf or negative weights.
+func TopMass(w []float64) ([]float64, error) {
+	if err := checkWeights(w); err != nil {
+		return nil, err
+	}
+	order := SortedOrder(w)
+	rest := suffixSums(w, order)
+	mass := make([]float64, len(w)+1)
+	if rest[0] == 0 {
+		return mass, nil
+	}
+	for c := range mass {
+		mass[c] = 1 - rest[c]/rest[0]
+	}
+	return mass, nil
+}
+
+// suffixSums returns rest[c] = Σ_{j ≥ c} w[order[j]] for c = 0..m, summed lightest first.
+func suffixSums(w []float64, order []int) []float64 {
+	rest := make([]float64, len(order)+1)
+	for c := len(order) - 1; c >= 0; c-- {
+		rest[c] = rest[c+1] + w[order[c]]
+	}
+	return rest
+}
+
+// ChooseC returns the |C| of WTA-CRS that minimises the factor of Theorem 2's bound:
+// argmin over c ∈ {0..min(k−1, m)} of (1 − Σ_{top c} p)/(k − c), the smallest c on ties.
+// It needs k ≥ 1 and returns the errors of [NewCRS].
+func ChooseC(w []float64, k int) (int, error) {
+	if err := checkBudget(w, k); err != nil {
+		return 0, err
+	}
+	return chooseC(w, SortedOrder(w), k), nil
+}
+
+func chooseC(w []float64, order []int, k int) int {
+	rest := suffixSums(w, order)
+	best, bestC := math.Inf(1), 0
+	for c := 0; c <= min(k-1, len(w)); c++ {
+		if v := rest[c] / float64(k-c); v < best {
+			best, bestC = v, c
+		}
+	}
+	return bestC
+}
+
+// BoundFactor returns k·(1 − P_C)/(k − c), the factor of Theorem 2: Var[WTA-CRS] ≤ factor·Var[CRS]
+// when C holds the c heaviest pairs of w. It needs 0 ≤ c < k and c ≤ m.
+func BoundFactor(w []float64, k, c int) (float64, error) {
+	mass, err := TopMass(w)
+	if err != nil {
+		return 0, err
+	}
+	if k < 1 || c < 0 || c >= k || c > len(w) {
+		return 0, fmt.Errorf("%w: k = %d, |C| = %d, m = %d", ErrBudget, k, c, len(w))
+	}
+	return float64(k) * (1 - mass[c]) / float64(k-c), nil
+}
+
+func sum(w []float64) float64 {
+	var s float64
+	for _, v := range w {
+		s += v
+	}
+	return s
+}
+
+// blockedCDF returns the blocked cumulative sum of the package documentation.
+func blockedCDF(w []float64) []float64 {
+	cdf := make([]float64, len(w))
+	var offset float64
+	for lo := 0; lo < len(w); lo += CDFBlock {
+		hi := min(lo+CDFBlock, len(w))
+		var local float64
+		for i := lo; i < hi; i++ {
+			local += w[i]
+			cdf[i] = offset + local
+		}
+		offset += local
+	}
+	return cdf
+}
+
+// pick maps u ∈ [0,1) to a pair through the blocked CDF: the smallest i with cdf[i] > u·T, or the
+// largest i of positive weight when rounding leaves none. cdf must have positive total.
+func pick(cdf []float64, u float64) int {
+	t := cdf[len(cdf)-1]
+	target := u * t
+	i, _ := slices.BinarySearchFunc(cdf, target, func(c, tg float64) int {
+		if c > tg {
+			return 1
+		}
+		return -1
+	})
+	if i < len(cdf) {
+		return i
+	}
+	i = len(cdf) - 1
+	for i > 0 && cdf[i] == cdf[i-1] {
+		i--
+	}
+	return i
+}

@@ -1,0 +1,237 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Errors returned by this package, wrapped with context.
+var (
+	// ErrConfig reports an invalid configuration value or a malformed configuration file.
+	ErrConfig = errors.New("train: invalid configuration")
+	// ErrData reports training or dev data that cannot be used.
+	ErrData = errors.New("train: unusable data")
+	// ErrDiverged reports a non-finite loss or gradient during training.
+	ErrDiverged = errors.New("train: training diverged")
+)
+
+// Methods of a linear layer kind.
+const (
+	MethodExact  = "exact"  // exact weight gradient, the whole input kept for backward
+	MethodWTACRS = "wtacrs" // Algorithm 1: WTA-CRS weight gradient from the kept rows only
+)
+
+// Kinds lists the linear layer kinds of an encoder block in a fixed order.
+func Kinds() []LayerKind { return []LayerKind{Query, Key, Value, Output, FFNIn, FFNOut} }
+
+// KindConfig chooses the backward of one layer kind.
+type KindConfig struct {
+	// Method is "exact" (default) or "wtacrs".
+	Method string `toml:"method"`
+	// Ratio is k/n, the fraction of the n = batch × sequence pooled tokens kept by a "wtacrs"
+	// layer, in (0, 1]; k = max(1, ⌈Ratio·n⌉). Default 0.3; ignored for "exact".
+	Ratio float64 `toml:"ratio"`
+}
+
+// Config describes one training run. Every field has a default (see [DefaultConfig]); a TOML
+// file read by [LoadConfig] overrides the fields it names.
+type Config struct {
+	// Dim is the model width d. Default 128.
+	Dim int `toml:"dim"`
+	// Heads is the number of attention heads; it must divide Dim. Default 4.
+	Heads int `toml:"heads"`
+	// Blocks is the number L of encoder blocks. Default 2.
+	Blocks int `toml:"blocks"`
+	// FFNDim is the hidden width of the feed-forward layers. Default 4·Dim = 512.
+	FFNDim int `toml:"ffn_dim"`
+	// MaxLen is the padded sequence length (tokens per example, [CLS] included). Default 128.
+	MaxLen int `toml:"max_len"`
+	// VocabSize caps the tokenizer's vocabulary (most frequent training words). Default 8000.
+	VocabSize int `toml:"vocab_size"`
+	// TrimPadding computes each batch only up to its longest example instead of MaxLen; the
+	// remaining padding columns are all masked and would not change any value. n = batch ×
+	// trimmed length is then the pooled token count. Default true.
+	TrimPadding bool `toml:"trim_padding"`
+
+	// TrainPath is the RTE-format training TSV (index, sentence1, sentence2, label). Default ""
+	// selects the data set bundled with the repository.
+	TrainPath string `toml:"train_path"`
+	// DevPath is the RTE-format dev TSV. Default "" selects the bundled dev set.
+	DevPath string `toml:"dev_path"`
+	// MaxTrain, when positive, keeps only the first MaxTrain training examples. Default 0 (all).
+	MaxTrain int `toml:"max_train"`
+	// MaxDev, when positive, keeps only the first MaxDev dev examples. Default 0 (all).
+	MaxDev int `toml:"max_dev"`
+
+	// BatchSize is the number of examples per optimiser step. Default 16.
+	BatchSize int `toml:"batch_size"`
+	// Epochs is the number of passes over the training set. Default 3.
+	Epochs int `toml:"epochs"`
+	// LearningRate is the peak AdamW learning rate. Default 5e-4 (training from scratch).
+	LearningRate float64 `toml:"learning_rate"`
+	// WarmupSteps is the number of steps of linear warm-up from 0 before the constant phase.
+	// Default 0 (the paper has none).
+	WarmupSteps int `toml:"warmup_steps"`
+	// ConstantSteps is the number of steps at the peak learning rate, after which it decays
+	// linearly to 0 at the last step. Default 500.
+	ConstantSteps int `toml:"constant_steps"`
+	// Beta1 is AdamW's first-moment decay. Default 0.9.
+	Beta1 float64 `toml:"beta1"`
+	// Beta2 is AdamW's second-moment decay. Default 0.999.
+	Beta2 float64 `toml:"beta2"`
+	// Epsilon is AdamW's denominator term. Default 1e-8.
+	Epsilon float64 `toml:"epsilon"`
+	// WeightDecay is AdamW's decoupled weight decay. Default 0.
+	WeightDecay float64 `toml:"weight_decay"`
+	// ClipNorm, when positive, rescales the gradient to this global norm. Default 1.0.
+	ClipNorm float64 `toml:"clip_norm"`
+	// Seed fixes initialisation, shuffling and every sampling draw. Default 1.
+	Seed uint64 `toml:"seed"`
+	// Precision is "float32" (default, faster) or "float64".
+	Precision string `toml:"precision"`
+
+	// Layers chooses exact or WTA-CRS backward per layer kind: keys q, k, v, o, ffn_in,
+	// ffn_out. A kind that is absent is exact. Default: every kind exact.
+	Layers map[string]KindConfig `toml:"layers"`
+}
+
+// DefaultConfig returns the default configuration: a 2-block, d = 128, 4-head encoder on the
+// bundled RTE-format data, 3 epochs of batch 16, every layer exact.
+func DefaultConfig() Config {
+	return Config{
+		Dim: 128, Heads: 4, Blocks: 2, FFNDim: 512, MaxLen: 128, VocabSize: 8000, TrimPadding: true,
+		BatchSize: 16, Epochs: 3, LearningRate: 5e-4, ConstantSteps: 500,
+		Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, ClipNorm: 1, Seed: 1, Precision: "float32",
+		Layers: map[string]KindConfig{},
+	}
+}
+
+// WithAll returns a copy of c in which every layer kind uses method with the given ratio.
+func (c Config) WithAll(method string, ratio float64) Config {
+	c.Layers = map[string]KindConfig{}
+	for _, k := range Kinds() {
+		c.Layers[string(k)] = KindConfig{Method: method, Ratio: ratio}
+	}
+	return c
+}
+
+// Kind returns the configuration of one layer kind (exact when absent).
+func (c Config) Kind(k LayerKind) KindConfig {
+	kc, ok := c.Layers[string(k)]
+	if !ok || kc.Method == "" {
+		return KindConfig{Method: MethodExact}
+	}
+	return kc
+}
+
+// Validate returns an error wrapping ErrConfig that names the first invalid field.
+func (c Config) Validate() error {
+	bad := func(key string, v any, want string) error {
+		return fmt.Errorf("%w: %s = %v, want %s", ErrConfig, key, v, want)
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Dim < 1:
+		return bad("dim", c.Dim, "≥ 1")
+	case c.Heads < 1 || c.Dim%c.Heads != 0:
+		return bad("heads", c.Heads, fmt.Sprintf("a divisor of dim = %d", c.Dim))
+	case c.Blocks < 1:
+		return bad("blocks", c.Blocks, "≥ 1")
+	case c.FFNDim < 1:
+		return bad("ffn_dim", c.FFNDim, "≥ 1")
+	case c.MaxLen < 2:
+		return bad("max_len", c.MaxLen, "≥ 2")
+	case c.VocabSize < 8:
+		return bad("vocab_size", c.VocabSize, "≥ 8")
+	case c.MaxTrain < 0:
+		return bad("max_train", c.MaxTrain, "≥ 0")
+	case c.MaxDev < 0:
+		return bad("max_dev", c.MaxDev, "≥ 0")
+	case c.BatchSize < 1:
+		return bad("batch_size", c.BatchSize, "≥ 1")
+	case c.Epochs < 1:
+		return bad("epochs", c.Epochs, "≥ 1")
+	case !finite(c.LearningRate) || c.LearningRate <= 0:
+		return bad("learning_rate", c.LearningRate, "a finite value > 0")
+	case c.WarmupSteps < 0:
+		return bad("warmup_steps", c.WarmupSteps, "≥ 0")
+	case c.ConstantSteps < 0:
+		return bad("constant_steps", c.ConstantSteps, "≥ 0")
+	case !finite(c.Beta1) || c.Beta1 < 0 || c.Beta1 >= 1:
+		return bad("beta1", c.Beta1, "in [0, 1)")
+	case !finite(c.Beta2) || c.Beta2 < 0 || c.Beta2 >= 1:
+		return bad("beta2", c.Beta2, "in [0, 1)")
+	case !finite(c.Epsilon) || c.Epsilon <= 0:
+		return bad("epsilon", c.Epsilon, "a finite value > 0")
+	case !finite(c.WeightDecay) || c.WeightDecay < 0:
+		return bad("weight_decay", c.WeightDecay, "a finite value ≥ 0")
+	case !finite(c.ClipNorm) || c.ClipNorm < 0:
+		return bad("clip_norm", c.ClipNorm, "a finite value ≥ 0 (0 disables clipping)")
+	case c.Precision != "float32" && c.Precision != "float64":
+		return bad("precision", fmt.Sprintf("%q", c.Precision), `"float32" or "float64"`)
+	}
+	names := make([]string, 0, len(c.Layers))
+	for k := range c.Layers {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		kc := c.Layers[name]
+		if !slices.Contains(Kinds(), LayerKind(name)) {
+			return fmt.Errorf("%w: layers.%s: unknown layer kind (want q, k, v, o, ffn_in or ffn_out)", ErrConfig, name)
+		}
+		switch kc.Method {
+		case MethodExact, "":
+		case MethodWTACRS:
+			if !finite(kc.Ratio) || kc.Ratio <= 0 || kc.Ratio > 1 {
+				return bad("layers."+name+".ratio", kc.Ratio, "in (0, 1]")
+			}
+		default:
+			return bad("layers."+name+".method", fmt.Sprintf("%q", kc.Method), `"exact" or "wtacrs"`)
+		}
+	}
+	return nil
+}
+
+// LoadConfig reads a TOML configuration over [DefaultConfig] and validates it. Unknown keys and
+// malformed TOML are errors wrapping ErrConfig that name the key or the line.
+func LoadConfig(path string) (Config, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return ParseConfig(string(text), path)
+}
+
+// ParseConfig parses TOML text (name is used in messages) over [DefaultConfig] and validates it.
+func ParseConfig(text, name string) (Config, error) {
+	c := DefaultConfig()
+	md, err := toml.Decode(text, &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return Config{}, fmt.Errorf("%w: %s line %d: %s", ErrConfig, name, pe.Position.Line, pe.Message)
+		}
+		return Config{}, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("%w: %s: unknown key(s) %s", ErrConfig, name, strings.Join(keys, ", "))
+	}
+	if c.Layers == nil {
+		c.Layers = map[string]KindConfig{}
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,64 @@
+package train
+
+import "time"
+
+// Options are the optional hooks of [Run].
+type Options struct {
+	// Observer, when not nil, is asked before each step's forward pass which layers it wants and
+	// receives their per-token norms after that step's backward pass.
+	Observer Observer
+	// Progress, when not nil, is called after every optimiser step.
+	Progress func(Progress)
+}
+
+// Progress reports one finished optimiser step.
+type Progress struct {
+	Step, TotalSteps int           // 1-based step and the number of steps of the run
+	Epoch            int           // 0-based epoch
+	Loss             float64       // mean cross-entropy of the step's batch
+	Elapsed          time.Duration // since the start of training
+}
+
+// LayerMemory is the activation memory one linear layer saved for backward, averaged over the
+// training steps of a run.
+type LayerMemory struct {
+	Layer LayerID
+	// Method is "exact" or "wtacrs".
+	Method string
+	// ExactBytes is what exact backward keeps: the whole input, n × d_in elements.
+	ExactBytes float64
+	// SavedBytes is what the layer kept: the whole input (exact), or the kept pre-scaled rows of
+	// H plus their indices (WTA-CRS).
+	SavedBytes float64
+	// KeptFraction is the mean fraction k'/n of pooled tokens kept (1 for exact), where k' is the
+	// number of distinct rows kept.
+	KeptFraction float64
+}
+
+// Result summarises a run.
+type Result struct {
+	Config Config
+	// Steps is the number of optimiser steps taken.
+	Steps int
+	// EpochDevAccuracy is the dev accuracy after each epoch.
+	EpochDevAccuracy []float64
+	// EpochLoss is the mean training loss of each epoch.
+	EpochLoss []float64
+	// DevAccuracy is the dev accuracy after the last epoch.
+	DevAccuracy float64
+	// MajorityAccuracy is the dev accuracy of always predicting the training set's majority label.
+	MajorityAccuracy float64
+	// TrainExamples and DevExamples count the examples used.
+	TrainExamples, DevExamples int
+	// Tokens is the number of pooled tokens (n summed over steps) processed in training.
+	Tokens int64
+	// TokensPerSecond is Tokens divided by the training time (evaluation excluded).
+	TokensPerSecond float64
+	// TrainTime is the time spent in training steps, Elapsed the whole run.
+	TrainTime, Elapsed time.Duration
+	// Memory lists, per linear layer, the activation bytes saved for backward.
+	Memory []LayerMemory
+	// SavedBytes and ExactBytes sum Memory over the layers: the mean bytes per step that the
+	// linear layers kept, and what exact backward would have kept.
+	SavedBytes, ExactBytes float64
+}

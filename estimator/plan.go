@@ -236,14 +236,19 @@ func (p *Plan) massOf(idx []int) float64 {
 	return s / p.total
 }
 
-// NewTopK returns the deterministic top-k plan: the k heaviest pairs (ties by index), unscaled.
+// NewTopK returns the deterministic top-k plan: the k heaviest pairs (ties by index; pairs of
+// weight zero are left out), unscaled.
 // It is biased unless the other pairs' products sum to zero.
 func NewTopK(w []float64, k int) (*Plan, error) {
 	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
 	order := SortedOrder(w)
-	p := &Plan{Method: MethodTopK, M: len(w), K: k, Kept: slices.Clone(order[:min(k, len(w))]),
+	n := 0
+	for n < min(k, len(w)) && w[order[n]] > 0 {
+		n++
+	}
+	p := &Plan{Method: MethodTopK, M: len(w), K: k, Kept: slices.Clone(order[:n]),
 		Scale: make([]float64, len(w)), weights: w, total: sum(w)}
 	p.MassC = p.massOf(p.Kept)
 	return p, nil

@@ -40,14 +40,6 @@ func checkSizes(tA, tB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
 
 func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkSizes(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if k == 0 {
-		for i := 0; i < m; i++ {
-			for j := range c[i*ldc : i*ldc+n] {
-				c[i*ldc+j] *= beta
-			}
-		}
-		return
-	}
 	C.cblas_sgemm(C.CblasRowMajor, trans(tA), trans(tB), C.blasint(m), C.blasint(n), C.blasint(k),
 		C.float(alpha), (*C.float)(&a[0]), C.blasint(lda), (*C.float)(&b[0]), C.blasint(ldb),
 		C.float(beta), (*C.float)(&c[0]), C.blasint(ldc))
@@ -55,14 +47,6 @@ func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 
 func dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	checkSizes(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if k == 0 {
-		for i := 0; i < m; i++ {
-			for j := range c[i*ldc : i*ldc+n] {
-				c[i*ldc+j] *= beta
-			}
-		}
-		return
-	}
 	C.cblas_dgemm(C.CblasRowMajor, trans(tA), trans(tB), C.blasint(m), C.blasint(n), C.blasint(k),
 		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), (*C.double)(&b[0]), C.blasint(ldb),
 		C.double(beta), (*C.double)(&c[0]), C.blasint(ldc))

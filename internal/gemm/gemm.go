@@ -13,6 +13,15 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	if m == 0 || n == 0 {
 		return
 	}
+	if k == 0 { // an empty sum: BLAS implementations disagree on the strides they accept here
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return
+	}
 	switch c := any(c).(type) {
 	case []float32:
 		sgemm(transA, transB, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c, ldc)

@@ -1,0 +1,151 @@
+package estimator
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/wtacrs/wtacrs/internal/gemm"
+)
+
+// LinearSaved is what a linear layer Z = HW + b keeps from its forward pass for its backward
+// pass (Algorithm 1 of the paper): the whole input H for an exact layer, or only the rows of H
+// a [Sketch] selected, each already multiplied by its scale factor, with their token indices.
+type LinearSaved[T Float] struct {
+	// N is the number of input rows (pooled tokens) of the forward pass.
+	N int
+	// H holds every input row (exact; it shares the caller's storage, which must not change
+	// before backward) or the kept, pre-scaled rows in ascending token order.
+	H Dense[T]
+	// Index lists the token of each row of H; nil for an exact layer.
+	Index []int
+}
+
+// Exact reports whether the layer kept its whole input.
+func (s LinearSaved[T]) Exact() bool { return s.Index == nil }
+
+// Bytes returns the memory the saved activations occupy: the rows of H and, for a sampled
+// layer, one int per index.
+func (s LinearSaved[T]) Bytes() int {
+	var z T
+	return len(s.H.Data)*int(unsafe.Sizeof(z)) + len(s.Index)*int(unsafe.Sizeof(int(0)))
+}
+
+// LinearForward computes Z = HW + b for H (n×d_in), W (d_in×d_out) and a bias b of d_out entries
+// (nil for none), and returns what backward needs. With a nil sketch the layer is exact and keeps
+// H itself (no copy). With a sketch over the n rows of H it keeps only the sketch's rows, each
+// multiplied by its scale (Algorithm 1's H'), so that [LinearBackward] returns an unbiased
+// estimate of ∇W whenever the sketch comes from an unbiased plan whose weights are positive for
+// every token with a nonzero output gradient. Errors: ErrShape for dimensions that do not fit
+// or a sketch over another number of rows, ErrNonFinite for NaN or Inf in H, W or b.
+func LinearForward[T Float](h, w Dense[T], b []T, s *Sketch) (Dense[T], LinearSaved[T], error) {
+	if err := h.check("H"); err != nil {
+		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("linear forward: %w", err)
+	}
+	if err := w.check("W"); err != nil {
+		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("linear forward: %w", err)
+	}
+	if h.Cols != w.Rows {
+		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("%w: linear forward: H is %dx%d but W is %dx%d", ErrShape, h.Rows, h.Cols, w.Rows, w.Cols)
+	}
+	if b != nil && len(b) != w.Cols {
+		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("%w: linear forward: bias has %d entries for %d outputs", ErrShape, len(b), w.Cols)
+	}
+	if err := finite("b", b); err != nil {
+		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("linear forward: %w", err)
+	}
+	z := Dense[T]{Rows: h.Rows, Cols: w.Cols, Data: make([]T, h.Rows*w.Cols)}
+	if b != nil {
+		for i := 0; i < z.Rows; i++ {
+			copy(z.Row(i), b)
+		}
+	}
+	gemm.Gemm(false, false, h.Rows, w.Cols, h.Cols, 1, h.Data, max(1, h.Cols), w.Data, max(1, w.Cols), 1, z.Data, max(1, z.Cols))
+	saved := LinearSaved[T]{N: h.Rows}
+	if s == nil {
+		saved.H = h
+		return z, saved, nil
+	}
+	if err := checkSketch(h.Rows, h.Rows, s); err != nil {
+		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("linear forward: %w", err)
+	}
+	r := s.Rows()
+	saved.H = Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
+	saved.Index = make([]int, r)
+	copy(saved.Index, s.Index)
+	for j, idx := range s.Index {
+		f := T(s.Scale[j])
+		dst := saved.H.Row(j)
+		for c, v := range h.Row(idx) {
+			dst[c] = v * f
+		}
+	}
+	if err := finite("H'", saved.H.Data); err != nil {
+		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("linear forward: %w", err)
+	}
+	return z, saved, nil
+}
+
+// LinearBackward returns, for the output gradient ∇Z (n×d_out), the exact input gradient
+// ∇H = ∇Z Wᵀ, the weight gradient ∇W = Hᵀ∇Z (exact, or H'ᵀ∇Z[Index] from the kept rows) and
+// the exact bias gradient (column sums of ∇Z). It allocates its results; see
+// [LinearBackwardAdd] to accumulate. Errors: ErrShape, ErrNonFinite for NaN or Inf in ∇Z.
+func LinearBackward[T Float](saved LinearSaved[T], w, gradZ Dense[T]) (gradH, gradW Dense[T], gradB []T, err error) {
+	gradH = Dense[T]{Rows: saved.N, Cols: w.Rows, Data: make([]T, saved.N*w.Rows)}
+	gradW = Dense[T]{Rows: w.Rows, Cols: w.Cols, Data: make([]T, w.Rows*w.Cols)}
+	gradB = make([]T, w.Cols)
+	if err := LinearBackwardAdd(saved, w, gradZ, gradH, gradW, gradB); err != nil {
+		return Dense[T]{}, Dense[T]{}, nil, err
+	}
+	return gradH, gradW, gradB, nil
+}
+
+// LinearBackwardAdd is [LinearBackward] writing into caller storage: it overwrites gradH
+// (n×d_in; skipped when gradH.Data is nil) and adds to gradW (d_in×d_out) and gradB (d_out
+// entries; skipped when nil). Errors: ErrShape, ErrNonFinite for NaN or Inf in ∇Z.
+func LinearBackwardAdd[T Float](saved LinearSaved[T], w, gradZ, gradH, gradW Dense[T], gradB []T) error {
+	if err := gradZ.check("∇Z"); err != nil {
+		return fmt.Errorf("linear backward: %w", err)
+	}
+	din, dout, n := w.Rows, w.Cols, saved.N
+	switch {
+	case len(w.Data) != din*dout:
+		return fmt.Errorf("%w: linear backward: W is %dx%d with %d elements", ErrShape, din, dout, len(w.Data))
+	case gradZ.Rows != n || gradZ.Cols != dout:
+		return fmt.Errorf("%w: linear backward: ∇Z is %dx%d, want %dx%d", ErrShape, gradZ.Rows, gradZ.Cols, n, dout)
+	case saved.H.Cols != din || len(saved.H.Data) != saved.H.Rows*din:
+		return fmt.Errorf("%w: linear backward: saved H is %dx%d for W %dx%d", ErrShape, saved.H.Rows, saved.H.Cols, din, dout)
+	case saved.Index == nil && saved.H.Rows != n, saved.Index != nil && len(saved.Index) != saved.H.Rows:
+		return fmt.Errorf("%w: linear backward: %d saved rows, %d indices, %d tokens", ErrShape, saved.H.Rows, len(saved.Index), n)
+	case gradH.Data != nil && (gradH.Rows != n || gradH.Cols != din || len(gradH.Data) != n*din):
+		return fmt.Errorf("%w: linear backward: ∇H is %dx%d, want %dx%d", ErrShape, gradH.Rows, gradH.Cols, n, din)
+	case gradW.Rows != din || gradW.Cols != dout || len(gradW.Data) != din*dout:
+		return fmt.Errorf("%w: linear backward: ∇W is %dx%d, want %dx%d", ErrShape, gradW.Rows, gradW.Cols, din, dout)
+	case gradB != nil && len(gradB) != dout:
+		return fmt.Errorf("%w: linear backward: ∇b has %d entries, want %d", ErrShape, len(gradB), dout)
+	}
+	for j, i := range saved.Index {
+		if i < 0 || i >= n || (j > 0 && i <= saved.Index[j-1]) {
+			return fmt.Errorf("%w: linear backward: saved index %d out of range or out of order", ErrShape, i)
+		}
+	}
+	if gradH.Data != nil {
+		gemm.Gemm(false, true, n, din, dout, 1, gradZ.Data, max(1, dout), w.Data, max(1, dout), 0, gradH.Data, max(1, din))
+	}
+	if gradB != nil {
+		for i := 0; i < n; i++ {
+			for c, v := range gradZ.Row(i) {
+				gradB[c] += v
+			}
+		}
+	}
+	g := gradZ
+	if saved.Index != nil {
+		r := len(saved.Index)
+		g = Dense[T]{Rows: r, Cols: dout, Data: make([]T, r*dout)}
+		for j, i := range saved.Index {
+			copy(g.Row(j), gradZ.Row(i))
+		}
+	}
+	gemm.Gemm(true, false, din, dout, saved.H.Rows, 1, saved.H.Data, max(1, din), g.Data, max(1, dout), 1, gradW.Data, max(1, dout))
+	return nil
+}

@@ -1,0 +1,291 @@
+// Package plots draws the project's figures with gonum/plot: one or more panels side by side,
+// each a set of line series with optional bands, scatter points and the diagonal y = x, saved
+// as PNG and SVG.
+//
+// Figures are described by plain values ([Figure], [Panel], [Series]) so that a figure can be
+// rebuilt from the CSV files a run wrote. [Save] validates the description and returns an error
+// (never panics) for NaN or ±Inf values, mismatched lengths, or non-positive values on a log
+// axis. Files are written atomically: to a temporary file in the same directory, then renamed.
+package plots
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// ErrFigure reports a figure description that cannot be drawn.
+var ErrFigure = errors.New("plots: invalid figure")
+
+// Series is one curve of a panel.
+type Series struct {
+	// Label is the legend entry ("" for none).
+	Label string
+	// X and Y are the points, of equal length ≥ 1, finite.
+	X, Y []float64
+	// Lo and Hi, when not nil, have the length of X and draw a shaded band between them.
+	Lo, Hi []float64
+	// Points draws markers only, no line (for Monte Carlo estimates beside a closed form).
+	Points bool
+	// Dashed draws a dashed line.
+	Dashed bool
+	// Color indexes the palette [Palette]; series with equal Color share a colour.
+	Color int
+}
+
+// Panel is one set of axes.
+type Panel struct {
+	Title, XLabel, YLabel string
+	Series                []Series
+	// Diagonal adds the line y = x over the x range of the series, labelled DiagonalLabel.
+	Diagonal      bool
+	DiagonalLabel string
+	// LogX and LogY use logarithmic axes; every value on them must then be > 0.
+	LogX, LogY bool
+	// YMin and YMax, when YMax > YMin, fix the y range.
+	YMin, YMax float64
+	// LegendLeft puts the legend at the top left instead of the top right; LegendBottom at the
+	// bottom.
+	LegendLeft, LegendBottom bool
+}
+
+// Figure is a row of panels under a common title.
+type Figure struct {
+	Title  string
+	Panels []Panel
+	// PanelWidth and PanelHeight are the size of one panel in centimetres (default 9 × 8).
+	PanelWidth, PanelHeight float64
+}
+
+// Palette is the colour cycle of [Series.Color] (colour-blind safe, Okabe–Ito).
+var Palette = []color.RGBA{
+	{0x00, 0x72, 0xB2, 0xff}, // blue
+	{0xD5, 0x5E, 0x00, 0xff}, // vermillion
+	{0x00, 0x9E, 0x73, 0xff}, // bluish green
+	{0xCC, 0x79, 0xA7, 0xff}, // reddish purple
+	{0xE6, 0x9F, 0x00, 0xff}, // orange
+	{0x56, 0xB4, 0xE9, 0xff}, // sky blue
+	{0x00, 0x00, 0x00, 0xff}, // black
+	{0xF0, 0xE4, 0x42, 0xff}, // yellow
+}
+
+// Save draws fig and writes base+".png" and base+".svg" atomically. The directory of base must
+// exist. It returns an error wrapping ErrFigure for an invalid description, or the I/O error.
+func Save(fig Figure, base string) error {
+	if len(fig.Panels) == 0 {
+		return fmt.Errorf("%w: %s has no panels", ErrFigure, filepath.Base(base))
+	}
+	pw, ph := fig.PanelWidth, fig.PanelHeight
+	if pw <= 0 {
+		pw = 9
+	}
+	if ph <= 0 {
+		ph = 8
+	}
+	plots := make([]*plot.Plot, len(fig.Panels))
+	for i, pn := range fig.Panels {
+		p, err := build(pn)
+		if err != nil {
+			return fmt.Errorf("%s panel %d (%q): %w", filepath.Base(base), i+1, pn.Title, err)
+		}
+		plots[i] = p
+	}
+	titleH := vg.Length(0)
+	if fig.Title != "" {
+		titleH = 0.9 * vg.Centimeter
+	}
+	w := vg.Length(pw) * vg.Centimeter * vg.Length(len(plots))
+	h := vg.Length(ph)*vg.Centimeter + titleH
+	for _, format := range []string{"png", "svg"} {
+		var c vg.CanvasWriterTo
+		if format == "png" {
+			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(150))}
+		} else {
+			c = vgsvg.New(w, h)
+		}
+		dc := draw.New(c)
+		// A white background (PNG is transparent otherwise).
+		dc.FillPolygon(color.White, []vg.Point{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}})
+		if fig.Title != "" {
+			sty := plots[0].Title.TextStyle
+			sty.Font.Size = 13
+			sty.XAlign = draw.XCenter
+			sty.YAlign = draw.YCenter
+			dc.FillText(sty, vg.Point{X: w / 2, Y: h - titleH/2}, fig.Title)
+		}
+		body := draw.Crop(dc, 0, 0, 0, -titleH)
+		tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 2, PadTop: vg.Millimeter, PadBottom: vg.Millimeter,
+			PadLeft: vg.Millimeter, PadRight: vg.Millimeter * 2}
+		canvases := plot.Align([][]*plot.Plot{plots}, tiles, body)
+		for i, p := range plots {
+			p.Draw(canvases[0][i])
+		}
+		var buf bytes.Buffer
+		if _, err := c.WriteTo(&buf); err != nil {
+			return fmt.Errorf("plots: encoding %s.%s: %w", base, format, err)
+		}
+		if err := writeAtomic(base+"."+format, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func build(pn Panel) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = pn.Title
+	p.Title.TextStyle.Font.Size = 12
+	p.X.Label.Text = pn.XLabel
+	p.Y.Label.Text = pn.YLabel
+	p.Legend.Top = !pn.LegendBottom
+	p.Legend.Left = pn.LegendLeft
+	p.Legend.TextStyle.Font.Size = 9
+	p.Add(plotter.NewGrid())
+	if pn.LogX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	if pn.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	if len(pn.Series) == 0 {
+		return nil, fmt.Errorf("%w: no series", ErrFigure)
+	}
+	xmin, xmax := math.Inf(1), math.Inf(-1)
+	for si, s := range pn.Series {
+		if err := check(s, pn.LogX, pn.LogY); err != nil {
+			return nil, fmt.Errorf("series %d (%q): %w", si+1, s.Label, err)
+		}
+		col := Palette[((s.Color%len(Palette))+len(Palette))%len(Palette)]
+		for _, x := range s.X {
+			xmin, xmax = min(xmin, x), max(xmax, x)
+		}
+		if s.Lo != nil {
+			band := make(plotter.XYs, 0, 2*len(s.X))
+			for i := range s.X {
+				band = append(band, plotter.XY{X: s.X[i], Y: s.Hi[i]})
+			}
+			for i := len(s.X) - 1; i >= 0; i-- {
+				band = append(band, plotter.XY{X: s.X[i], Y: s.Lo[i]})
+			}
+			poly, err := plotter.NewPolygon(band)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+			}
+			poly.Color = color.RGBA{col.R, col.G, col.B, 0x40}
+			poly.LineStyle.Width = 0
+			p.Add(poly)
+		}
+		xy := make(plotter.XYs, len(s.X))
+		for i := range s.X {
+			xy[i] = plotter.XY{X: s.X[i], Y: s.Y[i]}
+		}
+		if s.Points {
+			sc, err := plotter.NewScatter(xy)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+			}
+			sc.GlyphStyle.Color = col
+			sc.GlyphStyle.Radius = vg.Points(2.5)
+			sc.GlyphStyle.Shape = draw.CircleGlyph{}
+			p.Add(sc)
+			if s.Label != "" {
+				p.Legend.Add(s.Label, sc)
+			}
+			continue
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+		}
+		l.LineStyle.Color = col
+		l.LineStyle.Width = vg.Points(1.6)
+		if s.Dashed {
+			l.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		p.Add(l)
+		if s.Label != "" {
+			p.Legend.Add(s.Label, l)
+		}
+	}
+	if pn.Diagonal {
+		lo, hi := max(xmin, 0), xmax
+		if pn.LogX || pn.LogY {
+			lo = xmin
+		}
+		d, err := plotter.NewLine(plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+		}
+		d.LineStyle.Color = color.Gray{Y: 0x60}
+		d.LineStyle.Width = vg.Points(1.2)
+		d.LineStyle.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(d)
+		label := pn.DiagonalLabel
+		if label == "" {
+			label = "y = x"
+		}
+		p.Legend.Add(label, d)
+	}
+	if pn.YMax > pn.YMin {
+		p.Y.Min, p.Y.Max = pn.YMin, pn.YMax
+	}
+	return p, nil
+}
+
+func check(s Series, logX, logY bool) error {
+	n := len(s.X)
+	if n == 0 || len(s.Y) != n {
+		return fmt.Errorf("%w: %d x values and %d y values", ErrFigure, n, len(s.Y))
+	}
+	if (s.Lo == nil) != (s.Hi == nil) || (s.Lo != nil && (len(s.Lo) != n || len(s.Hi) != n)) {
+		return fmt.Errorf("%w: band lengths %d and %d for %d points", ErrFigure, len(s.Lo), len(s.Hi), n)
+	}
+	for name, v := range map[string][]float64{"x": s.X, "y": s.Y, "lo": s.Lo, "hi": s.Hi} {
+		for i, f := range v {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("%w: %s[%d] = %v", ErrFigure, name, i, f)
+			}
+			if f <= 0 && ((logX && name == "x") || (logY && name != "x")) {
+				return fmt.Errorf("%w: %s[%d] = %v on a log axis", ErrFigure, name, i, f)
+			}
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes data to a temporary file beside path and renames it over path.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("plots: writing %s: %w", path, errors.Join(werr, cerr))
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("plots: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("plots: %w", err)
+	}
+	return nil
+}

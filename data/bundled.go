@@ -1,0 +1,110 @@
+package data
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+)
+
+//go:embed rte-synth/train.tsv rte-synth/dev.tsv
+var bundledFS embed.FS
+
+// BundledName is the name of the bundled data set, and BundledDir its folder in the repository.
+const (
+	BundledName = "rte-synth"
+	BundledDir  = "data/rte-synth"
+)
+
+// Bundled returns a split ("train" or "dev") of the bundled RTE-format data set, compiled into
+// the package. Any other split name returns an error wrapping ErrRange.
+func Bundled(split string) (*Dataset, error) {
+	if split != "train" && split != "dev" {
+		return nil, fmt.Errorf("%w: bundled split %q (want train or dev)", ErrRange, split)
+	}
+	b, err := bundledFS.ReadFile("rte-synth/" + split + ".tsv")
+	if err != nil {
+		return nil, fmt.Errorf("data: bundled %s: %w", split, err)
+	}
+	return ParseTSV(bytes.NewReader(b), BundledName+"/"+split+".tsv")
+}
+
+// Config says where the data come from and how they are encoded. The zero value means: the
+// bundled set, the default tokenizer trained on its train split, sequences of DefaultMaxLen.
+//
+// In TOML (for example under a [data] table of a training config):
+//
+//	train = "/path/to/RTE/train.tsv"   # empty: bundled
+//	dev   = "/path/to/RTE/dev.tsv"     # empty: bundled (only when train is empty too)
+//	max_len = 128
+//	vocab = ""                         # optional vocabulary file; empty: built from train
+//	[data.tokenizer]
+//	vocab_size = 8192
+//	min_freq = 1
+type Config struct {
+	Train     string          `toml:"train"`
+	Dev       string          `toml:"dev"`
+	MaxLen    int             `toml:"max_len"`
+	Vocab     string          `toml:"vocab"`
+	Tokenizer TokenizerConfig `toml:"tokenizer"`
+}
+
+// Splits is a loaded, tokenized train/dev pair.
+type Splits struct {
+	Tokenizer  *Tokenizer
+	Train, Dev *Dataset
+	// TrainEnc and DevEnc are the encoded sets; their row i is example i of Train and Dev.
+	TrainEnc, DevEnc *Encoded
+}
+
+// Load reads the splits named by cfg (the bundled ones when Train and Dev are both empty), builds
+// or reads the vocabulary and encodes both splits. Setting only one of Train and Dev, a negative
+// MaxLen, an unlabelled split or any reading error returns an error (ErrRange, ErrFormat or the
+// os error, wrapped with the file name).
+func Load(cfg Config) (*Splits, error) {
+	if cfg.MaxLen == 0 {
+		cfg.MaxLen = DefaultMaxLen
+	}
+	if cfg.MaxLen < 3 {
+		return nil, fmt.Errorf("%w: max_len %d, need at least 3", ErrRange, cfg.MaxLen)
+	}
+	if (cfg.Train == "") != (cfg.Dev == "") {
+		return nil, fmt.Errorf("%w: set both train and dev, or neither for the bundled set", ErrRange)
+	}
+	s := &Splits{}
+	var err error
+	if cfg.Train == "" {
+		if s.Train, err = Bundled("train"); err != nil {
+			return nil, err
+		}
+		if s.Dev, err = Bundled("dev"); err != nil {
+			return nil, err
+		}
+	} else {
+		if s.Train, err = ReadTSV(cfg.Train); err != nil {
+			return nil, err
+		}
+		if s.Dev, err = ReadTSV(cfg.Dev); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []*Dataset{s.Train, s.Dev} {
+		if !d.Labelled {
+			return nil, fmt.Errorf("%w: %s has no label column", ErrFormat, d.Name)
+		}
+	}
+	if cfg.Vocab != "" {
+		s.Tokenizer, err = LoadVocab(cfg.Vocab, cfg.Tokenizer.KeepCase)
+	} else {
+		s.Tokenizer, err = TrainTokenizer(s.Train.Texts(), cfg.Tokenizer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.TrainEnc, err = Encode(s.Train, s.Tokenizer, cfg.MaxLen); err != nil {
+		return nil, err
+	}
+	if s.DevEnc, err = Encode(s.Dev, s.Tokenizer, cfg.MaxLen); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

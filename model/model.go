@@ -1,0 +1,437 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/wtacrs/wtacrs/estimator"
+)
+
+// Errors returned by this package, wrapped with context.
+var (
+	// ErrConfig reports model sizes out of range.
+	ErrConfig = errors.New("model: invalid configuration")
+	// ErrInput reports a batch that does not fit the model.
+	ErrInput = errors.New("model: invalid input")
+)
+
+// LinearPerBlock is the number of linear layers of an encoder block.
+const LinearPerBlock = 6
+
+// KindNames are the linear layer kinds of a block in index order.
+var KindNames = [LinearPerBlock]string{"q", "k", "v", "o", "ffn_in", "ffn_out"}
+
+// LinearIndex returns the number of linear layer kind (0..5, see [KindNames]) of block.
+func LinearIndex(block, kind int) int { return block*LinearPerBlock + kind }
+
+// Config holds the model sizes.
+type Config struct {
+	Vocab   int // token ids are in [0, Vocab); ≥ 1
+	Dim     int // model width d ≥ 1
+	Heads   int // attention heads, a divisor of Dim
+	Blocks  int // encoder blocks ≥ 1
+	FFN     int // feed-forward hidden width ≥ 1
+	MaxLen  int // longest sequence ≥ 1
+	Classes int // output classes ≥ 2
+}
+
+// Validate returns an error wrapping ErrConfig for sizes out of range.
+func (c Config) Validate() error {
+	if c.Vocab < 1 || c.Dim < 1 || c.Heads < 1 || c.Dim%c.Heads != 0 || c.Blocks < 1 || c.FFN < 1 || c.MaxLen < 1 || c.Classes < 2 {
+		return fmt.Errorf("%w: %+v", ErrConfig, c)
+	}
+	return nil
+}
+
+// Param is one parameter tensor and its gradient accumulator.
+type Param[T Float] struct {
+	Name string
+	W    estimator.Dense[T] // value (a vector is 1×n)
+	G    []T                // gradient, same length as W.Data
+}
+
+type block[T Float] struct {
+	ln1g, ln1b, ln2g, ln2b *Param[T]
+	w, b                   [LinearPerBlock]*Param[T]
+}
+
+// Model is the encoder with its parameters.
+type Model[T Float] struct {
+	Cfg    Config
+	Params []*Param[T] // every parameter, in a fixed order
+	tok    *Param[T]
+	pos    *Param[T]
+	blocks []block[T]
+	lnfg   *Param[T]
+	lnfb   *Param[T]
+	headW  *Param[T]
+	headB  *Param[T]
+}
+
+// New returns a model with weights drawn from N(0, 0.02²), zero biases and unit LayerNorm gains,
+// deterministically from seed. It returns ErrConfig for bad sizes.
+func New[T Float](cfg Config, seed uint64) (*Model[T], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6d6f64656c))
+	m := &Model[T]{Cfg: cfg}
+	param := func(name string, r, c int, init func() float64) *Param[T] {
+		p := &Param[T]{Name: name, W: estimator.Dense[T]{Rows: r, Cols: c, Data: make([]T, r*c)}, G: make([]T, r*c)}
+		for i := range p.W.Data {
+			p.W.Data[i] = T(init())
+		}
+		m.Params = append(m.Params, p)
+		return p
+	}
+	normal := func() float64 { return 0.02 * rng.NormFloat64() }
+	zero := func() float64 { return 0 }
+	one := func() float64 { return 1 }
+	d := cfg.Dim
+	m.tok = param("tok_emb", cfg.Vocab, d, normal)
+	m.pos = param("pos_emb", cfg.MaxLen, d, normal)
+	for l := 0; l < cfg.Blocks; l++ {
+		var b block[T]
+		pre := fmt.Sprintf("block%d.", l)
+		b.ln1g, b.ln1b = param(pre+"ln1.g", 1, d, one), param(pre+"ln1.b", 1, d, zero)
+		for k, name := range KindNames {
+			in, out := d, d
+			if name == "ffn_in" {
+				out = cfg.FFN
+			}
+			if name == "ffn_out" {
+				in = cfg.FFN
+			}
+			b.w[k] = param(pre+name+".w", in, out, normal)
+			b.b[k] = param(pre+name+".b", 1, out, zero)
+			if name == "o" {
+				b.ln2g, b.ln2b = param(pre+"ln2.g", 1, d, one), param(pre+"ln2.b", 1, d, zero)
+			}
+		}
+		m.blocks = append(m.blocks, b)
+	}
+	m.lnfg, m.lnfb = param("lnf.g", 1, d, one), param("lnf.b", 1, d, zero)
+	m.headW, m.headB = param("head.w", d, cfg.Classes, normal), param("head.b", 1, cfg.Classes, zero)
+	return m, nil
+}
+
+// ZeroGrad sets every gradient to zero.
+func (m *Model[T]) ZeroGrad() {
+	for _, p := range m.Params {
+		clear(p.G)
+	}
+}
+
+// NumParams returns the number of scalar parameters.
+func (m *Model[T]) NumParams() int {
+	n := 0
+	for _, p := range m.Params {
+		n += len(p.W.Data)
+	}
+	return n
+}
+
+// Linear returns the weight (d_in×d_out) and bias parameters of linear layer i ([LinearIndex]).
+func (m *Model[T]) Linear(i int) (w, b *Param[T]) {
+	bl := m.blocks[i/LinearPerBlock]
+	return bl.w[i%LinearPerBlock], bl.b[i%LinearPerBlock]
+}
+
+// Batch is B sequences of S pooled tokens: token t = b·S + s.
+type Batch struct {
+	B, S   int
+	Tokens []int  // B·S token ids
+	Mask   []bool // B·S; false for padding. Position 0 ([CLS]) of every sequence must be true.
+	Labels []int  // B labels in [0, Classes); nil for inference
+}
+
+// Validate checks the batch against the model sizes; errors wrap ErrInput.
+func (b Batch) Validate(cfg Config) error {
+	n := b.B * b.S
+	switch {
+	case b.B < 1 || b.S < 1 || b.S > cfg.MaxLen:
+		return fmt.Errorf("%w: batch %dx%d (max length %d)", ErrInput, b.B, b.S, cfg.MaxLen)
+	case len(b.Tokens) != n || len(b.Mask) != n:
+		return fmt.Errorf("%w: %d tokens and %d mask entries for a %dx%d batch", ErrInput, len(b.Tokens), len(b.Mask), b.B, b.S)
+	case b.Labels != nil && len(b.Labels) != b.B:
+		return fmt.Errorf("%w: %d labels for %d sequences", ErrInput, len(b.Labels), b.B)
+	}
+	for i, t := range b.Tokens {
+		if t < 0 || t >= cfg.Vocab {
+			return fmt.Errorf("%w: token %d at position %d out of vocabulary [0, %d)", ErrInput, t, i, cfg.Vocab)
+		}
+	}
+	for s := 0; s < b.B; s++ {
+		if !b.Mask[s*b.S] {
+			return fmt.Errorf("%w: sequence %d has its first token masked", ErrInput, s)
+		}
+	}
+	for i, l := range b.Labels {
+		if l < 0 || l >= cfg.Classes {
+			return fmt.Errorf("%w: label %d of sequence %d out of range [0, %d)", ErrInput, l, i, cfg.Classes)
+		}
+	}
+	return nil
+}
+
+// Hook chooses the backward of each linear layer. Sketch is called in forward with the layer's
+// input H (n×d_in; read-only) and returns a sketch over its n rows, or nil for exact backward.
+// Gradient is called in backward with the layer's output gradient ∇Z (read-only, n×d_out)
+// before the weight gradient is formed.
+type Hook[T Float] interface {
+	Sketch(linear int, h estimator.Dense[T]) (*estimator.Sketch, error)
+	Gradient(linear int, gradZ estimator.Dense[T]) error
+}
+
+type blockTape[T Float] struct {
+	xhat1, xhat2  dense[T]
+	inv1, inv2    []T
+	q, k, v, p, u dense[T]
+	lin           [LinearPerBlock]estimator.LinearSaved[T]
+}
+
+// Tape holds what a forward pass saved for backward, and its outputs.
+type Tape[T Float] struct {
+	batch   Batch
+	blocks  []blockTape[T]
+	xhatF   dense[T]
+	invF    []T
+	cls     dense[T] // B×d normalised [CLS] rows fed to the head
+	Logits  estimator.Dense[T]
+	Loss    float64 // mean cross-entropy (0 without labels)
+	dLogits dense[T]
+}
+
+// Forward runs the model on a batch and returns the tape backward needs, with the logits and,
+// when the batch has labels, the loss. A nil hook makes every layer exact. Errors: ErrInput for
+// a bad batch, the hook's errors and the estimator's.
+func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
+	if err := b.Validate(m.Cfg); err != nil {
+		return nil, err
+	}
+	d, n := m.Cfg.Dim, b.B*b.S
+	x := newDense[T](n, d)
+	for t, id := range b.Tokens {
+		row, te, pe := x.Row(t), m.tok.W.Row(id), m.pos.W.Row(t%b.S)
+		for j := range row {
+			row[j] = te[j] + pe[j]
+		}
+	}
+	tape := &Tape[T]{batch: b, blocks: make([]blockTape[T], m.Cfg.Blocks)}
+	lin := func(i int, h dense[T]) (dense[T], estimator.LinearSaved[T], error) {
+		var s *estimator.Sketch
+		if hook != nil {
+			var err error
+			if s, err = hook.Sketch(i, h); err != nil {
+				return dense[T]{}, estimator.LinearSaved[T]{}, err
+			}
+		}
+		w, bias := m.Linear(i)
+		z, saved, err := estimator.LinearForward(h, w.W, bias.W.Data, s)
+		if err != nil {
+			return dense[T]{}, estimator.LinearSaved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+		}
+		return z, saved, nil
+	}
+	for l := range m.blocks {
+		bl, bt := &m.blocks[l], &tape.blocks[l]
+		var err error
+		var y dense[T]
+		y, bt.xhat1, bt.inv1 = layerNormForward(x, bl.ln1g.W.Data, bl.ln1b.W.Data)
+		base := LinearIndex(l, 0)
+		if bt.q, bt.lin[0], err = lin(base, y); err != nil {
+			return nil, err
+		}
+		if bt.k, bt.lin[1], err = lin(base+1, y); err != nil {
+			return nil, err
+		}
+		if bt.v, bt.lin[2], err = lin(base+2, y); err != nil {
+			return nil, err
+		}
+		var ctx dense[T]
+		ctx, bt.p = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
+		var o dense[T]
+		if o, bt.lin[3], err = lin(base+3, ctx); err != nil {
+			return nil, err
+		}
+		add(x, o)
+		y, bt.xhat2, bt.inv2 = layerNormForward(x, bl.ln2g.W.Data, bl.ln2b.W.Data)
+		if bt.u, bt.lin[4], err = lin(base+4, y); err != nil {
+			return nil, err
+		}
+		var f dense[T]
+		if f, bt.lin[5], err = lin(base+5, gelu(bt.u)); err != nil {
+			return nil, err
+		}
+		add(x, f)
+	}
+	cls := newDense[T](b.B, d)
+	for s := 0; s < b.B; s++ {
+		copy(cls.Row(s), x.Row(s*b.S))
+	}
+	var y dense[T]
+	y, tape.xhatF, tape.invF = layerNormForward(cls, m.lnfg.W.Data, m.lnfb.W.Data)
+	tape.cls = y
+	logits, err := estimator.Product(y, m.headW.W)
+	if err != nil {
+		return nil, fmt.Errorf("model: head: %w", err)
+	}
+	for s := 0; s < b.B; s++ {
+		for j, v := range m.headB.W.Data {
+			logits.Row(s)[j] += v
+		}
+	}
+	for _, v := range logits.Data {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%w: non-finite logit", estimator.ErrNonFinite)
+		}
+	}
+	tape.Logits = logits
+	if b.Labels != nil {
+		tape.Loss, tape.dLogits = crossEntropy(logits, b.Labels)
+	}
+	return tape, nil
+}
+
+// Backward adds the gradient of the tape's mean loss to every parameter's G. The batch must have
+// had labels. hook (nil for none) sees every linear layer's output gradient.
+func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
+	b := tape.batch
+	if b.Labels == nil {
+		return fmt.Errorf("%w: backward of a batch without labels", ErrInput)
+	}
+	d, n := m.Cfg.Dim, b.B*b.S
+	// Head: logits = y W + b.
+	dy := newDense[T](b.B, d)
+	for s := 0; s < b.B; s++ {
+		gl := tape.dLogits.Row(s)
+		for j, g := range gl {
+			m.headB.G[j] += g
+		}
+		yr, dr := tape.cls.Row(s), dy.Row(s)
+		for i := 0; i < d; i++ {
+			wr := m.headW.W.Row(i)
+			gw := m.headW.G[i*m.Cfg.Classes : (i+1)*m.Cfg.Classes]
+			var acc T
+			for j, g := range gl {
+				gw[j] += yr[i] * g
+				acc += wr[j] * g
+			}
+			dr[i] = acc
+		}
+	}
+	dcls := layerNormBackward(dy, tape.xhatF, tape.invF, m.lnfg.W.Data, m.lnfg.G, m.lnfb.G)
+	dx := newDense[T](n, d)
+	for s := 0; s < b.B; s++ {
+		copy(dx.Row(s*b.S), dcls.Row(s))
+	}
+	linBack := func(i int, saved estimator.LinearSaved[T], gz dense[T]) (dense[T], error) {
+		if hook != nil {
+			if err := hook.Gradient(i, gz); err != nil {
+				return dense[T]{}, err
+			}
+		}
+		w, bias := m.Linear(i)
+		gh := newDense[T](n, w.W.Rows)
+		gw := estimator.Dense[T]{Rows: w.W.Rows, Cols: w.W.Cols, Data: w.G}
+		if err := estimator.LinearBackwardAdd(saved, w.W, gz, gh, gw, bias.G); err != nil {
+			return dense[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+		}
+		return gh, nil
+	}
+	for l := len(m.blocks) - 1; l >= 0; l-- {
+		bl, bt := &m.blocks[l], &tape.blocks[l]
+		base := LinearIndex(l, 0)
+		// x ← x + ffn_out(gelu(ffn_in(ln2(x)))).
+		dg, err := linBack(base+5, bt.lin[5], dx)
+		if err != nil {
+			return err
+		}
+		du := geluBackward(bt.u, dg)
+		dy2, err := linBack(base+4, bt.lin[4], du)
+		if err != nil {
+			return err
+		}
+		add(dx, layerNormBackward(dy2, bt.xhat2, bt.inv2, bl.ln2g.W.Data, bl.ln2g.G, bl.ln2b.G))
+		// x ← x + o(attn(q, k, v of ln1(x))).
+		dctx, err := linBack(base+3, bt.lin[3], dx)
+		if err != nil {
+			return err
+		}
+		dq, dk, dv := attentionBackward(bt.q, bt.k, bt.v, bt.p, dctx, b.B, b.S, m.Cfg.Heads)
+		dy1, err := linBack(base, bt.lin[0], dq)
+		if err != nil {
+			return err
+		}
+		g, err := linBack(base+1, bt.lin[1], dk)
+		if err != nil {
+			return err
+		}
+		add(dy1, g)
+		if g, err = linBack(base+2, bt.lin[2], dv); err != nil {
+			return err
+		}
+		add(dy1, g)
+		add(dx, layerNormBackward(dy1, bt.xhat1, bt.inv1, bl.ln1g.W.Data, bl.ln1g.G, bl.ln1b.G))
+	}
+	for t, id := range b.Tokens {
+		gr := dx.Row(t)
+		te := m.tok.G[id*d : (id+1)*d]
+		pe := m.pos.G[(t%b.S)*d : (t%b.S+1)*d]
+		for j, v := range gr {
+			te[j] += v
+			pe[j] += v
+		}
+	}
+	return nil
+}
+
+// Predict returns the argmax class of every sequence of the tape.
+func (t *Tape[T]) Predict() []int {
+	out := make([]int, t.Logits.Rows)
+	for s := range out {
+		row := t.Logits.Row(s)
+		for j, v := range row {
+			if v > row[out[s]] {
+				out[s] = j
+			}
+		}
+	}
+	return out
+}
+
+// LinearSaved returns what linear layer i kept for backward.
+func (t *Tape[T]) LinearSaved(i int) estimator.LinearSaved[T] {
+	return t.blocks[i/LinearPerBlock].lin[i%LinearPerBlock]
+}
+
+// SavedBytes returns the bytes of activations the tape keeps for backward, counting a tensor
+// shared by several operations once (an exact layer shares its input's storage).
+func (t *Tape[T]) SavedBytes() int {
+	var z T
+	size := int(unsafeSizeof(z))
+	seen := map[*T]bool{}
+	total := 0
+	count := func(v []T) {
+		if len(v) == 0 || seen[&v[0]] {
+			return
+		}
+		seen[&v[0]] = true
+		total += len(v) * size
+	}
+	for _, bt := range t.blocks {
+		for _, v := range [][]T{bt.xhat1.Data, bt.xhat2.Data, bt.inv1, bt.inv2, bt.q.Data, bt.k.Data, bt.v.Data, bt.p.Data, bt.u.Data} {
+			count(v)
+		}
+		for _, s := range bt.lin {
+			count(s.H.Data)
+			total += len(s.Index) * 8
+		}
+	}
+	count(t.xhatF.Data)
+	count(t.invF)
+	count(t.cls.Data)
+	return total
+}

@@ -1,0 +1,238 @@
+package model
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/gemm"
+)
+
+// Float is the element type of the model.
+type Float = estimator.Float
+
+type dense[T Float] = estimator.Dense[T]
+
+func newDense[T Float](r, c int) dense[T] { return dense[T]{Rows: r, Cols: c, Data: make([]T, r*c)} }
+
+const lnEps = 1e-5
+
+// layerNormForward normalises each row of x and applies gain g and bias b. It returns y, the
+// normalised rows x̂ and the inverse standard deviations (what backward needs).
+func layerNormForward[T Float](x dense[T], g, b []T) (y, xhat dense[T], inv []T) {
+	n, d := x.Rows, x.Cols
+	y, xhat, inv = newDense[T](n, d), newDense[T](n, d), make([]T, n)
+	for i := 0; i < n; i++ {
+		row := x.Row(i)
+		var mean float64
+		for _, v := range row {
+			mean += float64(v)
+		}
+		mean /= float64(d)
+		var vr float64
+		for _, v := range row {
+			dv := float64(v) - mean
+			vr += dv * dv
+		}
+		is := 1 / math.Sqrt(vr/float64(d)+lnEps)
+		inv[i] = T(is)
+		xr, yr := xhat.Row(i), y.Row(i)
+		for j, v := range row {
+			h := T((float64(v) - mean) * is)
+			xr[j] = h
+			yr[j] = h*g[j] + b[j]
+		}
+	}
+	return y, xhat, inv
+}
+
+// layerNormBackward returns ∇x and adds to ∇g and ∇b.
+func layerNormBackward[T Float](dy, xhat dense[T], inv, g, dg, db []T) dense[T] {
+	n, d := dy.Rows, dy.Cols
+	dx := newDense[T](n, d)
+	for i := 0; i < n; i++ {
+		dyr, xr, dxr := dy.Row(i), xhat.Row(i), dx.Row(i)
+		var m1, m2 float64
+		for j, v := range dyr {
+			dg[j] += v * xr[j]
+			db[j] += v
+			dh := float64(v * g[j])
+			m1 += dh
+			m2 += dh * float64(xr[j])
+		}
+		m1 /= float64(d)
+		m2 /= float64(d)
+		is := float64(inv[i])
+		for j, v := range dyr {
+			dh := float64(v * g[j])
+			dxr[j] = T(is * (dh - m1 - float64(xr[j])*m2))
+		}
+	}
+	return dx
+}
+
+const geluC = 0.7978845608028654 // √(2/π)
+
+// gelu returns the tanh approximation of GELU of every element.
+func gelu[T Float](u dense[T]) dense[T] {
+	y := newDense[T](u.Rows, u.Cols)
+	for i, v := range u.Data {
+		x := float64(v)
+		y.Data[i] = T(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
+	}
+	return y
+}
+
+// geluBackward returns ∇u for ∇y.
+func geluBackward[T Float](u, dy dense[T]) dense[T] {
+	du := newDense[T](u.Rows, u.Cols)
+	for i, v := range u.Data {
+		x := float64(v)
+		t := math.Tanh(geluC * (x + 0.044715*x*x*x))
+		d := 0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x)
+		du.Data[i] = T(d) * dy.Data[i]
+	}
+	return du
+}
+
+// parallelFor runs f(i) for i in [0, n) on up to GOMAXPROCS goroutines.
+func parallelFor(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	next := 0
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// attentionForward computes multi-head self-attention context for q, k, v (n×d, n = B·S) with
+// h heads: for each sequence and head, P = softmax(QKᵀ/√d_h) over unmasked keys, ctx = PV. It
+// returns ctx and P (B·h blocks of S×S, block b·h + head).
+func attentionForward[T Float](q, k, v dense[T], batch, seq, heads int, mask []bool) (ctx, p dense[T]) {
+	d := q.Cols
+	dh := d / heads
+	scale := T(1 / math.Sqrt(float64(dh)))
+	ctx = newDense[T](q.Rows, d)
+	p = newDense[T](batch*heads*seq, seq)
+	parallelFor(batch*heads, func(bh int) {
+		b, h := bh/heads, bh%heads
+		off := b*seq*d + h*dh
+		pb := p.Data[bh*seq*seq : (bh+1)*seq*seq]
+		gemm.Gemm(false, true, seq, seq, dh, scale, q.Data[off:], d, k.Data[off:], d, 0, pb, seq)
+		m := mask[b*seq : (b+1)*seq]
+		for i := 0; i < seq; i++ {
+			row := pb[i*seq : (i+1)*seq]
+			mx := math.Inf(-1)
+			for j, x := range row {
+				if m[j] && float64(x) > mx {
+					mx = float64(x)
+				}
+			}
+			var sum float64
+			for j, x := range row {
+				if !m[j] {
+					row[j] = 0
+					continue
+				}
+				e := math.Exp(float64(x) - mx)
+				row[j] = T(e)
+				sum += e
+			}
+			if sum > 0 {
+				for j := range row {
+					row[j] = T(float64(row[j]) / sum)
+				}
+			}
+		}
+		gemm.Gemm(false, false, seq, dh, seq, 1, pb, seq, v.Data[off:], d, 0, ctx.Data[off:], d)
+	})
+	return ctx, p
+}
+
+// attentionBackward returns ∇q, ∇k, ∇v for ∇ctx.
+func attentionBackward[T Float](q, k, v, p, dctx dense[T], batch, seq, heads int) (dq, dk, dv dense[T]) {
+	d := q.Cols
+	dh := d / heads
+	scale := T(1 / math.Sqrt(float64(dh)))
+	dq, dk, dv = newDense[T](q.Rows, d), newDense[T](q.Rows, d), newDense[T](q.Rows, d)
+	parallelFor(batch*heads, func(bh int) {
+		b, h := bh/heads, bh%heads
+		off := b*seq*d + h*dh
+		pb := p.Data[bh*seq*seq : (bh+1)*seq*seq]
+		// ∇V = Pᵀ ∇ctx; ∇P = ∇ctx Vᵀ.
+		gemm.Gemm(true, false, seq, dh, seq, 1, pb, seq, dctx.Data[off:], d, 0, dv.Data[off:], d)
+		ds := make([]T, seq*seq)
+		gemm.Gemm(false, true, seq, seq, dh, 1, dctx.Data[off:], d, v.Data[off:], d, 0, ds, seq)
+		// ∇S = P ⊙ (∇P − rowsum(∇P ⊙ P)), times the 1/√d_h of the scores.
+		for i := 0; i < seq; i++ {
+			pr, dr := pb[i*seq:(i+1)*seq], ds[i*seq:(i+1)*seq]
+			var dot float64
+			for j, x := range pr {
+				dot += float64(x) * float64(dr[j])
+			}
+			for j, x := range pr {
+				dr[j] = T(float64(x)*(float64(dr[j])-dot)) * scale
+			}
+		}
+		gemm.Gemm(false, false, seq, dh, seq, 1, ds, seq, k.Data[off:], d, 0, dq.Data[off:], d)
+		gemm.Gemm(true, false, seq, dh, seq, 1, ds, seq, q.Data[off:], d, 0, dk.Data[off:], d)
+	})
+	return dq, dk, dv
+}
+
+// crossEntropy returns the mean cross-entropy of logits (B×C) against labels and its gradient.
+func crossEntropy[T Float](logits dense[T], labels []int) (float64, dense[T]) {
+	n, c := logits.Rows, logits.Cols
+	grad := newDense[T](n, c)
+	var loss float64
+	for i := 0; i < n; i++ {
+		row := logits.Row(i)
+		mx := math.Inf(-1)
+		for _, x := range row {
+			mx = max(mx, float64(x))
+		}
+		var sum float64
+		for _, x := range row {
+			sum += math.Exp(float64(x) - mx)
+		}
+		lse := mx + math.Log(sum)
+		loss += lse - float64(row[labels[i]])
+		g := grad.Row(i)
+		for j, x := range row {
+			pj := math.Exp(float64(x) - lse)
+			if j == labels[i] {
+				pj--
+			}
+			g[j] = T(pj / float64(n))
+		}
+	}
+	return loss / float64(n), grad
+}
+
+func add[T Float](dst, src dense[T]) {
+	for i, v := range src.Data {
+		dst.Data[i] += v
+	}
+}

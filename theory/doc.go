@@ -1,0 +1,41 @@
+// Package theory checks the claims of the WTA-CRS paper (Liu et al., NeurIPS 2023) against the
+// estimators of package estimator: Theorem 1 (CRS and WTA-CRS are unbiased), Eq. 3 (the
+// norm-product distribution minimises the CRS variance), the closed-form variances, and
+// Theorem 2 (when WTA-CRS beats CRS, the bound on its variance and the rule that picks |C|).
+//
+// # Checkers
+//
+// Every claim is decided by a checker that can fail, and the tests prove it does: each checker
+// is also run on biased estimators (negative controls) and must reject them.
+//
+//   - [CheckExact] computes the expectation of a plan's estimate by enumerating the law of one
+//     draw (from the plan's Kept, Prob and Scale alone, see [Law]) and compares it with the exact
+//     product XY to a relative tolerance [RelTol] of the magnitude of the terms.
+//   - [CheckMean] averages T sketches and compares every entry with XY. Its threshold comes from
+//     Bernstein's inequality with the per-entry variance and range of [Law], so that an unbiased
+//     plan is rejected with probability at most the given α (no normal approximation).
+//   - [CheckVariance] compares a claimed variance with the sketches' squared deviations through
+//     a median of means; the exact variance of one squared deviation (a fourth moment, see
+//     [SquaredErrorSpread]) and Chebyshev per group bound its false-rejection probability by α.
+//
+// # Negative controls
+//
+// [Controls] builds the biased estimators the checkers must reject: deterministic top-k,
+// sampling without replacement with no rescaling, and two behaviours of the published PyTorch
+// code modelled as modified WTA-CRS plans (see [ControlZeroing] and [ControlZeroCache]).
+//
+// # Cases
+//
+// [Cases] generates products X·Y with a budget k: heavy-tailed pair norms (log-normal, Zipf),
+// padded batches whose padding pairs are exactly zero, a few dominant pairs, near-ties and plain
+// Gaussian data, with m from 1 to [MaxPairs] pairs and k from 1 to m. The generator is a
+// pgregory.net/rapid generator, used by the tests through rapid.Check and by [Verify] through
+// Example with fixed seeds.
+//
+// # Findings
+//
+// [Verify] runs every claim over a number of generated cases and returns a [Report]: per claim
+// the verdict, the cases tried, the worst z-score or ratio and the counterexamples, and the
+// answer to how often the |C| that minimises Theorem 2's bound also minimises the true variance.
+// [Report.WriteFiles] writes it as JSON and Markdown, each atomically.
+package theory

@@ -260,6 +260,9 @@ func writeAtomic(path string, fn func(io.Writer) error) error {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("data: %s: %w", path, err)
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("data: %s: %w", path, err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("data: %s: %w", path, err)
 	}

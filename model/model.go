@@ -35,11 +35,13 @@ type Config struct {
 	FFN     int // feed-forward hidden width ≥ 1
 	MaxLen  int // longest sequence ≥ 1
 	Classes int // output classes ≥ 2
+	// Segments is the number of segment (sentence) types with their own embedding; 0 for none.
+	Segments int
 }
 
 // Validate returns an error wrapping ErrConfig for sizes out of range.
 func (c Config) Validate() error {
-	if c.Vocab < 1 || c.Dim < 1 || c.Heads < 1 || c.Dim%c.Heads != 0 || c.Blocks < 1 || c.FFN < 1 || c.MaxLen < 1 || c.Classes < 2 {
+	if c.Vocab < 1 || c.Dim < 1 || c.Heads < 1 || c.Dim%c.Heads != 0 || c.Blocks < 1 || c.FFN < 1 || c.MaxLen < 1 || c.Classes < 2 || c.Segments < 0 {
 		return fmt.Errorf("%w: %+v", ErrConfig, c)
 	}
 	return nil
@@ -63,6 +65,7 @@ type Model[T Float] struct {
 	Params []*Param[T] // every parameter, in a fixed order
 	tok    *Param[T]
 	pos    *Param[T]
+	seg    *Param[T] // nil without segments
 	blocks []block[T]
 	lnfg   *Param[T]
 	lnfb   *Param[T]
@@ -92,6 +95,9 @@ func New[T Float](cfg Config, seed uint64) (*Model[T], error) {
 	d := cfg.Dim
 	m.tok = param("tok_emb", cfg.Vocab, d, normal)
 	m.pos = param("pos_emb", cfg.MaxLen, d, normal)
+	if cfg.Segments > 0 {
+		m.seg = param("seg_emb", cfg.Segments, d, normal)
+	}
 	for l := 0; l < cfg.Blocks; l++ {
 		var b block[T]
 		pre := fmt.Sprintf("block%d.", l)
@@ -144,7 +150,10 @@ type Batch struct {
 	B, S   int
 	Tokens []int  // B·S token ids
 	Mask   []bool // B·S; false for padding. Position 0 ([CLS]) of every sequence must be true.
-	Labels []int  // B labels in [0, Classes); nil for inference
+	// Segments are B·S segment ids in [0, Config.Segments), or nil (all segment 0, or no
+	// segment embedding when Config.Segments is 0).
+	Segments []int
+	Labels   []int // B labels in [0, Classes); nil for inference
 }
 
 // Validate checks the batch against the model sizes; errors wrap ErrInput.
@@ -157,6 +166,14 @@ func (b Batch) Validate(cfg Config) error {
 		return fmt.Errorf("%w: %d tokens and %d mask entries for a %dx%d batch", ErrInput, len(b.Tokens), len(b.Mask), b.B, b.S)
 	case b.Labels != nil && len(b.Labels) != b.B:
 		return fmt.Errorf("%w: %d labels for %d sequences", ErrInput, len(b.Labels), b.B)
+	}
+	if b.Segments != nil && len(b.Segments) != n {
+		return fmt.Errorf("%w: %d segment ids for a %dx%d batch", ErrInput, len(b.Segments), b.B, b.S)
+	}
+	for i, sg := range b.Segments {
+		if sg < 0 || sg >= max(1, cfg.Segments) {
+			return fmt.Errorf("%w: segment %d at position %d out of range [0, %d)", ErrInput, sg, i, max(1, cfg.Segments))
+		}
 	}
 	for i, t := range b.Tokens {
 		if t < 0 || t >= cfg.Vocab {
@@ -217,6 +234,15 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		row, te, pe := x.Row(t), m.tok.W.Row(id), m.pos.W.Row(t%b.S)
 		for j := range row {
 			row[j] = te[j] + pe[j]
+		}
+		if m.seg != nil {
+			sg := 0
+			if b.Segments != nil {
+				sg = b.Segments[t]
+			}
+			for j, v := range m.seg.W.Row(sg) {
+				row[j] += v
+			}
 		}
 	}
 	tape := &Tape[T]{batch: b, blocks: make([]blockTape[T], m.Cfg.Blocks)}
@@ -383,6 +409,16 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 		for j, v := range gr {
 			te[j] += v
 			pe[j] += v
+		}
+		if m.seg != nil {
+			sg := 0
+			if b.Segments != nil {
+				sg = b.Segments[t]
+			}
+			se := m.seg.G[sg*d : (sg+1)*d]
+			for j, v := range gr {
+				se[j] += v
+			}
 		}
 	}
 	return nil

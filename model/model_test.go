@@ -112,14 +112,15 @@ func TestCrossEntropyGradient(t *testing.T) {
 }
 
 func tinyConfig() Config {
-	return Config{Vocab: 11, Dim: 8, Heads: 2, Blocks: 2, FFN: 12, MaxLen: 6, Classes: 2}
+	return Config{Vocab: 11, Dim: 8, Heads: 2, Blocks: 2, FFN: 12, MaxLen: 6, Classes: 2, Segments: 2}
 }
 
 func tinyBatch() Batch {
 	return Batch{B: 2, S: 5,
-		Tokens: []int{1, 4, 7, 2, 0, 1, 9, 3, 0, 0},
-		Mask:   []bool{true, true, true, true, false, true, true, true, false, false},
-		Labels: []int{1, 0}}
+		Tokens:   []int{1, 4, 7, 2, 0, 1, 9, 3, 0, 0},
+		Mask:     []bool{true, true, true, true, false, true, true, true, false, false},
+		Segments: []int{0, 0, 1, 1, 0, 0, 0, 1, 0, 0},
+		Labels:   []int{1, 0}}
 }
 
 // TestModelGradient checks every parameter of the whole model against central differences.
@@ -176,6 +177,7 @@ func TestBatchValidation(t *testing.T) {
 		{"mask length", func(b *Batch) { b.Mask = b.Mask[:3] }},
 		{"cls masked", func(b *Batch) { b.Mask = append([]bool{false}, b.Mask[1:]...) }},
 		{"label range", func(b *Batch) { b.Labels = []int{0, 2} }},
+		{"segment range", func(b *Batch) { b.Segments = []int{0, 0, 2, 0, 0, 0, 0, 0, 0, 0} }},
 		{"label count", func(b *Batch) { b.Labels = []int{0} }},
 	}
 	require.NoError(t, good.Validate(cfg))

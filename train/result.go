@@ -1,6 +1,10 @@
 package train
 
-import "time"
+import (
+	"time"
+
+	"github.com/wtacrs/wtacrs/data"
+)
 
 // Options are the optional hooks of [Run].
 type Options struct {
@@ -9,6 +13,9 @@ type Options struct {
 	Observer Observer
 	// Progress, when not nil, is called after every optimiser step.
 	Progress func(Progress)
+	// Data, when not nil, replaces the train and dev sets that the configuration names
+	// (TrainPath, DevPath, MaxTrain, MaxDev and VocabSize are then ignored).
+	Data *data.Splits
 }
 
 // Progress reports one finished optimiser step.

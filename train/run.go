@@ -3,10 +3,19 @@ package train
 import (
 	"context"
 	"fmt"
+	"math"
+	"runtime"
+	"time"
+
+	"github.com/wtacrs/wtacrs/data"
+	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/model"
 )
 
-// Run trains the model of cfg and returns its result. It stops cleanly between steps when ctx
-// is cancelled and then returns ctx.Err().
+// Run trains the model of cfg on the data it names (the bundled set by default, or
+// opt.Data) and returns its result. It validates cfg first. It stops cleanly between steps when
+// ctx is cancelled and then returns ctx.Err(). The same cfg and data give byte-identical
+// numbers (timings aside).
 func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -14,5 +23,260 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("%w: training loop not built yet", ErrData)
+	splits := opt.Data
+	if splits == nil {
+		var err error
+		splits, err = LoadData(cfg)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if splits.TrainEnc == nil || splits.DevEnc == nil || splits.TrainEnc.N == 0 || splits.DevEnc.N == 0 {
+		return nil, fmt.Errorf("%w: empty train or dev set", ErrData)
+	}
+	if cfg.Precision == "float64" {
+		return run[float64](ctx, cfg, opt, splits)
+	}
+	return run[float32](ctx, cfg, opt, splits)
+}
+
+// LoadData reads and tokenizes the train and dev sets cfg names (the bundled set when both
+// paths are empty). Errors wrap ErrData.
+func LoadData(cfg Config) (*data.Splits, error) {
+	s, err := data.Load(data.Config{Train: cfg.TrainPath, Dev: cfg.DevPath, MaxLen: cfg.MaxLen,
+		Tokenizer: data.TokenizerConfig{VocabSize: cfg.VocabSize, MinFreq: 1}})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrData, err)
+	}
+	if cfg.MaxTrain > 0 && cfg.MaxTrain < s.TrainEnc.N {
+		s.TrainEnc = truncate(s.TrainEnc, cfg.MaxTrain)
+	}
+	if cfg.MaxDev > 0 && cfg.MaxDev < s.DevEnc.N {
+		s.DevEnc = truncate(s.DevEnc, cfg.MaxDev)
+	}
+	return s, nil
+}
+
+func truncate(e *data.Encoded, n int) *data.Encoded {
+	c := *e
+	s := e.SeqLen
+	c.N = n
+	c.IDs, c.Mask, c.Segments = e.IDs[:n*s], e.Mask[:n*s], e.Segments[:n*s]
+	c.Labels, c.Index = e.Labels[:n], e.Index[:n]
+	return &c
+}
+
+// modelConfig returns the model sizes of cfg for a vocabulary of the given size.
+func modelConfig(cfg Config, vocab, seqLen int) model.Config {
+	return model.Config{Vocab: vocab, Dim: cfg.Dim, Heads: cfg.Heads, Blocks: cfg.Blocks, FFN: cfg.FFNDim,
+		MaxLen: seqLen, Classes: data.NumLabels, Segments: 2}
+}
+
+// TotalSteps returns the number of optimiser steps of a run over nTrain examples.
+func TotalSteps(cfg Config, nTrain int) int {
+	return cfg.Epochs * ((nTrain + cfg.BatchSize - 1) / cfg.BatchSize)
+}
+
+// LearningRate returns the learning rate of 0-based step s of total: linear warm-up over
+// WarmupSteps, the peak for ConstantSteps, then a linear decay that reaches 0 after the last
+// step.
+func LearningRate(cfg Config, s, total int) float64 {
+	w, c := cfg.WarmupSteps, cfg.ConstantSteps
+	switch {
+	case s < w:
+		return cfg.LearningRate * float64(s+1) / float64(w)
+	case s < w+c || total <= w+c:
+		return cfg.LearningRate
+	}
+	return cfg.LearningRate * float64(total-s) / float64(total-w-c)
+}
+
+func run[T estimator.Float](ctx context.Context, cfg Config, opt Options, splits *data.Splits) (*Result, error) {
+	start := time.Now()
+	tr, dev := splits.TrainEnc, splits.DevEnc
+	mcfg := modelConfig(cfg, splits.Tokenizer.VocabSize(), max(tr.SeqLen, dev.SeqLen))
+	m, err := model.New[T](mcfg, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	loader, err := data.NewLoader(tr, data.LoaderConfig{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrData, err)
+	}
+	total := TotalSteps(cfg, tr.N)
+	opti := newAdamW(m, cfg)
+	samp := newSampler[T](cfg, m, tr.N, tr.SeqLen)
+	res := &Result{Config: cfg, TrainExamples: tr.N, DevExamples: dev.N}
+	res.MajorityAccuracy = majority(tr, dev)
+	memSaved, memExact := make([]float64, samp.layers), make([]float64, samp.layers)
+	memKept := make([]float64, samp.layers)
+	step := 0
+	var trainTime time.Duration
+	for epoch := 0; epoch < cfg.Epochs; epoch++ {
+		batches, err := loader.Epoch(epoch)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrData, err)
+		}
+		var lossSum float64
+		for _, db := range batches {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			t0 := time.Now()
+			b, err := toModelBatch(db, cfg.TrimPadding, true)
+			if err != nil {
+				return nil, err
+			}
+			step++
+			samp.begin(step, epoch, db.Indices, b, opt.Observer)
+			m.ZeroGrad()
+			tape, err := m.Forward(b, samp)
+			if err != nil {
+				return nil, fmt.Errorf("step %d: %w", step, err)
+			}
+			if math.IsNaN(tape.Loss) || math.IsInf(tape.Loss, 0) {
+				return nil, fmt.Errorf("%w: loss %v at step %d", ErrDiverged, tape.Loss, step)
+			}
+			n := b.B * b.S
+			for i := 0; i < samp.layers; i++ {
+				saved := tape.LinearSaved(i)
+				var z T
+				el := float64(sizeOf(z))
+				memSaved[i] += float64(saved.Bytes())
+				memExact[i] += float64(n*saved.H.Cols) * el
+				memKept[i] += float64(saved.H.Rows) / float64(n)
+			}
+			if err := m.Backward(tape, samp); err != nil {
+				return nil, fmt.Errorf("step %d: %w", step, err)
+			}
+			if err := opti.step(LearningRate(cfg, step-1, total)); err != nil {
+				return nil, fmt.Errorf("step %d: %w", step, err)
+			}
+			samp.finish()
+			trainTime += time.Since(t0)
+			res.Tokens += int64(n)
+			lossSum += tape.Loss
+			if opt.Progress != nil {
+				opt.Progress(Progress{Step: step, TotalSteps: total, Epoch: epoch, Loss: tape.Loss, Elapsed: time.Since(start)})
+			}
+		}
+		res.EpochLoss = append(res.EpochLoss, lossSum/float64(len(batches)))
+		acc, err := evaluate(ctx, m, dev, cfg)
+		if err != nil {
+			return nil, err
+		}
+		res.EpochDevAccuracy = append(res.EpochDevAccuracy, acc)
+	}
+	res.Steps = step
+	res.DevAccuracy = res.EpochDevAccuracy[len(res.EpochDevAccuracy)-1]
+	res.TrainTime, res.Elapsed = trainTime, time.Since(start)
+	if trainTime > 0 {
+		res.TokensPerSecond = float64(res.Tokens) / trainTime.Seconds()
+	}
+	for i := 0; i < samp.layers; i++ {
+		lm := LayerMemory{Layer: samp.ids[i], Method: samp.kinds[i].Method,
+			ExactBytes: memExact[i] / float64(step), SavedBytes: memSaved[i] / float64(step),
+			KeptFraction: memKept[i] / float64(step)}
+		res.Memory = append(res.Memory, lm)
+		res.SavedBytes += lm.SavedBytes
+		res.ExactBytes += lm.ExactBytes
+	}
+	return res, nil
+}
+
+func sizeOf[T estimator.Float](z T) int {
+	if _, ok := any(z).(float32); ok {
+		return 4
+	}
+	return 8
+}
+
+// toModelBatch converts a loader batch, trimmed to its longest sequence when trim is set.
+func toModelBatch(db data.Batch, trim, labels bool) (model.Batch, error) {
+	s := db.SeqLen
+	keep := s
+	if trim {
+		keep = 1
+		for r := 0; r < db.Size; r++ {
+			for t := s - 1; t >= keep; t-- {
+				if db.Mask[r*s+t] {
+					keep = t + 1
+					break
+				}
+			}
+		}
+	}
+	b := model.Batch{B: db.Size, S: keep, Tokens: make([]int, db.Size*keep), Mask: make([]bool, db.Size*keep),
+		Segments: make([]int, db.Size*keep)}
+	for r := 0; r < db.Size; r++ {
+		copy(b.Tokens[r*keep:(r+1)*keep], db.IDs[r*s:])
+		copy(b.Mask[r*keep:(r+1)*keep], db.Mask[r*s:])
+		copy(b.Segments[r*keep:(r+1)*keep], db.Segments[r*s:])
+	}
+	if labels {
+		b.Labels = make([]int, db.Size)
+		for r, l := range db.Labels {
+			if l < 0 || int(l) >= data.NumLabels {
+				return model.Batch{}, fmt.Errorf("%w: sample %d has no label", ErrData, db.Indices[r])
+			}
+			b.Labels[r] = int(l)
+		}
+	}
+	return b, nil
+}
+
+// majority returns the dev accuracy of predicting the training set's most frequent label.
+func majority(tr, dev *data.Encoded) float64 {
+	var counts [data.NumLabels]int
+	for _, l := range tr.Labels {
+		if l >= 0 {
+			counts[l]++
+		}
+	}
+	best := 0
+	for l, c := range counts {
+		if c > counts[best] {
+			best = l
+		}
+	}
+	hit := 0
+	for _, l := range dev.Labels {
+		if int(l) == best {
+			hit++
+		}
+	}
+	return float64(hit) / float64(dev.N)
+}
+
+// evaluate returns the accuracy of m on set, every layer exact.
+func evaluate[T estimator.Float](ctx context.Context, m *model.Model[T], set *data.Encoded, cfg Config) (float64, error) {
+	loader, err := data.NewLoader(set, data.LoaderConfig{BatchSize: 64})
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrData, err)
+	}
+	batches, err := loader.Epoch(0)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrData, err)
+	}
+	hit := 0
+	for _, db := range batches {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		b, err := toModelBatch(db, cfg.TrimPadding, false)
+		if err != nil {
+			return 0, err
+		}
+		tape, err := m.Forward(b, nil)
+		if err != nil {
+			return 0, fmt.Errorf("evaluate: %w", err)
+		}
+		for r, p := range tape.Predict() {
+			if p == int(db.Labels[r]) {
+				hit++
+			}
+		}
+	}
+	runtime.KeepAlive(batches)
+	return float64(hit) / float64(set.N), nil
 }

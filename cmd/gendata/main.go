@@ -1,0 +1,215 @@
+// Command gendata regenerates the bundled RTE-format data set of package data (data/rte-synth)
+// from the King James Version of the Bible (public domain, Debian package bible-kjv-text, read
+// through the bible program of package bible-kjv) and WordNet 3.0 (Debian package wordnet-base).
+//
+//	gendata [-wordnet /usr/share/wordnet] [-corpus kjv.txt] [-out data/rte-synth] [-seed 1]
+//	        [-train 4000] [-dev 500]
+//
+// Each premise is a verse; each hypothesis is a clause of it, kept as it is or with one word
+// replaced by a WordNet synonym or hypernym (entailment), or with an antonym, hyponym or
+// co-hyponym substitution, an inserted or removed "not", two names or nouns swapped, or a clause
+// of a nearby verse instead (not_entailment). Train and dev premises come from disjoint chapters.
+// Both splits are exactly balanced. The same inputs and seed give byte-identical files.
+// docs/data.md describes the data set, its provenance and licences.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/wtacrs/wtacrs/data"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gendata:", err)
+		os.Exit(2)
+	}
+}
+
+type options struct {
+	wordnet, corpus, out string
+	seed                 uint64
+	train, dev           int
+	minWords, maxWords   int
+	devEvery             int
+}
+
+type generator struct {
+	wn *wordNet
+}
+
+var errUsage = errors.New("gendata: bad arguments")
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gendata", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.wordnet, "wordnet", "/usr/share/wordnet", "WordNet 3.0 database folder (Debian wordnet-base)")
+	fs.StringVar(&o.corpus, "corpus", "", "verses, one a line as printed by `bible -f`; empty: run bible (Debian bible-kjv)")
+	fs.StringVar(&o.out, "out", filepath.Join("data", "rte-synth"), "output folder")
+	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
+	fs.IntVar(&o.train, "train", 4000, "train pairs (even)")
+	fs.IntVar(&o.dev, "dev", 500, "dev pairs (even)")
+	fs.IntVar(&o.minWords, "min-words", 6, "shortest premise, in words")
+	fs.IntVar(&o.maxWords, "max-words", 40, "longest premise, in words")
+	fs.IntVar(&o.devEvery, "dev-every", 10, "one chapter in this many goes to dev")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if o.train < 2 || o.train%2 != 0 || o.dev < 2 || o.dev%2 != 0 {
+		return fmt.Errorf("%w: -train %d and -dev %d must be even and positive", errUsage, o.train, o.dev)
+	}
+	if o.minWords < 1 || o.maxWords < o.minWords || o.devEvery < 2 {
+		return fmt.Errorf("%w: need 1 <= -min-words <= -max-words and -dev-every >= 2", errUsage)
+	}
+	wn, err := loadWordNet(o.wordnet)
+	if err != nil {
+		return err
+	}
+	verses, err := readCorpus(o.corpus)
+	if err != nil {
+		return err
+	}
+	g := &generator{wn: wn}
+	trainPool, devPool := split(verses, o)
+	for _, s := range []struct {
+		name string
+		pool []verse
+		n    int
+		// stream separates the random streams of the two splits.
+		stream uint64
+	}{{"train", trainPool, o.train, 1}, {"dev", devPool, o.dev, 2}} {
+		pairs, err := g.generate(s.pool, s.n, rand.New(rand.NewPCG(o.seed, s.stream)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if err := write(o.out, s.name, pairs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %d pairs from %d candidate verses; %s\n", s.name, len(pairs), len(s.pool), summary(pairs))
+	}
+	return nil
+}
+
+// split keeps the verses of the wanted length and sends whole chapters to dev or train by a
+// seeded hash of the chapter, so no premise or nearby verse is shared between the splits.
+func split(verses []verse, o options) (train, dev []verse) {
+	for _, v := range verses {
+		n := len(strings.Fields(v.text))
+		if n < o.minWords || n > o.maxWords {
+			continue
+		}
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d/%s/%d", o.seed, v.book, v.chapter)
+		if h.Sum64()%uint64(o.devEvery) == 0 {
+			dev = append(dev, v)
+		} else {
+			train = append(train, v)
+		}
+	}
+	return train, dev
+}
+
+// generate makes n pairs, half of each label, visiting the pool's verses in a random order and
+// using each verse at most once.
+func (g *generator) generate(pool []verse, n int, rng *rand.Rand) ([]pair, error) {
+	order := rng.Perm(len(pool))
+	var out []pair
+	seen := map[string]bool{}
+	counts := [2]int{}
+	for _, k := range order {
+		if len(out) == n {
+			break
+		}
+		entail := counts[0] <= counts[1]
+		if entail && counts[0] == n/2 || !entail && counts[1] == n/2 {
+			entail = !entail
+		}
+		p, ok := g.makePair(pool, k, entail, rng)
+		if !ok || seen[p.premise+"\t"+p.hypothesis] {
+			continue
+		}
+		seen[p.premise+"\t"+p.hypothesis] = true
+		if entail {
+			counts[0]++
+		} else {
+			counts[1]++
+		}
+		out = append(out, p)
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("only %d pairs from %d verses, %d wanted", len(out), len(pool), n)
+	}
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out, nil
+}
+
+func write(dir, name string, pairs []pair) error {
+	ds := &data.Dataset{Name: name, Labelled: true}
+	var meta strings.Builder
+	meta.WriteString("index\tkind\tref\tnote\n")
+	for i, p := range pairs {
+		l := data.NotEntailment
+		if p.entail {
+			l = data.Entailment
+		}
+		ds.Examples = append(ds.Examples, data.Example{Index: i, Sentence1: p.premise, Sentence2: p.hypothesis, Label: l})
+		meta.WriteString(strconv.Itoa(i) + "\t" + string(p.kind) + "\t" + p.ref + "\t" + p.note + "\n")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("gendata: %w", err)
+	}
+	if err := data.WriteTSVFile(filepath.Join(dir, name+".tsv"), ds); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, name+".meta.tsv"), []byte(meta.String()))
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("gendata: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("gendata: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("gendata: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("gendata: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("gendata: %w", err)
+	}
+	return nil
+}
+
+func summary(pairs []pair) string {
+	counts := map[kind]int{}
+	for _, p := range pairs {
+		counts[p.kind]++
+	}
+	var parts []string
+	for _, k := range []kind{kindPlain, kindSynonym, kindHypernym, kindAntonym, kindHyponym, kindSister, kindNegation, kindSwap, kindOther} {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,211 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/model"
+)
+
+// coldFloor is the fraction of the batch's mean cached norm below which a cached ‖∇Z_t‖ of a
+// valid token is raised, so that every valid token keeps a positive sampling weight.
+const coldFloor = 1e-3
+
+// sampler implements model.Hook: it builds each WTA-CRS layer's sketch in forward from the
+// exact ‖H_t‖ and the cached ‖∇Z_t‖, and writes the current ‖∇Z_t‖ into the cache in backward.
+//
+// The cache holds, per layer, one norm per training sample and token position, written when
+// the sample was last seen. Weights are w_t = ‖H_t‖·b_t with b_t = 0 for padding and, for a valid
+// token: the cached norm when the sample has an entry; otherwise (a cold cache, in the first
+// epoch) the mean cached norm of the batch's warm valid tokens, or 1 when none is warm. b_t is
+// then raised to at least coldFloor times the batch's mean b over valid tokens. Every valid
+// token thus has w_t > 0 whenever ‖H_t‖ > 0, and padding tokens, whose output gradient is
+// exactly zero, have w_t = 0: the WTA-CRS estimate of ∇W is unbiased for any cache state,
+// cold or warm, and the scaling is the plan's own (1−P_C)/((k−|C|)·p_j).
+type sampler[T estimator.Float] struct {
+	cfg     Config
+	layers  int
+	ids     []LayerID
+	kinds   []KindConfig
+	dIn     []int
+	maxLen  int
+	cache   [][]float32 // per layer: N·maxLen norms
+	warm    [][]bool    // per layer: N flags
+	step    int
+	epoch   int
+	seed    uint64
+	indices []int
+	batch   model.Batch
+	obs     Observer
+	pending []*Observation // per layer, nil unless observed this step
+}
+
+func newSampler[T estimator.Float](cfg Config, m *model.Model[T], nTrain, maxLen int) *sampler[T] {
+	s := &sampler[T]{cfg: cfg, layers: cfg.Blocks * model.LinearPerBlock, maxLen: maxLen}
+	for i := 0; i < s.layers; i++ {
+		id := LayerID{Block: i / model.LinearPerBlock, Kind: Kinds()[i%model.LinearPerBlock]}
+		s.ids = append(s.ids, id)
+		kc := cfg.Kind(id.Kind)
+		s.kinds = append(s.kinds, kc)
+		w, _ := m.Linear(i)
+		s.dIn = append(s.dIn, w.W.Rows)
+		if kc.Method == MethodWTACRS {
+			s.cache = append(s.cache, make([]float32, nTrain*maxLen))
+			s.warm = append(s.warm, make([]bool, nTrain))
+		} else {
+			s.cache = append(s.cache, nil)
+			s.warm = append(s.warm, nil)
+		}
+	}
+	s.pending = make([]*Observation, s.layers)
+	return s
+}
+
+// StepSeed returns the seed of the sketches of a step: the stream of layer i is i.
+func StepSeed(seed uint64, step int) uint64 {
+	return splitmix(seed ^ splitmix(uint64(step)+0x5bd1e995))
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// Budget returns k = max(1, ⌈ratio·n⌉) capped at n.
+func Budget(ratio float64, n int) int {
+	k := int(math.Ceil(ratio*float64(n) - 1e-9))
+	return min(max(k, 1), n)
+}
+
+func (s *sampler[T]) begin(step, epoch int, indices []int, b model.Batch, obs Observer) {
+	s.step, s.epoch, s.indices, s.batch, s.obs = step, epoch, indices, b, obs
+	s.seed = StepSeed(s.cfg.Seed, step)
+	for i := range s.pending {
+		s.pending[i] = nil
+		if obs != nil && obs.Wants(step, s.ids[i]) {
+			s.pending[i] = &Observation{Step: step, Epoch: epoch, Layer: s.ids[i], Valid: b.Mask}
+		}
+	}
+}
+
+func (s *sampler[T]) finish() {
+	for i, o := range s.pending {
+		if o != nil {
+			s.obs.Observe(*o)
+			s.pending[i] = nil
+		}
+	}
+}
+
+// Sketch implements model.Hook.
+func (s *sampler[T]) Sketch(i int, h estimator.Dense[T]) (*estimator.Sketch, error) {
+	o := s.pending[i]
+	kc := s.kinds[i]
+	if kc.Method != MethodWTACRS {
+		if o != nil {
+			o.ActNorms = estimator.RowNorms(h)
+		}
+		return nil, nil
+	}
+	a := estimator.RowNorms(h)
+	b, cold := s.cachedNorms(i)
+	w, err := estimator.WeightsFromNorms(a, b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: layer %v step %d: %w", ErrDiverged, s.ids[i], s.step, err)
+	}
+	k := Budget(kc.Ratio, h.Rows)
+	plan, err := estimator.NewWTACRS(w, k)
+	if err != nil {
+		return nil, fmt.Errorf("layer %v step %d: %w", s.ids[i], s.step, err)
+	}
+	if o != nil {
+		o.ActNorms, o.CachedGradNorms, o.CacheCold, o.K = a, b, cold, k
+	}
+	return plan.Sample(s.seed, uint64(i)), nil
+}
+
+// cachedNorms returns b_t for the pooled tokens of the batch (see the type's documentation) and
+// whether some sample had no cache entry.
+func (s *sampler[T]) cachedNorms(i int) ([]float64, bool) {
+	bt := s.batch
+	b := make([]float64, bt.B*bt.S)
+	var warmSum float64
+	warmN, validN := 0, 0
+	cold := false
+	for r, idx := range s.indices {
+		if !s.warm[i][idx] {
+			cold = true
+			continue
+		}
+		row := s.cache[i][idx*s.maxLen:]
+		for p := 0; p < bt.S; p++ {
+			if bt.Mask[r*bt.S+p] {
+				b[r*bt.S+p] = float64(row[p])
+				warmSum += float64(row[p])
+				warmN++
+			}
+		}
+	}
+	fill := 1.0
+	if warmN > 0 && warmSum > 0 {
+		fill = warmSum / float64(warmN)
+	}
+	var sum float64
+	for r, idx := range s.indices {
+		for p := 0; p < bt.S; p++ {
+			t := r*bt.S + p
+			if !bt.Mask[t] {
+				continue
+			}
+			if !s.warm[i][idx] {
+				b[t] = fill
+			}
+			sum += b[t]
+			validN++
+		}
+	}
+	if validN > 0 {
+		floor := coldFloor * sum / float64(validN)
+		if floor == 0 {
+			floor = 1
+		}
+		for t, v := range b {
+			if bt.Mask[t] && v < floor {
+				b[t] = floor
+			}
+		}
+	}
+	return b, cold
+}
+
+// Gradient implements model.Hook: it writes ‖∇Z_t‖ into the cache of a WTA-CRS layer.
+func (s *sampler[T]) Gradient(i int, gz estimator.Dense[T]) error {
+	o := s.pending[i]
+	if s.kinds[i].Method != MethodWTACRS && o == nil {
+		return nil
+	}
+	g := estimator.RowNorms(gz)
+	for t, v := range g {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: ‖∇Z‖ of token %d of layer %v is %v at step %d", ErrDiverged, t, s.ids[i], v, s.step)
+		}
+	}
+	if o != nil {
+		o.GradNorms = g
+	}
+	if s.kinds[i].Method == MethodWTACRS {
+		bt := s.batch
+		for r, idx := range s.indices {
+			row := s.cache[i][idx*s.maxLen : (idx+1)*s.maxLen]
+			clear(row)
+			for p := 0; p < bt.S; p++ {
+				row[p] = float32(g[r*bt.S+p])
+			}
+			s.warm[i][idx] = true
+		}
+	}
+	return nil
+}

@@ -81,7 +81,8 @@ func UnbiasedExact(c Case) (Outcome, error) {
 }
 
 // UnbiasedMC checks Theorem 1 by Monte Carlo on a case: [CheckMean] on the plans of
-// [UnbiasedExact], α/3 each. Worst is the largest z-score of a mean.
+// [UnbiasedExact], α/3 each. Worst is the largest deviation of a mean over its threshold
+// (above 1 refutes).
 func UnbiasedMC(c Case, mc MC) (Outcome, error) {
 	plans, names, err := unbiasedPlans(c)
 	if err != nil {
@@ -93,7 +94,7 @@ func UnbiasedMC(c Case, mc MC) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		worst = max(worst, r.WorstZ)
+		worst = max(worst, r.WorstRatio)
 		if r.Rejected {
 			return fails(worst, "%s: mean of %d sketches off by %.3g thresholds (z = %.3g) at (%d,%d)",
 				names[i], r.Sketches, r.WorstRatio, r.WorstZ, r.Row, r.Col), nil
@@ -271,8 +272,8 @@ func closedFormPlans(c Case) ([]*estimator.Plan, []string, error) {
 
 // ClosedFormMC checks on a case that estimator.ClosedForm's variance is the variance of the
 // sketches for CRS, WTA-CRS (rule and fixed |C|), Bernoulli and uniform: it must equal the
-// enumerated variance of [Law] to RelTol, and pass [CheckVariance] (α/5 each). Worst is the
-// largest |Z| of CheckVariance (above 4 refutes).
+// enumerated variance of [Law] to within the interval, and pass [CheckVariance] (α/5 each).
+// Worst is the largest |Estimate − closed form| / HalfWidth (above 1 refutes).
 func ClosedFormMC(c Case, mc MC) (Outcome, error) {
 	return closedFormMC(c, mc, func(m estimator.Moments) float64 { return m.Variance })
 }
@@ -294,7 +295,7 @@ func closedFormMC(c Case, mc MC, claim func(estimator.Moments) float64) (Outcome
 		if err != nil {
 			return Outcome{}, err
 		}
-		worst = max(worst, math.Abs(r.Z))
+		worst = max(worst, ratio(math.Abs(r.Estimate-r.Claimed), r.HalfWidth))
 		if r.Rejected {
 			return fails(worst, "%s: closed form %.6g, median of means %.6g ± %.3g (z = %.3g)",
 				names[i], r.Claimed, r.Estimate, r.HalfWidth, r.Z), nil

@@ -3,6 +3,7 @@ package estimator
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/wtacrs/wtacrs/internal/gemm"
 )
@@ -93,18 +94,35 @@ func GatherRows[T Float](h, g Dense[T], s *Sketch) (hs, gs Dense[T], err error) 
 	r := s.Rows()
 	hs = Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
 	gs = Dense[T]{Rows: r, Cols: g.Cols, Data: make([]T, r*g.Cols)}
-	for j, idx := range s.Index {
-		f := T(s.Scale[j])
-		dst := hs.Row(j)
-		for c, v := range h.Row(idx) {
-			dst[c] = v * f
+	var bad atomic.Int64 // gathered rows holding NaN or Inf
+	parallelRows(r, h.Cols+g.Cols, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			idx := s.Index[j]
+			f := T(s.Scale[j])
+			// probe is NaN exactly when the row holds a NaN or ±Inf (x·0 is NaN for those).
+			var probe T
+			dst := hs.Row(j)
+			for c, v := range h.Row(idx) {
+				dst[c] = v * f
+				probe += v * 0
+			}
+			src := g.Row(idx)
+			copy(gs.Row(j), src)
+			for _, v := range src {
+				probe += v * 0
+			}
+			if probe != probe {
+				bad.Add(1)
+			}
 		}
-		copy(gs.Row(j), g.Row(idx))
+	})
+	if bad.Load() != 0 {
+		if err := finite("H", hs.Data); err != nil {
+			return hs, gs, err
+		}
+		return hs, gs, finite("G", gs.Data)
 	}
-	if err := finite("H", hs.Data); err != nil {
-		return hs, gs, err
-	}
-	return hs, gs, finite("G", gs.Data)
+	return hs, gs, nil
 }
 
 // MultiplyGathered returns HsᵀGs for gathered rows (see [GatherRows]). It panics when the row

@@ -477,3 +477,22 @@ func TestErrors(t *testing.T) {
 		assert.Equal(t, m, got)
 	}
 }
+
+func TestTopOrderMatchesFullSort(t *testing.T) {
+	t.Parallel()
+	for seed := uint64(0); seed < 40; seed++ {
+		m := 1 + int(Uniform(seed, 1, 0)*600)
+		w := make([]float64, m)
+		for i := range w {
+			// Few distinct values, so that ties are common; some zeros.
+			w[i] = math.Floor(Uniform(seed, 2, uint64(i)) * 7)
+		}
+		full := SortedOrder(w)
+		for _, c := range []int{0, 1, m / 3, m - 1, m} {
+			if c < 0 {
+				continue
+			}
+			assert.Equal(t, full[:c], topOrder(w, c), "seed %d, m %d, c %d", seed, m, c)
+		}
+	}
+}

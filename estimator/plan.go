@@ -167,16 +167,18 @@ func NewWTACRS(w []float64, k int) (*Plan, error) {
 	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
-	order := SortedOrder(w)
 	var c int
+	var top []int
 	if k >= len(w) {
-		for c < len(order) && w[order[c]] > 0 {
+		top = topOrder(w, len(w))
+		for c < len(top) && w[top[c]] > 0 {
 			c++
 		}
 	} else {
-		c = chooseC(w, order, k)
+		top = topOrder(w, k-1)
+		c = chooseC(w, top, k)
 	}
-	return newWTACRS(w, k, order[:c]), nil
+	return newWTACRS(w, k, top[:c]), nil
 }
 
 // NewWTACRSFixed returns the WTA-CRS plan that keeps the c heaviest pairs, 0 ≤ c ≤ min(k−1, m).
@@ -188,7 +190,7 @@ func NewWTACRSFixed(w []float64, k, c int) (*Plan, error) {
 	if c < 0 || c > k-1 || c > len(w) {
 		return nil, fmt.Errorf("%w: |C| = %d, want 0 ≤ |C| ≤ min(k−1, m) = %d", ErrBudget, c, min(k-1, len(w)))
 	}
-	return newWTACRS(w, k, SortedOrder(w)[:c]), nil
+	return newWTACRS(w, k, topOrder(w, c)), nil
 }
 
 func newWTACRS(w []float64, k int, kept []int) *Plan {
@@ -243,12 +245,12 @@ func NewTopK(w []float64, k int) (*Plan, error) {
 	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
-	order := SortedOrder(w)
+	top := topOrder(w, min(k, len(w)))
 	n := 0
-	for n < min(k, len(w)) && w[order[n]] > 0 {
+	for n < len(top) && w[top[n]] > 0 {
 		n++
 	}
-	p := &Plan{Method: MethodTopK, M: len(w), K: k, Kept: slices.Clone(order[:n]),
+	p := &Plan{Method: MethodTopK, M: len(w), K: k, Kept: top[:n],
 		Scale: make([]float64, len(w)), weights: w, total: sum(w)}
 	p.MassC = p.massOf(p.Kept)
 	return p, nil
@@ -344,14 +346,31 @@ func ChooseC(w []float64, k int) (int, error) {
 	if err := checkBudget(w, k); err != nil {
 		return 0, err
 	}
-	return chooseC(w, SortedOrder(w), k), nil
+	return chooseC(w, topOrder(w, min(k-1, len(w))), k), nil
 }
 
-func chooseC(w []float64, order []int, k int) int {
-	rest := suffixSums(w, order)
+// chooseC applies the rule given top, the min(k−1, m) heaviest pairs in order. The weight left
+// outside the top c pairs is the weight outside top (summed in index order) plus the tail of top
+// (summed lightest first), so it is exactly zero when nothing of positive weight is left.
+func chooseC(w []float64, top []int, k int) int {
+	in := make([]bool, len(w))
+	for _, i := range top {
+		in[i] = true
+	}
+	var rest float64
+	for i, v := range w {
+		if !in[i] {
+			rest += v
+		}
+	}
+	restAt := make([]float64, len(top)+1)
+	restAt[len(top)] = rest
+	for c := len(top) - 1; c >= 0; c-- {
+		restAt[c] = restAt[c+1] + w[top[c]]
+	}
 	best, bestC := math.Inf(1), 0
 	for c := 0; c <= min(k-1, len(w)); c++ {
-		if v := rest[c] / float64(k-c); v < best {
+		if v := restAt[c] / float64(k-c); v < best {
 			best, bestC = v, c
 		}
 	}

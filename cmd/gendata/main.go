@@ -104,26 +104,37 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // split keeps the verses of the wanted length and sends whole chapters to dev or train by a
-// seeded hash of the chapter, so no premise or nearby verse is shared between the splits.
+// seeded hash of the chapter, so no nearby verse is shared between the splits. A verse text that
+// recurs in a train chapter (formulas such as "And the LORD spake unto Moses, saying,") is left
+// out of dev, so no premise is shared either.
 func split(verses []verse, o options) (train, dev []verse) {
+	var inDev []bool
+	inTrain := map[string]bool{}
 	for _, v := range verses {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d/%s/%d", o.seed, v.book, v.chapter)
+		d := h.Sum64()%uint64(o.devEvery) == 0
+		inDev = append(inDev, d)
+		if !d {
+			inTrain[v.text] = true
+		}
+	}
+	for i, v := range verses {
 		n := len(strings.Fields(v.text))
 		if n < o.minWords || n > o.maxWords {
 			continue
 		}
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%d/%s/%d", o.seed, v.book, v.chapter)
-		if h.Sum64()%uint64(o.devEvery) == 0 {
-			dev = append(dev, v)
-		} else {
+		if !inDev[i] {
 			train = append(train, v)
+		} else if !inTrain[v.text] {
+			dev = append(dev, v)
 		}
 	}
 	return train, dev
 }
 
 // generate makes n pairs, half of each label, visiting the pool's verses in a random order and
-// using each verse at most once.
+// using each premise text at most once.
 func (g *generator) generate(pool []verse, n int, rng *rand.Rand) ([]pair, error) {
 	order := rng.Perm(len(pool))
 	var out []pair
@@ -137,11 +148,14 @@ func (g *generator) generate(pool []verse, n int, rng *rand.Rand) ([]pair, error
 		if entail && counts[0] == n/2 || !entail && counts[1] == n/2 {
 			entail = !entail
 		}
-		p, ok := g.makePair(pool, k, entail, rng)
-		if !ok || seen[p.premise+"\t"+p.hypothesis] {
+		if seen[pool[k].text] {
 			continue
 		}
-		seen[p.premise+"\t"+p.hypothesis] = true
+		p, ok := g.makePair(pool, k, entail, rng)
+		if !ok {
+			continue
+		}
+		seen[p.premise] = true
 		if entail {
 			counts[0]++
 		} else {

@@ -42,6 +42,8 @@ type Series struct {
 	Dashed bool
 	// Color indexes the palette [Palette]; series with equal Color share a colour.
 	Color int
+	// Width is the line width in points (default 1.6).
+	Width float64
 }
 
 // Panel is one set of axes.
@@ -184,8 +186,9 @@ func build(pn Panel) (*plot.Plot, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrFigure, err)
 			}
-			poly.Color = color.RGBA{col.R, col.G, col.B, 0x40}
+			poly.Color = color.NRGBA{R: col.R, G: col.G, B: col.B, A: 0x38}
 			poly.LineStyle.Width = 0
+			poly.LineStyle.Color = nil
 			p.Add(poly)
 		}
 		xy := make(plotter.XYs, len(s.X))
@@ -212,6 +215,9 @@ func build(pn Panel) (*plot.Plot, error) {
 		}
 		l.LineStyle.Color = col
 		l.LineStyle.Width = vg.Points(1.6)
+		if s.Width > 0 {
+			l.LineStyle.Width = vg.Points(s.Width)
+		}
 		if s.Dashed {
 			l.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		}

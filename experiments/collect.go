@@ -1,0 +1,181 @@
+package experiments
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/wtacrs/wtacrs/analysis"
+	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/train"
+)
+
+// Record is the analysis of one layer, step, norm source and budget: one row of layers.csv and
+// the curve rows of curves.csv.
+type Record struct {
+	Layer       train.LayerID
+	Step, Epoch int
+	// Source is SourceExact or SourceCached.
+	Source string
+	// Budget is the fraction k/|D|.
+	Budget float64
+	// Cold reports that the gradient-norm cache had no entry for some sample (cached source).
+	Cold  bool
+	Stats analysis.Stats
+	// ExactRatio is the exact closed-form variance ratio WTA-CRS/CRS when the matrices were
+	// available (trace input, exact source), NaN otherwise.
+	ExactRatio float64
+}
+
+// Collector analyses observations as they arrive; it implements [train.Observer]. Its zero
+// value is not usable: build it with [NewCollector]. It is safe for concurrent use.
+type Collector struct {
+	cfg     Analysis
+	mu      sync.Mutex
+	records []Record
+	err     error
+}
+
+// NewCollector returns a collector for the analysis settings a (assumed valid).
+func NewCollector(a Analysis) *Collector { return &Collector{cfg: a} }
+
+// Wants reports whether layer is analysed at step: step 1 and multiples of Every, kinds and
+// blocks as configured.
+func (c *Collector) Wants(step int, layer train.LayerID) bool {
+	if !c.cfg.Enabled || (step != 1 && step%c.cfg.Every != 0) {
+		return false
+	}
+	if !slices.Contains(c.cfg.Kinds, string(layer.Kind)) {
+		return false
+	}
+	return len(c.cfg.Blocks) == 0 || slices.Contains(c.cfg.Blocks, layer.Block)
+}
+
+// Observe analyses one observation; an invalid observation is remembered and reported by
+// [Collector.Err].
+func (c *Collector) Observe(o train.Observation) {
+	err := c.add(o, estimator.Dense[float64]{}, estimator.Dense[float64]{})
+	if err != nil {
+		c.mu.Lock()
+		c.err = errors.Join(c.err, err)
+		c.mu.Unlock()
+	}
+}
+
+// Err returns the errors of invalid observations, nil when there were none.
+func (c *Collector) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// add analyses o; h and g, when not empty, are the layer's H and ∇Z for the exact variance ratio.
+func (c *Collector) add(o train.Observation, h, g estimator.Dense[float64]) error {
+	where := fmt.Sprintf("%s step %d", o.Layer, o.Step)
+	valid := o.Valid
+	if c.cfg.IncludePadding {
+		valid = nil
+	}
+	var recs []Record
+	for _, src := range c.cfg.Sources {
+		grad := o.GradNorms
+		if src == SourceCached {
+			grad = o.CachedGradNorms
+		}
+		if grad == nil {
+			continue // an exact layer has no cache; norms-only traces may lack a source
+		}
+		w, err := analysis.Select(o.ActNorms, grad, valid)
+		if err != nil {
+			return fmt.Errorf("experiments: %s (%s norms): %w", where, src, err)
+		}
+		if len(w) == 0 {
+			continue
+		}
+		for _, b := range c.cfg.Budgets {
+			k, err := analysis.Budget(len(w), b)
+			if err != nil {
+				return fmt.Errorf("experiments: %s: %w", where, err)
+			}
+			s, err := analysis.Analyze(w, k)
+			if err != nil {
+				return fmt.Errorf("experiments: %s (%s norms): %w", where, src, err)
+			}
+			if s.AllZero && src == SourceCached {
+				break // an entirely cold cache: nothing to analyse
+			}
+			r := Record{Layer: o.Layer, Step: o.Step, Epoch: o.Epoch, Source: src, Budget: b,
+				Cold: src == SourceCached && o.CacheCold, Stats: s, ExactRatio: math.NaN()}
+			if src == SourceExact && h.Rows > 0 {
+				hs, gs := selectRows(h, valid), selectRows(g, valid)
+				crs, wta, _, err := analysis.ExactVariances(hs, gs, k)
+				if err != nil {
+					return fmt.Errorf("experiments: %s: %w", where, err)
+				}
+				r.ExactRatio = 1
+				if crs > 0 {
+					r.ExactRatio = wta / crs
+				}
+			}
+			recs = append(recs, r)
+		}
+	}
+	c.mu.Lock()
+	c.records = append(c.records, recs...)
+	c.mu.Unlock()
+	return nil
+}
+
+func selectRows(d estimator.Dense[float64], valid []bool) estimator.Dense[float64] {
+	if valid == nil {
+		return d
+	}
+	out := estimator.Dense[float64]{Cols: d.Cols}
+	for t, ok := range valid {
+		if ok {
+			out.Data = append(out.Data, d.Row(t)...)
+			out.Rows++
+		}
+	}
+	return out
+}
+
+// Records returns the records sorted by step, block, kind (q, k, v, o, ffn_in, ffn_out), source
+// (exact first) and budget.
+func (c *Collector) Records() []Record {
+	c.mu.Lock()
+	out := slices.Clone(c.records)
+	c.mu.Unlock()
+	sortRecords(out)
+	return out
+}
+
+func kindOrder(k train.LayerKind) int {
+	if i := slices.Index(train.Kinds(), k); i >= 0 {
+		return i
+	}
+	return len(train.Kinds())
+}
+
+func sortRecords(rs []Record) {
+	slices.SortStableFunc(rs, func(a, b Record) int {
+		return cmp.Or(
+			cmp.Compare(a.Step, b.Step),
+			cmp.Compare(a.Layer.Block, b.Layer.Block),
+			cmp.Compare(kindOrder(a.Layer.Kind), kindOrder(b.Layer.Kind)),
+			cmp.Compare(a.Layer.Kind, b.Layer.Kind),
+			cmp.Compare(sourceOrder(a.Source), sourceOrder(b.Source)),
+			cmp.Compare(a.Budget, b.Budget),
+		)
+	})
+}
+
+func sourceOrder(s string) int {
+	if s == SourceExact {
+		return 0
+	}
+	return 1
+}

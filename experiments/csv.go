@@ -1,0 +1,143 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Files are the names of the files a run writes into its output directory.
+var Files = struct {
+	Config, Manifest, Summary, Layers, Curves, Training, Compare string
+}{
+	Config: "config.toml", Manifest: "manifest.json", Summary: "summary.md",
+	Layers: "layers.csv", Curves: "curves.csv", Training: "training.csv", Compare: "compare.csv",
+}
+
+// CSV headers. Every CSV file has a layer column ("block0.q"; "all" in compare.csv).
+var (
+	layersHeader = []string{"layer", "block", "kind", "step", "epoch", "source", "budget", "m", "k",
+		"chosen_c", "mass_at_c", "fraction_at_c", "theorem2", "above_diagonal", "top10_mass",
+		"bound_factor", "variance_ratio", "exact_variance_ratio", "all_zero", "cold"}
+	curvesHeader   = []string{"layer", "block", "kind", "step", "epoch", "source", "budget", "m", "k", "c", "fraction", "mass"}
+	trainingHeader = []string{"layer", "variant", "step", "epoch", "loss"}
+	compareHeader  = []string{"layer", "variant", "method", "ratio", "kinds", "epochs", "steps", "dev_accuracy",
+		"majority_accuracy", "final_loss", "saved_mib", "exact_mib", "memory_ratio"}
+)
+
+// ftoa formats a float reproducibly; NaN (unavailable) is written as an empty field.
+func ftoa(x float64) string {
+	if math.IsNaN(x) {
+		return ""
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// encodeCSV renders rows under header.
+func encodeCSV(header []string, rows [][]string) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write(header)
+	w.WriteAll(rows) // writing to a bytes.Buffer cannot fail
+	return buf.Bytes()
+}
+
+func layersRows(recs []Record) [][]string {
+	rows := make([][]string, 0, len(recs))
+	for _, r := range recs {
+		s := r.Stats
+		frac := 0.0
+		if s.K > 0 {
+			frac = float64(s.ChosenC) / float64(s.K)
+		}
+		rows = append(rows, []string{r.Layer.String(), itoa(r.Layer.Block), string(r.Layer.Kind), itoa(r.Step),
+			itoa(r.Epoch), r.Source, ftoa(r.Budget), itoa(s.M), itoa(s.K), itoa(s.ChosenC), ftoa(s.MassAtC),
+			ftoa(frac), strconv.FormatBool(s.Theorem2), ftoa(s.AboveDiagonal), ftoa(s.Top10Mass),
+			ftoa(s.BoundFactor), ftoa(s.VarianceRatio), ftoa(r.ExactRatio), strconv.FormatBool(s.AllZero),
+			strconv.FormatBool(r.Cold)})
+	}
+	return rows
+}
+
+func curvesRows(recs []Record) [][]string {
+	var rows [][]string
+	for _, r := range recs {
+		for c, m := range r.Stats.Mass {
+			rows = append(rows, []string{r.Layer.String(), itoa(r.Layer.Block), string(r.Layer.Kind), itoa(r.Step),
+				itoa(r.Epoch), r.Source, ftoa(r.Budget), itoa(r.Stats.M), itoa(r.Stats.K), itoa(c),
+				ftoa(r.Stats.Fraction[c]), ftoa(m)})
+		}
+	}
+	return rows
+}
+
+// table is a CSV file read back: rows as maps from column name to field.
+type table struct {
+	name string
+	cols map[string]int
+	rows [][]string
+}
+
+// readTable reads dir/name and checks that it has the given columns. A missing file returns
+// (nil, nil) when optional.
+func readTable(dir, name string, want []string, optional bool) (*table, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		if optional && errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: %w", ErrResults, err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrResults, name, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty", ErrResults, name)
+	}
+	t := &table{name: name, cols: map[string]int{}, rows: recs[1:]}
+	for i, c := range recs[0] {
+		t.cols[c] = i
+	}
+	var missing []string
+	for _, c := range want {
+		if _, ok := t.cols[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s lacks column(s) %s", ErrResults, name, strings.Join(missing, ", "))
+	}
+	return t, nil
+}
+
+func (t *table) str(row int, col string) string { return t.rows[row][t.cols[col]] }
+
+func (t *table) float(row int, col string) (float64, error) {
+	s := t.str(row, col)
+	if s == "" {
+		return math.NaN(), nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s line %d column %s: %q is not a number", ErrResults, t.name, row+2, col, s)
+	}
+	return v, nil
+}
+
+func (t *table) int(row int, col string) (int, error) {
+	s := t.str(row, col)
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s line %d column %s: %q is not an integer", ErrResults, t.name, row+2, col, s)
+	}
+	return v, nil
+}

@@ -1,0 +1,43 @@
+// Package experiments runs the project's experiments from TOML configurations and writes their
+// outputs: the analyses of package analysis on the per-token norms a training run of package
+// train observes (Figures 10–12 of the WTA-CRS paper), the accuracy and memory comparison of
+// training variants, and the same analyses on tensors saved as .npy files by another framework.
+//
+// # Configuration
+//
+// A configuration file has four tables, every key optional (see [Config] for the defaults and
+// experiments/configs/reference.toml for a commented example):
+//
+//	[experiment]  name, description
+//	[analysis]    which steps, layers, norm sources and budgets k/|D| to analyse
+//	[compare]     training variants for the accuracy and memory comparison
+//	[train]       the train.Config of the observed run (its own keys, e.g. [train.layers.q])
+//
+// Decoding is strict: an unknown key, a value of the wrong type and malformed TOML are errors
+// wrapping [ErrConfig] that name the key and its line.
+//
+// # Outputs
+//
+// [Run] writes into <out>/<name>/ (see [Files]): the configuration as run (config.toml),
+// manifest.json, CSV files of every plotted number, the figures as PNG and SVG, and summary.md.
+// Everything is first written into a temporary directory beside the target, which replaces the
+// target only when complete: an interrupted run leaves earlier outputs intact. CSV files hold no
+// timestamps or timings and format floats with strconv.FormatFloat(x, 'g', -1, 64), so one
+// configuration and seed give byte-identical CSVs (the training itself is deterministic for a
+// seed). Timings live only in manifest.json and summary.md.
+//
+// # Trace input
+//
+// [AnalyzeTraces] reads tensors saved as .npy (float32 or float64, C order) in the layout
+//
+//	DIR/<layer>/step<N>/H.npy           tokens × d_in   the layer input H (optional with norms)
+//	DIR/<layer>/step<N>/dZ.npy          tokens × d_out  the output gradient ∇Z
+//	DIR/<layer>/step<N>/valid.npy       tokens          optional mask, non-zero = real token
+//	DIR/<layer>/step<N>/act_norms.npy   tokens          optional ‖H_t‖ instead of H.npy
+//	DIR/<layer>/step<N>/grad_norms.npy  tokens          optional ‖∇Z_t‖ instead of dZ.npy
+//	DIR/<layer>/step<N>/cached_grad_norms.npy  tokens   optional cached ‖∇Z_t‖ of Algorithm 1
+//
+// where <layer> is block<B>.<kind> (kind q, k, v, o, ffn_in or ffn_out) and N ≥ 1 the step.
+// Tokens are pooled over the batch (t = sample·seq_len + position). When both H and ∇Z are
+// present the exact closed-form variance ratio WTA-CRS/CRS is computed as well.
+package experiments

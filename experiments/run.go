@@ -1,0 +1,257 @@
+package experiments
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/wtacrs/wtacrs/train"
+)
+
+// TrainFunc trains one configuration; [train.Run] is the default.
+type TrainFunc func(ctx context.Context, cfg train.Config, opt train.Options) (*train.Result, error)
+
+// Options are the optional settings of [Run].
+type Options struct {
+	// Out is the parent output directory. Default "results".
+	Out string
+	// Train trains a configuration. Default train.Run.
+	Train TrainFunc
+	// Progress, when not nil, receives every optimiser step of every training run, with the
+	// name of the run ("main" for the observed run, else the variant name).
+	Progress func(run string, p train.Progress)
+	// Now returns the current time (manifest timestamps). Default time.Now.
+	Now func() time.Time
+}
+
+// Manifest describes a run; it is written as manifest.json.
+type Manifest struct {
+	Experiment string `json:"experiment"`
+	// ConfigSHA256 is the SHA-256 of config.toml as written.
+	ConfigSHA256 string `json:"config_sha256"`
+	Seed         uint64 `json:"seed"`
+	// GitCommit is `git rev-parse HEAD` of the working directory, or "unknown".
+	GitCommit string    `json:"git_commit"`
+	GoVersion string    `json:"go_version"`
+	GOOS      string    `json:"goos"`
+	GOARCH    string    `json:"goarch"`
+	CPUs      int       `json:"cpus"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	// WallSeconds is End − Start.
+	WallSeconds float64 `json:"wall_seconds"`
+	// Timings are the non-reproducible figures of each training run (kept out of the CSVs).
+	Timings []Timing `json:"timings"`
+	// Files lists the files written, sorted.
+	Files []string `json:"files"`
+}
+
+// Timing is the speed of one training run.
+type Timing struct {
+	Run             string  `json:"run"`
+	TrainSeconds    float64 `json:"train_seconds"`
+	TokensPerSecond float64 `json:"tokens_per_second"`
+}
+
+// Outcome is what [Run] returns.
+type Outcome struct {
+	// Dir is the output directory <out>/<name>.
+	Dir      string
+	Manifest Manifest
+	// Main is the result of the observed training run; Variants those of [compare] in order.
+	Main     *train.Result
+	Variants []*train.Result
+	Records  []Record
+}
+
+// RunVariantName is the run name of the observed training run.
+const RunVariantName = "main"
+
+// Run runs the experiment cfg (validated first): the observed training run with the analyses,
+// then the comparison variants; then it writes every output into <opt.Out>/<name>/ atomically.
+// When ctx is cancelled it stops between training steps, removes its temporary directory and
+// returns an error wrapping ctx.Err(); an earlier <out>/<name>/ is left as it was.
+func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Out == "" {
+		opt.Out = "results"
+	}
+	if opt.Train == nil {
+		opt.Train = train.Run
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	start := opt.Now()
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	out := &Outcome{Dir: filepath.Join(opt.Out, cfg.Experiment.Name)}
+	col := NewCollector(cfg.Analysis)
+	var training [][]string
+	progress := func(run string) func(train.Progress) {
+		return func(p train.Progress) {
+			training = append(training, []string{"all", run, itoa(p.Step), itoa(p.Epoch), ftoa(p.Loss)})
+			if opt.Progress != nil {
+				opt.Progress(run, p)
+			}
+		}
+	}
+	var timings []Timing
+	topt := train.Options{Progress: progress(RunVariantName)}
+	if cfg.Analysis.Enabled {
+		topt.Observer = col
+	}
+	res, err := opt.Train(ctx, cfg.Train, topt)
+	if err != nil {
+		return nil, fmt.Errorf("experiments: training run %q: %w", RunVariantName, err)
+	}
+	if err := col.Err(); err != nil {
+		return nil, err
+	}
+	out.Main = res
+	timings = append(timings, Timing{RunVariantName, res.TrainTime.Seconds(), res.TokensPerSecond})
+	var compare [][]string
+	if len(cfg.Compare.Variants) > 0 {
+		compare = append(compare, compareRow(RunVariantName, "config", 0, "[train]", res))
+	}
+	for _, v := range cfg.Compare.Variants {
+		vr, err := opt.Train(ctx, VariantConfig(cfg.Train, v), train.Options{Progress: progress(v.Name)})
+		if err != nil {
+			return nil, fmt.Errorf("experiments: training variant %q: %w", v.Name, err)
+		}
+		out.Variants = append(out.Variants, vr)
+		timings = append(timings, Timing{v.Name, vr.TrainTime.Seconds(), vr.TokensPerSecond})
+		kinds := strings.Join(v.Kinds, " ")
+		if kinds == "" {
+			kinds = "all"
+		}
+		compare = append(compare, compareRow(v.Name, v.Method, v.Ratio, kinds, vr))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out.Records = col.Records()
+
+	tmp, err := os.MkdirTemp(opt.Out, "."+cfg.Experiment.Name+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op after the rename
+	conf, err := cfg.Encode()
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{
+		Files.Config:   conf,
+		Files.Training: encodeCSV(trainingHeader, training),
+	}
+	if cfg.Analysis.Enabled {
+		files[Files.Layers] = encodeCSV(layersHeader, layersRows(out.Records))
+		files[Files.Curves] = encodeCSV(curvesHeader, curvesRows(out.Records))
+	}
+	if compare != nil {
+		files[Files.Compare] = encodeCSV(compareHeader, compare)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+			return nil, fmt.Errorf("experiments: %w", err)
+		}
+	}
+	figs, err := Replot(tmp)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := Summarize(tmp, cfg, res, timings)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, Files.Summary), sum, 0o644); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	hash := sha256.Sum256(conf)
+	end := opt.Now()
+	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
+		GitCommit: gitCommit(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(),
+		Timings: timings}
+	for name := range files {
+		m.Files = append(m.Files, name)
+	}
+	m.Files = append(m.Files, figs...)
+	m.Files = append(m.Files, Files.Summary, Files.Manifest)
+	sortStrings(m.Files)
+	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
+	if err := os.WriteFile(filepath.Join(tmp, Files.Manifest), append(js, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	if err := replaceDir(tmp, out.Dir); err != nil {
+		return nil, err
+	}
+	out.Manifest = m
+	return out, nil
+}
+
+func compareRow(name, method string, ratio float64, kinds string, r *train.Result) []string {
+	final := 0.0
+	if len(r.EpochLoss) > 0 {
+		final = r.EpochLoss[len(r.EpochLoss)-1]
+	}
+	const mib = 1 << 20
+	memRatio := 1.0
+	if r.ExactBytes > 0 {
+		memRatio = r.SavedBytes / r.ExactBytes
+	}
+	return []string{"all", name, method, ftoa(ratio), kinds, itoa(r.Config.Epochs), itoa(r.Steps), ftoa(r.DevAccuracy),
+		ftoa(r.MajorityAccuracy), ftoa(final), ftoa(r.SavedBytes / mib), ftoa(r.ExactBytes / mib), ftoa(memRatio)}
+}
+
+// replaceDir renames tmp to dir, moving an existing dir aside first and removing it after.
+func replaceDir(tmp, dir string) error {
+	old := ""
+	if _, err := os.Stat(dir); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("experiments: moving the previous %s aside: %w", dir, err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			os.Rename(old, dir)
+		}
+		return fmt.Errorf("experiments: %w", err)
+	}
+	if old != "" {
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("experiments: removing the previous outputs: %w", err)
+		}
+	}
+	return nil
+}
+
+// gitCommit returns `git rev-parse HEAD`, or "unknown".
+func gitCommit() string {
+	outb, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	s := strings.TrimSpace(string(outb))
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

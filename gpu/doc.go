@@ -1,0 +1,41 @@
+// Package gpu runs CRS and WTA-CRS estimates of the weight gradient ∇W = Hᵀ∇Z on an NVIDIA GPU
+// through gorgonia.org/cu, drawing the same pairs as package estimator for the same seed.
+//
+// # Builds
+//
+// Everything that needs CUDA is behind the build tag cuda. Without the tag the package compiles
+// anywhere, [Open] returns [ErrNoGPU] and the tests skip. With the tag it needs the CUDA driver
+// API, cuBLAS and, for CUDA 13, the compatibility headers of gpu/cudacompat first on CGO_CFLAGS
+// (scripts/gpu/env.sh sets CGO_CFLAGS and CGO_LDFLAGS). The kernels are the .cu files of
+// gpu/kernels; scripts/gpu/ptx.sh turns them into the PTX files of gpu/ptx, which are embedded
+// and loaded with cu.LoadData (the highest compute capability the device accepts is picked).
+//
+// # Conventions
+//
+// Matrices on the device are row-major float32 [Matrix] values. H is n×d_in, ∇Z (called G) is
+// n×d_out and ∇W is d_in×d_out; the pairs of the product are the n tokens. Weights, probabilities,
+// the cumulative sums and the scales are float64, as in package estimator.
+//
+// An [Estimator] holds every buffer for one shape and budget, so that [Estimator.GradW] only
+// enqueues kernels and one cuBLAS GEMM on the default stream: no allocation and no host round
+// trip. The steps, all on the device:
+//
+//  1. norms: w_t = ‖H[t,:]‖·‖G[t,:]‖, one warp per token, one pass over H and G;
+//  2. WTA-CRS only: the |C| heaviest candidates by a radix select, sorted by rank counting,
+//     and |C| = the first c with w_(c) ≤ (T − S_c)/(k − c), the argmin of estimator.ChooseC;
+//  3. the blocked cumulative sum of the draw weights in the order of package estimator;
+//  4. gather and scale: row j of the sketch is kept pair j, or draw j−|C| found by binary search
+//     with Philox4x32-10 (seed, stream, counter j−|C|), scaled by T/(draws·w_i);
+//  5. ∇W ≈ HsᵀGs with cuBLAS over k rows (rows past |C| + draws are zero).
+//
+// # Parity with package estimator
+//
+// Given the same weights, the kept set and the draw sequence are those of
+// estimator.NewWTACRSFixed(w, k, |C|).Sample(seed, stream) bit for bit: the cumulative sums use
+// the same float64 additions in the same order and the generator is the same. |C| is computed
+// with a parallel prefix sum instead of the sequential suffix sums of estimator.ChooseC, so the
+// two can differ only when two candidates' bound factors agree to rounding. The weights
+// themselves are float64 sums of float32 squares on the device and agree with
+// estimator.WeightsTransA to float32 rounding. Repeated draws of a pair are not merged: each
+// draw is its own row, which gives the same estimate up to float32 rounding.
+package gpu

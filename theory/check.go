@@ -98,6 +98,17 @@ type MeanResult struct {
 // probability at most α. It needs sketches ≥ 1 and 0 < α < 1 (ErrSketches) and returns the errors
 // of [NewLaw].
 func CheckMean(x, y estimator.Dense[float64], p *estimator.Plan, sketches int, seed uint64, alpha float64) (MeanResult, error) {
+	return CheckMeanOf(x, y, p, sketches, seed, alpha, func(s *estimator.Sketch) ([]float64, error) {
+		est, err := estimator.Apply(x, y, s)
+		return est.Data, err
+	})
+}
+
+// CheckMeanOf is [CheckMean] for another computation of the same estimate: estimate must return
+// the n×q estimate (row-major) that the sketch describes, for example through an approximate
+// linear layer's backward pass. Its errors are passed on.
+func CheckMeanOf(x, y estimator.Dense[float64], p *estimator.Plan, sketches int, seed uint64, alpha float64,
+	estimate func(*estimator.Sketch) ([]float64, error)) (MeanResult, error) {
 	if sketches < 1 || !(alpha > 0 && alpha < 1) {
 		return MeanResult{}, fmt.Errorf("%w: %d sketches, α = %v", ErrSketches, sketches, alpha)
 	}
@@ -111,11 +122,14 @@ func CheckMean(x, y estimator.Dense[float64], p *estimator.Plan, sketches int, s
 	}
 	sum := make([]float64, len(exact.Data))
 	for s := range sketches {
-		est, err := estimator.Apply(x, y, p.Sample(seed, uint64(s)))
+		est, err := estimate(p.Sample(seed, uint64(s)))
 		if err != nil {
 			return MeanResult{}, err
 		}
-		for e, v := range est.Data {
+		if len(est) != len(sum) {
+			return MeanResult{}, fmt.Errorf("%w: estimate of %d entries for a %dx%d product", estimator.ErrShape, len(est), x.Rows, y.Cols)
+		}
+		for e, v := range est {
 			sum[e] += v
 		}
 	}

@@ -156,6 +156,8 @@ func Verify(cfg Config) (*Report, error) {
 	bound := mk("Theorem 2: Var[WTA-CRS] ≤ k(1−P_C)/(k−|C|)·Var[CRS]", "Var[WTA-CRS]/bound")
 	rule := mk("ChooseC minimises the bound's factor", "factor(rule)/least factor")
 	best := mk("Theorem 2: the rule's |C| minimises Var[WTA-CRS]", "(Var(rule)−Var(best))/Var[CRS]")
+	linExact := mk("Approximate linear layer: ∇W unbiased for a fixed cache (exact, through the layer)", "relative deviation")
+	linMC := mk("Approximate linear layer: ∇W unbiased, ∇H and ∇b exact (Monte Carlo)", "deviation/threshold")
 	ctrlNames := []string{"topk", "norepl", "zeroing", "zerocache"}
 	ctrlExact := map[string]*tally{}
 	ctrlMean := map[string]*tally{}
@@ -181,6 +183,8 @@ func Verify(cfg Config) (*Report, error) {
 			{eq3, func() (Outcome, error) { return Eq3ClosedForm(c) }},
 			{eq3mc, func() (Outcome, error) { return Eq3MC(c, mc) }},
 			{cf, func() (Outcome, error) { return ClosedFormMC(c, mc) }},
+			{linExact, func() (Outcome, error) { return LinearExact(c) }},
+			{linMC, func() (Outcome, error) { return LinearMC(c, mc) }},
 		}
 		for _, s := range steps {
 			o, err := s.run()
@@ -248,7 +252,7 @@ func Verify(cfg Config) (*Report, error) {
 	if len(losses) > 0 {
 		rep.CRule.MedianLoss = median(losses)
 	}
-	for _, t := range []*tally{exact, mean, eq3, eq3mc, cf, cond, bound, rule, best} {
+	for _, t := range []*tally{exact, mean, eq3, eq3mc, cf, cond, bound, rule, best, linExact, linMC} {
 		rep.Findings = append(rep.Findings, t.finish())
 	}
 	for _, n := range ctrlNames {

@@ -203,9 +203,18 @@ func usable(lemma, orig string) string {
 	return strings.ReplaceAll(lemma, "_", " ")
 }
 
+// pluralize makes the plural of a noun or compound by the regular rules, inflecting the head: the
+// last word, or the word before "of" ("king of beasts" → "kings of beasts").
 func pluralize(s string) string {
 	ws := strings.Split(s, " ")
-	w := ws[len(ws)-1]
+	head := len(ws) - 1
+	for i, w := range ws {
+		if w == "of" && i > 0 {
+			head = i - 1
+			break
+		}
+	}
+	w := ws[head]
 	switch {
 	case strings.HasSuffix(w, "s") || strings.HasSuffix(w, "x") || strings.HasSuffix(w, "z") ||
 		strings.HasSuffix(w, "ch") || strings.HasSuffix(w, "sh"):
@@ -215,7 +224,7 @@ func pluralize(s string) string {
 	default:
 		w += "s"
 	}
-	ws[len(ws)-1] = w
+	ws[head] = w
 	return strings.Join(ws, " ")
 }
 

@@ -1,0 +1,131 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TableRow is one method of a Table-1-like comparison: dev accuracy over seeds.
+type TableRow struct {
+	// Name is "exact" or "WTA-CRS@<ratio>".
+	Name string
+	// Ratio is the kept fraction of every layer kind (1 for exact).
+	Ratio float64
+	// Accuracies are the final dev accuracies, one per seed.
+	Accuracies []float64
+	// Mean and Std are their mean and sample standard deviation (0 for one seed).
+	Mean, Std float64
+	// SavedBytes and ExactBytes are the mean activation bytes per step of the linear layers.
+	SavedBytes, ExactBytes float64
+	// TokensPerSecond is the mean training throughput.
+	TokensPerSecond float64
+}
+
+// Table trains cfg with every layer exact and with every layer kind on WTA-CRS at each ratio,
+// for each seed (cfg.Seed is replaced), and returns one row per method, exact first. ratios must
+// lie in (0, 1] and seeds must not be empty. progress, when not nil, is told of each finished run.
+func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, opt Options, progress func(name string, seed uint64, r *Result)) ([]TableRow, error) {
+	if len(seeds) == 0 {
+		return nil, fmt.Errorf("%w: no seeds", ErrConfig)
+	}
+	type method struct {
+		name  string
+		ratio float64
+	}
+	methods := []method{{"exact", 1}}
+	for _, r := range ratios {
+		if !(r > 0 && r <= 1) {
+			return nil, fmt.Errorf("%w: ratio %v, want (0, 1]", ErrConfig, r)
+		}
+		methods = append(methods, method{fmt.Sprintf("WTA-CRS@%g", r), r})
+	}
+	var rows []TableRow
+	for _, m := range methods {
+		row := TableRow{Name: m.name, Ratio: m.ratio}
+		c := cfg.WithAll(MethodExact, 0)
+		if m.name != "exact" {
+			c = cfg.WithAll(MethodWTACRS, m.ratio)
+		}
+		for _, s := range seeds {
+			c.Seed = s
+			res, err := Run(ctx, c, opt)
+			if err != nil {
+				return nil, fmt.Errorf("%s seed %d: %w", m.name, s, err)
+			}
+			if progress != nil {
+				progress(m.name, s, res)
+			}
+			row.Accuracies = append(row.Accuracies, res.DevAccuracy)
+			row.SavedBytes += res.SavedBytes / float64(len(seeds))
+			row.ExactBytes += res.ExactBytes / float64(len(seeds))
+			row.TokensPerSecond += res.TokensPerSecond / float64(len(seeds))
+		}
+		row.Mean, row.Std = meanStd(row.Accuracies)
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func meanStd(v []float64) (mean, std float64) {
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) < 2 {
+		return mean, 0
+	}
+	for _, x := range v {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(v)-1))
+}
+
+// WriteTable writes rows as a Markdown table: dev accuracy (%) mean ± std, the activation memory
+// of the linear layers relative to exact, and tokens per second.
+func WriteTable(w io.Writer, rows []TableRow) error {
+	var b strings.Builder
+	b.WriteString("| method | dev accuracy (%) | seeds | linear activations vs exact | tokens/s |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		rel := 1.0
+		if r.ExactBytes > 0 {
+			rel = r.SavedBytes / r.ExactBytes
+		}
+		fmt.Fprintf(&b, "| %s | %.1f ± %.1f | %d | %.3f | %.0f |\n", r.Name, 100*r.Mean, 100*r.Std, len(r.Accuracies), rel, r.TokensPerSecond)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON writes v as indented JSON to path atomically (a temporary file in the same folder,
+// then a rename).
+func WriteJSON(path string, v any) error {
+	buf, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("train: encode %s: %w", path, err)
+	}
+	buf = append(buf, '\n')
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if _, err := f.Write(buf); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("train: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("train: write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}

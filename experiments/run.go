@@ -94,9 +94,6 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		opt.Now = time.Now
 	}
 	start := opt.Now()
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
-	}
 	out := &Outcome{Dir: filepath.Join(opt.Out, cfg.Experiment.Name)}
 	col := NewCollector(cfg.Analysis)
 	var training [][]string
@@ -144,11 +141,6 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	}
 	out.Records = col.Records()
 
-	tmp, err := os.MkdirTemp(opt.Out, "."+cfg.Experiment.Name+".tmp-")
-	if err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
-	}
-	defer os.RemoveAll(tmp) // no-op after the rename
 	conf, err := cfg.Encode()
 	if err != nil {
 		return nil, err
@@ -164,24 +156,44 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if compare != nil {
 		files[Files.Compare] = encodeCSV(compareHeader, compare)
 	}
+	m, err := writeResults(opt.Out, cfg, files, start, opt.Now, res, timings)
+	if err != nil {
+		return nil, err
+	}
+	out.Manifest = m
+	return out, nil
+}
+
+// writeResults writes files, the figures, summary.md and manifest.json into a temporary
+// directory under parent and renames it to parent/<name> (replacing an earlier one).
+func writeResults(parent string, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,
+	res *train.Result, timings []Timing) (Manifest, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return Manifest{}, fmt.Errorf("experiments: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+cfg.Experiment.Name+".tmp-")
+	if err != nil {
+		return Manifest{}, fmt.Errorf("experiments: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op after the rename
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			return nil, fmt.Errorf("experiments: %w", err)
+			return Manifest{}, fmt.Errorf("experiments: %w", err)
 		}
 	}
 	figs, err := Replot(tmp)
 	if err != nil {
-		return nil, err
+		return Manifest{}, err
 	}
 	sum, err := Summarize(tmp, cfg, res, timings)
 	if err != nil {
-		return nil, err
+		return Manifest{}, err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, Files.Summary), sum, 0o644); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
+		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
-	hash := sha256.Sum256(conf)
-	end := opt.Now()
+	hash := sha256.Sum256(files[Files.Config])
+	end := now()
 	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
 		GitCommit: gitCommit(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(),
@@ -194,16 +206,15 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	sortStrings(m.Files)
 	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
 	if err := os.WriteFile(filepath.Join(tmp, Files.Manifest), append(js, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
+		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
+		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
-	if err := replaceDir(tmp, out.Dir); err != nil {
-		return nil, err
+	if err := replaceDir(tmp, filepath.Join(parent, cfg.Experiment.Name)); err != nil {
+		return Manifest{}, err
 	}
-	out.Manifest = m
-	return out, nil
+	return m, nil
 }
 
 func compareRow(name, method string, ratio float64, kinds string, r *train.Result) []string {

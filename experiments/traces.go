@@ -1,0 +1,272 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"codeberg.org/sbinet/npyio"
+
+	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/train"
+)
+
+// TraceOptions are the settings of [AnalyzeTraces].
+type TraceOptions struct {
+	// Out is the parent output directory (default "results") and Name the experiment name
+	// (default "traces"); outputs go to <Out>/<Name>/.
+	Out, Name string
+	// Analysis chooses budgets, sources, kinds and padding handling; Every and Blocks are
+	// ignored (every step and block found is analysed). Zero value: the defaults of [Config],
+	// with every kind.
+	Analysis Analysis
+}
+
+var (
+	layerDirRE = regexp.MustCompile(`^block(\d+)\.(q|k|v|o|ffn_in|ffn_out)$`)
+	stepDirRE  = regexp.MustCompile(`^step(\d+)$`)
+)
+
+// TraceFiles names the .npy files of one layer and step (see the package documentation).
+var TraceFiles = struct{ H, DZ, Valid, ActNorms, GradNorms, CachedGradNorms string }{
+	"H.npy", "dZ.npy", "valid.npy", "act_norms.npy", "grad_norms.npy", "cached_grad_norms.npy",
+}
+
+// AnalyzeTraces runs the analyses of [Run] on the .npy traces under dir (layout in the package
+// documentation) and writes the same outputs (layers.csv, curves.csv, figures, summary.md,
+// manifest.json, and config.toml holding the analysis settings) atomically to
+// <Out>/<Name>/. Where both H and ∇Z are present, layers.csv also holds the exact closed-form
+// variance ratio. Errors wrap ErrTrace and name the file.
+func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome, error) {
+	cfg := DefaultConfig()
+	cfg.Experiment = Experiment{Name: opt.Name, Description: "Analyses of the traces in " + filepath.ToSlash(dir) + "."}
+	if cfg.Experiment.Name == "" {
+		cfg.Experiment.Name = "traces"
+	}
+	if opt.Analysis.Budgets != nil || opt.Analysis.Sources != nil || opt.Analysis.Kinds != nil || opt.Analysis.IncludePadding {
+		cfg.Analysis = opt.Analysis
+	} else {
+		cfg.Analysis.Kinds = nil
+		for _, k := range train.Kinds() {
+			cfg.Analysis.Kinds = append(cfg.Analysis.Kinds, string(k))
+		}
+	}
+	cfg.Analysis.Enabled, cfg.Analysis.Every, cfg.Analysis.Blocks = true, 1, nil
+	if len(cfg.Analysis.Kinds) == 0 {
+		for _, k := range train.Kinds() {
+			cfg.Analysis.Kinds = append(cfg.Analysis.Kinds, string(k))
+		}
+	}
+	cfg.Train.Blocks = math.MaxInt32 // blocks are whatever the traces hold
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	layers, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTrace, err)
+	}
+	col := NewCollector(cfg.Analysis)
+	found := 0
+	for _, ld := range layers {
+		m := layerDirRE.FindStringSubmatch(ld.Name())
+		if !ld.IsDir() || m == nil {
+			continue
+		}
+		block, _ := strconv.Atoi(m[1])
+		id := train.LayerID{Block: block, Kind: train.LayerKind(m[2])}
+		if !slices.Contains(cfg.Analysis.Kinds, m[2]) {
+			continue
+		}
+		steps, err := os.ReadDir(filepath.Join(dir, ld.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTrace, err)
+		}
+		for _, sd := range steps {
+			sm := stepDirRE.FindStringSubmatch(sd.Name())
+			if !sd.IsDir() || sm == nil {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			step, err := strconv.Atoi(sm[1])
+			if err != nil || step < 1 {
+				return nil, fmt.Errorf("%w: %s: the step must be ≥ 1", ErrTrace, filepath.Join(dir, ld.Name(), sd.Name()))
+			}
+			o, h, g, err := readStep(filepath.Join(dir, ld.Name(), sd.Name()), id, step)
+			if err != nil {
+				return nil, err
+			}
+			if err := col.add(o, h, g); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrTrace, err)
+			}
+			found++
+		}
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("%w: no <layer>/step<N>/ directories with traces under %s (layer names like block0.q)", ErrTrace, dir)
+	}
+	recs := col.Records()
+	conf, err := cfg.Encode()
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{
+		Files.Config: conf,
+		Files.Layers: encodeCSV(layersHeader, layersRows(recs)),
+		Files.Curves: encodeCSV(curvesHeader, curvesRows(recs)),
+	}
+	out := &Outcome{Dir: filepath.Join(outOrDefault(opt.Out), cfg.Experiment.Name), Records: recs}
+	m, err := writeResults(outOrDefault(opt.Out), cfg, files, start, time.Now, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	out.Manifest = m
+	return out, nil
+}
+
+func outOrDefault(out string) string {
+	if out == "" {
+		return "results"
+	}
+	return out
+}
+
+// readStep reads one step directory into an observation and, when present, H and ∇Z.
+func readStep(dir string, id train.LayerID, step int) (train.Observation, estimator.Dense[float64], estimator.Dense[float64], error) {
+	o := train.Observation{Step: step, Layer: id}
+	var h, g estimator.Dense[float64]
+	read := func(name string, dims int) ([]float64, []int, bool, error) {
+		path := filepath.Join(dir, name)
+		data, shape, err := readNpy(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, false, nil
+		}
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if len(shape) != dims {
+			return nil, nil, false, fmt.Errorf("%w: %s has shape %v, want %d dimension(s)", ErrTrace, path, shape, dims)
+		}
+		return data, shape, true, nil
+	}
+	hd, hs, hok, err := read(TraceFiles.H, 2)
+	if err != nil {
+		return o, h, g, err
+	}
+	gd, gs, gok, err := read(TraceFiles.DZ, 2)
+	if err != nil {
+		return o, h, g, err
+	}
+	if hok {
+		h = estimator.Dense[float64]{Rows: hs[0], Cols: hs[1], Data: hd}
+		o.ActNorms = estimator.RowNorms(h)
+	}
+	if gok {
+		g = estimator.Dense[float64]{Rows: gs[0], Cols: gs[1], Data: gd}
+		o.GradNorms = estimator.RowNorms(g)
+	}
+	for _, f := range []struct {
+		name string
+		dst  *[]float64
+	}{{TraceFiles.ActNorms, &o.ActNorms}, {TraceFiles.GradNorms, &o.GradNorms}, {TraceFiles.CachedGradNorms, &o.CachedGradNorms}} {
+		d, _, ok, err := read(f.name, 1)
+		if err != nil {
+			return o, h, g, err
+		}
+		if ok && *f.dst == nil {
+			*f.dst = d
+		}
+	}
+	if o.ActNorms == nil || (o.GradNorms == nil && o.CachedGradNorms == nil) {
+		return o, h, g, fmt.Errorf("%w: %s needs %s or %s, and %s, %s or %s", ErrTrace, dir,
+			TraceFiles.H, TraceFiles.ActNorms, TraceFiles.DZ, TraceFiles.GradNorms, TraceFiles.CachedGradNorms)
+	}
+	n := len(o.ActNorms)
+	for name, v := range map[string][]float64{"gradient norms": o.GradNorms, "cached gradient norms": o.CachedGradNorms} {
+		if v != nil && len(v) != n {
+			return o, h, g, fmt.Errorf("%w: %s: %d tokens in the input but %d %s", ErrTrace, dir, n, len(v), name)
+		}
+	}
+	if !hok || !gok {
+		h, g = estimator.Dense[float64]{}, estimator.Dense[float64]{}
+	}
+	vd, _, ok, err := read(TraceFiles.Valid, 1)
+	if err != nil {
+		return o, h, g, err
+	}
+	if ok {
+		if len(vd) != n {
+			return o, h, g, fmt.Errorf("%w: %s: %d validity flags for %d tokens", ErrTrace, filepath.Join(dir, TraceFiles.Valid), len(vd), n)
+		}
+		o.Valid = make([]bool, n)
+		for t, v := range vd {
+			o.Valid[t] = v != 0
+		}
+	}
+	return o, h, g, nil
+}
+
+// readNpy reads a C-order .npy file of any real or boolean type as float64.
+func readNpy(path string) ([]float64, []int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%w: %w", ErrTrace, err)
+	}
+	defer f.Close()
+	r, err := npyio.NewReader(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrTrace, path, err)
+	}
+	if r.Header.Descr.Fortran {
+		return nil, nil, fmt.Errorf("%w: %s is in Fortran order (save with numpy.ascontiguousarray)", ErrTrace, path)
+	}
+	typ := npyio.TypeFrom(r.Header.Descr.Type)
+	if typ == nil {
+		return nil, nil, fmt.Errorf("%w: %s: unsupported dtype %q", ErrTrace, path, r.Header.Descr.Type)
+	}
+	switch typ.Kind() {
+	case reflect.Float32, reflect.Float64, reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return nil, nil, fmt.Errorf("%w: %s: unsupported dtype %q", ErrTrace, path, r.Header.Descr.Type)
+	}
+	ptr := reflect.New(reflect.SliceOf(typ))
+	if err := r.Read(ptr.Interface()); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrTrace, path, err)
+	}
+	s := ptr.Elem()
+	out := make([]float64, s.Len())
+	for i := range out {
+		v := s.Index(i)
+		switch v.Kind() {
+		case reflect.Float32, reflect.Float64:
+			out[i] = v.Float()
+		case reflect.Bool:
+			if v.Bool() {
+				out[i] = 1
+			}
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			out[i] = float64(v.Uint())
+		default:
+			out[i] = float64(v.Int())
+		}
+		if math.IsNaN(out[i]) || math.IsInf(out[i], 0) {
+			return nil, nil, fmt.Errorf("%w: %s: element %d is %v", ErrTrace, path, i, out[i])
+		}
+	}
+	shape := slices.Clone(r.Header.Descr.Shape)
+	return out, shape, nil
+}

@@ -1,0 +1,140 @@
+package experiments_test
+
+import (
+	"context"
+	"encoding/csv"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"codeberg.org/sbinet/npyio"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/wtacrs/wtacrs/experiments"
+)
+
+func writeNpy(t *testing.T, path string, v any) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, npyio.Write(f, v))
+	require.NoError(t, f.Close())
+}
+
+// makeTraces writes block0.q with H and ∇Z whose rows of H are orthogonal (so the norms-only
+// variance ratio is exact) and block1.k with norms only, in float32.
+func makeTraces(t *testing.T) string {
+	dir := t.TempDir()
+	const n, dout = 20, 4
+	for _, step := range []int{1, 30} {
+		h := mat.NewDense(n, n, nil)
+		g := mat.NewDense(n, dout, nil)
+		valid := make([]bool, n)
+		act := make([]float32, n)
+		grad := make([]float32, n)
+		for i := range n {
+			h.Set(i, i, 1+float64(i*i*step)/50)
+			for j := range dout {
+				g.Set(i, j, math.Cos(float64(i+j*step))+0.2)
+			}
+			valid[i] = i < n-3
+			act[i] = float32(1 + i%3)
+			grad[i] = float32(math.Pow(float64(i+1), 1.5))
+		}
+		sd := filepath.Join(dir, "block0.q", "step"+strconv.Itoa(step))
+		writeNpy(t, filepath.Join(sd, "H.npy"), h)
+		writeNpy(t, filepath.Join(sd, "dZ.npy"), g)
+		writeNpy(t, filepath.Join(sd, "valid.npy"), valid)
+		kd := filepath.Join(dir, "block1.k", "step"+strconv.Itoa(step))
+		writeNpy(t, filepath.Join(kd, "act_norms.npy"), act)
+		writeNpy(t, filepath.Join(kd, "grad_norms.npy"), grad)
+		writeNpy(t, filepath.Join(kd, "cached_grad_norms.npy"), grad)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "README.txt"), []byte("ignored"), 0o644))
+	return dir
+}
+
+func TestAnalyzeTraces(t *testing.T) {
+	dir := makeTraces(t)
+	out := t.TempDir()
+	o, err := experiments.AnalyzeTraces(context.Background(), dir, experiments.TraceOptions{Out: out, Name: "tr"})
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(out, "tr"), o.Dir)
+	for _, f := range []string{"layers.csv", "curves.csv", "summary.md", "manifest.json", "config.toml", "curves_k0.1_exact.png", "top10_cached.png"} {
+		assert.FileExists(t, filepath.Join(o.Dir, f))
+	}
+	f, err := os.Open(filepath.Join(o.Dir, "layers.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	// 2 steps × 2 budgets: block0.q exact only (no cached norms), block1.k exact and cached.
+	require.Len(t, rows, 1+2*2+2*2*2)
+	for _, r := range rows[1:] {
+		exact := r[col["exact_variance_ratio"]]
+		switch r[col["layer"]] {
+		case "block0.q":
+			assert.Equal(t, "17", r[col["m"]], "padding excluded")
+			require.NotEmpty(t, exact)
+			e, _ := strconv.ParseFloat(exact, 64)
+			v, _ := strconv.ParseFloat(r[col["variance_ratio"]], 64)
+			// Orthogonal rows of H: the norms-only ratio is the exact one up to rounding.
+			assert.InDelta(t, e, v, 1e-9)
+		case "block1.k":
+			assert.Equal(t, "20", r[col["m"]])
+			assert.Empty(t, exact, "no matrices, no exact ratio")
+		default:
+			t.Fatalf("unexpected layer %q", r[col["layer"]])
+		}
+	}
+}
+
+func TestAnalyzeTracesErrors(t *testing.T) {
+	ctx := context.Background()
+	_, err := experiments.AnalyzeTraces(ctx, filepath.Join(t.TempDir(), "none"), experiments.TraceOptions{Out: t.TempDir()})
+	assert.ErrorIs(t, err, experiments.ErrTrace)
+
+	_, err = experiments.AnalyzeTraces(ctx, t.TempDir(), experiments.TraceOptions{Out: t.TempDir()})
+	assert.ErrorIs(t, err, experiments.ErrTrace)
+	assert.ErrorContains(t, err, "no <layer>/step<N>/")
+
+	for _, tc := range []struct {
+		name  string
+		setup func(dir string)
+		want  string
+	}{
+		{"wrong dims", func(d string) { writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), mat.NewDense(2, 2, nil)) }, "shape"},
+		{"lengths", func(d string) {
+			writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), []float64{1, 2})
+			writeNpy(t, filepath.Join(d, "block0.q/step1/grad_norms.npy"), []float64{1, 2, 3})
+		}, "2 tokens"},
+		{"NaN", func(d string) {
+			writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), []float64{1, math.NaN()})
+			writeNpy(t, filepath.Join(d, "block0.q/step1/grad_norms.npy"), []float64{1, 2})
+		}, "element 1 is NaN"},
+		{"missing gradient", func(d string) { writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), []float64{1, 2}) }, "needs"},
+		{"not npy", func(d string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(d, "block0.q/step1"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(d, "block0.q/step1/H.npy"), []byte("hello"), 0o644))
+		}, "H.npy"},
+		{"step zero", func(d string) { writeNpy(t, filepath.Join(d, "block0.q/step0/act_norms.npy"), []float64{1}) }, "step must be"},
+	} {
+		d := t.TempDir()
+		tc.setup(d)
+		out := t.TempDir()
+		_, err := experiments.AnalyzeTraces(ctx, d, experiments.TraceOptions{Out: out})
+		assert.ErrorIs(t, err, experiments.ErrTrace, tc.name)
+		assert.ErrorContains(t, err, tc.want, tc.name)
+		entries, _ := os.ReadDir(out)
+		assert.Empty(t, entries, tc.name)
+	}
+}

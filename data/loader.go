@@ -95,6 +95,9 @@ func NewLoader(set *Encoded, cfg LoaderConfig) (*Loader, error) {
 	if cfg.BatchSize < 1 {
 		return nil, fmt.Errorf("%w: loader %s: batch_size %d, need at least 1", ErrRange, set.Name, cfg.BatchSize)
 	}
+	if err := set.check(); err != nil {
+		return nil, err
+	}
 	if cfg.DropLast && set.N < cfg.BatchSize {
 		return nil, fmt.Errorf("%w: loader %s: %d samples, fewer than one batch of %d with drop_last", ErrRange, set.Name, set.N, cfg.BatchSize)
 	}
@@ -160,14 +163,40 @@ func (l *Loader) Epoch(epoch int) ([]Batch, error) {
 	out := make([]Batch, 0, l.NumBatches())
 	for start := 0; start < len(order); start += l.cfg.BatchSize {
 		end := min(start+l.cfg.BatchSize, len(order))
-		out = append(out, l.set.Gather(order[start:end]))
+		out = append(out, l.set.gather(order[start:end]))
 	}
 	return out, nil
 }
 
-// Gather returns the batch of the given sample rows, in the order given. Rows must lie in
-// [0, N); Gather panics otherwise (an invariant of the callers in this package).
-func (e *Encoded) Gather(rows []int) Batch {
+// check reports an Encoded whose slices disagree with N and SeqLen (ErrFormat).
+func (e *Encoded) check() error {
+	if e.SeqLen < 1 || e.N < 0 {
+		return fmt.Errorf("%w: encoded set %s: N %d, SeqLen %d", ErrFormat, e.Name, e.N, e.SeqLen)
+	}
+	n := e.N * e.SeqLen
+	if len(e.IDs) != n || len(e.Mask) != n || len(e.Segments) != n || len(e.Labels) != e.N || len(e.Index) != e.N {
+		return fmt.Errorf("%w: encoded set %s: %d×%d needs %d ids, mask and segments and %d labels and indices; have %d, %d, %d, %d, %d",
+			ErrFormat, e.Name, e.N, e.SeqLen, n, e.N, len(e.IDs), len(e.Mask), len(e.Segments), len(e.Labels), len(e.Index))
+	}
+	return nil
+}
+
+// Gather returns the batch of the given sample rows, in the order given, copying them. A row
+// outside [0, N) returns an error wrapping ErrRange.
+func (e *Encoded) Gather(rows []int) (Batch, error) {
+	if err := e.check(); err != nil {
+		return Batch{}, err
+	}
+	for _, r := range rows {
+		if r < 0 || r >= e.N {
+			return Batch{}, fmt.Errorf("%w: gather from %s: row %d outside [0, %d)", ErrRange, e.Name, r, e.N)
+		}
+	}
+	return e.gather(rows), nil
+}
+
+// gather is Gather for rows known to be valid.
+func (e *Encoded) gather(rows []int) Batch {
 	s := e.SeqLen
 	b := Batch{Size: len(rows), SeqLen: s, Indices: append([]int(nil), rows...),
 		IDs: make([]int, len(rows)*s), Mask: make([]bool, len(rows)*s),

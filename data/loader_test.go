@@ -126,6 +126,10 @@ func TestLoaderErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrRange)
 	_, err = NewLoader(&Encoded{}, LoaderConfig{BatchSize: 1})
 	assert.ErrorIs(t, err, ErrEmpty)
+	broken := toySet(5, 2)
+	broken.Mask = broken.Mask[:9]
+	_, err = NewLoader(broken, LoaderConfig{BatchSize: 1})
+	assert.ErrorIs(t, err, ErrFormat)
 	_, err = Encode(&Dataset{}, nil, 8)
 	assert.ErrorIs(t, err, ErrEmpty)
 }
@@ -133,6 +137,11 @@ func TestLoaderErrors(t *testing.T) {
 func TestBatchValid(t *testing.T) {
 	t.Parallel()
 	set := toySet(4, 3) // sample i has i%3+1 real tokens: 1, 2, 3, 1
-	b := set.Gather([]int{0, 1, 2, 3})
+	b, err := set.Gather([]int{0, 1, 2, 3})
+	require.NoError(t, err)
 	assert.Equal(t, 7, b.Valid())
+	_, err = set.Gather([]int{4})
+	assert.ErrorIs(t, err, ErrRange)
+	_, err = set.Gather([]int{-1})
+	assert.ErrorIs(t, err, ErrRange)
 }

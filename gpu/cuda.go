@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
@@ -296,6 +297,27 @@ func (a *kargs) u(v uint64) *kargs {
 func (a *kargs) i(v int) *kargs     { return a.u(uint64(int64(v))) }
 func (a *kargs) p(v uintptr) *kargs { return a.u(uint64(v)) }
 
+func (s *cudaSampler) setTiming(on bool) {
+	s.timing = on
+	s.times = map[string]time.Duration{}
+}
+
+func (s *cudaSampler) stageTimes() map[string]time.Duration { return s.times }
+
+// stage ends a stage in timing mode: it waits for the device and books the elapsed time.
+func (s *cudaSampler) stage(name string, err error) error {
+	if err != nil || !s.timing {
+		return err
+	}
+	if err := cu.Synchronize(); err != nil {
+		return cudaErr("synchronize", err)
+	}
+	now := time.Now()
+	s.times[name] += now.Sub(s.last)
+	s.last = now
+	return nil
+}
+
 func (b *cudaBackend) launch(name string, grid, block int, a *kargs) error {
 	f, ok := b.fn[name]
 	if !ok {
@@ -312,6 +334,10 @@ type cudaSampler struct {
 	mode int // wtacrs_choose mode
 	gen  uint64
 	args kargs
+
+	timing bool // synchronous mode: wait after every stage and add its time to times
+	times  map[string]time.Duration
+	last   time.Time
 
 	w, loc, offsets, cval, sval, rowScale, scalars uintptr // float64
 	cidx, sidx, kept, rowIdx, keptFlag             uintptr // int32
@@ -387,9 +413,15 @@ func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64) error {
 	c := s.cfg
 	s.gen++
 	a := &s.args
+	if s.timing {
+		if err := cu.Synchronize(); err != nil {
+			return cudaErr("synchronize", err)
+		}
+		s.last = time.Now()
+	}
 	warps := normsBlock / 32
-	if err := b.launch("wtacrs_norms", (c.n+warps-1)/warps, normsBlock,
-		a.reset().p(h).p(g).i(c.n).i(c.dIn).i(c.dOut).p(s.w).p(s.scalars).u(s.gen)); err != nil {
+	if err := s.stage("norms", b.launch("wtacrs_norms", (c.n+warps-1)/warps, normsBlock,
+		a.reset().p(h).p(g).i(c.n).i(c.dIn).i(c.dOut).p(s.w).p(s.scalars).u(s.gen))); err != nil {
 		return err
 	}
 	if s.cand > 0 {
@@ -405,17 +437,20 @@ func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64) error {
 			a.reset().p(s.sval).p(s.sidx).i(s.cand).i(c.k).i(s.mode).p(s.scalars).p(s.kept).p(s.keptFlag)); err != nil {
 			return err
 		}
+		if err := s.stage("select |C|", nil); err != nil {
+			return err
+		}
 	}
-	if err := b.launch("wtacrs_cdf", 1, singleBlock,
-		a.reset().p(s.w).p(s.keptFlag).i(c.n).p(s.loc).p(s.offsets).p(s.scalars)); err != nil {
+	if err := s.stage("cdf", b.launch("wtacrs_cdf", 1, singleBlock,
+		a.reset().p(s.w).p(s.keptFlag).i(c.n).p(s.loc).p(s.offsets).p(s.scalars))); err != nil {
 		return err
 	}
-	if err := b.launch("wtacrs_gather", c.k, gatherBlock,
+	if err := s.stage("sample+gather", b.launch("wtacrs_gather", c.k, gatherBlock,
 		a.reset().p(h).p(g).i(c.dIn).i(c.dOut).p(s.w).p(s.loc).p(s.offsets).i(c.n).p(s.kept).
-			p(s.scalars).u(seed).u(stream).i(c.k).p(s.hs).p(s.gs).p(s.rowIdx).p(s.rowScale)); err != nil {
+			p(s.scalars).u(seed).u(stream).i(c.k).p(s.hs).p(s.gs).p(s.rowIdx).p(s.rowScale))); err != nil {
 		return err
 	}
-	return b.sgemm(blas.NoTrans, blas.Trans, c.dOut, c.dIn, c.k, s.gs, c.dOut, s.hs, c.dIn, dst, c.dOut)
+	return s.stage("gemm", b.sgemm(blas.NoTrans, blas.Trans, c.dOut, c.dIn, c.k, s.gs, c.dOut, s.hs, c.dIn, dst, c.dOut))
 }
 
 // copyBack copies n bytes from the device (the context must be current).

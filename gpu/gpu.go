@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/wtacrs/wtacrs/estimator"
 )
@@ -50,6 +51,10 @@ type sampler interface {
 	check() error
 	trace() (*Trace, error)
 	free() error
+	// setTiming turns on (or off) a synchronous mode that waits after every stage and adds its
+	// wall time to stageTimes; for benchmarks only.
+	setTiming(on bool)
+	stageTimes() map[string]time.Duration
 }
 
 type samplerConfig struct {
@@ -405,3 +410,9 @@ func EstimateGradW(d *Device, h, g estimator.Dense[float32], method estimator.Me
 }
 
 func f64frombits(b uint64) float64 { return math.Float64frombits(b) }
+
+// setTiming switches the estimator to a synchronous mode that times every stage (benchmarks).
+func (e *Estimator) setTiming(on bool) { e.s.setTiming(on) }
+
+// stageTimes returns the accumulated stage times of the synchronous mode.
+func (e *Estimator) stageTimes() map[string]time.Duration { return e.s.stageTimes() }

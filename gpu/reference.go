@@ -1,0 +1,153 @@
+package gpu
+
+import (
+	"math"
+	"slices"
+
+	"github.com/wtacrs/wtacrs/estimator"
+)
+
+// referenceTrace is the host model of the device pipeline after the norms, step for step: the
+// radix select of the candidates, their rank sort, the first-failure rule for |C|, the blocked
+// cumulative sum and the binary-search draws. It exists to test the kernels' algorithm against
+// package estimator without a GPU, and the GPU against it. c is as in Device.NewEstimator.
+func referenceTrace(w []float64, method estimator.Method, k, c int, seed, stream uint64) *Trace {
+	n := len(w)
+	tr := &Trace{Weights: slices.Clone(w)}
+	for _, v := range w {
+		tr.Total += v
+	}
+	cand, mode := 0, 0
+	if method == estimator.MethodWTACRS {
+		switch {
+		case c != estimator.AutoC:
+			cand, mode = c, 2
+		case k >= n:
+			cand, mode = n, 1
+		default:
+			cand, mode = k-1, 0
+		}
+	}
+	kept := []int{}
+	if cand > 0 {
+		cv, ci := radixCandidates(w, cand)
+		sv, si := rankSort(cv, ci)
+		nc := cand
+		s := 0.0
+		for j := 0; j < cand; j++ {
+			grow := mode == 2 || (mode == 1 && sv[j] > 0) || (mode == 0 && sv[j] > (tr.Total-s)/float64(k-j))
+			if !grow {
+				nc = j
+				break
+			}
+			s += sv[j]
+		}
+		kept = si[:nc]
+	}
+	tr.Kept = slices.Clone(kept)
+	isKept := make([]bool, n)
+	for _, i := range kept {
+		isKept[i] = true
+	}
+	// Blocked cumulative sum of the draw weights.
+	nb := (n + estimator.CDFBlock - 1) / estimator.CDFBlock
+	loc := make([]float64, n)
+	off := make([]float64, nb)
+	for b := 0; b < nb; b++ {
+		local := 0.0
+		for i := b * estimator.CDFBlock; i < min((b+1)*estimator.CDFBlock, n); i++ {
+			if !isKept[i] {
+				local += w[i]
+			}
+			loc[i] = local
+		}
+		off[b] = local
+	}
+	var t float64
+	for b := range off {
+		off[b], t = t, t+off[b]
+	}
+	tr.DrawTotal = t
+	cdf := func(i int) float64 { return off[i/estimator.CDFBlock] + loc[i] }
+	draws := 0
+	if t > 0 {
+		draws = k - len(kept)
+	}
+	for j := 0; j < draws; j++ {
+		target := estimator.Uniform(seed, stream, uint64(j)) * t
+		lo, hi := 0, n
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			if cdf(mid) > target {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		if lo == n {
+			lo = n - 1
+			for lo > 0 && cdf(lo) == cdf(lo-1) {
+				lo--
+			}
+		}
+		tr.Draws = append(tr.Draws, lo)
+		tr.Scales = append(tr.Scales, t/(float64(draws)*w[lo]))
+	}
+	return tr
+}
+
+// radixCandidates returns the cand heaviest pairs, as the select kernel: every pair heavier than
+// the cand-th heaviest value v (found digit by digit on the float64 bit patterns, most
+// significant byte first), then the pairs equal to v by increasing index.
+func radixCandidates(w []float64, cand int) (val []float64, idx []int) {
+	var prefix, mask uint64
+	remaining := cand
+	for shift := 56; shift >= 0; shift -= 8 {
+		var hist [256]int
+		for _, v := range w {
+			if b := math.Float64bits(v); b&mask == prefix {
+				hist[(b>>shift)&255]++
+			}
+		}
+		acc, sel := 0, 0
+		for d := 255; d >= 0; d-- {
+			if acc+hist[d] >= remaining {
+				sel = d
+				break
+			}
+			acc += hist[d]
+		}
+		remaining -= acc
+		prefix |= uint64(sel) << shift
+		mask |= 255 << shift
+	}
+	var eqVal []float64
+	var eqIdx []int
+	for i, v := range w {
+		b := math.Float64bits(v)
+		switch {
+		case b > prefix:
+			val, idx = append(val, v), append(idx, i)
+		case b == prefix && len(eqIdx) < remaining:
+			eqVal, eqIdx = append(eqVal, v), append(eqIdx, i)
+		}
+	}
+	return append(val, eqVal...), append(idx, eqIdx...)
+}
+
+// rankSort orders the candidates by decreasing value, ties by smaller index, by counting for
+// each one the candidates that precede it, as the rank kernel.
+func rankSort(val []float64, idx []int) ([]float64, []int) {
+	sv := make([]float64, len(val))
+	si := make([]int, len(val))
+	for i, v := range val {
+		r := 0
+		for j, u := range val {
+			if u > v || (u == v && idx[j] < idx[i]) {
+				r++
+			}
+		}
+		sv[r], si[r] = v, idx[i]
+	}
+	return sv, si
+}

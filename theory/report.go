@@ -277,8 +277,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 func (r *Report) cRuleText() string {
 	c := r.CRule
 	return fmt.Sprintf("The |C| that minimises Theorem 2's bound also minimises the true variance in %d of %d cases with k ≥ 2 (%.1f%%).\n"+
-		"Of the %d disagreements, %d are cases where another |C| makes WTA-CRS exact; in the others the rule's variance is\n"+
-		"%.3g%% above the best (median). The variance lost is on average %.3g%% of Var[CRS] (worst %.3g%%).\n",
+		"Of the %d disagreements, %d are cases where another |C| makes WTA-CRS exact; in the others the rule's variance\n"+
+		"is %.3g%% above the best (median). The variance lost is on average %.3g%% of Var[CRS] (worst %.3g%%).\n",
 		c.Agree, c.Cases, 100*c.AgreeFraction, c.Cases-c.Agree, c.ExactBest, 100*c.MedianLoss, 100*c.MeanLossCRS, 100*c.WorstLossCRS)
 }
 
@@ -304,7 +304,7 @@ func (r *Report) Markdown() []byte {
 	}
 	b.WriteString("\n## Does the |C| rule minimise the true variance?\n\n")
 	b.WriteString(r.cRuleText())
-	b.WriteString("\n| family | cases (k ≥ 2) | rule's |C| is best |\n|---|---:|---:|\n")
+	b.WriteString("\n| family | cases (k ≥ 2) | rule's \\|C\\| is best |\n|---|---:|---:|\n")
 	kinds := make([]string, 0, len(r.CRule.ByKind))
 	for k := range r.CRule.ByKind {
 		kinds = append(kinds, k)

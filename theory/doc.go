@@ -1,7 +1,9 @@
 // Package theory checks the claims of the WTA-CRS paper (Liu et al., NeurIPS 2023) against the
 // estimators of package estimator: Theorem 1 (CRS and WTA-CRS are unbiased), Eq. 3 (the
 // norm-product distribution minimises the CRS variance), the closed-form variances, and
-// Theorem 2 (when WTA-CRS beats CRS, the bound on its variance and the rule that picks |C|).
+// Theorem 2 (when WTA-CRS beats CRS, the bound on its variance and the rule that picks |C|),
+// and that the approximate linear layer of package estimator (LinearForward, LinearBackward)
+// returns an unbiased ∇W for a fixed gradient-norm cache with exact ∇H and bias gradient.
 //
 // # Checkers
 //
@@ -31,6 +33,15 @@
 // Gaussian data, with m from 1 to [MaxPairs] pairs and k from 1 to m. The generator is a
 // pgregory.net/rapid generator, used by the tests through rapid.Check and by [Verify] through
 // Example with fixed seeds.
+//
+// # Claims
+//
+// Each claim is a function of one [Case] that returns an [Outcome]: [UnbiasedExact] and
+// [UnbiasedMC] (Theorem 1), [Eq3ClosedForm] and [Eq3MC] (Eq. 3), [ClosedFormMC] (closed forms),
+// [CheckTheorem2] (Theorem 2 and the |C| rule), [LinearExact] and [LinearMC] (the linear layer),
+// [CheckControls] (the negative controls). The tests run them as rapid properties; [Verify] runs
+// them over a fixed list of cases. A statistical claim takes an [MC] whose Alpha bounds the
+// probability of refuting it falsely on that case.
 //
 // # Findings
 //

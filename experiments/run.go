@@ -94,6 +94,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		opt.Now = time.Now
 	}
 	start := opt.Now()
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
 	out := &Outcome{Dir: filepath.Join(opt.Out, cfg.Experiment.Name)}
 	col := NewCollector(cfg.Analysis)
 	var training [][]string

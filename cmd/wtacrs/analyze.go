@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"github.com/wtacrs/wtacrs/experiments"
+)
+
+func init() {
+	register(command{name: "analyze", summary: "run the Figure 10-12 analyses on .npy traces (H, dZ per layer and step)", run: runAnalyze})
+}
+
+func runAnalyze(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: wtacrs analyze [-out DIR] [-name NAME] [-budgets 0.1,0.5] [-sources exact,cached] [-kinds q,k,v] [-include-padding] TRACE_DIR
+
+TRACE_DIR holds one directory per layer and step, C-order float32/float64 .npy files:
+  TRACE_DIR/block<B>.<kind>/step<N>/H.npy        tokens × d_in  layer input H
+  TRACE_DIR/block<B>.<kind>/step<N>/dZ.npy       tokens × d_out output gradient ∇Z
+  TRACE_DIR/block<B>.<kind>/step<N>/valid.npy    tokens, optional mask (non-zero = real token)
+or, instead of H and dZ, the per-token norms act_norms.npy, grad_norms.npy and optionally
+cached_grad_norms.npy (tokens). kind is q, k, v, o, ffn_in or ffn_out; tokens are pooled over
+the batch. Outputs go to DIR/NAME/ as for wtacrs run.`)
+		fs.PrintDefaults()
+	}
+	out := fs.String("out", "results", "parent output directory")
+	name := fs.String("name", "traces", "experiment name (the output subdirectory)")
+	budgets := fs.String("budgets", "0.1,0.5", "comma-separated budget fractions k/|D| in (0, 1]")
+	sources := fs.String("sources", "exact,cached", "gradient norms to analyse: exact and/or cached")
+	kinds := fs.String("kinds", "q,k,v,o,ffn_in,ffn_out", "layer kinds to analyse")
+	padding := fs.Bool("include-padding", false, "analyse padding tokens too (default: only tokens valid.npy marks)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage("analyze needs exactly one TRACE_DIR argument")
+	}
+	a := experiments.DefaultConfig().Analysis
+	a.Budgets = nil
+	for _, s := range strings.Split(*budgets, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return errUsage(fmt.Sprintf("-budgets: %q is not a number", s))
+		}
+		a.Budgets = append(a.Budgets, v)
+	}
+	a.Sources = splitList(*sources)
+	a.Kinds = splitList(*kinds)
+	a.IncludePadding = *padding
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	o, err := experiments.AnalyzeTraces(ctx, fs.Arg(0), experiments.TraceOptions{Out: *out, Name: *name, Analysis: a})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "analysed %d layer-step-source-budget combinations; wrote %s (see summary.md)\n", len(o.Records), o.Dir)
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

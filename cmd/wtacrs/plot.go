@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/wtacrs/wtacrs/experiments"
+)
+
+func init() {
+	register(command{name: "plot", summary: "redraw the figures of a results directory from its CSV files", run: runPlot})
+}
+
+func runPlot(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: wtacrs plot RESULTS_DIR\n\nRedraws the PNG and SVG figures of RESULTS_DIR (a directory written by wtacrs run or\nwtacrs analyze) from its curves.csv, layers.csv and training.csv.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage("plot needs exactly one RESULTS_DIR argument")
+	}
+	figs, err := experiments.Replot(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if len(figs) == 0 {
+		return fmt.Errorf("%s holds no curves.csv, layers.csv or training.csv to plot", fs.Arg(0))
+	}
+	for _, f := range figs {
+		fmt.Fprintln(stdout, f)
+	}
+	return nil
+}

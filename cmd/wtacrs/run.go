@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/train"
+)
+
+func init() {
+	register(command{name: "run", summary: "run an experiment from a TOML config; write results/<name>/", run: runRun})
+}
+
+// experimentTrain trains one configuration for wtacrs run; tests replace it.
+var experimentTrain experiments.TrainFunc = train.Run
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func runRun(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: wtacrs run [-out DIR] CONFIG.toml\n\nRuns the experiment (see experiments/configs/reference.toml) and writes DIR/<name>/.")
+		fs.PrintDefaults()
+	}
+	out := fs.String("out", "results", "parent directory of the experiment's output directory")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage("run needs exactly one CONFIG argument")
+	}
+	cfg, err := experiments.LoadConfig(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	bar := newProgressBar(stdout, isTerminal(stdout))
+	o, err := experiments.Run(ctx, cfg, experiments.Options{Out: *out, Train: experimentTrain, Progress: bar.update})
+	bar.done()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; earlier outputs in %s/%s are left as they were: %w", *out, cfg.Experiment.Name, err)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d files, %.1f s); see %s/summary.md\n", o.Dir, len(o.Manifest.Files), o.Manifest.WallSeconds, o.Dir)
+	return nil
+}
+
+// progressBar shows training progress: a redrawn bar on a terminal, otherwise a plain line about
+// every 5% of a run's steps.
+type progressBar struct {
+	w    io.Writer
+	tty  bool
+	open bool // a bar line is on screen
+}
+
+func newProgressBar(w io.Writer, tty bool) *progressBar { return &progressBar{w: w, tty: tty} }
+
+func (b *progressBar) update(run string, p train.Progress) {
+	eta := time.Duration(0)
+	if p.Step > 0 {
+		eta = time.Duration(float64(p.Elapsed) / float64(p.Step) * float64(p.TotalSteps-p.Step))
+	}
+	if !b.tty {
+		every := max(1, p.TotalSteps/20)
+		if p.Step == 1 || p.Step%every == 0 || p.Step == p.TotalSteps {
+			fmt.Fprintf(b.w, "%s: step %d/%d epoch %d loss %.4f elapsed %s eta %s\n", run, p.Step, p.TotalSteps, p.Epoch+1,
+				p.Loss, p.Elapsed.Round(time.Second), eta.Round(time.Second))
+		}
+		return
+	}
+	const width = 30
+	fill := 0
+	if p.TotalSteps > 0 {
+		fill = min(width, width*p.Step/p.TotalSteps)
+	}
+	fmt.Fprintf(b.w, "\r%-8s [%s%s] step %d/%d epoch %d loss %.4f ETA %s   ", run, strings.Repeat("#", fill),
+		strings.Repeat(".", width-fill), p.Step, p.TotalSteps, p.Epoch+1, p.Loss, eta.Round(time.Second))
+	b.open = true
+	if p.Step == p.TotalSteps {
+		fmt.Fprintln(b.w)
+		b.open = false
+	}
+}
+
+func (b *progressBar) done() {
+	if b.open {
+		fmt.Fprintln(b.w)
+		b.open = false
+	}
+}

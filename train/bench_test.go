@@ -1,0 +1,110 @@
+package train
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/model"
+)
+
+// liveHeap returns the live heap bytes after a full collection.
+func liveHeap() float64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc)
+}
+
+// peakHook wraps the sampler and records the live heap at every linear layer of backward.
+type peakHook[T estimator.Float] struct {
+	*sampler[T]
+	peak float64
+}
+
+func (p *peakHook[T]) Gradient(i int, gz estimator.Dense[T]) error {
+	p.peak = max(p.peak, liveHeap())
+	return p.sampler.Gradient(i, gz)
+}
+
+var sinkLoss float64
+
+// benchmarkStep times one training step (forward, backward, AdamW) of the default model sizes
+// on a full batch of 16 sequences of 128 valid tokens, every layer kind on method at ratio. With
+// -benchmem off it reports, per step: activation bytes the tape keeps for backward (saved-B),
+// those of the linear layers (linear-B), the peak live heap above the parameters and optimiser
+// state (peak-act-B, sampled after forward and at every layer of backward with full
+// collections, outside the timer) and tokens per second.
+func benchmarkStep(b *testing.B, method string, ratio float64) {
+	cfg := DefaultConfig().WithAll(method, ratio)
+	const batch, seq, vocab = 16, 128, 8000
+	m, err := model.New[float32](modelConfig(cfg, vocab, seq), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opti := newAdamW(m, cfg)
+	s := newSampler[float32](cfg, m, batch, seq)
+	rng := rand.New(rand.NewPCG(1, 2))
+	mb := model.Batch{B: batch, S: seq, Tokens: make([]int, batch*seq), Mask: make([]bool, batch*seq), Labels: make([]int, batch)}
+	for i := range mb.Tokens {
+		mb.Tokens[i], mb.Mask[i] = rng.IntN(vocab), true
+	}
+	for i := range mb.Labels {
+		mb.Labels[i] = i % 2
+	}
+	indices := make([]int, batch)
+	for i := range indices {
+		indices[i] = i
+	}
+	step := func(h model.Hook[float32], st int) (*model.Tape[float32], error) {
+		s.begin(st, 0, indices, mb, nil)
+		m.ZeroGrad()
+		tape, err := m.Forward(mb, h)
+		if err != nil {
+			return nil, err
+		}
+		return tape, nil
+	}
+	// One measured step for the memory figures, outside the timer.
+	base := liveHeap()
+	ph := &peakHook[float32]{sampler: s}
+	tape, err := step(ph, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ph.peak = liveHeap()
+	if err := m.Backward(tape, ph); err != nil {
+		b.Fatal(err)
+	}
+	linear := 0
+	for i := 0; i < s.layers; i++ {
+		linear += tape.LinearSaved(i).Bytes()
+	}
+	saved := tape.SavedBytes()
+	peak := ph.peak - base
+	tape = nil
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tape, err := step(s, i+2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Backward(tape, s); err != nil {
+			b.Fatal(err)
+		}
+		if err := opti.step(1e-4); err != nil {
+			b.Fatal(err)
+		}
+		sinkLoss = tape.Loss
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(saved), "saved-B")
+	b.ReportMetric(float64(linear), "linear-B")
+	b.ReportMetric(peak, "peak-act-B")
+	b.ReportMetric(float64(batch*seq*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+func BenchmarkStepExact(b *testing.B)    { benchmarkStep(b, MethodExact, 1) }
+func BenchmarkStepWTACRS03(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.3) }
+func BenchmarkStepWTACRS01(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.1) }

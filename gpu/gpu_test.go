@@ -1,0 +1,405 @@
+package gpu
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wtacrs/wtacrs/estimator"
+)
+
+// openDevice opens device 0 or skips the test with the reason: a build without the cuda tag or a
+// machine without an NVIDIA GPU.
+func openDevice(t testing.TB) *Device {
+	t.Helper()
+	d, err := Open(0)
+	if errors.Is(err, ErrNoGPU) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	t.Logf("device: %s", d.Name())
+	return d
+}
+
+// randomPair returns H (n×dIn) and G (n×dOut) with Gaussian entries and heavy-tailed row scales,
+// so that WTA-CRS keeps a non-trivial set.
+func randomPair(seed uint64, n, dIn, dOut int) (h, g estimator.Dense[float32]) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	fill := func(rows, cols int) estimator.Dense[float32] {
+		d := estimator.Dense[float32]{Rows: rows, Cols: cols, Data: make([]float32, rows*cols)}
+		for i := 0; i < rows; i++ {
+			s := math.Exp(1.2 * rng.NormFloat64())
+			for j := 0; j < cols; j++ {
+				d.Data[i*cols+j] = float32(s * rng.NormFloat64())
+			}
+		}
+		return d
+	}
+	return fill(n, dIn), fill(n, dOut)
+}
+
+func abs32(d estimator.Dense[float32]) estimator.Dense[float32] {
+	out := estimator.Dense[float32]{Rows: d.Rows, Cols: d.Cols, Data: make([]float32, len(d.Data))}
+	for i, v := range d.Data {
+		out.Data[i] = float32(math.Abs(float64(v)))
+	}
+	return out
+}
+
+// gemmTolerance is the rigorous bound of float32 summation over r terms in any order, plus the
+// rounding of the products and of the scales: (r+3)·2⁻²⁴ times the sum of the absolute terms.
+func gemmTolerance(r int, absTerms float64) float64 {
+	return float64(r+3) * 0x1p-24 * absTerms
+}
+
+// The nil and closed receivers answer ErrClosed everywhere, without a GPU.
+func TestClosedReceivers(t *testing.T) {
+	t.Parallel()
+	var d *Device
+	var m *Matrix
+	var e *Estimator
+	_, err := d.Alloc(2, 2)
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.ErrorIs(t, d.GradW(m, m, m), ErrClosed)
+	assert.ErrorIs(t, d.Synchronize(), ErrClosed)
+	assert.ErrorIs(t, d.Close(), ErrClosed)
+	assert.Equal(t, "", d.Name())
+	assert.ErrorIs(t, m.Free(), ErrClosed)
+	_, err = m.Download()
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.ErrorIs(t, e.GradW(m, m, m, 1, 1), ErrClosed)
+	assert.ErrorIs(t, e.Err(), ErrClosed)
+	_, err = e.Trace()
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = Open(-1)
+	assert.ErrorIs(t, err, ErrNoGPU)
+	_, _, err = EstimateGradW(d, estimator.Dense[float32]{}, estimator.Dense[float32]{}, estimator.MethodCRS, 1, estimator.AutoC, 1, 1)
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+// TestDeviceParity checks, on the device, the weights against estimator.WeightsTransA, the kept
+// set and the draws against package estimator for the same seed (bit for bit), and the estimate
+// against the sketch's product in float64.
+func TestDeviceParity(t *testing.T) {
+	d := openDevice(t)
+	shapes := []struct {
+		name         string
+		n, dIn, dOut int
+	}{
+		{"aligned", 5000, 96, 80},
+		{"odd", 777, 33, 17},
+	}
+	for _, sh := range shapes {
+		h, g := randomPair(11, sh.n, sh.dIn, sh.dOut)
+		cpuW, err := estimator.WeightsTransA(h, g)
+		require.NoError(t, err)
+		h64, g64 := estimator.ToFloat64(h), estimator.ToFloat64(g)
+		ah, ag := estimator.ToFloat64(abs32(h)), estimator.ToFloat64(abs32(g))
+		cases := []struct {
+			name   string
+			method estimator.Method
+			k, c   int
+		}{
+			{"wtacrs/k=0.3n", estimator.MethodWTACRS, sh.n * 3 / 10, estimator.AutoC},
+			{"wtacrs/k=0.1n", estimator.MethodWTACRS, sh.n / 10, estimator.AutoC},
+			{"wtacrs/fixed", estimator.MethodWTACRS, sh.n / 10, sh.n / 40},
+			{"wtacrs/k>n", estimator.MethodWTACRS, sh.n + 5, estimator.AutoC},
+			{"wtacrs/k=1", estimator.MethodWTACRS, 1, estimator.AutoC},
+			{"crs/k=0.1n", estimator.MethodCRS, sh.n / 10, estimator.AutoC},
+		}
+		for _, tc := range cases {
+			t.Run(sh.name+"/"+tc.name, func(t *testing.T) {
+				const seed, stream = 20231127, 5
+				got, tr, err := EstimateGradW(d, h, g, tc.method, tc.k, tc.c, seed, stream)
+				require.NoError(t, err)
+
+				// Weights: float64 sums of float32 squares on the device against gonum's float32
+				// dot products on the host: both within a few float32 roundings of the truth.
+				require.Len(t, tr.Weights, sh.n)
+				for i := range cpuW {
+					require.InDelta(t, cpuW[i], tr.Weights[i], 1e-5*cpuW[i]+1e-30, "weight %d", i)
+				}
+
+				// The host model on the device's weights: the same kept set and draws, bit for bit.
+				ref := referenceTrace(tr.Weights, tc.method, tc.k, tc.c, seed, stream)
+				require.Equal(t, ref.Kept, tr.Kept, "kept set against the host model")
+				require.Equal(t, ref.Draws, tr.Draws, "draws against the host model")
+				require.Equal(t, ref.DrawTotal, tr.DrawTotal, "draw total")
+
+				// Package estimator on the device's weights.
+				c := tc.c
+				if tc.method == estimator.MethodWTACRS && c == estimator.AutoC && tc.k < sh.n {
+					want, err := estimator.ChooseC(tr.Weights, tc.k)
+					require.NoError(t, err)
+					require.Equal(t, want, len(tr.Kept), "|C| against estimator.ChooseC")
+				}
+				plan, sk := cpuTrace(t, tr.Weights, tc.method, tc.k, c, seed, stream)
+				requireSameAsCPU(t, tr, plan, sk)
+				t.Logf("|C| = %d, draws = %d, P_C = %.4f", len(tr.Kept), len(tr.Draws), plan.MassC)
+
+				// The estimate against the sketch's product computed in float64 on the host.
+				want, err := estimator.ApplyTransA(h64, g64, sk)
+				require.NoError(t, err)
+				absSk := &estimator.Sketch{M: sk.M, Index: sk.Index, Scale: make([]float64, len(sk.Scale))}
+				for j, s := range sk.Scale {
+					absSk.Scale[j] = math.Abs(s)
+				}
+				absTerms, err := estimator.ApplyTransA(ah, ag, absSk)
+				require.NoError(t, err)
+				worst := 0.0
+				for i := range want.Data {
+					diff := math.Abs(float64(got.Data[i]) - want.Data[i])
+					tol := gemmTolerance(tc.k, absTerms.Data[i])
+					require.LessOrEqual(t, diff, tol, "entry %d of ∇W", i)
+					worst = max(worst, diff/max(tol, 1e-300))
+				}
+				t.Logf("worst error / tolerance = %.3g", worst)
+			})
+		}
+		t.Run(sh.name+"/exact", func(t *testing.T) {
+			dh, err := d.Upload(h)
+			require.NoError(t, err)
+			defer dh.Free()
+			dg, err := d.Upload(g)
+			require.NoError(t, err)
+			defer dg.Free()
+			dw, err := d.Alloc(sh.dIn, sh.dOut)
+			require.NoError(t, err)
+			defer dw.Free()
+			require.NoError(t, d.GradW(dw, dh, dg))
+			got, err := dw.Download()
+			require.NoError(t, err)
+			want, err := estimator.ProductTransA(h64, g64)
+			require.NoError(t, err)
+			absTerms, err := estimator.ProductTransA(ah, ag)
+			require.NoError(t, err)
+			for i := range want.Data {
+				require.LessOrEqual(t, math.Abs(float64(got.Data[i])-want.Data[i]), gemmTolerance(sh.n, absTerms.Data[i]), "entry %d", i)
+			}
+		})
+	}
+}
+
+// TestDeviceBackward checks the exact ∇H = G Wᵀ of the approximate linear layer and that its ∇W
+// is the estimator's.
+func TestDeviceBackward(t *testing.T) {
+	d := openDevice(t)
+	const n, dIn, dOut, k = 300, 20, 12, 60
+	h, g := randomPair(5, n, dIn, dOut)
+	wt, _ := randomPair(6, dIn, dOut, 1)
+	up := func(m estimator.Dense[float32]) *Matrix {
+		x, err := d.Upload(m)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = x.Free() })
+		return x
+	}
+	alloc := func(r, c int) *Matrix {
+		x, err := d.Alloc(r, c)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = x.Free() })
+		return x
+	}
+	dh, dg, dw := up(h), up(g), up(wt)
+	gradH, gradW, gradW2 := alloc(n, dIn), alloc(dIn, dOut), alloc(dIn, dOut)
+	e, err := d.NewEstimator(estimator.MethodWTACRS, n, dIn, dOut, k, estimator.AutoC)
+	require.NoError(t, err)
+	defer e.Free()
+	require.NoError(t, e.Backward(gradH, gradW, dh, dg, dw, 9, 1))
+	require.NoError(t, e.Err())
+	gotH, err := gradH.Download()
+	require.NoError(t, err)
+	w64 := estimator.ToFloat64(wt)
+	want, err := estimator.Product(estimator.ToFloat64(g), estimator.Transpose(w64))
+	require.NoError(t, err)
+	absTerms, err := estimator.Product(estimator.ToFloat64(abs32(g)), estimator.Transpose(estimator.ToFloat64(abs32(wt))))
+	require.NoError(t, err)
+	for i := range want.Data {
+		require.LessOrEqual(t, math.Abs(float64(gotH.Data[i])-want.Data[i]), gemmTolerance(dOut, absTerms.Data[i]), "∇H entry %d", i)
+	}
+	// Same seed, same stream: byte-identical ∇W.
+	require.NoError(t, e.GradW(gradW2, dh, dg, 9, 1))
+	a, err := gradW.Download()
+	require.NoError(t, err)
+	b, err := gradW2.Download()
+	require.NoError(t, err)
+	for i := range a.Data {
+		require.Equal(t, math.Float32bits(a.Data[i]), math.Float32bits(b.Data[i]), "entry %d differs between two runs", i)
+	}
+}
+
+// projection returns a_t = H[t,:]ᵀ U G[t,:] for every token: ⟨HᵀG, U⟩ = Σ_t a_t.
+func projection(h, g estimator.Dense[float64], u []float64) []float64 {
+	a := make([]float64, h.Rows)
+	for t := range a {
+		hr, gr := h.Row(t), g.Row(t)
+		for i, hv := range hr {
+			var s float64
+			for j, gv := range gr {
+				s += u[i*g.Cols+j] * gv
+			}
+			a[t] += hv * s
+		}
+	}
+	return a
+}
+
+// TestDeviceUnbiased is a Monte Carlo check on the device: over R = 4000 streams, the mean of
+// ⟨estimate, U⟩ for three fixed ±1 matrices U must be within 5.5 standard errors of ⟨HᵀG, U⟩,
+// the standard error coming from the closed-form variance of the plan. Each assertion fails
+// falsely with probability ≈ 3.8e-8 (two-sided normal tail at 5.5σ; the mean of 4000 draws is
+// close to normal), 2.3e-7 for the six. The negative control, the published code's scaling of
+// the sampled rows by (1−P_C)/(k−|C|) without 1/q, must be rejected by the same check.
+func TestDeviceUnbiased(t *testing.T) {
+	d := openDevice(t)
+	const n, dIn, dOut, k, reps, zMax = 64, 8, 6, 12, 4000, 5.5
+	h, g := randomPair(21, n, dIn, dOut)
+	h64, g64 := estimator.ToFloat64(h), estimator.ToFloat64(g)
+	exact, err := estimator.ProductTransA(h64, g64)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(8, 8))
+	us := make([][]float64, 3)
+	for p := range us {
+		us[p] = make([]float64, dIn*dOut)
+		for i := range us[p] {
+			us[p][i] = float64(2*rng.IntN(2) - 1)
+		}
+	}
+	for _, method := range []estimator.Method{estimator.MethodWTACRS, estimator.MethodCRS} {
+		t.Run(method.String(), func(t *testing.T) {
+			dh, err := d.Upload(h)
+			require.NoError(t, err)
+			defer dh.Free()
+			dg, err := d.Upload(g)
+			require.NoError(t, err)
+			defer dg.Free()
+			dw, err := d.Alloc(dIn, dOut)
+			require.NoError(t, err)
+			defer dw.Free()
+			e, err := d.NewEstimator(method, n, dIn, dOut, k, estimator.AutoC)
+			require.NoError(t, err)
+			defer e.Free()
+
+			sum := make([]float64, len(us))
+			sumBad := make([]float64, len(us))
+			var plan *estimator.Plan
+			var as [][]float64
+			for r := 0; r < reps; r++ {
+				require.NoError(t, e.GradW(dw, dh, dg, 77, uint64(r)))
+				est, err := dw.Download()
+				require.NoError(t, err)
+				tr, err := e.Trace()
+				require.NoError(t, err)
+				if plan == nil {
+					plan, err = estimator.NewPlan(method, tr.Weights, k, estimator.AutoC)
+					require.NoError(t, err)
+					for _, u := range us {
+						as = append(as, projection(h64, g64, u))
+					}
+				}
+				for p, u := range us {
+					for i, v := range est.Data {
+						sum[p] += float64(v) * u[i]
+					}
+					bad := 0.0
+					for _, c := range tr.Kept {
+						bad += as[p][c]
+					}
+					for _, i := range tr.Draws {
+						bad += (1 - plan.MassC) / float64(plan.Draws) * as[p][i]
+					}
+					sumBad[p] += bad
+				}
+			}
+			require.NoError(t, e.Err())
+			worstBad := 0.0
+			for p, u := range us {
+				var truth, mean1, second float64
+				for i, v := range exact.Data {
+					truth += v * u[i]
+				}
+				for i, q := range plan.Prob {
+					mean1 += q * plan.Scale[i] * as[p][i]
+					second += q * plan.Scale[i] * plan.Scale[i] * as[p][i] * as[p][i]
+				}
+				variance := float64(plan.Draws) * (second - mean1*mean1)
+				se := math.Sqrt(variance / reps)
+				z := (sum[p]/reps - truth) / se
+				zBad := (sumBad[p]/reps - truth) / se
+				t.Logf("U%d: truth %.5g, mean %.5g, se %.3g, z = %.2f; negative control z = %.1f", p, truth, sum[p]/reps, se, z, zBad)
+				assert.Less(t, math.Abs(z), zMax, "projection %d", p)
+				worstBad = max(worstBad, math.Abs(zBad))
+			}
+			assert.Greater(t, worstBad, zMax, "the check must reject the unscaled estimator")
+		})
+	}
+}
+
+// TestDeviceErrors checks the error paths of the device API.
+func TestDeviceErrors(t *testing.T) {
+	d := openDevice(t)
+	_, err := d.NewEstimator(estimator.MethodTopK, 10, 4, 4, 3, estimator.AutoC)
+	assert.ErrorIs(t, err, ErrMethod)
+	_, err = d.NewEstimator(estimator.MethodCRS, 10, 4, 4, 0, estimator.AutoC)
+	assert.ErrorIs(t, err, ErrBudget)
+	_, err = d.NewEstimator(estimator.MethodCRS, 10, 4, 4, 3, 1)
+	assert.ErrorIs(t, err, ErrBudget)
+	_, err = d.NewEstimator(estimator.MethodWTACRS, 10, 4, 4, 3, 3)
+	assert.ErrorIs(t, err, ErrBudget)
+	_, err = d.NewEstimator(estimator.MethodWTACRS, 0, 4, 4, 3, estimator.AutoC)
+	assert.ErrorIs(t, err, ErrShape)
+	_, err = d.Alloc(0, 3)
+	assert.ErrorIs(t, err, ErrShape)
+
+	_, err = d.Upload(estimator.Dense[float32]{Rows: 2, Cols: 2, Data: []float32{1, 2, 3}})
+	assert.ErrorIs(t, err, ErrShape)
+	_, err = d.Upload(estimator.Dense[float32]{Rows: 1, Cols: 2, Data: []float32{1, float32(math.NaN())}})
+	assert.ErrorIs(t, err, ErrNonFinite)
+	_, _, err = EstimateGradW(d, estimator.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, float32(math.Inf(1))}},
+		estimator.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, 1}}, estimator.MethodCRS, 1, estimator.AutoC, 1, 1)
+	assert.ErrorIs(t, err, ErrNonFinite)
+
+	h, g := randomPair(1, 40, 4, 3)
+	dh, err := d.Upload(h)
+	require.NoError(t, err)
+	defer dh.Free()
+	dg, err := d.Upload(g)
+	require.NoError(t, err)
+	defer dg.Free()
+	dw, err := d.Alloc(4, 3)
+	require.NoError(t, err)
+	defer dw.Free()
+	wrong, err := d.Alloc(3, 4)
+	require.NoError(t, err)
+	e, err := d.NewEstimator(estimator.MethodWTACRS, 40, 4, 3, 8, estimator.AutoC)
+	require.NoError(t, err)
+	_, err = e.Trace()
+	assert.ErrorIs(t, err, ErrShape, "trace before any estimate")
+	assert.ErrorIs(t, e.GradW(wrong, dh, dg, 1, 1), ErrShape)
+	assert.ErrorIs(t, e.GradW(dw, dg, dh, 1, 1), ErrShape)
+	assert.ErrorIs(t, d.GradW(wrong, dh, dg), ErrShape)
+
+	// A NaN written behind Upload's check is found by the norms kernel, and the next clean call
+	// clears the report.
+	bad := append([]float32{}, h.Data...)
+	bad[7] = float32(math.NaN())
+	dbad, err := d.Alloc(40, 4)
+	require.NoError(t, err)
+	defer dbad.Free()
+	require.NoError(t, d.b.upload(dbad.ptr, bad))
+	require.NoError(t, e.GradW(dw, dbad, dg, 1, 1))
+	assert.ErrorIs(t, e.Err(), ErrNonFinite)
+	require.NoError(t, e.GradW(dw, dh, dg, 1, 1))
+	assert.NoError(t, e.Err())
+
+	require.NoError(t, wrong.Free())
+	assert.ErrorIs(t, wrong.Free(), ErrClosed)
+	assert.ErrorIs(t, e.GradW(dw, dh, wrong, 1, 1), ErrClosed)
+	require.NoError(t, e.Free())
+	assert.ErrorIs(t, e.Free(), ErrClosed)
+	assert.ErrorIs(t, e.GradW(dw, dh, dg, 1, 1), ErrClosed)
+}

@@ -46,21 +46,12 @@ func Replot(dir string) ([]string, error) {
 		written = append(written, base+".png", base+".svg")
 		return nil
 	}
-	curves, err := readCurves(dir)
+	recs, err := LoadRecords(dir)
 	if err != nil {
 		return nil, err
 	}
-	for _, fig := range curveFigures(curves) {
-		if err := save(fig.Figure, fig.base); err != nil {
-			return nil, err
-		}
-	}
-	rows, err := readLayers(dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, fig := range layerFigures(rows) {
-		if err := save(fig.Figure, fig.base); err != nil {
+	for _, fig := range Figures(recs) {
+		if err := save(fig.Figure, fig.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -77,54 +68,35 @@ func Replot(dir string) ([]string, error) {
 	return written, nil
 }
 
-type namedFigure struct {
+// NamedFigure is a figure and the base name of its files.
+type NamedFigure struct {
 	plots.Figure
-	base string
+	Name string
 }
 
-func readCurves(dir string) (map[curveKey]*curve, error) {
-	t, err := readTable(dir, Files.Curves, curvesHeader, true)
-	if err != nil || t == nil {
-		return nil, err
+// Figures returns the analysis figures of [Replot] for the records, in a fixed order.
+func Figures(recs []Record) []NamedFigure {
+	curves := map[curveKey]*curve{}
+	for _, r := range recs {
+		if len(r.Stats.Mass) > 0 {
+			curves[curveKey{string(r.Layer.Kind), r.Source, r.Budget, r.Step, r.Layer.Block}] = &curve{epoch: r.Epoch, k: r.Stats.K, mass: r.Stats.Mass}
+		}
 	}
-	out := map[curveKey]*curve{}
-	for i := range t.rows {
-		var key curveKey
-		var ep, k, c int
-		var mass float64
-		errs := []error{}
-		key.kind, key.source = t.str(i, "kind"), t.str(i, "source")
-		var e error
-		key.budget, e = t.float(i, "budget")
-		errs = append(errs, e)
-		key.step, e = t.int(i, "step")
-		errs = append(errs, e)
-		key.block, e = t.int(i, "block")
-		errs = append(errs, e)
-		ep, e = t.int(i, "epoch")
-		errs = append(errs, e)
-		k, e = t.int(i, "k")
-		errs = append(errs, e)
-		c, e = t.int(i, "c")
-		errs = append(errs, e)
-		mass, e = t.float(i, "mass")
-		errs = append(errs, e)
-		for _, e := range errs {
-			if e != nil {
-				return nil, e
-			}
+	return append(curveFigures(curves), layerFigures(layerRowsOf(recs))...)
+}
+
+func layerRowsOf(recs []Record) []layerRow {
+	rows := make([]layerRow, len(recs))
+	for i, r := range recs {
+		frac := 0.0
+		if r.Stats.K > 0 {
+			frac = float64(r.Stats.ChosenC) / float64(r.Stats.K)
 		}
-		cv := out[key]
-		if cv == nil {
-			cv = &curve{epoch: ep, k: k}
-			out[key] = cv
-		}
-		if c != len(cv.mass) || math.IsNaN(mass) {
-			return nil, fmt.Errorf("%w: %s line %d: curve point c = %d out of order or without mass", ErrResults, t.name, i+2, c)
-		}
-		cv.mass = append(cv.mass, mass)
+		rows[i] = layerRow{kind: string(r.Layer.Kind), source: r.Source, block: r.Layer.Block, step: r.Step, epoch: r.Epoch,
+			k: r.Stats.K, budget: r.Budget, top10: r.Stats.Top10Mass, ratio: r.Stats.VarianceRatio, bound: r.Stats.BoundFactor,
+			massAtC: r.Stats.MassAtC, fractionAtC: frac, theorem2: r.Stats.Theorem2}
 	}
-	return out, nil
+	return rows
 }
 
 // kindsOf returns the kinds present, in the order of train.Kinds.
@@ -166,7 +138,7 @@ func pickSteps(steps []int) []int {
 	return []int{steps[0], steps[(len(steps)-1)/2], steps[len(steps)-1]}
 }
 
-func curveFigures(curves map[curveKey]*curve) []namedFigure {
+func curveFigures(curves map[curveKey]*curve) []NamedFigure {
 	type group struct {
 		source string
 		budget float64
@@ -189,7 +161,7 @@ func curveFigures(curves map[curveKey]*curve) []namedFigure {
 		}
 		return sourceOrder(keys[i].source) < sourceOrder(keys[j].source)
 	})
-	var figs []namedFigure
+	var figs []NamedFigure
 	for _, g := range keys {
 		fig := plots.Figure{Title: fmt.Sprintf("%sP_C against |C|/k at k = %s|D|, %s; line: mean over blocks, band: min to max", figureNumber(g.budget), ftoa(g.budget), sourceTitle(g.source))}
 		for _, kind := range kindsOf(groups[g]) {
@@ -238,7 +210,7 @@ func curveFigures(curves map[curveKey]*curve) []namedFigure {
 			}
 		}
 		if len(fig.Panels) > 0 {
-			figs = append(figs, namedFigure{fig, fmt.Sprintf("curves_k%s_%s", ftoa(g.budget), g.source)})
+			figs = append(figs, NamedFigure{fig, fmt.Sprintf("curves_k%s_%s", ftoa(g.budget), g.source)})
 		}
 	}
 	return figs
@@ -263,39 +235,11 @@ type layerRow struct {
 	theorem2              bool
 }
 
-func readLayers(dir string) ([]layerRow, error) {
-	t, err := readTable(dir, Files.Layers, layersHeader, true)
-	if err != nil || t == nil {
-		return nil, err
-	}
-	rows := make([]layerRow, len(t.rows))
-	for i := range t.rows {
-		r := &rows[i]
-		r.kind, r.source = t.str(i, "kind"), t.str(i, "source")
-		r.theorem2 = t.str(i, "theorem2") == "true"
-		for col, dst := range map[string]*int{"block": &r.block, "step": &r.step, "epoch": &r.epoch, "k": &r.k} {
-			if *dst, err = t.int(i, col); err != nil {
-				return nil, err
-			}
-		}
-		for col, dst := range map[string]*float64{"budget": &r.budget, "top10_mass": &r.top10,
-			"variance_ratio": &r.ratio, "bound_factor": &r.bound, "mass_at_c": &r.massAtC, "fraction_at_c": &r.fractionAtC} {
-			if *dst, err = t.float(i, col); err != nil {
-				return nil, err
-			}
-			if math.IsNaN(*dst) {
-				return nil, fmt.Errorf("%w: %s line %d: empty %s", ErrResults, t.name, i+2, col)
-			}
-		}
-	}
-	return rows, nil
-}
-
-func layerFigures(rows []layerRow) []namedFigure {
+func layerFigures(rows []layerRow) []NamedFigure {
 	if len(rows) == 0 {
 		return nil
 	}
-	var figs []namedFigure
+	var figs []NamedFigure
 	budgets := map[float64]bool{}
 	sources := map[string]bool{}
 	for _, r := range rows {
@@ -366,7 +310,7 @@ func layerFigures(rows []layerRow) []namedFigure {
 			}
 			ratio.Panels = append(ratio.Panels, rp)
 		}
-		figs = append(figs, namedFigure{top, "top10_" + src}, namedFigure{ratio, "ratio_" + src})
+		figs = append(figs, NamedFigure{top, "top10_" + src}, NamedFigure{ratio, "ratio_" + src})
 	}
 	return figs
 }

@@ -39,10 +39,11 @@ func Summarize(dir string, cfg Config, res *train.Result, timings []Timing) ([]b
 			b.WriteString("Every layer trained exactly (no cached norms to analyse).\n\n")
 		}
 	}
-	rows, err := readLayers(dir)
+	recs, err := LoadRecords(dir)
 	if err != nil {
 		return nil, err
 	}
+	rows := layerRowsOf(recs)
 	if len(rows) > 0 {
 		b.WriteString("## Analyses\n\n")
 		b.WriteString("Per layer kind, over every recorded step and block. D is the set of valid tokens of the batch, " +

@@ -1,0 +1,104 @@
+package experiments
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/wtacrs/wtacrs/train"
+)
+
+type recordKey struct {
+	layer, source string
+	step          int
+	budget        float64
+}
+
+// LoadRecords reads the records of a results directory back from layers.csv and curves.csv,
+// sorted as [Collector.Records] sorts them. Both files are optional (nil, nil when layers.csv
+// is absent); a curve without its layers.csv row is an error. Errors wrap ErrResults and name the
+// file and line.
+func LoadRecords(dir string) ([]Record, error) {
+	lt, err := readTable(dir, Files.Layers, layersHeader, true)
+	if err != nil || lt == nil {
+		return nil, err
+	}
+	recs := make([]Record, len(lt.rows))
+	index := map[recordKey]int{}
+	for i := range lt.rows {
+		r := &recs[i]
+		kind := train.LayerKind(lt.str(i, "kind"))
+		r.Source = lt.str(i, "source")
+		if r.Source != SourceExact && r.Source != SourceCached {
+			return nil, fmt.Errorf("%w: %s line %d: source %q", ErrResults, lt.name, i+2, r.Source)
+		}
+		var block int
+		ints := []struct {
+			col string
+			dst *int
+		}{{"block", &block}, {"step", &r.Step}, {"epoch", &r.Epoch}, {"m", &r.Stats.M}, {"k", &r.Stats.K}, {"chosen_c", &r.Stats.ChosenC}}
+		for _, f := range ints {
+			if *f.dst, err = lt.int(i, f.col); err != nil {
+				return nil, err
+			}
+		}
+		r.Layer = train.LayerID{Block: block, Kind: kind}
+		floats := []struct {
+			col      string
+			dst      *float64
+			optional bool
+		}{{"budget", &r.Budget, false}, {"mass_at_c", &r.Stats.MassAtC, false}, {"above_diagonal", &r.Stats.AboveDiagonal, false},
+			{"top10_mass", &r.Stats.Top10Mass, false}, {"bound_factor", &r.Stats.BoundFactor, false},
+			{"variance_ratio", &r.Stats.VarianceRatio, false}, {"exact_variance_ratio", &r.ExactRatio, true}}
+		for _, f := range floats {
+			if *f.dst, err = lt.float(i, f.col); err != nil {
+				return nil, err
+			}
+			if !f.optional && math.IsNaN(*f.dst) {
+				return nil, fmt.Errorf("%w: %s line %d: empty %s", ErrResults, lt.name, i+2, f.col)
+			}
+		}
+		for col, dst := range map[string]*bool{"theorem2": &r.Stats.Theorem2, "all_zero": &r.Stats.AllZero, "cold": &r.Cold} {
+			if *dst, err = strconv.ParseBool(lt.str(i, col)); err != nil {
+				return nil, fmt.Errorf("%w: %s line %d column %s: %q is not true or false", ErrResults, lt.name, i+2, col, lt.str(i, col))
+			}
+		}
+		index[recordKey{r.Layer.String(), r.Source, r.Step, r.Budget}] = i
+	}
+	ct, err := readTable(dir, Files.Curves, curvesHeader, true)
+	if err != nil {
+		return nil, err
+	}
+	if ct != nil {
+		for i := range ct.rows {
+			step, err := ct.int(i, "step")
+			if err != nil {
+				return nil, err
+			}
+			budget, err := ct.float(i, "budget")
+			if err != nil {
+				return nil, err
+			}
+			c, err := ct.int(i, "c")
+			if err != nil {
+				return nil, err
+			}
+			mass, err := ct.float(i, "mass")
+			if err != nil {
+				return nil, err
+			}
+			j, ok := index[recordKey{ct.str(i, "layer"), ct.str(i, "source"), step, budget}]
+			if !ok {
+				return nil, fmt.Errorf("%w: %s line %d: no row of %s for this curve", ErrResults, ct.name, i+2, Files.Layers)
+			}
+			s := &recs[j].Stats
+			if c != len(s.Mass) || math.IsNaN(mass) {
+				return nil, fmt.Errorf("%w: %s line %d: curve point c = %d out of order or without mass", ErrResults, ct.name, i+2, c)
+			}
+			s.Mass = append(s.Mass, mass)
+			s.Fraction = append(s.Fraction, float64(c)/float64(s.K))
+		}
+	}
+	sortRecords(recs)
+	return recs, nil
+}

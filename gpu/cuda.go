@@ -31,6 +31,7 @@ var kernelFiles = map[string][]string{
 	"rank":   {"wtacrs_rank"},
 	"choose": {"wtacrs_choose"},
 	"cdf":    {"wtacrs_cdf"},
+	"sample": {"wtacrs_sample"},
 	"gather": {"wtacrs_gather"},
 }
 
@@ -41,8 +42,11 @@ var ptxArchs = []int{90, 80}
 const (
 	normsBlock  = 256 // 8 warps, one token each
 	singleBlock = 1024
-	rankBlock   = 256
-	gatherBlock = 256
+	rankBlock   = 256  // RANK_TILE
+	rankSlice   = 2048 // RANK_SLICE
+	cdfWarps    = 8    // CDF_WARPS
+	sampleBlock = 256
+	gatherWarps = 8 // GATHER_WARPS
 )
 
 // scalar slots of the per-estimator buffer, as in kernels/common.cuh.
@@ -319,11 +323,15 @@ func (s *cudaSampler) stage(name string, err error) error {
 }
 
 func (b *cudaBackend) launch(name string, grid, block int, a *kargs) error {
+	return b.launch2(name, grid, 1, block, a)
+}
+
+func (b *cudaBackend) launch2(name string, gridX, gridY, block int, a *kargs) error {
 	f, ok := b.fn[name]
 	if !ok {
 		return fmt.Errorf("%w: kernel %s not loaded", ErrPTX, name)
 	}
-	return cudaErr(name, f.Launch(grid, 1, 1, block, 1, 1, 0, cu.Stream{}, a.ptrs[:a.n]))
+	return cudaErr(name, f.Launch(gridX, gridY, 1, block, 1, 1, 0, cu.Stream{}, a.ptrs[:a.n]))
 }
 
 // cudaSampler holds every buffer of one Estimator.
@@ -339,10 +347,10 @@ type cudaSampler struct {
 	times  map[string]time.Duration
 	last   time.Time
 
-	w, loc, offsets, cval, sval, rowScale, scalars uintptr // float64
-	cidx, sidx, kept, rowIdx, keptFlag             uintptr // int32
-	hs, gs                                         uintptr // float32
-	bufs                                           []uintptr
+	w, loc, totals, offsets, cval, sval, rowScale, scalars uintptr // float64
+	cidx, sidx, kept, rowIdx, keptFlag, rank, counter      uintptr // 32-bit
+	hs, gs                                                 uintptr // float32
+	bufs                                                   []uintptr
 }
 
 func (b *cudaBackend) newSampler(cfg samplerConfig) (sampler, error) {
@@ -372,6 +380,7 @@ func (b *cudaBackend) newSampler(cfg samplerConfig) (sampler, error) {
 	}{
 		{&s.w, 8 * int64(n), false},
 		{&s.loc, 8 * int64(n), false},
+		{&s.totals, 8 * int64(nb), false},
 		{&s.offsets, 8 * int64(nb), false},
 		{&s.cval, 8 * int64(cand), false},
 		{&s.sval, 8 * int64(cand), false},
@@ -382,6 +391,8 @@ func (b *cudaBackend) newSampler(cfg samplerConfig) (sampler, error) {
 		{&s.kept, 4 * int64(cand), false},
 		{&s.rowIdx, 4 * int64(k), false},
 		{&s.keptFlag, 4 * int64(n), true},
+		{&s.rank, 4 * int64(cand), true},
+		{&s.counter, 4, true},
 		{&s.hs, 4 * int64(k) * int64(cfg.dIn), false},
 		{&s.gs, 4 * int64(k) * int64(cfg.dOut), false},
 	}
@@ -429,25 +440,31 @@ func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64) error {
 			a.reset().p(s.w).i(c.n).i(s.cand).p(s.cval).p(s.cidx).p(s.scalars)); err != nil {
 			return err
 		}
-		if err := b.launch("wtacrs_rank", (s.cand+rankBlock-1)/rankBlock, rankBlock,
-			a.reset().p(s.cval).p(s.cidx).i(s.cand).p(s.sval).p(s.sidx)); err != nil {
+		if err := b.launch2("wtacrs_rank", (s.cand+rankBlock-1)/rankBlock, (s.cand+rankSlice-1)/rankSlice, rankBlock,
+			a.reset().p(s.cval).p(s.cidx).i(s.cand).p(s.rank)); err != nil {
 			return err
 		}
 		if err := b.launch("wtacrs_choose", 1, singleBlock,
-			a.reset().p(s.sval).p(s.sidx).i(s.cand).i(c.k).i(s.mode).p(s.scalars).p(s.kept).p(s.keptFlag)); err != nil {
+			a.reset().p(s.cval).p(s.cidx).p(s.rank).i(s.cand).i(c.k).i(s.mode).p(s.sval).p(s.sidx).
+				p(s.scalars).p(s.kept).p(s.keptFlag)); err != nil {
 			return err
 		}
 		if err := s.stage("select |C|", nil); err != nil {
 			return err
 		}
 	}
-	if err := s.stage("cdf", b.launch("wtacrs_cdf", 1, singleBlock,
-		a.reset().p(s.w).p(s.keptFlag).i(c.n).p(s.loc).p(s.offsets).p(s.scalars))); err != nil {
+	nb := (c.n + estimator.CDFBlock - 1) / estimator.CDFBlock
+	if err := s.stage("cdf", b.launch("wtacrs_cdf", (nb+cdfWarps-1)/cdfWarps, cdfWarps*32,
+		a.reset().p(s.w).p(s.keptFlag).i(c.n).p(s.loc).p(s.totals).p(s.offsets).p(s.counter).p(s.scalars))); err != nil {
 		return err
 	}
-	if err := s.stage("sample+gather", b.launch("wtacrs_gather", c.k, gatherBlock,
-		a.reset().p(h).p(g).i(c.dIn).i(c.dOut).p(s.w).p(s.loc).p(s.offsets).i(c.n).p(s.kept).
-			p(s.scalars).u(seed).u(stream).i(c.k).p(s.hs).p(s.gs).p(s.rowIdx).p(s.rowScale))); err != nil {
+	if err := s.stage("sample", b.launch("wtacrs_sample", (c.k+sampleBlock-1)/sampleBlock, sampleBlock,
+		a.reset().p(s.w).p(s.loc).p(s.offsets).i(c.n).p(s.kept).p(s.scalars).u(seed).u(stream).i(c.k).
+			p(s.rowIdx).p(s.rowScale))); err != nil {
+		return err
+	}
+	if err := s.stage("gather", b.launch("wtacrs_gather", (c.k+gatherWarps-1)/gatherWarps, gatherWarps*32,
+		a.reset().p(h).p(g).i(c.dIn).i(c.dOut).p(s.rowIdx).p(s.rowScale).i(c.k).p(s.hs).p(s.gs))); err != nil {
 		return err
 	}
 	return s.stage("gemm", b.sgemm(blas.NoTrans, blas.Trans, c.dOut, c.dIn, c.k, s.gs, c.dOut, s.hs, c.dIn, dst, c.dOut))

@@ -98,19 +98,22 @@ func referenceTrace(w []float64, method estimator.Method, k, c int, seed, stream
 
 // radixCandidates returns the cand heaviest pairs, as the select kernel: every pair heavier than
 // the cand-th heaviest value v (found digit by digit on the float64 bit patterns, most
-// significant byte first), then the pairs equal to v by increasing index.
+// significant first, digits of 11 bits), then the pairs equal to v by increasing index.
 func radixCandidates(w []float64, cand int) (val []float64, idx []int) {
+	const digitBits = 11
 	var prefix, mask uint64
 	remaining := cand
-	for shift := 56; shift >= 0; shift -= 8 {
-		var hist [256]int
+	for top := 64; top > 0; {
+		shift := max(top-digitBits, 0)
+		digitMask := uint64(1)<<(top-shift) - 1
+		hist := make([]int, digitMask+1)
 		for _, v := range w {
 			if b := math.Float64bits(v); b&mask == prefix {
-				hist[(b>>shift)&255]++
+				hist[(b>>shift)&digitMask]++
 			}
 		}
 		acc, sel := 0, 0
-		for d := 255; d >= 0; d-- {
+		for d := int(digitMask); d >= 0; d-- {
 			if acc+hist[d] >= remaining {
 				sel = d
 				break
@@ -119,7 +122,8 @@ func radixCandidates(w []float64, cand int) (val []float64, idx []int) {
 		}
 		remaining -= acc
 		prefix |= uint64(sel) << shift
-		mask |= 255 << shift
+		mask |= digitMask << shift
+		top = shift
 	}
 	var eqVal []float64
 	var eqIdx []int

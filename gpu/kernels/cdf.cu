@@ -1,38 +1,63 @@
 // wtacrs_cdf: the blocked cumulative sum of the draw weights (w, zero on the kept set) in the
-// order of the estimator package: sequential sums inside blocks of 256 pairs, then sequential
-// block offsets, all in float64.
+// order of package estimator: sequential float64 sums inside blocks of 256 pairs, then sequential
+// block offsets.
 #include "common.cuh"
 
-// One block of 1024 threads. loc[i] receives the running sum inside i's block, offsets[b] the sum
-// of the blocks before b, scalars[S_TDRAW] the total; cdf[i] = offsets[i/256] + loc[i]. keptFlag
-// is read and cleared for the next call.
-extern "C" __global__ void wtacrs_cdf(const double *w, unsigned int *keptFlag, long long m,
-                                      double *loc, double *offsets, double *scalars) {
-    const int tid = threadIdx.x, nt = blockDim.x;
-    long long nb = (m + WTACRS_CDF_BLOCK - 1) / WTACRS_CDF_BLOCK;
-    for (long long b = tid; b < nb; b += nt) {
-        long long lo = b * WTACRS_CDF_BLOCK;
-        long long hi = lo + WTACRS_CDF_BLOCK < m ? lo + WTACRS_CDF_BLOCK : m;
-        double local = 0;
-        for (long long i = lo; i < hi; i++) {
-            double v = w[i];
-            if (keptFlag[i]) {
+#define CDF_WARPS 8
+
+// Grid: ceil(nb / 8) blocks of 256 threads, nb = ceil(m/256); one warp per block of pairs. The
+// warp stages its 256 draw weights in shared memory, lane 0 sums them in order, and loc[i]
+// receives the running sum inside i's block. The last thread block to finish (counter, zero on
+// entry and left zero) turns the block totals into offsets[b], the sum of the blocks before b, and
+// writes the total to scalars[S_TDRAW]; cdf[i] = offsets[i/256] + loc[i]. keptFlag is read and
+// cleared for the next call.
+extern "C" __global__ void __launch_bounds__(CDF_WARPS * 32)
+    wtacrs_cdf(const double *__restrict__ w, unsigned int *__restrict__ keptFlag, long long m,
+               double *__restrict__ loc, double *__restrict__ totals, double *__restrict__ offsets,
+               unsigned int *__restrict__ counter, double *__restrict__ scalars) {
+    __shared__ double stage[CDF_WARPS][WTACRS_CDF_BLOCK];
+    __shared__ bool lastBlock;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const long long nb = (m + WTACRS_CDF_BLOCK - 1) / WTACRS_CDF_BLOCK;
+    const long long b = (long long)blockIdx.x * CDF_WARPS + warp;
+    if (b < nb) {
+        const long long lo = b * WTACRS_CDF_BLOCK;
+        const int len = m - lo < WTACRS_CDF_BLOCK ? (int)(m - lo) : WTACRS_CDF_BLOCK;
+        double *s = stage[warp];
+        for (int j = lane; j < len; j += 32) {
+            double v = w[lo + j];
+            if (keptFlag[lo + j]) {
                 v = 0;
-                keptFlag[i] = 0u;
+                keptFlag[lo + j] = 0u;
             }
-            local += v;
-            loc[i] = local;
+            s[j] = v;
         }
-        offsets[b] = local;  // block total for now
+        __syncwarp();
+        if (lane == 0) {
+            double local = 0;
+            for (int j = 0; j < len; j++) {
+                local += s[j];
+                s[j] = local;
+            }
+            totals[b] = local;
+        }
+        __syncwarp();
+        for (int j = lane; j < len; j += 32) loc[lo + j] = s[j];
     }
+    // Last block done: the sequential offsets.
+    __threadfence();
     __syncthreads();
-    if (tid == 0) {
+    if (threadIdx.x == 0) lastBlock = atomicAdd(counter, 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (lastBlock && threadIdx.x == 0) {
+        __threadfence();
+        const volatile double *tv = totals;
         double off = 0;
-        for (long long b = 0; b < nb; b++) {
-            double t = offsets[b];
-            offsets[b] = off;
-            off += t;
+        for (long long i = 0; i < nb; i++) {
+            offsets[i] = off;
+            off += tv[i];
         }
         scalars[S_TDRAW] = off;
+        *counter = 0u;
     }
 }

@@ -30,7 +30,7 @@ __device__ __forceinline__ double row_squares(const float *row, long long cols, 
 
 // Grid: ceil(n / (blockDim.x/32)) blocks; one warp per row. flag receives gen when a norm is NaN
 // or Inf.
-extern "C" __global__ void wtacrs_norms(const float *h, const float *g, long long n, long long dIn,
+extern "C" __global__ void __launch_bounds__(256) wtacrs_norms(const float *h, const float *g, long long n, long long dIn,
                                         long long dOut, double *w, double *scalars,
                                         unsigned long long gen) {
     const int lane = threadIdx.x & 31;

@@ -1,18 +1,24 @@
 // wtacrs_select: the candidates for the kept set C of WTA-CRS, and the total weight.
 #include "common.cuh"
 
-// One block of 1024 threads. With cand ≥ 1 pairs wanted (cand ≤ m), finds by an 8-pass radix
-// select on the bit patterns of the (non-negative) weights the value v of the cand-th heaviest
-// pair, then writes the cand heaviest pairs (every pair heavier than v, then the pairs equal to v
-// by increasing index) to cval/cidx. scalars[S_TOTAL] receives Σ w, summed in a fixed order.
-extern "C" __global__ void wtacrs_select(const double *w, long long m, long long cand, double *cval,
-                                         int *cidx, double *scalars) {
-    __shared__ unsigned int hist[256];
+#define SELECT_THREADS 1024
+#define DIGIT_BITS 11
+#define DIGIT_BINS (1 << DIGIT_BITS)
+
+// One block of 1024 threads. With cand ≥ 1 pairs wanted (cand ≤ m), finds the value v of the
+// cand-th heaviest pair by a radix select on the bit patterns of the (non-negative) weights,
+// most significant digit first (digits of 11 bits: 63..53, 52..42, 41..31, 30..20, 19..9, 8..0),
+// then writes the cand heaviest pairs (every pair heavier than v, then the pairs equal to v by
+// increasing index) to cval/cidx. scalars[S_TOTAL] receives Σ w, summed in a fixed order.
+extern "C" __global__ void __launch_bounds__(SELECT_THREADS)
+    wtacrs_select(const double *__restrict__ w, long long m, long long cand,
+                  double *__restrict__ cval, int *__restrict__ cidx, double *__restrict__ scalars) {
+    __shared__ unsigned int hist[DIGIT_BINS];
     __shared__ unsigned long long prefix, mask;
     __shared__ long long remaining;
     __shared__ double dscratch[32];
     __shared__ long long lscratch[32];
-    const int tid = threadIdx.x, nt = blockDim.x;
+    const int tid = threadIdx.x, nt = blockDim.x, lane = tid & 31;
     const unsigned long long *bits = (const unsigned long long *)w;
 
     // Σ w: per-thread strided sums, then a fixed-order scan.
@@ -29,19 +35,37 @@ extern "C" __global__ void wtacrs_select(const double *w, long long m, long long
         remaining = cand;
     }
     __syncthreads();
-    for (int shift = 56; shift >= 0; shift -= 8) {
-        for (int b = tid; b < 256; b += nt) hist[b] = 0;
+    int top = 64;
+    while (top > 0) {
+        const int shift = top > DIGIT_BITS ? top - DIGIT_BITS : 0;
+        const int width = top - shift;
+        const unsigned int digitMask = (1u << width) - 1u;
+        for (int b = tid; b < DIGIT_BINS; b += nt) hist[b] = 0;
         __syncthreads();
-        unsigned long long p = prefix, mk = mask;
-        for (long long i = tid; i < m; i += nt) {
-            unsigned long long b = bits[i];
-            if ((b & mk) == p) atomicAdd(&hist[(b >> shift) & 255u], 1u);
+        const unsigned long long p = prefix, mk = mask;
+        // Every lane of a warp runs the same number of iterations, so that lanes with the same
+        // digit can add their count with one atomic (many weights share their leading bits).
+        for (long long base = 0; base < m; base += 4LL * nt) {
+            unsigned long long b4[4];
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                long long i = base + (long long)u * nt + tid;
+                b4[u] = i < m ? bits[i] : ~0ull;
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                long long i = base + (long long)u * nt + tid;
+                bool active = i < m && (b4[u] & mk) == p;
+                unsigned int key = active ? (unsigned int)((b4[u] >> shift) & digitMask) : 0xffffffffu;
+                unsigned int peers = __match_any_sync(0xffffffffu, key);
+                if (active && lane == __ffs(peers) - 1) atomicAdd(&hist[key], (unsigned int)__popc(peers));
+            }
         }
         __syncthreads();
         if (tid == 0) {
             long long acc = 0, need = remaining;
             int sel = 0;
-            for (int d = 255; d >= 0; d--) {
+            for (int d = (int)digitMask; d >= 0; d--) {
                 if (acc + (long long)hist[d] >= need) {
                     sel = d;
                     break;
@@ -50,9 +74,10 @@ extern "C" __global__ void wtacrs_select(const double *w, long long m, long long
             }
             remaining = need - acc;
             prefix = p | ((unsigned long long)sel << shift);
-            mask = mk | (255ull << shift);
+            mask = mk | ((unsigned long long)digitMask << shift);
         }
         __syncthreads();
+        top = shift;
     }
     const unsigned long long vb = prefix;
     const long long takeEq = remaining;  // pairs equal to v that are taken, smallest index first

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
 )
 
 // Errors returned by this package, wrapped with context.
@@ -22,6 +23,24 @@ var (
 )
 
 // Methods of a linear layer kind.
+//
+// A "wtacrs" layer runs Algorithm 1 of the paper on the n = batch × sequence pooled tokens of a
+// step: in forward it builds the WTA-CRS plan ([estimator.NewWTACRS], |C| by Theorem 2's rule)
+// with budget k = max(1, ⌈ratio·n⌉) over the weights w_t = ‖H_t‖·b_t, draws one sketch with
+// [estimator.Plan.Sample] (seed [StepSeed](Seed, step), stream = the layer's index block·6 +
+// kind) and keeps only the sketch's pre-scaled rows of H; backward computes ∇H and the bias
+// gradient exactly and ∇W from the kept rows, then writes the exact ‖∇Z_t‖ of every token of the
+// batch into a cache keyed by (training sample, position), read by that sample's next forward.
+//
+// b_t is 0 for padding (whose output gradient is exactly zero: padding keys are masked and the
+// loss reads only [CLS]). For a valid token it is the cached norm when the sample has an entry,
+// and otherwise, while the cache is cold (first epoch), the mean cached norm of the batch's warm
+// valid tokens of that layer, or 1 when none is warm: with an all-cold batch the weights are
+// ‖H_t‖ alone. Every valid b_t is finally raised to at least 1e-3 times the batch's mean b over
+// valid tokens. So every token with a nonzero ‖H_t‖ and a possibly nonzero gradient has w_t > 0,
+// and the plan's own scale (1−P_C)/((k−|C|)·p_j) makes the estimate of ∇W unbiased in every
+// cache state; a cold or stale cache only costs variance. (The published code instead scales
+// sampled rows by (1−P_C) alone while the cache is empty, which is biased.)
 const (
 	MethodExact  = "exact"  // exact weight gradient, the whole input kept for backward
 	MethodWTACRS = "wtacrs" // Algorithm 1: WTA-CRS weight gradient from the kept rows only

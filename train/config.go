@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-
 )
 
 // Errors returned by this package, wrapped with context.

@@ -24,6 +24,10 @@ type Progress struct {
 	Epoch            int           // 0-based epoch
 	Loss             float64       // mean cross-entropy of the step's batch
 	Elapsed          time.Duration // since the start of training
+	// EpochDone is true on the last step of an epoch, reported after the dev evaluation;
+	// DevAccuracy is then that evaluation's accuracy (0 otherwise).
+	EpochDone   bool
+	DevAccuracy float64
 }
 
 // LayerMemory is the activation memory one linear layer saved for backward, averaged over the

@@ -118,7 +118,8 @@ func run[T estimator.Float](ctx context.Context, cfg Config, opt Options, splits
 			return nil, fmt.Errorf("%w: %w", ErrData, err)
 		}
 		var lossSum float64
-		for _, db := range batches {
+		var last Progress
+		for bi, db := range batches {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -156,8 +157,9 @@ func run[T estimator.Float](ctx context.Context, cfg Config, opt Options, splits
 			trainTime += time.Since(t0)
 			res.Tokens += int64(n)
 			lossSum += tape.Loss
-			if opt.Progress != nil {
-				opt.Progress(Progress{Step: step, TotalSteps: total, Epoch: epoch, Loss: tape.Loss, Elapsed: time.Since(start)})
+			last = Progress{Step: step, TotalSteps: total, Epoch: epoch, Loss: tape.Loss, Elapsed: time.Since(start)}
+			if opt.Progress != nil && bi < len(batches)-1 {
+				opt.Progress(last)
 			}
 		}
 		res.EpochLoss = append(res.EpochLoss, lossSum/float64(len(batches)))
@@ -166,6 +168,10 @@ func run[T estimator.Float](ctx context.Context, cfg Config, opt Options, splits
 			return nil, err
 		}
 		res.EpochDevAccuracy = append(res.EpochDevAccuracy, acc)
+		if opt.Progress != nil {
+			last.EpochDone, last.DevAccuracy, last.Elapsed = true, acc, time.Since(start)
+			opt.Progress(last)
+		}
 	}
 	res.Steps = step
 	res.DevAccuracy = res.EpochDevAccuracy[len(res.EpochDevAccuracy)-1]

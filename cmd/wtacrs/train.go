@@ -76,7 +76,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	opt := train.Options{}
 	if !*quiet {
 		opt.Progress = func(p train.Progress) {
-			if p.Step%50 == 0 || p.Step == p.TotalSteps {
+			if p.EpochDone {
+				fmt.Fprintf(stderr, "epoch %d done at step %d: dev accuracy %.4f %s\n", p.Epoch, p.Step, p.DevAccuracy, p.Elapsed.Round(1e9))
+			} else if p.Step%50 == 0 {
 				fmt.Fprintf(stderr, "step %d/%d epoch %d loss %.4f %s\n", p.Step, p.TotalSteps, p.Epoch, p.Loss, p.Elapsed.Round(1e9))
 			}
 		}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The device check of package gpu, in one call on a CUDA machine, from the repository root:
+#   ../shared/gpu/pack.sh                                  # on the build machine
+#   CGO_CFLAGS=-I$PWD/gpu/cudacompat bash .gpu/run.sh bash scripts/gpu/device-check.sh
+# Stages, each continuing to the next on failure, within a total budget of $WTACRS_CHECK_BUDGET
+# seconds (default 540):
+#   1. PTX with nvcc (scripts/gpu/ptx.sh), copied to $OUT/ptx/ to be committed;
+#   2. go test -tags cuda -v ./gpu/...              -> $OUT/test.log
+#   3. BenchmarkGradW (-benchtime 20x)              -> $OUT/bench.txt
+#   4. a short -race run of the launch paths        -> $OUT/race.log
+#   5. go vet -tags cuda ./gpu/...                  -> $OUT/vet.log
+# and prints a summary (also in $OUT/summary.txt). $OUT defaults to /tmp/wtacrs-gpu-check.
+set -uo pipefail
+OUT=${OUT:-/tmp/wtacrs-gpu-check}
+mkdir -p "$OUT/ptx"
+budget=${WTACRS_CHECK_BUDGET:-540}
+start=$(date +%s)
+declare -a summary
+
+remaining() { echo $((budget - ($(date +%s) - start))); }
+
+# run_stage NAME MAX_SECONDS LOG CMD...: runs CMD under a timeout of min(MAX, remaining budget).
+run_stage() {
+  local name=$1 max=$2 log=$3
+  shift 3
+  local left
+  left=$(remaining)
+  if ((left < 20)); then
+    summary+=("$(printf '%-6s %-8s %s' "$name" SKIPPED "budget spent")")
+    return
+  fi
+  local limit=$((max < left ? max : left))
+  echo "== $name (limit ${limit}s) ==" >&2
+  local t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+  local rc=$?
+  local took=$(($(date +%s) - t0))
+  local verdict=ok
+  ((rc == 124 || rc == 137)) && verdict=TIMEOUT
+  ((rc != 0 && rc != 124 && rc != 137)) && verdict=FAILED
+  summary+=("$(printf '%-6s %-8s rc=%-3s %4ss  %s' "$name" "$verdict" "$rc" "$took" "$log")")
+}
+
+{
+  echo "date: $(date -u)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+  nvcc --version 2>&1 | tail -n 2
+  go version 2>&1
+  grep -m1 '#define CUDA_VERSION' "${CUDA_HOME:-/usr/local/cuda}/include/cuda.h" 2>&1
+  echo "CGO_CFLAGS=${CGO_CFLAGS:-}"
+} >"$OUT/env.txt" 2>&1
+
+run_stage ptx 120 "$OUT/ptx.log" bash scripts/gpu/ptx.sh
+cp gpu/ptx/*.ptx "$OUT/ptx/" 2>/dev/null
+run_stage test 240 "$OUT/test.log" go test -tags cuda -count=1 -v -timeout 230s ./gpu/...
+run_stage bench 200 "$OUT/bench.txt" go test -tags cuda -count=1 -run '^$' -bench BenchmarkGradW -benchtime 20x -timeout 190s ./gpu/
+run_stage race 90 "$OUT/race.log" go test -tags cuda -race -count=1 -run 'TestDeviceErrors|TestDeviceBackward|TestDeviceParity/odd/wtacrs' -timeout 80s ./gpu/
+run_stage vet 60 "$OUT/vet.log" go vet -tags cuda ./gpu/...
+
+{
+  echo "==================== device check summary ===================="
+  head -n 3 "$OUT/env.txt" | tail -n 2
+  echo "-- stages (total $(($(date +%s) - start))s)"
+  printf '%s\n' "${summary[@]}"
+  echo "-- ptx: $(ls "$OUT"/ptx/*.ptx 2>/dev/null | wc -l) files, $(grep -l '\.entry' "$OUT"/ptx/*.ptx 2>/dev/null | wc -l) with kernels"
+  grep -h 'FAILED' "$OUT/ptx.log" 2>/dev/null | head -n 5
+  echo "-- tests"
+  grep -E '^(--- |ok |FAIL|panic:)' "$OUT/test.log" 2>/dev/null | head -n 40
+  if grep -qE 'build failed|setup failed' "$OUT/test.log" 2>/dev/null; then head -n 25 "$OUT/test.log"; fi
+  grep -E '^\s+--- FAIL' "$OUT/test.log" 2>/dev/null | head -n 20
+  grep -E 'Error Trace|Error:|Messages:' "$OUT/test.log" 2>/dev/null | head -n 30
+  grep -E '\|C\| = |worst error|negative control' "$OUT/test.log" 2>/dev/null | head -n 16
+  echo "-- benchmarks"
+  grep -E '^(Benchmark|ok |FAIL|PASS)|stages|panic' "$OUT/bench.txt" 2>/dev/null | head -n 30
+  echo "-- race"
+  grep -E '^(ok |FAIL|---)|WARNING: DATA RACE|checkptr' "$OUT/race.log" 2>/dev/null | head -n 10
+  echo "-- vet"
+  head -n 10 "$OUT/vet.log" 2>/dev/null
+} | tee "$OUT/summary.txt"

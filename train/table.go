@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // TableRow is one method of a Table-1-like comparison: dev accuracy over seeds.
@@ -29,8 +30,10 @@ type TableRow struct {
 
 // Table trains cfg with every layer exact and with every layer kind on WTA-CRS at each ratio,
 // for each seed (cfg.Seed is replaced), and returns one row per method, exact first. ratios must
-// lie in (0, 1] and seeds must not be empty. progress, when not nil, is told of each finished run.
-func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, opt Options, progress func(name string, seed uint64, r *Result)) ([]TableRow, error) {
+// lie in (0, 1] and seeds must not be empty. Up to jobs runs (at least 1) train concurrently;
+// each run is deterministic, so the numbers do not depend on jobs. opt.Progress is not used;
+// progress, when not nil, is told of each finished run (from one goroutine at a time).
+func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jobs int, opt Options, progress func(name string, seed uint64, r *Result)) ([]TableRow, error) {
 	if len(seeds) == 0 {
 		return nil, fmt.Errorf("%w: no seeds", ErrConfig)
 	}
@@ -45,22 +48,45 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, op
 		}
 		methods = append(methods, method{fmt.Sprintf("WTA-CRS@%g", r), r})
 	}
-	var rows []TableRow
-	for _, m := range methods {
-		row := TableRow{Name: m.name, Ratio: m.ratio}
+	opt.Progress = nil
+	results := make([][]*Result, len(methods))
+	errs := make([][]error, len(methods))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, jobs))
+	for mi, m := range methods {
+		results[mi] = make([]*Result, len(seeds))
+		errs[mi] = make([]error, len(seeds))
 		c := cfg.WithAll(MethodExact, 0)
 		if m.name != "exact" {
 			c = cfg.WithAll(MethodWTACRS, m.ratio)
 		}
-		for _, s := range seeds {
+		for si, s := range seeds {
 			c.Seed = s
-			res, err := Run(ctx, c, opt)
-			if err != nil {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(c Config) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				res, err := Run(ctx, c, opt)
+				results[mi][si], errs[mi][si] = res, err
+				if err == nil && progress != nil {
+					mu.Lock()
+					progress(m.name, c.Seed, res)
+					mu.Unlock()
+				}
+			}(c)
+		}
+	}
+	wg.Wait()
+	var rows []TableRow
+	for mi, m := range methods {
+		row := TableRow{Name: m.name, Ratio: m.ratio}
+		for si, s := range seeds {
+			if err := errs[mi][si]; err != nil {
 				return nil, fmt.Errorf("%s seed %d: %w", m.name, s, err)
 			}
-			if progress != nil {
-				progress(m.name, s, res)
-			}
+			res := results[mi][si]
 			row.Accuracies = append(row.Accuracies, res.DevAccuracy)
 			row.SavedBytes += res.SavedBytes / float64(len(seeds))
 			row.ExactBytes += res.ExactBytes / float64(len(seeds))

@@ -217,3 +217,25 @@ func TestWriteJSONAtomic(t *testing.T) {
 	assert.Len(t, entries, 1)
 	assert.Error(t, WriteJSON(filepath.Join(dir, "no", "r.json"), 1))
 }
+
+func TestTableIndependentOfJobs(t *testing.T) {
+	t.Parallel()
+	opt := tinyData(t)
+	c := tinyConfig()
+	c.Epochs = 1
+	var rows [2][]TableRow
+	for i, jobs := range []int{1, 3} {
+		r, err := Table(context.Background(), c, []float64{0.3}, []uint64{1, 2}, jobs, *opt, nil)
+		require.NoError(t, err)
+		require.Len(t, r, 2)
+		for j := range r {
+			r[j].TokensPerSecond = 0
+		}
+		rows[i] = r
+	}
+	assert.Equal(t, rows[0], rows[1])
+	assert.Equal(t, "WTA-CRS@0.3", rows[0][1].Name)
+	assert.Len(t, rows[0][1].Accuracies, 2)
+	_, err := Table(context.Background(), c, []float64{0}, []uint64{1}, 1, *opt, nil)
+	assert.ErrorIs(t, err, ErrConfig)
+}

@@ -31,6 +31,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	epochs := fs.Int("epochs", 0, "override the number of epochs (≥ 1)")
 	table := fs.String("table", "", "instead of one run, a Table-1-like comparison: exact and WTA-CRS at these comma-separated ratios, over the seeds of -seeds")
 	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds for -table")
+	jobs := fs.Int("jobs", 1, "with -table, the number of runs trained concurrently")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,7 +101,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			}
 			ss = append(ss, s)
 		}
-		rows, err := train.Table(ctx, cfg, ratios, ss, opt, func(name string, s uint64, r *train.Result) {
+		rows, err := train.Table(ctx, cfg, ratios, ss, *jobs, opt, func(name string, s uint64, r *train.Result) {
 			fmt.Fprintf(stderr, "%s seed %d: dev accuracy %.4f (majority %.4f) in %s\n", name, s, r.DevAccuracy, r.MajorityAccuracy, r.Elapsed.Round(1e9))
 		})
 		if err != nil {

@@ -113,7 +113,7 @@ func ReadTSV(path string) (*Dataset, error) {
 }
 
 // ParseTSV reads an RTE-format TSV stream; name is used in error messages and as Dataset.Name.
-// A UTF-8 byte-order mark and CRLF line ends are accepted. Columns other than index, sentence1,
+// A UTF-8 byte-order mark and CRLF line ends are accepted and blank lines are skipped. Columns other than index, sentence1,
 // sentence2 and label are rejected, as are duplicate columns, rows with the wrong number of
 // fields, non-integer or duplicate indices, empty sentences and unknown labels. A file with a
 // header and no rows is an error wrapping ErrEmpty.
@@ -152,8 +152,7 @@ func ParseTSV(r io.Reader, name string) (*Dataset, error) {
 			continue
 		}
 		if text == "" {
-			// A blank last line is common; a blank line elsewhere is reported when a row follows.
-			continue
+			continue // blank lines (a trailing one is common) carry no example
 		}
 		fields := strings.Split(text, "\t")
 		if len(fields) != nfields {

@@ -113,10 +113,10 @@ func ReadTSV(path string) (*Dataset, error) {
 }
 
 // ParseTSV reads an RTE-format TSV stream; name is used in error messages and as Dataset.Name.
-// A UTF-8 byte-order mark and CRLF line ends are accepted and blank lines are skipped. Columns other than index, sentence1,
-// sentence2 and label are rejected, as are duplicate columns, rows with the wrong number of
-// fields, non-integer or duplicate indices, empty sentences and unknown labels. A file with a
-// header and no rows is an error wrapping ErrEmpty.
+// A UTF-8 byte-order mark and CRLF line ends are accepted and blank lines are skipped.
+// Columns other than index, sentence1, sentence2 and label are rejected, as are duplicate
+// columns, rows with the wrong number of fields, non-integer or duplicate indices, empty
+// sentences and unknown labels. A file with a header and no rows is an error wrapping ErrEmpty.
 func ParseTSV(r io.Reader, name string) (*Dataset, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)

@@ -31,7 +31,8 @@ func run() error {
 		return err
 	}
 	var b strings.Builder
-	b.WriteString(nb.Header("Theorem 2 on recorded gradient norms", "theorem2", s, "fig10 and fig11"))
+	b.WriteString(nb.Header("Theorem 2 on recorded gradient norms", "theorem2", s, "fig10"))
+	b.WriteString("It also reads the results of experiments/configs/fig11.toml (k = 0.5|D|).\n\n")
 	b.WriteString(`## What is shown
 
 For each recorded step, block and layer, with p_t ∝ ‖H_t‖·‖∇Z_t‖ over the valid tokens D and the

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,7 @@ type cudaBackend struct {
 	blas    *cublas.Standard
 	mods    []cu.Module
 	fn      map[string]cu.Function
+	ptxInfo map[string]string // kernel file → the PTX loaded
 }
 
 func cudaErr(what string, err error) error {
@@ -88,7 +90,7 @@ func openBackend(ordinal int) (backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoGPU, err)
 	}
-	b := &cudaBackend{dev: dev, fn: map[string]cu.Function{}}
+	b := &cudaBackend{dev: dev, fn: map[string]cu.Function{}, ptxInfo: map[string]string{}}
 	if b.devName, err = dev.Name(); err != nil {
 		return nil, cudaErr("device name", err)
 	}
@@ -120,26 +122,32 @@ func openBackend(ordinal int) (backend, error) {
 	return b, nil
 }
 
-// load loads, for every kernel file, the PTX of the highest compute capability ≤ the device's.
+// load loads, for every kernel file, the PTX of the highest compute capability ≤ the device's
+// that the driver accepts.
 func (b *cudaBackend) load() error {
 	for file, names := range kernelFiles {
-		var image []byte
+		var mod cu.Module
+		loaded := false
+		why := "no PTX file with kernels (run scripts/gpu/ptx.sh)"
 		for _, arch := range ptxArchs {
 			if arch > b.arch {
 				continue
 			}
 			data, err := ptxFiles.ReadFile(fmt.Sprintf("ptx/%s_sm%d.ptx", file, arch))
-			if err == nil && strings.Contains(string(data), ".entry") {
-				image = data
-				break
+			if err != nil || !strings.Contains(string(data), ".entry") {
+				continue
 			}
+			m, err := cu.LoadData(string(data))
+			if err != nil {
+				why = fmt.Sprintf("compute_%d: %v", arch, err)
+				continue
+			}
+			mod, loaded = m, true
+			b.ptxInfo[file] = fmt.Sprintf("compute_%d by %s", arch, ptxGenerator(data))
+			break
 		}
-		if image == nil {
-			return fmt.Errorf("%w: no PTX of %s.cu for compute capability ≤ %d.%d (run scripts/gpu/ptx.sh)", ErrPTX, file, b.arch/10, b.arch%10)
-		}
-		mod, err := cu.LoadData(string(image))
-		if err != nil {
-			return fmt.Errorf("%w: loading %s.cu: %v", ErrPTX, file, err)
+		if !loaded {
+			return fmt.Errorf("%w: %s.cu for compute capability %d.%d: %s", ErrPTX, file, b.arch/10, b.arch%10, why)
 		}
 		b.mods = append(b.mods, mod)
 		for _, name := range names {
@@ -151,6 +159,26 @@ func (b *cudaBackend) load() error {
 		}
 	}
 	return nil
+}
+
+// ptxGenerator names the compiler that wrote a PTX file, from its header comment.
+func ptxGenerator(data []byte) string {
+	switch s := string(data[:min(len(data), 400)]); {
+	case strings.Contains(s, "NVIDIA"):
+		return "nvcc"
+	case strings.Contains(s, "LLVM"):
+		return "clang"
+	}
+	return "unknown"
+}
+
+func (b *cudaBackend) info() string {
+	files := make([]string, 0, len(b.ptxInfo))
+	for f, how := range b.ptxInfo {
+		files = append(files, f+": "+how)
+	}
+	slices.Sort(files)
+	return fmt.Sprintf("%s, compute capability %d.%d, cuda driver %d; PTX %s", b.devName, b.arch/10, b.arch%10, cu.Version(), strings.Join(files, ", "))
 }
 
 // release unloads the modules and releases the context; the context must be current.

@@ -32,6 +32,7 @@ var (
 // backend is the device side, implemented in the cuda build only.
 type backend interface {
 	name() string
+	info() string // device, driver and PTX loaded, for logs
 	close() error
 	sync() error
 	alloc(bytes int64) (uintptr, error)

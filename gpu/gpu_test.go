@@ -22,7 +22,7 @@ func openDevice(t testing.TB) *Device {
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
-	t.Logf("device: %s", d.Name())
+	t.Logf("device: %s", d.b.info())
 	return d
 }
 

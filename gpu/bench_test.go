@@ -108,7 +108,7 @@ func benchmarkGradW(b *testing.B, d *Device, dw, dh, dg *Matrix, ests []*Estimat
 	per := make([]float64, len(runs))
 	for r := range runs {
 		per[r] = float64(times[r].Nanoseconds()) / 1e3 / float64(b.N*benchBatch)
-		b.ReportMetric(per[r], runs[r].name+"-µs")
+		b.ReportMetric(per[r], runs[r].name+"-us")
 	}
 	for i := range ests {
 		b.ReportMetric(per[0]/per[i+1], fmt.Sprintf("speedup-%.1fn", benchRatios[i]))

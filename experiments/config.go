@@ -65,6 +65,10 @@ type Analysis struct {
 	// IncludePadding analyses every pooled token; by default (false) D is the valid tokens only
 	// (padding tokens have ‖H_t‖·‖∇Z_t‖ = 0 and would only stretch the x axis).
 	IncludePadding bool `toml:"include_padding"`
+	// AllCurves writes the curve P_C against |C|/k of every recorded step to curves.csv; by
+	// default (false) only the first, middle and last recorded steps, the ones plotted, are
+	// written (layers.csv always has every step).
+	AllCurves bool `toml:"all_curves"`
 }
 
 // Compare lists training variants run one after the other after the observed run, for the

@@ -154,7 +154,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	}
 	if cfg.Analysis.Enabled {
 		files[Files.Layers] = encodeCSV(layersHeader, layersRows(out.Records))
-		files[Files.Curves] = encodeCSV(curvesHeader, curvesRows(out.Records))
+		curves := out.Records
+		if !cfg.Analysis.AllCurves {
+			curves = plottedCurves(curves)
+		}
+		files[Files.Curves] = encodeCSV(curvesHeader, curvesRows(curves))
 	}
 	if compare != nil {
 		files[Files.Compare] = encodeCSV(compareHeader, compare)
@@ -218,6 +222,31 @@ func writeResults(parent string, cfg Config, files map[string][]byte, start time
 		return Manifest{}, err
 	}
 	return m, nil
+}
+
+// plottedCurves returns the records of the first, middle and last recorded steps of each norm
+// source (the steps the curve figures draw).
+func plottedCurves(recs []Record) []Record {
+	steps := map[string][]int{}
+	for _, r := range recs {
+		if s := steps[r.Source]; len(s) == 0 || s[len(s)-1] != r.Step {
+			steps[r.Source] = append(s, r.Step) // records are sorted by step
+		}
+	}
+	keep := map[string]map[int]bool{}
+	for src, s := range steps {
+		keep[src] = map[int]bool{}
+		for _, st := range pickSteps(s) {
+			keep[src][st] = true
+		}
+	}
+	var out []Record
+	for _, r := range recs {
+		if keep[r.Source][r.Step] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func compareRow(name, method string, ratio float64, kinds string, r *train.Result) []string {

@@ -38,9 +38,10 @@ method = "wtacrs"
 ratio = 0.3
 `
 
-func smallRun(t *testing.T, out string, cancelAt int) (*experiments.Outcome, error) {
+func smallRun(t *testing.T, out string, cancelAt int, analysisKeys ...string) (*experiments.Outcome, error) {
 	t.Helper()
-	cfg, err := experiments.ParseConfig([]byte(smallConfig), "small.toml", "small")
+	text := strings.Replace(smallConfig, "every = 5\n", "every = 5\n"+strings.Join(analysisKeys, "\n")+"\n", 1)
+	cfg, err := experiments.ParseConfig([]byte(text), "small.toml", "small")
 	require.NoError(t, err)
 	return experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(40, cancelAt)})
 }
@@ -80,6 +81,16 @@ func TestRunWritesEveryOutput(t *testing.T) {
 	assert.Equal(t, 1+9*6*2+4*6*2, len(lines))
 	assert.Contains(t, string(layers), "block1.v,1,v,40,1,cached,0.5,")
 	assert.NotContains(t, string(layers), ",o,", "o is not among the analysed kinds")
+
+	// curves.csv holds the plotted steps only: 1, 20 and 40 (exact), 25, 30 and 40 (cached).
+	curves, err := os.ReadFile(filepath.Join(dir, "curves.csv"))
+	require.NoError(t, err)
+	steps := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(curves)), "\n")[1:] {
+		f := strings.Split(l, ",")
+		steps[f[5]+" "+f[3]] = true
+	}
+	assert.Equal(t, map[string]bool{"exact 1": true, "exact 20": true, "exact 40": true, "cached 25": true, "cached 30": true, "cached 40": true}, steps)
 
 	sum, err := os.ReadFile(filepath.Join(dir, "summary.md"))
 	require.NoError(t, err)
@@ -149,7 +160,7 @@ func TestReplotRedrawsFromCSVs(t *testing.T) {
 
 func TestLoadRecordsRoundTrips(t *testing.T) {
 	out := t.TempDir()
-	o, err := smallRun(t, out, 0)
+	o, err := smallRun(t, out, 0, "all_curves = true")
 	require.NoError(t, err)
 	back, err := experiments.LoadRecords(o.Dir)
 	require.NoError(t, err)

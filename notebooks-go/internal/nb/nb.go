@@ -170,7 +170,11 @@ func Mean(recs []experiments.Record, f func(experiments.Record) float64) float64
 }
 
 // MassAt returns P_C at |C| = round(frac·k) of a record's curve.
+// It returns NaN when the record has no curve (curves.csv keeps only the plotted steps).
 func MassAt(r experiments.Record, frac float64) float64 {
+	if len(r.Stats.Mass) == 0 {
+		return math.NaN()
+	}
 	c := min(int(math.Round(frac*float64(r.Stats.K))), len(r.Stats.Mass)-1)
 	return r.Stats.Mass[c]
 }

@@ -43,9 +43,9 @@ var ptxArchs = []int{90, 80}
 const (
 	normsBlock  = 256 // 8 warps, one token each
 	singleBlock = 1024
-	rankBlock   = 256  // RANK_TILE
-	rankSlice   = 2048 // RANK_SLICE
-	cdfWarps    = 8    // CDF_WARPS
+	rankBlock   = 256 // RANK_TILE
+	rankSlice   = 512 // RANK_SLICE
+	cdfWarps    = 8   // CDF_WARPS
 	sampleBlock = 256
 	gatherWarps = 8 // GATHER_WARPS
 )
@@ -442,7 +442,16 @@ func (b *cudaBackend) newSampler(cfg samplerConfig) (sampler, error) {
 	return s, nil
 }
 
-func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64) error {
+func (s *cudaSampler) setWeights(w []float64) error {
+	done, err := s.b.enter()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return cudaErr("copy to device", cu.MemcpyHtoD(cu.DevicePtr(s.w), unsafe.Pointer(&w[0]), 8*int64(len(w))))
+}
+
+func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64, norms bool) error {
 	b := s.b
 	done, err := b.enter()
 	if err != nil {
@@ -458,10 +467,12 @@ func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64) error {
 		}
 		s.last = time.Now()
 	}
-	warps := normsBlock / 32
-	if err := s.stage("norms", b.launch("wtacrs_norms", (c.n+warps-1)/warps, normsBlock,
-		a.reset().p(h).p(g).i(c.n).i(c.dIn).i(c.dOut).p(s.w).p(s.scalars).u(s.gen))); err != nil {
-		return err
+	if norms {
+		warps := normsBlock / 32
+		if err := s.stage("norms", b.launch("wtacrs_norms", (c.n+warps-1)/warps, normsBlock,
+			a.reset().p(h).p(g).i(c.n).i(c.dIn).i(c.dOut).p(s.w).p(s.scalars).u(s.gen))); err != nil {
+			return err
+		}
 	}
 	if s.cand > 0 {
 		if err := b.launch("wtacrs_select", 1, singleBlock,

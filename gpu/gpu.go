@@ -48,7 +48,9 @@ type backend interface {
 
 // sampler is the device state of one Estimator.
 type sampler interface {
-	gradW(dst, h, g uintptr, seed, stream uint64) error
+	// gradW queues an estimate; with norms false it samples from the weights already held.
+	gradW(dst, h, g uintptr, seed, stream uint64, norms bool) error
+	setWeights(w []float64) error
 	check() error
 	trace() (*Trace, error)
 	free() error
@@ -241,6 +243,7 @@ type Estimator struct {
 	dev            *Device
 	s              sampler
 	hasRun, closed bool
+	hasWeights     bool
 }
 
 // NewEstimator prepares method (estimator.MethodCRS or estimator.MethodWTACRS) for H n×d_in and G
@@ -295,7 +298,58 @@ func (e *Estimator) GradW(dst, h, g *Matrix, seed, stream uint64) error {
 		return fmt.Errorf("%w: estimator for H %dx%d, G %dx%d given H %dx%d, G %dx%d, ∇W %dx%d",
 			ErrShape, e.N, e.DIn, e.N, e.DOut, h.Rows, h.Cols, g.Rows, g.Cols, dst.Rows, dst.Cols)
 	}
-	if err := e.s.gradW(dst.ptr, h.ptr, g.ptr, seed, stream); err != nil {
+	if err := e.s.gradW(dst.ptr, h.ptr, g.ptr, seed, stream, true); err != nil {
+		return err
+	}
+	e.hasRun, e.hasWeights = true, true
+	return nil
+}
+
+// SetWeights replaces the sampling weights the estimator holds with w (length N, finite,
+// non-negative), for [Estimator.GradWWithWeights]: for example ‖H_t‖ from the forward pass times a
+// cached ‖∇Z_t‖ (Algorithm 1). The estimate stays unbiased when w_t > 0 wherever H[t,:] and
+// G[t,:] are both non-zero. It returns ErrShape, ErrNonFinite or ErrBudget (negative weight).
+func (e *Estimator) SetWeights(w []float64) error {
+	if err := e.ok(); err != nil {
+		return err
+	}
+	if len(w) != e.N {
+		return fmt.Errorf("%w: %d weights for %d tokens", ErrShape, len(w), e.N)
+	}
+	for i, v := range w {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return fmt.Errorf("%w: weight %d is %v", ErrNonFinite, i, v)
+		case v < 0:
+			return fmt.Errorf("%w: weight %d is %v < 0", ErrBudget, i, v)
+		}
+	}
+	if err := e.s.setWeights(w); err != nil {
+		return err
+	}
+	e.hasWeights = true
+	return nil
+}
+
+// GradWWithWeights queues an estimate of HᵀG like [Estimator.GradW] but samples from the weights
+// the estimator holds (from [Estimator.SetWeights] or the last GradW) instead of computing the
+// norms: no pass over H and G besides the sampled rows. It returns ErrShape when no weights are
+// held yet.
+func (e *Estimator) GradWWithWeights(dst, h, g *Matrix, seed, stream uint64) error {
+	if err := e.ok(); err != nil {
+		return err
+	}
+	if !e.hasWeights {
+		return fmt.Errorf("%w: no weights held (call SetWeights or GradW first)", ErrShape)
+	}
+	if err := sameDevice(e.dev, dst, h, g); err != nil {
+		return err
+	}
+	if h.Rows != e.N || g.Rows != e.N || h.Cols != e.DIn || g.Cols != e.DOut || dst.Rows != e.DIn || dst.Cols != e.DOut {
+		return fmt.Errorf("%w: estimator for H %dx%d, G %dx%d given H %dx%d, G %dx%d, ∇W %dx%d",
+			ErrShape, e.N, e.DIn, e.N, e.DOut, h.Rows, h.Cols, g.Rows, g.Cols, dst.Rows, dst.Cols)
+	}
+	if err := e.s.gradW(dst.ptr, h.ptr, g.ptr, seed, stream, false); err != nil {
 		return err
 	}
 	e.hasRun = true

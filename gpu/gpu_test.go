@@ -379,6 +379,7 @@ func TestDeviceErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.Trace()
 	assert.ErrorIs(t, err, ErrShape, "trace before any estimate")
+	assert.ErrorIs(t, e.GradWWithWeights(dw, dh, dg, 1, 1), ErrShape, "no weights held yet")
 	assert.ErrorIs(t, e.GradW(wrong, dh, dg, 1, 1), ErrShape)
 	assert.ErrorIs(t, e.GradW(dw, dg, dh, 1, 1), ErrShape)
 	assert.ErrorIs(t, d.GradW(wrong, dh, dg), ErrShape)
@@ -396,10 +397,58 @@ func TestDeviceErrors(t *testing.T) {
 	require.NoError(t, e.GradW(dw, dh, dg, 1, 1))
 	assert.NoError(t, e.Err())
 
+	assert.ErrorIs(t, e.SetWeights(make([]float64, 39)), ErrShape)
+	assert.ErrorIs(t, e.SetWeights(append(make([]float64, 39), math.NaN())), ErrNonFinite)
+	assert.ErrorIs(t, e.SetWeights(append(make([]float64, 39), -1)), ErrBudget)
+
 	require.NoError(t, wrong.Free())
 	assert.ErrorIs(t, wrong.Free(), ErrClosed)
 	assert.ErrorIs(t, e.GradW(dw, dh, wrong, 1, 1), ErrClosed)
 	require.NoError(t, e.Free())
 	assert.ErrorIs(t, e.Free(), ErrClosed)
 	assert.ErrorIs(t, e.GradW(dw, dh, dg, 1, 1), ErrClosed)
+}
+
+// TestDeviceSetWeights samples from caller weights (Algorithm 1's cached norms): the device keeps
+// and draws what package estimator does for those weights, and the estimate is the sketch's.
+func TestDeviceSetWeights(t *testing.T) {
+	d := openDevice(t)
+	const n, dIn, dOut, k = 2000, 16, 8, 200
+	h, g := randomPair(31, n, dIn, dOut)
+	rng := rand.New(rand.NewPCG(5, 6))
+	w := heavyWeights(rng, n)
+	w[3] = 0 // a zero weight is never drawn
+	dh, err := d.Upload(h)
+	require.NoError(t, err)
+	defer dh.Free()
+	dg, err := d.Upload(g)
+	require.NoError(t, err)
+	defer dg.Free()
+	dw, err := d.Alloc(dIn, dOut)
+	require.NoError(t, err)
+	defer dw.Free()
+	e, err := d.NewEstimator(estimator.MethodWTACRS, n, dIn, dOut, k, estimator.AutoC)
+	require.NoError(t, err)
+	defer e.Free()
+	require.NoError(t, e.SetWeights(w))
+	require.NoError(t, e.GradWWithWeights(dw, dh, dg, 3, 8))
+	tr, err := e.Trace()
+	require.NoError(t, err)
+	require.Equal(t, w, tr.Weights)
+	plan, sk := cpuTrace(t, w, estimator.MethodWTACRS, k, estimator.AutoC, 3, 8)
+	requireSameAsCPU(t, tr, plan, sk)
+	require.NotContains(t, tr.Draws, 3)
+	got, err := dw.Download()
+	require.NoError(t, err)
+	want, err := estimator.ApplyTransA(estimator.ToFloat64(h), estimator.ToFloat64(g), sk)
+	require.NoError(t, err)
+	absSk := &estimator.Sketch{M: sk.M, Index: sk.Index, Scale: make([]float64, len(sk.Scale))}
+	for j, s := range sk.Scale {
+		absSk.Scale[j] = math.Abs(s)
+	}
+	absTerms, err := estimator.ApplyTransA(estimator.ToFloat64(abs32(h)), estimator.ToFloat64(abs32(g)), absSk)
+	require.NoError(t, err)
+	for i := range want.Data {
+		require.LessOrEqual(t, math.Abs(float64(got.Data[i])-want.Data[i]), gemmTolerance(k, absTerms.Data[i]), "entry %d", i)
+	}
 }

@@ -44,19 +44,33 @@ extern "C" __global__ void __launch_bounds__(CDF_WARPS * 32)
         __syncwarp();
         for (int j = lane; j < len; j += 32) loc[lo + j] = s[j];
     }
-    // Last block done: the sequential offsets.
+    // Last block done: the sequential offsets. The block totals are read through L2 (__ldcg,
+    // written by other blocks) in chunks staged in shared memory; thread 0 adds them in order.
     __threadfence();
     __syncthreads();
     if (threadIdx.x == 0) lastBlock = atomicAdd(counter, 1u) == gridDim.x - 1;
     __syncthreads();
-    if (lastBlock && threadIdx.x == 0) {
-        __threadfence();
-        const volatile double *tv = totals;
-        double off = 0;
-        for (long long i = 0; i < nb; i++) {
-            offsets[i] = off;
-            off += tv[i];
+    if (!lastBlock) return;
+    __threadfence();
+    double *chunk = &stage[0][0];
+    const long long chunkLen = CDF_WARPS * WTACRS_CDF_BLOCK;
+    double off = 0;  // meaningful in thread 0 only
+    for (long long base = 0; base < nb; base += chunkLen) {
+        const long long len = nb - base < chunkLen ? nb - base : chunkLen;
+        for (long long i = threadIdx.x; i < len; i += blockDim.x) chunk[i] = __ldcg(totals + base + i);
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (long long i = 0; i < len; i++) {
+                double t = chunk[i];
+                chunk[i] = off;
+                off += t;
+            }
         }
+        __syncthreads();
+        for (long long i = threadIdx.x; i < len; i += blockDim.x) offsets[base + i] = chunk[i];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
         scalars[S_TDRAW] = off;
         *counter = 0u;
     }

@@ -4,9 +4,9 @@
 #include "common.cuh"
 
 #define RANK_TILE 256
-#define RANK_SLICE 2048
+#define RANK_SLICE 512
 
-// Grid: (ceil(cand/256), ceil(cand/2048)) blocks of 256 threads. rank must be zero on entry
+// Grid: (ceil(cand/256), ceil(cand/512)) blocks of 256 threads. rank must be zero on entry
 // (wtacrs_choose clears it after use); integer additions make the result order-independent.
 extern "C" __global__ void __launch_bounds__(RANK_TILE)
     wtacrs_rank(const double *__restrict__ cval, const int *__restrict__ cidx, long long cand,

@@ -80,5 +80,11 @@ static __device__ __forceinline__ float4 __ldg(const float4 *p) {
     return r;
 }
 
+static __device__ __forceinline__ double __ldcg(const double *p) {
+    double r;
+    asm volatile("ld.global.cg.f64 %0, [%1];" : "=d"(r) : "l"(p));
+    return r;
+}
+
 static __device__ __forceinline__ double sqrt(double x) { return __nvvm_sqrt_rn_d(x); }
 static __device__ __forceinline__ bool isfinite(double x) { return __builtin_isfinite(x); }

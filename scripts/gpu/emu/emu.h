@@ -113,6 +113,7 @@ inline unsigned int __umulhi(unsigned int a, unsigned int b) {
 inline int __ffs(int x) { return __builtin_ffs(x); }
 inline int __popc(unsigned int x) { return __builtin_popcount(x); }
 template <typename T> T __ldg(const T *p) { return *p; }
+template <typename T> T __ldcg(const T *p) { return *p; }
 
 // emu_launch runs body on every thread of every block of the grid, blocks one after another.
 inline void emu_launch(dim3 grid, dim3 block, const std::function<void()> &body) {

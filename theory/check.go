@@ -194,6 +194,8 @@ type VarianceResult struct {
 	// Claimed is the variance under test, True the variance of [NewLaw], Estimate the median of
 	// the group means of ‖X'Y' − E[X'Y']‖²_F and HalfWidth the half-width of the interval.
 	Claimed, True, Estimate, HalfWidth float64
+	// Rounding is the rounding part of HalfWidth: RelTol·Σ Magnitude².
+	Rounding float64
 	// Z is (Estimate − Claimed) in standard deviations of one group mean (|Z| > 4 rejects).
 	Z float64
 	// Groups is the number of groups, Sketches the sketches used (a multiple of Groups).
@@ -247,7 +249,8 @@ func CheckVariance(x, y estimator.Dense[float64], p *estimator.Plan, claimed flo
 		mag2 += v * v
 	}
 	sd := sigma / math.Sqrt(float64(size))
-	res.HalfWidth = groupFactor*sd + RelTol*mag2
+	res.Rounding = RelTol * mag2
+	res.HalfWidth = groupFactor*sd + res.Rounding
 	d := math.Abs(res.Estimate - claimed)
 	res.Rejected = d > res.HalfWidth
 	res.Detectable = math.Abs(claimed-res.True) > 2*res.HalfWidth

@@ -313,10 +313,10 @@ func closedFormMC(c Case, mc MC, claim func(estimator.Moments) float64) (Outcome
 // Theorem2 is the outcome of Theorem 2's claims on one case, and the data of the |C| study.
 type Theorem2 struct {
 	// Condition: Var[WTA-CRS] < Var[CRS] for every |C| with P_C > |C|/k (Worst: the largest
-	// Var[WTA-CRS]/Var[CRS] among them).
+	// Var[WTA-CRS]/Var[CRS] among them, over the cases where Var[CRS] exceeds rounding).
 	Condition Outcome
 	// Bound: Var[WTA-CRS] ≤ k(1−P_C)/(k−|C|)·Var[CRS] for every |C| (Worst: the largest
-	// Var[WTA-CRS]/bound).
+	// Var[WTA-CRS]/bound over |C| ≥ 1 where the bound exceeds rounding; |C| = 0 is equality).
 	Bound Outcome
 	// Rule: estimator.ChooseC returns the argmin of the bound's factor (Worst: factor of the
 	// chosen |C| over the least factor).
@@ -369,14 +369,18 @@ func CheckTheorem2(c Case, factor func(k, cc int, massC float64) float64) (Theor
 			bestFactor, bestFactorC = own, cc
 		}
 		bound := f * vcrs
-		res.Bound.Worst = max(res.Bound.Worst, ratio(v, bound))
+		if cc > 0 && bound > tol { // |C| = 0 is equality; a ratio of rounding errors says nothing
+			res.Bound.Worst = max(res.Bound.Worst, ratio(v, bound))
+		}
 		if v > bound+tol && res.Bound.Holds {
 			res.Bound.Holds = false
 			res.Bound.Detail = fmt.Sprintf("|C|=%d: Var[WTA-CRS] = %.6g > %.6g·Var[CRS] = %.6g", cc, v, f, bound)
 		}
 		if cc > 0 && mass[cc] > float64(cc)/float64(c.K) {
 			res.Condition.Applies = true
-			res.Condition.Worst = max(res.Condition.Worst, ratio(v, vcrs))
+			if vcrs > tol {
+				res.Condition.Worst = max(res.Condition.Worst, ratio(v, vcrs))
+			}
 			if v >= vcrs+tol && res.Condition.Holds {
 				res.Condition.Holds = false
 				res.Condition.Detail = fmt.Sprintf("|C|=%d, P_C=%.6g > %.3g: Var[WTA-CRS] = %.6g ≥ Var[CRS] = %.6g",

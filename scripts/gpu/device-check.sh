@@ -52,8 +52,8 @@ run_stage() {
 
 run_stage ptx 120 "$OUT/ptx.log" bash scripts/gpu/ptx.sh
 cp gpu/ptx/*.ptx "$OUT/ptx/" 2>/dev/null
-run_stage test 240 "$OUT/test.log" go test -tags cuda -count=1 -v -timeout 230s ./gpu/...
-run_stage bench 200 "$OUT/bench.txt" go test -tags cuda -count=1 -run '^$' -bench BenchmarkGradW -benchtime 20x -timeout 190s ./gpu/
+run_stage test 240 "$OUT/test.log" go test -tags cuda -count=1 -v -timeout 150s ./gpu/...
+run_stage bench 200 "$OUT/bench.txt" go test -tags cuda -count=1 -run '^$' -bench BenchmarkGradW -benchtime 20x -timeout 150s ./gpu/
 run_stage race 90 "$OUT/race.log" go test -tags cuda -race -count=1 -run 'TestDeviceErrors|TestDeviceBackward|TestDeviceParity/odd/wtacrs' -timeout 80s ./gpu/
 run_stage vet 60 "$OUT/vet.log" go vet -tags cuda ./gpu/...
 

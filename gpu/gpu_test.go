@@ -93,6 +93,7 @@ func TestDeviceParity(t *testing.T) {
 	}{
 		{"aligned", 5000, 96, 80},
 		{"odd", 777, 33, 17},
+		{"long", 600000, 4, 4}, // more than 2048 CDF blocks: the offsets in several chunks
 	}
 	for _, sh := range shapes {
 		h, g := randomPair(11, sh.n, sh.dIn, sh.dOut)
@@ -111,6 +112,16 @@ func TestDeviceParity(t *testing.T) {
 			{"wtacrs/k>n", estimator.MethodWTACRS, sh.n + 5, estimator.AutoC},
 			{"wtacrs/k=1", estimator.MethodWTACRS, 1, estimator.AutoC},
 			{"crs/k=0.1n", estimator.MethodCRS, sh.n / 10, estimator.AutoC},
+		}
+		if sh.name == "long" { // rank counting is quadratic in k: keep k small
+			cases = cases[:0]
+			for _, m := range []estimator.Method{estimator.MethodWTACRS, estimator.MethodCRS} {
+				cases = append(cases, struct {
+					name   string
+					method estimator.Method
+					k, c   int
+				}{m.String() + "/k=0.01n", m, sh.n / 100, estimator.AutoC})
+			}
 		}
 		for _, tc := range cases {
 			t.Run(sh.name+"/"+tc.name, func(t *testing.T) {

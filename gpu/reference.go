@@ -139,19 +139,26 @@ func radixCandidates(w []float64, cand int) (val []float64, idx []int) {
 	return append(val, eqVal...), append(idx, eqIdx...)
 }
 
-// rankSort orders the candidates by decreasing value, ties by smaller index, by counting for
-// each one the candidates that precede it, as the rank kernel.
+// rankSort orders the candidates by decreasing value, ties by smaller index: the order the rank
+// kernel produces by counting, for each candidate, the candidates that precede it.
 func rankSort(val []float64, idx []int) ([]float64, []int) {
+	order := make([]int, len(val))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		switch {
+		case val[a] > val[b]:
+			return -1
+		case val[a] < val[b]:
+			return 1
+		}
+		return idx[a] - idx[b]
+	})
 	sv := make([]float64, len(val))
 	si := make([]int, len(val))
-	for i, v := range val {
-		r := 0
-		for j, u := range val {
-			if u > v || (u == v && idx[j] < idx[i]) {
-				r++
-			}
-		}
-		sv[r], si[r] = v, idx[i]
+	for r, i := range order {
+		sv[r], si[r] = val[i], idx[i]
 	}
 	return sv, si
 }

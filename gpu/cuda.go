@@ -43,9 +43,10 @@ var ptxArchs = []int{90, 80}
 const (
 	normsBlock  = 256 // 8 warps, one token each
 	singleBlock = 1024
-	rankBlock   = 256 // RANK_TILE
-	rankSlice   = 512 // RANK_SLICE
-	cdfWarps    = 8   // CDF_WARPS
+	rankBlock   = 256  // RANK_THREADS
+	rankTile    = 1024 // RANK_TILE: candidates per block
+	rankSlice   = 512  // RANK_SLICE
+	cdfWarps    = 8    // CDF_WARPS
 	sampleBlock = 256
 	gatherWarps = 8 // GATHER_WARPS
 )
@@ -479,7 +480,7 @@ func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64, norms bool) 
 			a.reset().p(s.w).i(c.n).i(s.cand).p(s.cval).p(s.cidx).p(s.scalars)); err != nil {
 			return err
 		}
-		if err := b.launch2("wtacrs_rank", (s.cand+rankBlock-1)/rankBlock, (s.cand+rankSlice-1)/rankSlice, rankBlock,
+		if err := b.launch2("wtacrs_rank", (s.cand+rankTile-1)/rankTile, (s.cand+rankSlice-1)/rankSlice, rankBlock,
 			a.reset().p(s.cval).p(s.cidx).i(s.cand).p(s.rank)); err != nil {
 			return err
 		}

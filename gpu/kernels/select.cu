@@ -4,6 +4,7 @@
 #define SELECT_THREADS 1024
 #define DIGIT_BITS 11
 #define DIGIT_BINS (1 << DIGIT_BITS)
+#define SELECT_UNROLL 8  // loads in flight per thread
 
 // One block of 1024 threads. With cand ≥ 1 pairs wanted (cand ≤ m), finds the value v of the
 // cand-th heaviest pair by a radix select on the bit patterns of the (non-negative) weights,
@@ -45,18 +46,18 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS)
         const unsigned long long p = prefix, mk = mask;
         // Every lane of a warp runs the same number of iterations, so that lanes with the same
         // digit can add their count with one atomic (many weights share their leading bits).
-        for (long long base = 0; base < m; base += 4LL * nt) {
-            unsigned long long b4[4];
+        for (long long base = 0; base < m; base += (long long)SELECT_UNROLL * nt) {
+            unsigned long long bv[SELECT_UNROLL];
 #pragma unroll
-            for (int u = 0; u < 4; u++) {
+            for (int u = 0; u < SELECT_UNROLL; u++) {
                 long long i = base + (long long)u * nt + tid;
-                b4[u] = i < m ? bits[i] : ~0ull;
+                bv[u] = i < m ? bits[i] : ~0ull;
             }
 #pragma unroll
-            for (int u = 0; u < 4; u++) {
+            for (int u = 0; u < SELECT_UNROLL; u++) {
                 long long i = base + (long long)u * nt + tid;
-                bool active = i < m && (b4[u] & mk) == p;
-                unsigned int key = active ? (unsigned int)((b4[u] >> shift) & digitMask) : 0xffffffffu;
+                bool active = i < m && (bv[u] & mk) == p;
+                unsigned int key = active ? (unsigned int)((bv[u] >> shift) & digitMask) : 0xffffffffu;
                 unsigned int peers = __match_any_sync(0xffffffffu, key);
                 if (active && lane == __ffs(peers) - 1) atomicAdd(&hist[key], (unsigned int)__popc(peers));
             }

@@ -42,7 +42,7 @@ int main() {
         emu_launch(dim3{1, 1, 1}, dim3{1024, 1, 1}, [&] {
             wtacrs_select(w.data(), n, cand, cval.data(), cidx.data(), scalars.data());
         });
-        emu_launch(dim3{(unsigned)((cand + 255) / 256), (unsigned)((cand + 511) / 512), 1}, dim3{256, 1, 1},
+        emu_launch(dim3{(unsigned)((cand + 1023) / 1024), (unsigned)((cand + 511) / 512), 1}, dim3{256, 1, 1},
                    [&] { wtacrs_rank(cval.data(), cidx.data(), cand, rank.data()); });
         emu_launch(dim3{1, 1, 1}, dim3{1024, 1, 1}, [&] {
             wtacrs_choose(cval.data(), cidx.data(), rank.data(), cand, k, mode, sval.data(), sidx.data(),

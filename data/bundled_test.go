@@ -13,7 +13,7 @@ import (
 
 func TestBundledBalanced(t *testing.T) {
 	t.Parallel()
-	sizes := map[string]int{"train": 4000, "dev": 500}
+	sizes := map[string]int{"train": 5000, "dev": 500}
 	premises := map[string]map[string]bool{}
 	for split, n := range sizes {
 		ds, err := Bundled(split)
@@ -69,7 +69,7 @@ func TestLoadBundled(t *testing.T) {
 	t.Parallel()
 	s, err := Load(Config{})
 	require.NoError(t, err)
-	assert.Equal(t, 4000, s.TrainEnc.N)
+	assert.Equal(t, 5000, s.TrainEnc.N)
 	assert.Equal(t, 500, s.DevEnc.N)
 	assert.Equal(t, DefaultMaxLen, s.TrainEnc.SeqLen)
 	assert.Zero(t, s.TrainEnc.Truncated, "bundled pairs fit in 128 tokens")

@@ -29,9 +29,9 @@ func ExampleLoad() {
 	fmt.Println(b.Size, len(b.IDs), len(b.Mask), len(b.Indices))
 	fmt.Println(s.Train.LabelCounts(), s.Dev.LabelCounts())
 	// Output:
-	// 4000 500 128 125
+	// 5000 500 128 157
 	// 32 4096 4096 32
-	// [2000 2000] [250 250]
+	// [2500 2500] [250 250]
 }
 
 func ExampleTokenizer_EncodePair() {

@@ -3,7 +3,7 @@
 // through the bible program of package bible-kjv) and WordNet 3.0 (Debian package wordnet-base).
 //
 //	gendata [-wordnet /usr/share/wordnet] [-corpus kjv.txt] [-out data/rte-synth] [-seed 1]
-//	        [-train 4000] [-dev 500]
+//	        [-train 5000] [-dev 500] [-min-words 6] [-max-words 28] [-min-count 30]
 //
 // Each premise is a verse; each hypothesis is a clause of it, kept as it is or with one word
 // replaced by a WordNet synonym or hypernym (entailment), or with an antonym, hyponym or
@@ -40,11 +40,17 @@ type options struct {
 	seed                 uint64
 	train, dev           int
 	minWords, maxWords   int
+	minCount             int
 	devEvery             int
 }
 
 type generator struct {
 	wn *wordNet
+	// freq counts the lower-cased words of the whole corpus; with minCount > 0 only words seen
+	// at least minCount times are replaced, so that the same substitutions recur across pairs
+	// and splits and a model trained from scratch can learn them.
+	freq     map[string]int
+	minCount int
 }
 
 var errUsage = errors.New("gendata: bad arguments")
@@ -57,10 +63,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.corpus, "corpus", "", "verses, one a line as printed by `bible -f`; empty: run bible (Debian bible-kjv)")
 	fs.StringVar(&o.out, "out", filepath.Join("data", "rte-synth"), "output folder")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed")
-	fs.IntVar(&o.train, "train", 4000, "train pairs (even)")
+	fs.IntVar(&o.train, "train", 5000, "train pairs (even)")
 	fs.IntVar(&o.dev, "dev", 500, "dev pairs (even)")
 	fs.IntVar(&o.minWords, "min-words", 6, "shortest premise, in words")
-	fs.IntVar(&o.maxWords, "max-words", 40, "longest premise, in words")
+	fs.IntVar(&o.maxWords, "max-words", 28, "longest premise, in words")
+	fs.IntVar(&o.minCount, "min-count", 30, "replace only words seen at least this often in the corpus (0: any)")
 	fs.IntVar(&o.devEvery, "dev-every", 10, "one chapter in this many goes to dev")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,8 +78,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.train < 2 || o.train%2 != 0 || o.dev < 2 || o.dev%2 != 0 {
 		return fmt.Errorf("%w: -train %d and -dev %d must be even and positive", errUsage, o.train, o.dev)
 	}
-	if o.minWords < 1 || o.maxWords < o.minWords || o.devEvery < 2 {
-		return fmt.Errorf("%w: need 1 <= -min-words <= -max-words and -dev-every >= 2", errUsage)
+	if o.minWords < 1 || o.maxWords < o.minWords || o.devEvery < 2 || o.minCount < 0 {
+		return fmt.Errorf("%w: need 1 <= -min-words <= -max-words, -dev-every >= 2 and -min-count >= 0", errUsage)
 	}
 	wn, err := loadWordNet(o.wordnet)
 	if err != nil {
@@ -82,7 +89,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g := &generator{wn: wn}
+	g := &generator{wn: wn, freq: map[string]int{}, minCount: o.minCount}
+	for _, v := range verses {
+		for _, t := range tokens(v.text) {
+			g.freq[strings.ToLower(t)]++
+		}
+	}
 	trainPool, devPool := split(verses, o)
 	for _, s := range []struct {
 		name string

@@ -161,7 +161,7 @@ func (g *generator) candidates(c []string) []candidate {
 	var out []candidate
 	for i := 1; i < len(c); i++ {
 		w := c[i]
-		if !isLowerWord(w) || len(w) < 3 || stopword[w] {
+		if !isLowerWord(w) || len(w) < 3 || stopword[w] || g.freq[w] < g.minCount {
 			continue
 		}
 		prev := strings.ToLower(c[i-1])
@@ -303,7 +303,9 @@ func (g *generator) substitute(c []string, k kind, rng *rand.Rand) ([]string, st
 		return nil, "", false
 	}
 	o := opts[rng.IntN(len(opts))]
-	rep := o.reps[rng.IntN(len(o.reps))]
+	// The first replacement in WordNet order: a word always gets the same substitute under a
+	// relation, which makes the substitutions learnable from the training split.
+	rep := o.reps[0]
 	out := slices.Clone(c)
 	orig := out[o.c.i]
 	if rep == orig {

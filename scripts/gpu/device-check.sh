@@ -7,8 +7,8 @@
 #   1. PTX with nvcc (scripts/gpu/ptx.sh), copied to $OUT/ptx/ to be committed;
 #   2. go test -tags cuda -v ./gpu/...              -> $OUT/test.log
 #   3. BenchmarkGradW (-benchtime 20x)              -> $OUT/bench.txt
-#   4. a short -race run of the launch paths        -> $OUT/race.log
-#   5. go vet -tags cuda ./gpu/...                  -> $OUT/vet.log
+#   4. go vet -tags cuda ./gpu/...                  -> $OUT/vet.log
+#   5. a short -race run of the launch paths        -> $OUT/race.log (checkptr, 8-byte slots)
 # and prints a summary (also in $OUT/summary.txt). $OUT defaults to /tmp/wtacrs-gpu-check.
 set -uo pipefail
 OUT=${OUT:-/tmp/wtacrs-gpu-check}
@@ -54,8 +54,8 @@ run_stage ptx 120 "$OUT/ptx.log" bash scripts/gpu/ptx.sh
 cp gpu/ptx/*.ptx "$OUT/ptx/" 2>/dev/null
 run_stage test 240 "$OUT/test.log" go test -tags cuda -count=1 -v -timeout 150s ./gpu/...
 run_stage bench 200 "$OUT/bench.txt" go test -tags cuda -count=1 -run '^$' -bench BenchmarkGradW -benchtime 20x -timeout 150s ./gpu/
-run_stage race 90 "$OUT/race.log" go test -tags cuda -race -count=1 -run 'TestDeviceErrors|TestDeviceBackward|TestDeviceParity/odd/wtacrs' -timeout 80s ./gpu/
 run_stage vet 60 "$OUT/vet.log" go vet -tags cuda ./gpu/...
+run_stage race 90 "$OUT/race.log" go test -tags cuda -race -count=1 -run 'TestDeviceErrors|TestDeviceBackward|TestDeviceParity/odd/wtacrs' -timeout 80s ./gpu/
 
 {
   echo "==================== device check summary ===================="
@@ -72,8 +72,8 @@ run_stage vet 60 "$OUT/vet.log" go vet -tags cuda ./gpu/...
   grep -E '\|C\| = |worst error|negative control' "$OUT/test.log" 2>/dev/null | head -n 16
   echo "-- benchmarks"
   grep -E '^(Benchmark|ok |FAIL|PASS)|stages|panic' "$OUT/bench.txt" 2>/dev/null | head -n 30
-  echo "-- race"
-  grep -E '^(ok |FAIL|---)|WARNING: DATA RACE|checkptr' "$OUT/race.log" 2>/dev/null | head -n 10
   echo "-- vet"
   head -n 10 "$OUT/vet.log" 2>/dev/null
+  echo "-- race"
+  grep -E '^(ok |FAIL|---)|WARNING: DATA RACE|checkptr' "$OUT/race.log" 2>/dev/null | head -n 10
 } | tee "$OUT/summary.txt"

@@ -120,6 +120,7 @@ func (d *Device) Synchronize() error {
 // Matrix is a row-major float32 matrix in device memory. Create it with [Device.Alloc] or
 // [Device.Upload]; release it with [Matrix.Free].
 type Matrix struct {
+	// Rows and Cols are the dimensions; do not change them.
 	Rows, Cols int
 	dev        *Device
 	ptr        uintptr
@@ -237,6 +238,8 @@ func (d *Device) GradH(dst, g, w *Matrix) error {
 // with every buffer allocated once. Build it with [Device.NewEstimator]; it is not safe for
 // concurrent use.
 type Estimator struct {
+	// Method is estimator.MethodCRS or estimator.MethodWTACRS; N, DIn and DOut are the shape of
+	// H (N×DIn) and G (N×DOut); K is the budget. They are fixed at construction: do not change.
 	Method         estimator.Method
 	N, DIn, DOut   int
 	K              int

@@ -1,6 +1,7 @@
 package estimator_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -200,4 +201,24 @@ func TestLinearUnbiased(t *testing.T) {
 	}
 	z := meanEntryZ(t, h, w, gz, biased, 0, 0, trials)
 	assert.Greater(t, math.Abs(z), 6.0, "biased control: z = %v", z)
+}
+
+// Algorithm 1 on a layer of 4 tokens: forward keeps only the sketch's rows of H, pre-scaled;
+// backward gives the exact ∇H and bias gradient and ∇W from the kept rows.
+func ExampleLinearForward() {
+	h, _ := estimator.NewDense(4, 2, []float64{1, 0, 0, 1, 2, 2, 0, 0})
+	w, _ := estimator.NewDense(2, 1, []float64{1, -1})
+	gz, _ := estimator.NewDense(4, 1, []float64{1, 1, 1, 0})
+	// Weights from ‖H_t‖ and (here exact) ‖∇Z_t‖: the last token has weight 0.
+	wts, _ := estimator.WeightsTransA(h, gz)
+	plan, _ := estimator.NewWTACRS(wts, 2)
+	_, saved, _ := estimator.LinearForward(h, w, nil, plan.Sample(1, 0))
+	_, gw, gb, _ := estimator.LinearBackward(saved, w, gz)
+	fmt.Println("kept rows:", saved.Index, "of", saved.N)
+	fmt.Println("bias gradient (exact):", gb)
+	fmt.Println("∇W rows:", gw.Rows, "cols:", gw.Cols)
+	// Output:
+	// kept rows: [1 2] of 4
+	// bias gradient (exact): [3]
+	// ∇W rows: 2 cols: 1
 }

@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	timings = append(timings, Timing{RunVariantName, res.TrainTime.Seconds(), res.TokensPerSecond})
 	var compare [][]string
 	if len(cfg.Compare.Variants) > 0 {
-		compare = append(compare, compareRow(RunVariantName, "config", 0, "[train]", res))
+		compare = append(compare, compareRow(RunVariantName, mainMethod(cfg.Train), 0, "as [train]", res))
 	}
 	for _, v := range cfg.Compare.Variants {
 		vr, err := opt.Train(ctx, VariantConfig(cfg.Train, v), train.Options{Progress: progress(v.Name)})
@@ -222,6 +222,21 @@ func writeResults(parent string, cfg Config, files map[string][]byte, start time
 		return Manifest{}, err
 	}
 	return m, nil
+}
+
+// mainMethod names the backward of the observed run for compare.csv: "exact" or "wtacrs" when
+// every layer kind uses it, else "mixed".
+func mainMethod(c train.Config) string {
+	m := ""
+	for _, k := range train.Kinds() {
+		switch km := c.Kind(k).Method; {
+		case m == "":
+			m = km
+		case m != km:
+			return "mixed"
+		}
+	}
+	return m
 }
 
 // plottedCurves returns the records of the first, middle and last recorded steps of each norm

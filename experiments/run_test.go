@@ -96,6 +96,7 @@ func TestRunWritesEveryOutput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(sum), "Synthetic heavy-tailed norms.")
 	assert.Contains(t, string(sum), "| wta30 | wtacrs | 0.3 |")
+	assert.Contains(t, string(sum), "| main | mixed | – | as [train] |")
 	assert.Contains(t, string(sum), "![curves_k0.1_exact](curves_k0.1_exact.png)")
 }
 

@@ -143,6 +143,16 @@ func benchmarkGradW(b *testing.B, d *Device, dw, dh, dg *Matrix, ests []*Estimat
 		for _, name := range names {
 			line += fmt.Sprintf(" %s %.1fµs", name, float64(st[name].Nanoseconds())/1e3/reps)
 		}
-		b.Logf("%s on %s: |C| = %d of k = %d; stages (synchronous):%s", runs[i+1].name, d.Name(), len(tr.Kept), e.K, line)
+		// The alternative for |C|: a host round trip of the n weights and estimator.ChooseC.
+		t0 := time.Now()
+		tr2, err := e.Trace() // waits, then copies the weights (and the small sketch arrays)
+		require.NoError(b, err)
+		t1 := time.Now()
+		_, err = estimator.ChooseC(tr2.Weights, e.K)
+		require.NoError(b, err)
+		t2 := time.Now()
+		b.Logf("%s on %s: |C| = %d of k = %d; stages (synchronous):%s; host round trip instead: copy %.1fµs + ChooseC %.1fµs",
+			runs[i+1].name, d.Name(), len(tr.Kept), e.K, line,
+			float64(t1.Sub(t0).Nanoseconds())/1e3, float64(t2.Sub(t1).Nanoseconds())/1e3)
 	}
 }

@@ -12,6 +12,9 @@
 // [estimator.LinearBackwardAdd]; a [Hook] chooses, per layer and step, exact backward or a
 // sketch of the pooled tokens (Algorithm 1 of the paper) and sees each layer's output gradient.
 //
+// Backward recomputes the attention probabilities from the saved queries and keys instead of
+// keeping them, so that the activations kept for backward grow linearly in the sequence length.
+//
 // Masked (padding) tokens are never attended to: their attention scores are −∞, so they change
 // no unmasked value and receive zero gradient through every path that reaches the loss.
 //

@@ -277,7 +277,7 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 			return nil, err
 		}
 		var ctx dense[T]
-		ctx, bt.p = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
+		ctx = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
 		var o dense[T]
 		if o, bt.lin[3], err = lin(base+3, ctx); err != nil {
 			return nil, err
@@ -386,7 +386,7 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 		if err != nil {
 			return err
 		}
-		dq, dk, dv := attentionBackward(bt.q, bt.k, bt.v, bt.p, dctx, b.B, b.S, m.Cfg.Heads)
+		dq, dk, dv := attentionBackward(bt.q, bt.k, bt.v, b.Mask, dctx, b.B, b.S, m.Cfg.Heads)
 		dy1, err := linBack(base, bt.lin[0], dq)
 		if err != nil {
 			return err
@@ -458,7 +458,7 @@ func (t *Tape[T]) SavedBytes() int {
 		total += len(v) * size
 	}
 	for _, bt := range t.blocks {
-		for _, v := range [][]T{bt.xhat1.Data, bt.xhat2.Data, bt.inv1, bt.inv2, bt.q.Data, bt.k.Data, bt.v.Data, bt.p.Data, bt.u.Data} {
+		for _, v := range [][]T{bt.xhat1.Data, bt.xhat2.Data, bt.inv1, bt.inv2, bt.q.Data, bt.k.Data, bt.v.Data, bt.u.Data} {
 			count(v)
 		}
 		for _, s := range bt.lin {

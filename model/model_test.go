@@ -75,21 +75,25 @@ func TestAttentionGradient(t *testing.T) {
 	q, k, v := randDense(rng, batch*seq, d), randDense(rng, batch*seq, d), randDense(rng, batch*seq, d)
 	r := randDense(rng, batch*seq, d)
 	mask := []bool{true, true, true, false, true, true, false, false}
-	loss := func() float64 { c, _ := attentionForward(q, k, v, batch, seq, heads, mask); return dot(c.Data, r.Data) }
-	_, p := attentionForward(q, k, v, batch, seq, heads, mask)
-	dq, dk, dv := attentionBackward(q, k, v, p, r, batch, seq, heads)
+	loss := func() float64 { return dot(attentionForward(q, k, v, batch, seq, heads, mask).Data, r.Data) }
+	dq, dk, dv := attentionBackward(q, k, v, mask, r, batch, seq, heads)
 	checkGrad(t, "q", q.Data, dq.Data, loss)
 	checkGrad(t, "k", k.Data, dk.Data, loss)
 	checkGrad(t, "v", v.Data, dv.Data, loss)
 	// Masked keys get exactly zero attention and zero key/value gradient.
 	for bh := 0; bh < batch*heads; bh++ {
 		b := bh / heads
+		p := make([]float64, seq*seq)
+		attentionProbs(q, k, b, bh%heads, seq, heads, mask, p)
 		for i := 0; i < seq; i++ {
+			var sum float64
 			for j := 0; j < seq; j++ {
+				sum += p[i*seq+j]
 				if !mask[b*seq+j] {
-					require.Zero(t, p.Data[bh*seq*seq+i*seq+j])
+					require.Zero(t, p[i*seq+j])
 				}
 			}
+			require.InDelta(t, 1, sum, 1e-12)
 		}
 	}
 	for j := 0; j < d; j++ {

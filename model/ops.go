@@ -127,52 +127,61 @@ func parallelFor(n int, f func(i int)) {
 	wg.Wait()
 }
 
-// attentionForward computes multi-head self-attention context for q, k, v (n×d, n = B·S) with
-// h heads: for each sequence and head, P = softmax(QKᵀ/√d_h) over unmasked keys, ctx = PV. It
-// returns ctx and P (B·h blocks of S×S, block b·h + head).
-func attentionForward[T Float](q, k, v dense[T], batch, seq, heads int, mask []bool) (ctx, p dense[T]) {
+// attentionProbs writes into pb (S×S) the attention probabilities of sequence b, head h:
+// softmax(QKᵀ/√d_h) over the unmasked keys. Forward and backward call it alike, so the
+// probabilities backward recomputes are bit for bit those of forward.
+func attentionProbs[T Float](q, k dense[T], b, h, seq, heads int, mask []bool, pb []T) {
 	d := q.Cols
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
-	ctx = newDense[T](q.Rows, d)
-	p = newDense[T](batch*heads*seq, seq)
+	off := b*seq*d + h*dh
+	gemm.Gemm(false, true, seq, seq, dh, scale, q.Data[off:], d, k.Data[off:], d, 0, pb, seq)
+	m := mask[b*seq : (b+1)*seq]
+	for i := 0; i < seq; i++ {
+		row := pb[i*seq : (i+1)*seq]
+		mx := math.Inf(-1)
+		for j, x := range row {
+			if m[j] && float64(x) > mx {
+				mx = float64(x)
+			}
+		}
+		var sum float64
+		for j, x := range row {
+			if !m[j] {
+				row[j] = 0
+				continue
+			}
+			e := math.Exp(float64(x) - mx)
+			row[j] = T(e)
+			sum += e
+		}
+		if sum > 0 {
+			for j := range row {
+				row[j] = T(float64(row[j]) / sum)
+			}
+		}
+	}
+}
+
+// attentionForward computes multi-head self-attention context for q, k, v (n×d, n = B·S) with
+// h heads: for each sequence and head, P = softmax(QKᵀ/√d_h) over unmasked keys, ctx = PV. P is
+// not kept: backward recomputes it from q and k.
+func attentionForward[T Float](q, k, v dense[T], batch, seq, heads int, mask []bool) dense[T] {
+	d := q.Cols
+	dh := d / heads
+	ctx := newDense[T](q.Rows, d)
 	parallelFor(batch*heads, func(bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
-		pb := p.Data[bh*seq*seq : (bh+1)*seq*seq]
-		gemm.Gemm(false, true, seq, seq, dh, scale, q.Data[off:], d, k.Data[off:], d, 0, pb, seq)
-		m := mask[b*seq : (b+1)*seq]
-		for i := 0; i < seq; i++ {
-			row := pb[i*seq : (i+1)*seq]
-			mx := math.Inf(-1)
-			for j, x := range row {
-				if m[j] && float64(x) > mx {
-					mx = float64(x)
-				}
-			}
-			var sum float64
-			for j, x := range row {
-				if !m[j] {
-					row[j] = 0
-					continue
-				}
-				e := math.Exp(float64(x) - mx)
-				row[j] = T(e)
-				sum += e
-			}
-			if sum > 0 {
-				for j := range row {
-					row[j] = T(float64(row[j]) / sum)
-				}
-			}
-		}
+		pb := make([]T, seq*seq)
+		attentionProbs(q, k, b, h, seq, heads, mask, pb)
 		gemm.Gemm(false, false, seq, dh, seq, 1, pb, seq, v.Data[off:], d, 0, ctx.Data[off:], d)
 	})
-	return ctx, p
+	return ctx
 }
 
-// attentionBackward returns ∇q, ∇k, ∇v for ∇ctx.
-func attentionBackward[T Float](q, k, v, p, dctx dense[T], batch, seq, heads int) (dq, dk, dv dense[T]) {
+// attentionBackward returns ∇q, ∇k, ∇v for ∇ctx, recomputing the probabilities.
+func attentionBackward[T Float](q, k, v dense[T], mask []bool, dctx dense[T], batch, seq, heads int) (dq, dk, dv dense[T]) {
 	d := q.Cols
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
@@ -180,7 +189,8 @@ func attentionBackward[T Float](q, k, v, p, dctx dense[T], batch, seq, heads int
 	parallelFor(batch*heads, func(bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
-		pb := p.Data[bh*seq*seq : (bh+1)*seq*seq]
+		pb := make([]T, seq*seq)
+		attentionProbs(q, k, b, h, seq, heads, mask, pb)
 		// ∇V = Pᵀ ∇ctx; ∇P = ∇ctx Vᵀ.
 		gemm.Gemm(true, false, seq, dh, seq, 1, pb, seq, dctx.Data[off:], d, 0, dv.Data[off:], d)
 		ds := make([]T, seq*seq)

@@ -154,6 +154,29 @@ func TestModelGradient(t *testing.T) {
 	}
 }
 
+// TestRecomputeSameGradients checks that recomputing q, k, v and the feed-forward
+// pre-activations in backward gives the gradients of the stored path bit for bit.
+func TestRecomputeSameGradients(t *testing.T) {
+	t.Parallel()
+	var grads [2][][]float32
+	for i, rc := range []bool{false, true} {
+		cfg := tinyConfig()
+		cfg.Recompute = rc
+		m, err := New[float32](cfg, 5)
+		require.NoError(t, err)
+		tape, err := m.Forward(tinyBatch(), nil)
+		require.NoError(t, err)
+		require.NoError(t, m.Backward(tape, nil))
+		for _, p := range m.Params {
+			grads[i] = append(grads[i], p.G)
+		}
+		if rc {
+			assert.Nil(t, tape.blocks[0].q.Data)
+		}
+	}
+	assert.Equal(t, grads[0], grads[1])
+}
+
 func TestPaddingDoesNotChangeOutput(t *testing.T) {
 	t.Parallel()
 	m, err := New[float64](tinyConfig(), 4)

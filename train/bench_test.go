@@ -35,9 +35,11 @@ var sinkLoss float64
 // -benchmem off it reports, per step: activation bytes the tape keeps for backward (saved-B),
 // those of the linear layers (linear-B), the peak live heap above the parameters and optimiser
 // state (peak-act-B, sampled after forward and at every layer of backward with full
-// collections, outside the timer) and tokens per second.
-func benchmarkStep(b *testing.B, method string, ratio float64) {
+// collections, outside the timer), the whole peak live heap of the step (peak-heap-B: the
+// parameters, gradients and AdamW moments included) and tokens per second.
+func benchmarkStep(b *testing.B, method string, ratio float64, recompute bool) {
 	cfg := DefaultConfig().WithAll(method, ratio)
+	cfg.Recompute = recompute
 	const batch, seq, vocab = 16, 128, 8000
 	m, err := model.New[float32](modelConfig(cfg, vocab, seq), 1)
 	if err != nil {
@@ -83,6 +85,7 @@ func benchmarkStep(b *testing.B, method string, ratio float64) {
 	}
 	saved := tape.SavedBytes()
 	peak := ph.peak - base
+	total := ph.peak
 	tape = nil
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -102,9 +105,14 @@ func benchmarkStep(b *testing.B, method string, ratio float64) {
 	b.ReportMetric(float64(saved), "saved-B")
 	b.ReportMetric(float64(linear), "linear-B")
 	b.ReportMetric(peak, "peak-act-B")
+	b.ReportMetric(total, "peak-heap-B")
 	b.ReportMetric(float64(batch*seq*b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
 
-func BenchmarkStepExact(b *testing.B)    { benchmarkStep(b, MethodExact, 1) }
-func BenchmarkStepWTACRS03(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.3) }
-func BenchmarkStepWTACRS01(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.1) }
+func BenchmarkStepExact(b *testing.B)    { benchmarkStep(b, MethodExact, 1, true) }
+func BenchmarkStepWTACRS03(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.3, true) }
+func BenchmarkStepWTACRS01(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.1, true) }
+
+// The same without recomputation: queries, keys, values and feed-forward pre-activations kept.
+func BenchmarkStepKeepExact(b *testing.B)    { benchmarkStep(b, MethodExact, 1, false) }
+func BenchmarkStepKeepWTACRS03(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.3, false) }

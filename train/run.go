@@ -69,7 +69,7 @@ func truncate(e *data.Encoded, n int) *data.Encoded {
 // modelConfig returns the model sizes of cfg for a vocabulary of the given size.
 func modelConfig(cfg Config, vocab, seqLen int) model.Config {
 	return model.Config{Vocab: vocab, Dim: cfg.Dim, Heads: cfg.Heads, Blocks: cfg.Blocks, FFN: cfg.FFNDim,
-		MaxLen: seqLen, Classes: data.NumLabels, Segments: 2}
+		MaxLen: seqLen, Classes: data.NumLabels, Segments: 2, Recompute: cfg.Recompute}
 }
 
 // TotalSteps returns the number of optimiser steps of a run over nTrain examples.

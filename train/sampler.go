@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/model"
@@ -86,7 +87,7 @@ func (s *sampler[T]) begin(step, epoch int, indices []int, b model.Batch, obs Ob
 	for i := range s.pending {
 		s.pending[i] = nil
 		if obs != nil && obs.Wants(step, s.ids[i]) {
-			s.pending[i] = &Observation{Step: step, Epoch: epoch, Layer: s.ids[i], Valid: b.Mask}
+			s.pending[i] = &Observation{Step: step, Epoch: epoch, Layer: s.ids[i], Valid: slices.Clone(b.Mask)}
 		}
 	}
 }

@@ -239,3 +239,17 @@ func TestTableIndependentOfJobs(t *testing.T) {
 	_, err := Table(context.Background(), c, []float64{0}, []uint64{1}, 1, *opt, nil)
 	assert.ErrorIs(t, err, ErrConfig)
 }
+
+func TestRunFloat64AndFullPadding(t *testing.T) {
+	t.Parallel()
+	opt := tinyData(t)
+	c := tinyConfig().WithAll(MethodWTACRS, 0.5)
+	c.Epochs, c.Precision, c.TrimPadding, c.Recompute = 1, "float64", false, false
+	res, err := Run(context.Background(), c, *opt)
+	require.NoError(t, err)
+	assert.Equal(t, int64(320*32), res.Tokens) // every batch padded to max_len = 32
+	for _, m := range res.Memory {
+		assert.LessOrEqual(t, m.KeptFraction, 0.5)
+		assert.Greater(t, m.KeptFraction, 0.0)
+	}
+}

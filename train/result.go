@@ -70,6 +70,8 @@ type Result struct {
 	// Memory lists, per linear layer, the activation bytes saved for backward.
 	Memory []LayerMemory
 	// SavedBytes and ExactBytes sum Memory over the layers: the mean bytes per step that the
-	// linear layers kept, and what exact backward would have kept.
+	// linear layers kept, and what exact backward would have kept, counting the input that q, k
+	// and v share once per layer (so exact totals overstate what an exact step stores, which
+	// keeps that input once; the benchmarks of this package measure the whole tape).
 	SavedBytes, ExactBytes float64
 }

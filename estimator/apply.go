@@ -71,17 +71,53 @@ func Apply[T Float](x, y Dense[T], s *Sketch) (Dense[T], error) {
 // gradient ∇W = Hᵀ∇Z: the tokens): the kept rows of H scaled by their factors, gathered with the
 // matching rows of G into one GEMM of inner size s.Rows(). Checks as for [Apply].
 func ApplyTransA[T Float](h, g Dense[T], s *Sketch) (Dense[T], error) {
-	if err := checkSketch(h.Rows, g.Rows, s); err != nil {
-		return Dense[T]{}, fmt.Errorf("%w (H is %dx%d, G is %dx%d)", err, h.Rows, h.Cols, g.Rows, g.Cols)
-	}
-	if len(h.Data) != h.Rows*h.Cols || len(g.Data) != g.Rows*g.Cols {
-		return Dense[T]{}, fmt.Errorf("%w: storage does not match the dimensions", ErrShape)
-	}
-	hs, gs, err := GatherRows(h, g, s)
-	if err != nil {
+	dst := Dense[T]{Rows: h.Cols, Cols: g.Cols, Data: make([]T, h.Cols*g.Cols)}
+	if err := ApplyTransAInto(dst, h, g, s, nil); err != nil {
 		return Dense[T]{}, err
 	}
-	return MultiplyGathered(hs, gs), nil
+	return dst, nil
+}
+
+// Workspace holds the gather buffers of [ApplyTransAInto], so that repeated estimates (one per
+// layer and step in training) reuse memory rather than allocate and fault in fresh pages each
+// time. The zero value is ready to use. A Workspace must not be used by two calls at once.
+type Workspace[T Float] struct{ hs, gs []T }
+
+// buffers returns the workspace's buffers resized to n and m elements.
+func (ws *Workspace[T]) buffers(n, m int) ([]T, []T) {
+	if cap(ws.hs) < n {
+		ws.hs = make([]T, n)
+	}
+	if cap(ws.gs) < m {
+		ws.gs = make([]T, m)
+	}
+	return ws.hs[:n], ws.gs[:m]
+}
+
+// ApplyTransAInto is [ApplyTransA] writing into dst, which must be h.Cols×g.Cols, with the
+// gather buffers of ws (nil: fresh buffers). dst is overwritten.
+func ApplyTransAInto[T Float](dst Dense[T], h, g Dense[T], s *Sketch, ws *Workspace[T]) error {
+	if err := checkSketch(h.Rows, g.Rows, s); err != nil {
+		return fmt.Errorf("%w (H is %dx%d, G is %dx%d)", err, h.Rows, h.Cols, g.Rows, g.Cols)
+	}
+	if err := checkTransShape(h, g); err != nil {
+		return err
+	}
+	if dst.Rows != h.Cols || dst.Cols != g.Cols || len(dst.Data) != dst.Rows*dst.Cols {
+		return fmt.Errorf("%w: the estimate of HᵀG is %dx%d, not %dx%d", ErrShape, h.Cols, g.Cols, dst.Rows, dst.Cols)
+	}
+	if ws == nil {
+		ws = new(Workspace[T])
+	}
+	r := s.Rows()
+	hb, gb := ws.buffers(r*h.Cols, r*g.Cols)
+	hs := Dense[T]{Rows: r, Cols: h.Cols, Data: hb}
+	gs := Dense[T]{Rows: r, Cols: g.Cols, Data: gb}
+	if err := gatherInto(hs, gs, h, g, s); err != nil {
+		return err
+	}
+	multiplyGathered(dst, hs, gs)
+	return nil
 }
 
 // GatherRows returns the sketch's rows of H, each scaled by its factor, and the matching rows of
@@ -91,11 +127,22 @@ func GatherRows[T Float](h, g Dense[T], s *Sketch) (hs, gs Dense[T], err error) 
 	if err := checkSketch(h.Rows, g.Rows, s); err != nil {
 		return hs, gs, err
 	}
+	if err := checkTransShape(h, g); err != nil {
+		return hs, gs, err
+	}
 	r := s.Rows()
 	hs = Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
 	gs = Dense[T]{Rows: r, Cols: g.Cols, Data: make([]T, r*g.Cols)}
+	return hs, gs, gatherInto(hs, gs, h, g, s)
+}
+
+// gatherInto fills hs with the sketch's rows of h times their scales and gs with the matching
+// rows of g (gs may be empty to gather h alone), in parallel over rows. It returns ErrNonFinite
+// when a gathered row holds NaN or Inf.
+func gatherInto[T Float](hs, gs Dense[T], h, g Dense[T], s *Sketch) error {
 	var bad atomic.Int64 // gathered rows holding NaN or Inf
-	parallelRows(r, h.Cols+g.Cols, func(lo, hi int) {
+	withG := len(gs.Data) > 0
+	parallelRows(s.Rows(), h.Cols+gs.Cols, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			idx := s.Index[j]
 			f := T(s.Scale[j])
@@ -106,10 +153,12 @@ func GatherRows[T Float](h, g Dense[T], s *Sketch) (hs, gs Dense[T], err error) 
 				dst[c] = v * f
 				probe += v * 0
 			}
-			src := g.Row(idx)
-			copy(gs.Row(j), src)
-			for _, v := range src {
-				probe += v * 0
+			if withG {
+				src := g.Row(idx)
+				copy(gs.Row(j), src)
+				for _, v := range src {
+					probe += v * 0
+				}
 			}
 			if probe != probe {
 				bad.Add(1)
@@ -118,22 +167,27 @@ func GatherRows[T Float](h, g Dense[T], s *Sketch) (hs, gs Dense[T], err error) 
 	})
 	if bad.Load() != 0 {
 		if err := finite("H", hs.Data); err != nil {
-			return hs, gs, err
+			return err
 		}
-		return hs, gs, finite("G", gs.Data)
+		return finite("G", gs.Data)
 	}
-	return hs, gs, nil
+	return nil
 }
 
 // MultiplyGathered returns HsᵀGs for gathered rows (see [GatherRows]). It panics when the row
 // counts differ.
 func MultiplyGathered[T Float](hs, gs Dense[T]) Dense[T] {
+	out := Dense[T]{Rows: hs.Cols, Cols: gs.Cols, Data: make([]T, hs.Cols*gs.Cols)}
+	multiplyGathered(out, hs, gs)
+	return out
+}
+
+// multiplyGathered overwrites dst with HsᵀGs.
+func multiplyGathered[T Float](dst, hs, gs Dense[T]) {
 	if hs.Rows != gs.Rows {
 		panic(fmt.Sprintf("estimator: %d gathered rows of H against %d of G", hs.Rows, gs.Rows))
 	}
-	out := Dense[T]{Rows: hs.Cols, Cols: gs.Cols, Data: make([]T, hs.Cols*gs.Cols)}
-	gemm.Gemm(true, false, hs.Cols, gs.Cols, hs.Rows, 1, hs.Data, max(1, hs.Cols), gs.Data, max(1, gs.Cols), 0, out.Data, max(1, gs.Cols))
-	return out
+	gemm.Gemm(true, false, hs.Cols, gs.Cols, hs.Rows, 1, hs.Data, max(1, hs.Cols), gs.Data, max(1, gs.Cols), 0, dst.Data, max(1, gs.Cols))
 }
 
 func checkSketch(mx, my int, s *Sketch) error {

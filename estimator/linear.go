@@ -72,14 +72,7 @@ func LinearForward[T Float](h, w Dense[T], b []T, s *Sketch) (Dense[T], LinearSa
 	saved.H = Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
 	saved.Index = make([]int, r)
 	copy(saved.Index, s.Index)
-	for j, idx := range s.Index {
-		f := T(s.Scale[j])
-		dst := saved.H.Row(j)
-		for c, v := range h.Row(idx) {
-			dst[c] = v * f
-		}
-	}
-	if err := finite("H'", saved.H.Data); err != nil {
+	if err := gatherInto(saved.H, Dense[T]{}, h, Dense[T]{}, s); err != nil {
 		return Dense[T]{}, LinearSaved[T]{}, fmt.Errorf("linear forward: %w", err)
 	}
 	return z, saved, nil

@@ -44,7 +44,8 @@
 // A draw maps u to a pair through the blocked cumulative sum of the plan's draw weights (zero on C):
 // with blocks of [CDFBlock] consecutive pairs, local sums run sequentially inside each block,
 // block offsets sequentially over the blocks, and cdf[i] = offset[block(i)] + local[i]
-// (offset[0] = 0). With T = cdf[m−1] the draw is the smallest i with cdf[i] > u·T, or, if none,
-// the largest i of positive weight. All of it is float64 additions in a fixed order, so a GPU
+// (offset[0] = 0). With T = cdf[m−1] the draw is the smallest i with cdf[i] > u·T, or, if none
+// (u·T rounded up to T), the largest i with cdf[i] > cdf[i−1] (i = 0 when there is none). All of
+// it is float64 additions in a fixed order, so a GPU
 // that follows the same order gets the same indices bit for bit.
 package estimator

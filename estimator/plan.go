@@ -414,8 +414,9 @@ func blockedCDF(w []float64) []float64 {
 	return cdf
 }
 
-// pick maps u ∈ [0,1) to a pair through the blocked CDF: the smallest i with cdf[i] > u·T, or the
-// largest i of positive weight when rounding leaves none. cdf must have positive total.
+// pick maps u ∈ [0,1) to a pair through the blocked CDF: the smallest i with cdf[i] > u·T, or,
+// when rounding leaves none, the largest i with cdf[i] > cdf[i−1] (a pair of positive weight whose
+// weight was not lost to rounding). cdf must have positive total.
 func pick(cdf []float64, u float64) int {
 	t := cdf[len(cdf)-1]
 	target := u * t

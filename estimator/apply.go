@@ -146,21 +146,17 @@ func gatherInto[T Float](hs, gs Dense[T], h, g Dense[T], s *Sketch) error {
 		for j := lo; j < hi; j++ {
 			idx := s.Index[j]
 			f := T(s.Scale[j])
-			// probe is NaN exactly when the row holds a NaN or ±Inf (x·0 is NaN for those).
-			var probe T
-			dst := hs.Row(j)
-			for c, v := range h.Row(idx) {
+			src, dst := h.Row(idx), hs.Row(j)
+			for c, v := range src {
 				dst[c] = v * f
-				probe += v * 0
 			}
+			// A NaN or ±Inf in the source row leaves a NaN or ±Inf in dst (f is finite).
+			nonFinite := hasNonFinite(dst)
 			if withG {
-				src := g.Row(idx)
-				copy(gs.Row(j), src)
-				for _, v := range src {
-					probe += v * 0
-				}
+				copy(gs.Row(j), g.Row(idx))
+				nonFinite = nonFinite || hasNonFinite(gs.Row(j))
 			}
-			if probe != probe {
+			if nonFinite {
 				bad.Add(1)
 			}
 		}
@@ -216,4 +212,22 @@ func finite[T Float](name string, v []T) error {
 		}
 	}
 	return nil
+}
+
+// hasNonFinite reports whether v holds a NaN or ±Inf: x·0 is NaN exactly for those, and a sum
+// with a NaN term is NaN. Four independent sums keep the loop from waiting on one addition chain.
+func hasNonFinite[T Float](v []T) bool {
+	var a0, a1, a2, a3 T
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a0 += v[i] * 0
+		a1 += v[i+1] * 0
+		a2 += v[i+2] * 0
+		a3 += v[i+3] * 0
+	}
+	for ; i < len(v); i++ {
+		a0 += v[i] * 0
+	}
+	s := a0 + a1 + a2 + a3
+	return s != s
 }

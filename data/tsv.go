@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/wtacrs/wtacrs/internal/atomicfile"
 )
 
 // Errors returned by the package, always wrapped with context.
@@ -233,41 +235,8 @@ func WriteTSVFile(path string, d *Dataset) error {
 
 // writeAtomic writes through fn into a temporary file next to path and renames it into place.
 func writeAtomic(path string, fn func(io.Writer) error) error {
-	dir, base := ".", path
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		dir, base = path[:i], path[i+1:]
-		if dir == "" {
-			dir = "/"
-		}
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
+	if err := atomicfile.Write(path, fn); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	bw := bufio.NewWriter(tmp)
-	if err := fn(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("data: %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("data: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("data: %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("data: %w", err)
-	}
-	ok = true
 	return nil
 }

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/wtacrs/wtacrs/internal/atomicfile"
 )
 
 // TableRow is one method of a Table-1-like comparison: dev accuracy over seeds.
@@ -136,21 +136,7 @@ func WriteJSON(path string, v any) error {
 		return fmt.Errorf("train: encode %s: %w", path, err)
 	}
 	buf = append(buf, '\n')
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if _, err := f.Write(buf); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("train: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("train: write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.WriteFile(path, buf); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	return nil

@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"codeberg.org/sbinet/npyio/npy"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/atomicfile"
 )
 
 // ErrFormat reports a file that is not a 2-D float32/float64 C-order .npy array.
@@ -103,26 +103,5 @@ func Write[T estimator.Float](path string, m estimator.Dense[T]) error {
 	out.Write(binary.LittleEndian.AppendUint16(nil, uint16(len(header))))
 	out.WriteString(header)
 	out.Write(buf.Bytes())
-	return atomicWrite(path, out.Bytes())
-}
-
-// atomicWrite writes data to a temporary file beside path and renames it over path.
-func atomicWrite(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, out.Bytes())
 }

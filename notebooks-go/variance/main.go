@@ -11,7 +11,6 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -21,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/atomicfile"
 	"github.com/wtacrs/wtacrs/notebooks-go/internal/nb"
 	"github.com/wtacrs/wtacrs/notebooks-go/internal/varexp"
 	"github.com/wtacrs/wtacrs/plots"
@@ -175,20 +175,4 @@ func fnum(x float64) string {
 	return strconv.FormatFloat(x, 'g', -1, 64)
 }
 
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), 0o644)); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
-}
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/internal/atomicfile"
 	"github.com/wtacrs/wtacrs/plots"
 	"github.com/wtacrs/wtacrs/train"
 )
@@ -111,18 +112,7 @@ func WriteReport(s Settings, text string) error {
 		return err
 	}
 	path := filepath.Join(s.Out, "report.md")
-	f, err := os.CreateTemp(s.Out, ".report.md.tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.WriteString(text)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), 0o644)); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.WriteFile(path, []byte(text)); err != nil {
 		return err
 	}
 	fmt.Println("wrote", path)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,10 +39,7 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run.`)
 	kinds := fs.String("kinds", "q,k,v,o,ffn_in,ffn_out", "layer kinds to analyse")
 	padding := fs.Bool("include-padding", false, "analyse padding tokens too (default: only tokens valid.npy marks)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -49,10 +49,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	trials := fs.Int("trials", 1000, "number of independent sketches for the empirical figures, ≥ 1")
 	seed := fs.Uint64("seed", 1, "seed of the Philox generator; trial t uses stream t")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -111,3 +111,15 @@ func TestEstimateErrors(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.True(t, strings.Contains(stderr, "unknown command"))
 }
+
+func TestHelpExitsZero(t *testing.T) {
+	t.Parallel()
+	require.NotEmpty(t, commands)
+	for name := range commands {
+		code, stdout, stderr := runCLI(name, "-h")
+		assert.Equal(t, 0, code, name)
+		assert.Empty(t, stdout, name)
+		assert.Contains(t, strings.ToLower(stderr), "usage", name)
+		assert.NotContains(t, stderr, "help requested", name)
+	}
+}

@@ -8,6 +8,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -49,7 +51,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := c.run(args[1:], stdout, stderr); err != nil {
+	err := c.run(args[1:], stdout, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the command's flag set has printed its usage
+		return 0
+	case err != nil:
 		fmt.Fprintf(stderr, "wtacrs %s: %v\n", c.name, err)
 		return 2
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,10 +40,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	out := fs.String("out", "results", "parent directory of the experiment's output directory")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

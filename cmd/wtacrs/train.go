@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,10 +33,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	jobs := fs.Int("jobs", 1, "with -table, the number of runs trained concurrently")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	cfg := train.DefaultConfig()
 	switch fs.NArg() {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,10 +27,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	sketches := fs.Int("sketches", 0, "Monte Carlo sketches per plan and case (0: 500, or 5000 with -long)")
 	seed := fs.Uint64("seed", theory.DefaultConfig.Seed, "seed of the cases and the sketches")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())

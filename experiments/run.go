@@ -11,9 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/wtacrs/wtacrs/internal/outdir"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -31,6 +33,12 @@ type Options struct {
 	Progress func(run string, p train.Progress)
 	// Now returns the current time (manifest timestamps). Default time.Now.
 	Now func() time.Time
+	// Inputs are the files the run reads besides the configuration's own data paths (the
+	// configuration file, for example): Run refuses to replace an output directory holding one.
+	Inputs []string
+	// MemLimit is the most memory, in bytes, a training run may be estimated to need (see
+	// [train.EstimateMemory]); 0 means the memory available now (memlimit.Default).
+	MemLimit uint64
 }
 
 // Manifest describes a run; it is written as manifest.json.
@@ -78,8 +86,14 @@ const RunVariantName = "main"
 
 // Run runs the experiment cfg (validated first): the observed training run with the analyses,
 // then the comparison variants; then it writes every output into <opt.Out>/<name>/ atomically.
-// When ctx is cancelled it stops between training steps, removes its temporary directory and
-// returns an error wrapping ctx.Err(); an earlier <out>/<name>/ is left as it was.
+//
+// Before training it checks that the output can be written: <opt.Out>/<name> must be absent or
+// a results directory of this experiment ([CheckResultsDir]) that holds none of the inputs,
+// and no other run may be writing it (a lock held for the whole run); each training run's
+// estimated memory must fit under opt.MemLimit. Otherwise it returns an error and nothing is
+// trained or touched. When ctx is cancelled it stops between training steps, removes its
+// temporary directory and returns an error wrapping ctx.Err(); an earlier <out>/<name>/ is left
+// as it was. At every instant <out>/<name> holds either the earlier or the new results.
 func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -93,11 +107,17 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	start := opt.Now()
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
+	if err := checkMemory(cfg, opt.MemLimit); err != nil {
+		return nil, err
 	}
-	out := &Outcome{Dir: filepath.Join(opt.Out, cfg.Experiment.Name)}
+	start := opt.Now()
+	inputs := append(slices.Clone(opt.Inputs), cfg.Train.TrainPath, cfg.Train.DevPath)
+	target, err := openTarget(opt.Out, cfg.Experiment.Name, inputs)
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
+	out := &Outcome{Dir: target.Dir()}
 	col := NewCollector(cfg.Analysis)
 	var training [][]string
 	progress := func(run string) func(train.Progress) {
@@ -109,7 +129,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		}
 	}
 	var timings []Timing
-	topt := train.Options{Progress: progress(RunVariantName)}
+	topt := train.Options{Progress: progress(RunVariantName), MemLimit: opt.MemLimit}
 	if cfg.Analysis.Enabled {
 		topt.Observer = col
 	}
@@ -127,7 +147,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		compare = append(compare, compareRow(RunVariantName, mainMethod(cfg.Train), 0, "as [train]", res))
 	}
 	for _, v := range cfg.Compare.Variants {
-		vr, err := opt.Train(ctx, VariantConfig(cfg.Train, v), train.Options{Progress: progress(v.Name)})
+		vr, err := opt.Train(ctx, VariantConfig(cfg.Train, v), train.Options{Progress: progress(v.Name), MemLimit: opt.MemLimit})
 		if err != nil {
 			return nil, fmt.Errorf("experiments: training variant %q: %w", v.Name, err)
 		}
@@ -163,7 +183,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if compare != nil {
 		files[Files.Compare] = encodeCSV(compareHeader, compare)
 	}
-	m, err := writeResults(opt.Out, cfg, files, start, opt.Now, res, timings)
+	m, err := writeResultsTo(target, cfg, files, start, opt.Now, res, timings)
 	if err != nil {
 		return nil, err
 	}
@@ -171,18 +191,51 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	return out, nil
 }
 
-// writeResults writes files, the figures, summary.md and manifest.json into a temporary
-// directory under parent and renames it to parent/<name> (replacing an earlier one).
+// checkMemory refuses, before anything is allocated, a run whose estimated memory (the largest
+// of the observed run and the variants, which train one after the other) exceeds limit
+// (0: memlimit.Default()). The data shapes are bounded from the data files without tokenizing.
+func checkMemory(cfg Config, limit uint64) error {
+	check := func(what string, c train.Config) error {
+		shape, err := train.BoundDataShape(c)
+		if err != nil {
+			return fmt.Errorf("experiments: %s: %w", what, err)
+		}
+		if err := train.CheckMemory(c, shape, limit); err != nil {
+			return fmt.Errorf("experiments: %s: %w", what, err)
+		}
+		return nil
+	}
+	if err := check("training run "+RunVariantName, cfg.Train); err != nil {
+		return err
+	}
+	for _, v := range cfg.Compare.Variants {
+		if err := check("training variant "+v.Name, VariantConfig(cfg.Train, v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeResults writes a run's outputs to parent/<name> through [writeResultsTo], locking and
+// checking the destination first (for callers that did not open it before their work).
 func writeResults(parent string, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,
 	res *train.Result, timings []Timing) (Manifest, error) {
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return Manifest{}, fmt.Errorf("experiments: %w", err)
+	target, err := openTarget(parent, cfg.Experiment.Name, nil)
+	if err != nil {
+		return Manifest{}, err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+cfg.Experiment.Name+".tmp-")
+	defer target.Close()
+	return writeResultsTo(target, cfg, files, start, now, res, timings)
+}
+
+// writeResultsTo writes files, the figures, summary.md and manifest.json into a staging
+// directory of target and swaps it into place (replacing an earlier one).
+func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,
+	res *train.Result, timings []Timing) (Manifest, error) {
+	tmp, err := target.Stage()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
-	defer os.RemoveAll(tmp) // no-op after the rename
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
 			return Manifest{}, fmt.Errorf("experiments: %w", err)
@@ -215,11 +268,8 @@ func writeResults(parent string, cfg Config, files map[string][]byte, start time
 	if err := os.WriteFile(filepath.Join(tmp, Files.Manifest), append(js, '\n'), 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	if err := target.Commit(tmp); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
-	}
-	if err := replaceDir(tmp, filepath.Join(parent, cfg.Experiment.Name)); err != nil {
-		return Manifest{}, err
 	}
 	return m, nil
 }
@@ -276,29 +326,6 @@ func compareRow(name, method string, ratio float64, kinds string, r *train.Resul
 	}
 	return []string{"all", name, method, ftoa(ratio), kinds, itoa(r.Config.Epochs), itoa(r.Steps), ftoa(r.DevAccuracy),
 		ftoa(r.MajorityAccuracy), ftoa(final), ftoa(r.SavedBytes / mib), ftoa(r.ExactBytes / mib), ftoa(memRatio)}
-}
-
-// replaceDir renames tmp to dir, moving an existing dir aside first and removing it after.
-func replaceDir(tmp, dir string) error {
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("experiments: moving the previous %s aside: %w", dir, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		return fmt.Errorf("experiments: %w", err)
-	}
-	if old != "" {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("experiments: removing the previous outputs: %w", err)
-		}
-	}
-	return nil
 }
 
 // gitCommit returns `git rev-parse HEAD`, or "unknown".

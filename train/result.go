@@ -16,6 +16,10 @@ type Options struct {
 	// Data, when not nil, replaces the train and dev sets that the configuration names
 	// (TrainPath, DevPath, MaxTrain, MaxDev and VocabSize are then ignored).
 	Data *data.Splits
+	// MemLimit is the most memory, in bytes, the run may be estimated to need ([EstimateMemory]),
+	// checked before the data are read (from a bound of their shape) and again before the model
+	// is built; 0 means the memory available now (memlimit.Default), memlimit.Unlimited none.
+	MemLimit uint64
 }
 
 // Progress reports one finished optimiser step.

@@ -25,14 +25,23 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	}
 	splits := opt.Data
 	if splits == nil {
-		var err error
-		splits, err = LoadData(cfg)
+		shape, err := BoundDataShape(cfg)
 		if err != nil {
 			return nil, err
 		}
+		if err := CheckMemory(cfg, shape, opt.MemLimit); err != nil {
+			return nil, err
+		}
+		if splits, err = LoadData(cfg); err != nil {
+			return nil, err
+		}
 	}
-	if splits.TrainEnc == nil || splits.DevEnc == nil || splits.TrainEnc.N == 0 || splits.DevEnc.N == 0 {
+	if splits.TrainEnc == nil || splits.DevEnc == nil || splits.TrainEnc.N == 0 || splits.DevEnc.N == 0 || splits.Tokenizer == nil {
 		return nil, fmt.Errorf("%w: empty train or dev set", ErrData)
+	}
+	shape := DataShape{TrainExamples: splits.TrainEnc.N, DevExamples: splits.DevEnc.N, Vocab: splits.Tokenizer.VocabSize()}
+	if err := CheckMemory(cfg, shape, opt.MemLimit); err != nil {
+		return nil, err
 	}
 	if cfg.Precision == "float64" {
 		return run[float64](ctx, cfg, opt, splits)

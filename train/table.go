@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/wtacrs/wtacrs/internal/atomicfile"
+	"github.com/wtacrs/wtacrs/internal/memlimit"
 )
 
 // TableRow is one method of a Table-1-like comparison: dev accuracy over seeds.
@@ -31,7 +32,8 @@ type TableRow struct {
 // Table trains cfg with every layer exact and with every layer kind on WTA-CRS at each ratio,
 // for each seed (cfg.Seed is replaced), and returns one row per method, exact first. ratios must
 // lie in (0, 1] and seeds must not be empty. Up to jobs runs (at least 1) train concurrently;
-// each run is deterministic, so the numbers do not depend on jobs. opt.Progress is not used;
+// each run is deterministic, so the numbers do not depend on jobs. The runs share
+// opt.MemLimit (each gets its share). opt.Progress is not used;
 // progress, when not nil, is told of each finished run (from one goroutine at a time).
 func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jobs int, opt Options, progress func(name string, seed uint64, r *Result)) ([]TableRow, error) {
 	if len(seeds) == 0 {
@@ -49,6 +51,13 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 		methods = append(methods, method{fmt.Sprintf("WTA-CRS@%g", r), r})
 	}
 	opt.Progress = nil
+	// Concurrent runs share the memory limit.
+	if opt.MemLimit == 0 {
+		opt.MemLimit = memlimit.Default()
+	}
+	if opt.MemLimit != memlimit.Unlimited {
+		opt.MemLimit = max(1, opt.MemLimit/uint64(min(max(1, jobs), len(methods)*len(seeds))))
+	}
 	results := make([][]*Result, len(methods))
 	errs := make([][]error, len(methods))
 	var mu sync.Mutex

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -38,7 +35,7 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run.`)
 	sources := fs.String("sources", "exact,cached", "gradient norms to analyse: exact and/or cached")
 	kinds := fs.String("kinds", "q,k,v,o,ffn_in,ffn_out", "layer kinds to analyse")
 	padding := fs.Bool("include-padding", false, "analyse padding tokens too (default: only tokens valid.npy marks)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	if fs.NArg() != 1 {
@@ -57,11 +54,11 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run.`)
 	a.Sources = splitList(*sources)
 	a.Kinds = splitList(*kinds)
 	a.IncludePadding = *padding
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signalContext(stderr)
 	defer stop()
 	o, err := experiments.AnalyzeTraces(ctx, fs.Arg(0), experiments.TraceOptions{Out: *out, Name: *name, Analysis: a})
 	if err != nil {
-		return err
+		return interruptedErr(ctx, err, "")
 	}
 	fmt.Fprintf(stdout, "analysed %d layer-step-source-budget combinations; wrote %s (see summary.md)\n", len(o.Records), o.Dir)
 	return nil

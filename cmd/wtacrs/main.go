@@ -3,8 +3,10 @@
 //
 //	wtacrs <command> [flags] [args]
 //
-// Every command writes its result on stdout and its errors on stderr, and exits with status 2
-// on any error.
+// Every command writes its result on stdout and its errors on stderr. Exit status: 0 on
+// success; 1 when the job failed while running (an I/O error, training diverged, another run
+// holds the output); 2 for a usage, configuration or input error (nothing was run); 3 for an
+// internal error (a bug); 128+n when stopped by signal n (130 for Ctrl-C, 143 for SIGTERM).
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -36,30 +39,33 @@ func register(c command) {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run dispatches to a subcommand and returns the exit status: 0, or 2 on any error.
-func run(args []string, stdout, stderr io.Writer) int {
+// run dispatches to a subcommand and returns the exit status (see the package documentation).
+// A panic of the command is reported as an internal error.
+func run(args []string, stdout, stderr io.Writer) (code int) {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
-			return 2
+			return exitUsage
 		}
-		return 0
+		return exitOK
 	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "wtacrs: unknown command %q\n", args[0])
 		usage(stderr)
-		return 2
+		return exitUsage
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "wtacrs %s: internal error (a bug; please report it with this message): %v\n%s", c.name, p, debug.Stack())
+			code = exitInternal
+		}
+	}()
 	err := c.run(args[1:], stdout, stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp): // -h: the command's flag set has printed its usage
-		return 0
-	case err != nil:
+	if err != nil && !errors.Is(err, flag.ErrHelp) { // on -h the flag set has printed its usage
 		fmt.Fprintf(stderr, "wtacrs %s: %v\n", c.name, err)
-		return 2
 	}
-	return 0
+	return exitStatus(err)
 }
 
 func usage(w io.Writer) {
@@ -73,6 +79,9 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'wtacrs <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nExit status: 0 success; 1 the job failed while running (I/O error, training diverged,")
+	fmt.Fprintln(w, "output locked by another run); 2 usage, configuration or input error (nothing was run);")
+	fmt.Fprintln(w, "3 internal error (a bug); 128+n stopped by signal n (130 Ctrl-C, 143 SIGTERM).")
 }
 
 // errUsage marks a command-line mistake.

@@ -19,7 +19,7 @@ func runPlot(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: wtacrs plot RESULTS_DIR\n\nRedraws the PNG and SVG figures of RESULTS_DIR (a directory written by wtacrs run or\nwtacrs analyze) from its curves.csv, layers.csv and training.csv.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	if fs.NArg() != 1 {
@@ -31,7 +31,7 @@ func runPlot(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(figs) == 0 {
-		return fmt.Errorf("%s holds no curves.csv, layers.csv or training.csv to plot", fs.Arg(0))
+		return fmt.Errorf("%w: %s holds no curves.csv, layers.csv or training.csv to plot", experiments.ErrResults, fs.Arg(0))
 	}
 	for _, f := range figs {
 		fmt.Fprintln(stdout, f)

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,7 +38,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "results", "parent directory of the experiment's output directory")
-	if err := fs.Parse(args); err != nil {
+	memLimit := memLimitFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	if fs.NArg() != 1 {
@@ -50,16 +50,14 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signalContext(stderr)
 	defer stop()
 	bar := newProgressBar(stdout, isTerminal(stdout))
-	o, err := experiments.Run(ctx, cfg, experiments.Options{Out: *out, Train: experimentTrain, Progress: bar.update})
+	o, err := experiments.Run(ctx, cfg, experiments.Options{Out: *out, Train: experimentTrain, Progress: bar.update,
+		Inputs: []string{fs.Arg(0)}, MemLimit: memLimit()})
 	bar.done()
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted; earlier outputs in %s/%s are left as they were: %w", *out, cfg.Experiment.Name, err)
-		}
-		return err
+		return interruptedErr(ctx, err, fmt.Sprintf("earlier outputs in %s are left as they were", filepath.Join(*out, cfg.Experiment.Name)))
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d files, %.1f s); see %s/summary.md\n", o.Dir, len(o.Manifest.Files), o.Manifest.WallSeconds, o.Dir)
 	return nil

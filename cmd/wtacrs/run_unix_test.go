@@ -18,8 +18,8 @@ import (
 	"github.com/wtacrs/wtacrs/train"
 )
 
-// Ctrl-C: the trainer interrupts its own process midway; wtacrs run stops, exits 2 and leaves
-// the earlier outputs as they were.
+// Ctrl-C: the trainer interrupts its own process midway; wtacrs run stops, exits 130 (128 +
+// SIGINT) and leaves the earlier outputs as they were.
 func TestRunCommandInterrupt(t *testing.T) {
 	cfg := writeConfig(t, "[analysis]\nevery = 4\n[train]\nepochs = 1\n")
 	out := t.TempDir()
@@ -41,7 +41,7 @@ func TestRunCommandInterrupt(t *testing.T) {
 	defer func() { experimentTrain = train.Run }()
 	stderr.Reset()
 	code := run([]string{"run", "-out", out, cfg}, &stdout, &stderr)
-	assert.Equal(t, 2, code)
+	assert.Equal(t, 130, code)
 	assert.Contains(t, stderr.String(), "interrupted")
 	after, err := os.ReadFile(filepath.Join(out, "exp", "layers.csv"))
 	require.NoError(t, err)

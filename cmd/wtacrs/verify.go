@@ -26,11 +26,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	cases := fs.Int("cases", 0, "number of generated cases (0: the default, 300, or 3000 with -long)")
 	sketches := fs.Int("sketches", 0, "Monte Carlo sketches per plan and case (0: 500, or 5000 with -long)")
 	seed := fs.Uint64("seed", theory.DefaultConfig.Seed, "seed of the cases and the sketches")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return errUsage(fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	}
 	cfg := theory.DefaultConfig
 	if *long {
@@ -39,14 +39,18 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	cfg.Seed = *seed
 	switch {
 	case *cases < 0:
-		return fmt.Errorf("-cases %d: want at least 1 (0 for the default)", *cases)
+		return errUsage(fmt.Sprintf("-cases %d: want at least 1 (0 for the default)", *cases))
 	case *sketches < 0:
-		return fmt.Errorf("-sketches %d: want a positive number (0 for the default)", *sketches)
+		return errUsage(fmt.Sprintf("-sketches %d: want a positive number (0 for the default)", *sketches))
 	case *cases > 0:
 		cfg.Cases = *cases
 	}
 	if *sketches > 0 {
 		cfg.Sketches = *sketches
+	}
+	dir := filepath.Join(*out, "theory")
+	if err := checkWritableDir(dir); err != nil {
+		return err
 	}
 	rep, err := theory.Verify(cfg)
 	if err != nil {
@@ -55,7 +59,6 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err := rep.WriteTable(stdout); err != nil {
 		return err
 	}
-	dir := filepath.Join(*out, "theory")
 	if err := rep.WriteFiles(dir); err != nil {
 		return err
 	}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/internal/memlimit"
+	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/train"
+)
+
+// countingTrain is stubTrain that counts its calls.
+func countingTrain(calls *int) experiments.TrainFunc {
+	return func(ctx context.Context, cfg train.Config, opt train.Options) (*train.Result, error) {
+		*calls++
+		return stubTrain(ctx, cfg, opt)
+	}
+}
+
+// tree maps every path under root to its content, for "nothing was touched" checks.
+func tree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		require.NoError(t, err)
+		rel, _ := filepath.Rel(root, p)
+		if info.IsDir() {
+			out[rel] = "<dir>"
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		out[rel] = string(b)
+		return nil
+	}))
+	return out
+}
+
+// Regression: `run` replaced <out>/<name> whatever it was (myproj/thesis.tex was lost), and
+// an unwritable output was found only after training.
+func TestRunRefusesBeforeTraining(t *testing.T) {
+	calls := 0
+	experimentTrain = countingTrain(&calls)
+	defer func() { experimentTrain = train.Run }()
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, out string) (config string)
+		want  string
+	}{
+		{"user directory", func(t *testing.T, out string) string {
+			require.NoError(t, os.MkdirAll(filepath.Join(out, "myproj"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(out, "myproj", "thesis.tex"), []byte("chapter 1"), 0o644))
+			return writeConfig(t, "[experiment]\nname = \"myproj\"\n[train]\nepochs = 1\n")
+		}, "is not a results directory this program wrote"},
+		{"user file", func(t *testing.T, out string) string {
+			require.NoError(t, os.WriteFile(filepath.Join(out, "exp"), []byte("notes"), 0o644))
+			return writeConfig(t, "[train]\nepochs = 1\n")
+		}, "is not a results directory (a file)"},
+		{"results with a user file added", func(t *testing.T, out string) string {
+			cfg := writeConfig(t, "[train]\nepochs = 1\n")
+			var so, se bytes.Buffer
+			require.Equal(t, 0, run([]string{"run", "-out", out, cfg}, &so, &se), se.String())
+			require.NoError(t, os.WriteFile(filepath.Join(out, "exp", "my-notes.md"), []byte("keep"), 0o644))
+			return cfg
+		}, "my-notes.md"},
+		{"config inside the output", func(t *testing.T, out string) string {
+			cfg := writeConfig(t, "[train]\nepochs = 1\n")
+			var so, se bytes.Buffer
+			require.Equal(t, 0, run([]string{"run", "-out", out, cfg}, &so, &se), se.String())
+			return filepath.Join(out, "exp", "config.toml") // names itself "exp"
+		}, "lies inside"},
+		{"data inside the output", func(t *testing.T, out string) string {
+			cfg := writeConfig(t, "[train]\nepochs = 1\n")
+			var so, se bytes.Buffer
+			require.Equal(t, 0, run([]string{"run", "-out", out, cfg}, &so, &se), se.String())
+			return writeConfig(t, fmt.Sprintf("[train]\nepochs = 1\ntrain_path = %q\ndev_path = %q\n",
+				filepath.Join(out, "exp", "training.csv"), filepath.Join(out, "exp", "training.csv")))
+		}, "lies inside"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			cfg := tc.setup(t, out)
+			before := tree(t, out)
+			calls = 0
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"run", "-out", out, cfg}, &stdout, &stderr)
+			assert.Equal(t, exitUsage, code, stderr.String())
+			assert.Contains(t, stderr.String(), tc.want)
+			assert.Zero(t, calls, "refused before training")
+			assert.Equal(t, before, tree(t, out), "nothing the user owns is touched")
+		})
+	}
+	// An impossible output folder: a path below a file.
+	blocker := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o644))
+	calls = 0
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "-out", filepath.Join(blocker, "sub"), writeConfig(t, "[train]\nepochs = 1\n")}, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "cannot create the output folder")
+	assert.Zero(t, calls)
+}
+
+// Regression: two concurrent runs into one <out>/<name> raced.
+func TestRunRefusesWhileAnotherRunWrites(t *testing.T) {
+	calls := 0
+	experimentTrain = countingTrain(&calls)
+	defer func() { experimentTrain = train.Run }()
+	out := t.TempDir()
+	held, err := outdir.Open(out, "exp", outdir.Options{Owned: func(string) error { return nil }})
+	require.NoError(t, err)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "-out", out, writeConfig(t, "[train]\nepochs = 1\n")}, &stdout, &stderr)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, stderr.String(), "another process is writing it")
+	assert.Zero(t, calls)
+	require.NoError(t, held.Close())
+	stderr.Reset()
+	require.Equal(t, 0, run([]string{"run", "-out", out, writeConfig(t, "[train]\nepochs = 1\n")}, &stdout, &stderr), stderr.String())
+}
+
+// Regression: absurd sizes ran until a fatal out-of-memory error.
+func TestRunRefusesWhatDoesNotFitInMemory(t *testing.T) {
+	calls := 0
+	experimentTrain = countingTrain(&calls)
+	defer func() { experimentTrain = train.Run }()
+	for _, tc := range []struct{ name, config string }{
+		{"dim", "[train]\ndim = 1000000000\nheads = 1\n"},
+		{"ffn_dim", "[train]\nffn_dim = 1000000000000\n"},
+		{"max_len", "[train]\nmax_len = 100000000\n"},
+		{"blocks", "[train]\nblocks = 1000000000\n"},
+		{"batch", "[train]\nbatch_size = 1000000000\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"run", "-out", t.TempDir(), writeConfig(t, tc.config)}, &stdout, &stderr)
+		assert.Equal(t, exitUsage, code, tc.name)
+		assert.Contains(t, stderr.String(), "above the limit of", tc.name)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "-mem-limit", "1MiB", "-out", t.TempDir(), writeConfig(t, "[train]\nepochs = 1\n")}, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "above the limit of 1.0 MiB")
+	assert.Contains(t, stderr.String(), "optimizer")
+	code = run([]string{"run", "-mem-limit", "lots", "-out", t.TempDir(), writeConfig(t, "[train]\nepochs = 1\n")}, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Zero(t, calls)
+}
+
+func TestExitStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{flag.ErrHelp, 0},
+		{errUsage("x"), 2},
+		{fmt.Errorf("ctx: %w", experiments.ErrConfig), 2},
+		{fmt.Errorf("ctx: %w", train.ErrConfig), 2},
+		{fmt.Errorf("ctx: %w", memlimit.ErrTooLarge), 2},
+		{fmt.Errorf("ctx: %w", outdir.ErrRefused), 2},
+		{fmt.Errorf("open: %w", os.ErrNotExist), 2},
+		{fmt.Errorf("ctx: %w", outdir.ErrLocked), 1},
+		{fmt.Errorf("ctx: %w", train.ErrDiverged), 1},
+		{errors.New("disk full"), 1},
+		{fmt.Errorf("%w: %w", interrupted{os.Interrupt}, context.Canceled), 130},
+	} {
+		assert.Equal(t, tc.want, exitStatus(tc.err), "%v", tc.err)
+	}
+}
+
+func TestPanicIsAnInternalError(t *testing.T) {
+	register(command{name: "test-panic", summary: "test", run: func([]string, io.Writer, io.Writer) error { panic("boom") }})
+	defer delete(commands, "test-panic")
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, exitInternal, run([]string{"test-panic"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "internal error")
+	assert.Contains(t, stderr.String(), "boom")
+}

@@ -1,0 +1,69 @@
+package experiments
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/wtacrs/wtacrs/internal/outdir"
+)
+
+// ErrNotResults reports a directory that is not a results directory written by [Run] or
+// [AnalyzeTraces].
+var ErrNotResults = errors.New("experiments: not a results directory")
+
+// CheckResultsDir returns nil when dir is a complete results directory that [Run] or
+// [AnalyzeTraces] wrote for the experiment name: its manifest.json parses, names the
+// experiment, and lists every entry of dir, each a regular file. Otherwise it returns an error
+// wrapping ErrNotResults that says what differs. Only such a directory is ever replaced.
+func CheckResultsDir(dir, name string) error {
+	js, err := os.ReadFile(filepath.Join(dir, Files.Manifest))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: no %s", ErrNotResults, Files.Manifest)
+		}
+		return fmt.Errorf("%w: %w", ErrNotResults, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(js, &m); err != nil {
+		return fmt.Errorf("%w: %s is not a manifest this program wrote: %v", ErrNotResults, Files.Manifest, err)
+	}
+	if m.Experiment != name || m.ConfigSHA256 == "" || !slices.Contains(m.Files, Files.Manifest) {
+		return fmt.Errorf("%w: %s is not the manifest of experiment %q", ErrNotResults, Files.Manifest, name)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotResults, err)
+	}
+	var extra []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !slices.Contains(m.Files, e.Name()) {
+			extra = append(extra, e.Name())
+		}
+	}
+	if len(extra) > 0 {
+		if len(extra) > 5 {
+			extra = append(extra[:5], fmt.Sprintf("and %d more", len(extra)-5))
+		}
+		return fmt.Errorf("%w: it holds entries its %s does not list: %s", ErrNotResults, Files.Manifest, strings.Join(extra, ", "))
+	}
+	return nil
+}
+
+// openTarget locks <parent>/<name> for a run and checks, before any work, that it can be
+// written and replaced (see package outdir): it must be absent or a results directory of
+// this experiment ([CheckResultsDir]) holding none of the inputs.
+func openTarget(parent, name string, inputs []string) (*outdir.Target, error) {
+	t, err := outdir.Open(parent, name, outdir.Options{
+		Owned:  func(dir string) error { return CheckResultsDir(dir, name) },
+		Inputs: inputs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	return t, nil
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wtacrs/wtacrs/internal/atomicfile"
 	"github.com/wtacrs/wtacrs/internal/outdir"
 )
 
@@ -66,4 +67,38 @@ func openTarget(parent, name string, inputs []string) (*outdir.Target, error) {
 		return nil, fmt.Errorf("experiments: %w", err)
 	}
 	return t, nil
+}
+
+// RecordFiles adds names (files just written into dir, such as redrawn figures) to the file
+// list of dir's manifest.json, rewriting it atomically, so that dir stays a results directory
+// that a later run may replace. A dir without a manifest is left alone.
+func RecordFiles(dir string, names []string) error {
+	path := filepath.Join(dir, Files.Manifest)
+	js, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("experiments: %w", err)
+	}
+	var m Manifest
+	if json.Unmarshal(js, &m) != nil {
+		return fmt.Errorf("%w: %s is not a manifest this program wrote", ErrNotResults, path)
+	}
+	added := false
+	for _, n := range names {
+		if !slices.Contains(m.Files, n) {
+			m.Files = append(m.Files, n)
+			added = true
+		}
+	}
+	if !added {
+		return nil
+	}
+	slices.Sort(m.Files)
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("experiments: %w", err)
+	}
+	return atomicfile.WriteFile(path, append(out, '\n'))
 }

@@ -33,6 +33,9 @@ func runPlot(args []string, stdout, stderr io.Writer) error {
 	if len(figs) == 0 {
 		return fmt.Errorf("%w: %s holds no curves.csv, layers.csv or training.csv to plot", experiments.ErrResults, fs.Arg(0))
 	}
+	if err := experiments.RecordFiles(fs.Arg(0), figs); err != nil {
+		return err
+	}
 	for _, f := range figs {
 		fmt.Fprintln(stdout, f)
 	}

@@ -1,0 +1,63 @@
+package experiments_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wtacrs/wtacrs/experiments"
+)
+
+func TestCheckResultsDir(t *testing.T) {
+	t.Parallel()
+	cfg := experiments.DefaultConfig()
+	cfg.Experiment.Name = "exp"
+	cfg.Train.Epochs = 1
+	out := t.TempDir()
+	o, err := experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(5, 0)})
+	require.NoError(t, err)
+	require.NoError(t, experiments.CheckResultsDir(o.Dir, "exp"))
+
+	assert.ErrorContains(t, experiments.CheckResultsDir(o.Dir, "other"), `not the manifest of experiment "other"`)
+	assert.ErrorIs(t, experiments.CheckResultsDir(t.TempDir(), "exp"), experiments.ErrNotResults)
+
+	// A file the user added makes it theirs.
+	require.NoError(t, os.WriteFile(filepath.Join(o.Dir, "notes.md"), []byte("mine"), 0o644))
+	assert.ErrorContains(t, experiments.CheckResultsDir(o.Dir, "exp"), "notes.md")
+	require.NoError(t, experiments.RecordFiles(o.Dir, []string{"notes.md"}))
+	require.NoError(t, experiments.CheckResultsDir(o.Dir, "exp"), "once recorded in the manifest")
+
+	// A sub-directory is never an output.
+	require.NoError(t, os.Mkdir(filepath.Join(o.Dir, "sub"), 0o755))
+	assert.ErrorContains(t, experiments.CheckResultsDir(o.Dir, "exp"), "sub")
+
+	// Some other program's manifest.json.
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.Files.Manifest), []byte(`{"name": "my web app", "icons": []}`), 0o644))
+	assert.ErrorIs(t, experiments.CheckResultsDir(other, "exp"), experiments.ErrNotResults)
+	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.Files.Manifest), []byte(`not json`), 0o644))
+	assert.ErrorIs(t, experiments.CheckResultsDir(other, "exp"), experiments.ErrNotResults)
+}
+
+func TestRunReplacesItsOwnResults(t *testing.T) {
+	t.Parallel()
+	cfg := experiments.DefaultConfig()
+	cfg.Experiment.Name = "exp"
+	cfg.Train.Epochs = 1
+	out := t.TempDir()
+	_, err := experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(5, 0)})
+	require.NoError(t, err)
+	cfg.Experiment.Description = "second"
+	o, err := experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(5, 0)})
+	require.NoError(t, err)
+	sum, err := os.ReadFile(filepath.Join(o.Dir, experiments.Files.Summary))
+	require.NoError(t, err)
+	assert.Contains(t, string(sum), "second")
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no staging directory, old results or lock file left")
+}

@@ -2,11 +2,10 @@ package model
 
 import (
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/gemm"
+	"github.com/wtacrs/wtacrs/internal/parallel"
 )
 
 // Float is the element type of the model.
@@ -96,37 +95,6 @@ func geluBackward[T Float](u, dy dense[T]) dense[T] {
 	return du
 }
 
-// parallelFor runs f(i) for i in [0, n) on up to GOMAXPROCS goroutines.
-func parallelFor(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // attentionProbs writes into pb (S×S) the attention probabilities of sequence b, head h:
 // softmax(QKᵀ/√d_h) over the unmasked keys. Forward and backward call it alike, so the
 // probabilities backward recomputes are bit for bit those of forward.
@@ -170,7 +138,7 @@ func attentionForward[T Float](q, k, v dense[T], batch, seq, heads int, mask []b
 	d := q.Cols
 	dh := d / heads
 	ctx := newDense[T](q.Rows, d)
-	parallelFor(batch*heads, func(bh int) {
+	parallel.For(batch*heads, func(bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
 		pb := make([]T, seq*seq)
@@ -186,7 +154,7 @@ func attentionBackward[T Float](q, k, v dense[T], mask []bool, dctx dense[T], ba
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
 	dq, dk, dv = newDense[T](q.Rows, d), newDense[T](q.Rows, d), newDense[T](q.Rows, d)
-	parallelFor(batch*heads, func(bh int) {
+	parallel.For(batch*heads, func(bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
 		pb := make([]T, seq*seq)

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wtacrs/wtacrs/internal/atomicfile"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
+	"github.com/wtacrs/wtacrs/internal/parallel"
 )
 
 // TableRow is one method of a Table-1-like comparison: dev accuracy over seeds.
@@ -62,6 +65,7 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 	errs := make([][]error, len(methods))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var workerPanic atomic.Pointer[parallel.Panic] // raised on this goroutine after the wait
 	sem := make(chan struct{}, max(1, jobs))
 	for mi, m := range methods {
 		results[mi] = make([]*Result, len(seeds))
@@ -77,6 +81,11 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 			go func(c Config) {
 				defer wg.Done()
 				defer func() { <-sem }()
+				defer func() {
+					if v := recover(); v != nil {
+						workerPanic.CompareAndSwap(nil, &parallel.Panic{Value: v, Stack: debug.Stack()})
+					}
+				}()
 				res, err := Run(ctx, c, opt)
 				results[mi][si], errs[mi][si] = res, err
 				if err == nil && progress != nil {
@@ -88,6 +97,9 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 		}
 	}
 	wg.Wait()
+	if p := workerPanic.Load(); p != nil {
+		panic(p)
+	}
 	var rows []TableRow
 	for mi, m := range methods {
 		row := TableRow{Name: m.name, Ratio: m.ratio}

@@ -19,8 +19,10 @@ import (
 //	TestLinearMonteCarlo       1e-7   property 5, CheckMeanOf through the layer
 //	negative controls          4·2.5e-8 + 5e-8 + 5e-8 (a detectable bias not rejected)
 //	ExampleCheckMean           1e-9   (α of its unbiased plan; the output is fixed by its seed)
+//	TestCheckMeanRejectsBiasAtDetectionLevel
+//	                           2e-9   (exact binomial: 1.5e-9) + 1e-40 (its unbiased plan)
 //
-// Total 9.01e-7 ≤ 1e-6.
+// Total 9.03e-7 ≤ 1e-6.
 const (
 	alphaUnbiasedMC   = 2e-7
 	alphaEq3MC        = 2e-7
@@ -29,6 +31,7 @@ const (
 	alphaControlMC    = 2.5e-8 // per control
 	alphaEq3Control   = 5e-8
 	alphaCFControl    = 5e-8
+	alphaMeanLevel    = 2e-9 // bounds the exact probability that a bias at the detection level passes
 )
 
 var long = flag.Bool("theory.long", false, "run 10× the cases and 10× the sketches (100× the trials) with fresh seeds")

@@ -9,21 +9,43 @@ import (
 	"strconv"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/internal/npyfile"
 )
 
+// writeNpy writes a *mat.Dense as a 2-D '<f8' array, and a []float64, []float32 or []bool as a
+// 1-D '<f8', '<f4' or '|b1' one.
 func writeNpy(t *testing.T, path string, v any) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	require.NoError(t, npyio.Write(f, v))
-	require.NoError(t, f.Close())
+	var a npyfile.Array
+	switch v := v.(type) {
+	case *mat.Dense:
+		r, c := v.Dims()
+		a = npyfile.Array{Shape: []int{r, c}, DType: "<f8"}
+		for i := range r {
+			a.Data = append(a.Data, mat.Row(nil, i, v)...)
+		}
+	case []float64:
+		a = npyfile.Array{Shape: []int{len(v)}, Data: v, DType: "<f8"}
+	case []float32:
+		a = npyfile.Array{Shape: []int{len(v)}, DType: "<f4"}
+		for _, x := range v {
+			a.Data = append(a.Data, float64(x))
+		}
+	case []bool:
+		a = npyfile.Array{Shape: []int{len(v)}, DType: "|b1"}
+		for _, b := range v {
+			a.Data = append(a.Data, map[bool]float64{false: 0, true: 1}[b])
+		}
+	default:
+		t.Fatalf("writeNpy: unsupported %T", v)
+	}
+	require.NoError(t, npyfile.WriteArray(path, a))
 }
 
 // makeTraces writes block0.q with H and ∇Z whose rows of H are orthogonal (so the norms-only

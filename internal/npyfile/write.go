@@ -81,7 +81,8 @@ func WriteArray(path string, a Array) error {
 // when a dimension is negative, when there are more than [MaxDims] dimensions, when len(a.Data)
 // is not the product of a.Shape, or when an element cannot be stored exactly in a.DType (a
 // fraction, NaN, ±Inf or an out-of-range value for an integer type, anything but 0 and 1 for
-// bool, a finite float64 that float32 cannot hold). Errors of w are returned as they are.
+// bool, a finite float64 that float32 cannot hold; a NaN is stored as a float32 NaN, without
+// the payload bits float32 lacks). Errors of w are returned as they are.
 func Encode(w io.Writer, a Array) error {
 	t, err := a.check()
 	if err != nil {
@@ -104,7 +105,11 @@ func (a Array) check() (dtype, error) {
 			return dtype{}, fmt.Errorf("%w: negative dimension in shape %v", ErrFormat, a.Shape)
 		}
 	}
-	if n, ok := elements(a.Shape); !ok || n != len(a.Data) {
+	n, ok := elements(a.Shape)
+	if !ok {
+		return dtype{}, fmt.Errorf("%w: shape %v overflows the element count", ErrFormat, a.Shape)
+	}
+	if n != len(a.Data) {
 		return dtype{}, fmt.Errorf("%w: %d elements for shape %v", ErrFormat, len(a.Data), a.Shape)
 	}
 	for i, v := range a.Data {

@@ -7,15 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"time"
 
-	"codeberg.org/sbinet/npyio"
-
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/npyfile"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -216,57 +214,21 @@ func readStep(dir string, id train.LayerID, step int) (train.Observation, estima
 	return o, h, g, nil
 }
 
-// readNpy reads a C-order .npy file of any real or boolean type as float64.
+// readNpy reads a C-order .npy file of any real or boolean type as float64 (see
+// internal/npyfile). A missing file returns the error of os.Open as it is; other errors wrap
+// ErrTrace and name the file, a NaN or ±Inf element included.
 func readNpy(path string) ([]float64, []int, error) {
-	f, err := os.Open(path)
+	a, err := npyfile.ReadArray(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, err
-		}
 		return nil, nil, fmt.Errorf("%w: %w", ErrTrace, err)
 	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrTrace, path, err)
-	}
-	if r.Header.Descr.Fortran {
-		return nil, nil, fmt.Errorf("%w: %s is in Fortran order (save with numpy.ascontiguousarray)", ErrTrace, path)
-	}
-	typ := npyio.TypeFrom(r.Header.Descr.Type)
-	if typ == nil {
-		return nil, nil, fmt.Errorf("%w: %s: unsupported dtype %q", ErrTrace, path, r.Header.Descr.Type)
-	}
-	switch typ.Kind() {
-	case reflect.Float32, reflect.Float64, reflect.Bool, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-	default:
-		return nil, nil, fmt.Errorf("%w: %s: unsupported dtype %q", ErrTrace, path, r.Header.Descr.Type)
-	}
-	ptr := reflect.New(reflect.SliceOf(typ))
-	if err := r.Read(ptr.Interface()); err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrTrace, path, err)
-	}
-	s := ptr.Elem()
-	out := make([]float64, s.Len())
-	for i := range out {
-		v := s.Index(i)
-		switch v.Kind() {
-		case reflect.Float32, reflect.Float64:
-			out[i] = v.Float()
-		case reflect.Bool:
-			if v.Bool() {
-				out[i] = 1
-			}
-		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			out[i] = float64(v.Uint())
-		default:
-			out[i] = float64(v.Int())
-		}
-		if math.IsNaN(out[i]) || math.IsInf(out[i], 0) {
-			return nil, nil, fmt.Errorf("%w: %s: element %d is %v", ErrTrace, path, i, out[i])
+	for i, v := range a.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, nil, fmt.Errorf("%w: %s: element %d is %v", ErrTrace, path, i, v)
 		}
 	}
-	shape := slices.Clone(r.Header.Descr.Shape)
-	return out, shape, nil
+	return a.Data, a.Shape, nil
 }

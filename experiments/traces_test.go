@@ -9,21 +9,43 @@ import (
 	"strconv"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/internal/npyfile"
 )
 
+// writeNpy writes a *mat.Dense as a 2-D '<f8' array, and a []float64, []float32 or []bool as a
+// 1-D '<f8', '<f4' or '|b1' one.
 func writeNpy(t *testing.T, path string, v any) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	require.NoError(t, npyio.Write(f, v))
-	require.NoError(t, f.Close())
+	var a npyfile.Array
+	switch v := v.(type) {
+	case *mat.Dense:
+		r, c := v.Dims()
+		a = npyfile.Array{Shape: []int{r, c}, DType: "<f8"}
+		for i := range r {
+			a.Data = append(a.Data, mat.Row(nil, i, v)...)
+		}
+	case []float64:
+		a = npyfile.Array{Shape: []int{len(v)}, Data: v, DType: "<f8"}
+	case []float32:
+		a = npyfile.Array{Shape: []int{len(v)}, DType: "<f4"}
+		for _, x := range v {
+			a.Data = append(a.Data, float64(x))
+		}
+	case []bool:
+		a = npyfile.Array{Shape: []int{len(v)}, DType: "|b1"}
+		for _, b := range v {
+			a.Data = append(a.Data, map[bool]float64{false: 0, true: 1}[b])
+		}
+	default:
+		t.Fatalf("writeNpy: unsupported %T", v)
+	}
+	require.NoError(t, npyfile.WriteArray(path, a))
 }
 
 // makeTraces writes block0.q with H and ∇Z whose rows of H are orthogonal (so the norms-only
@@ -127,6 +149,40 @@ func TestAnalyzeTracesErrors(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(d, "block0.q/step1/H.npy"), []byte("hello"), 0o644))
 		}, "H.npy"},
 		{"step zero", func(d string) { writeNpy(t, filepath.Join(d, "block0.q/step0/act_norms.npy"), []float64{1}) }, "step must be"},
+		{"truncated", func(d string) {
+			writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), []float64{1, 2})
+			p := filepath.Join(d, "block0.q/step1/grad_norms.npy")
+			writeNpy(t, p, []float64{1, 2})
+			require.NoError(t, os.Truncate(p, 128+15))
+		}, "grad_norms.npy: truncated data: shape [2] of <f8 needs 16 bytes but the file holds 15"},
+		{"trailing bytes", func(d string) {
+			p := filepath.Join(d, "block0.q/step1/act_norms.npy")
+			writeNpy(t, p, []float64{1, 2})
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.Write([]byte{0})
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}, "act_norms.npy: 1 trailing bytes"},
+		{"negative shape", func(d string) {
+			h := "{'descr': '<f8', 'fortran_order': False, 'shape': (-2,), }\n"
+			require.NoError(t, os.MkdirAll(filepath.Join(d, "block0.q/step1"), 0o755))
+			b := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), 0)
+			require.NoError(t, os.WriteFile(filepath.Join(d, "block0.q/step1/act_norms.npy"), append(b, h...), 0o644))
+		}, "negative dimension -2"},
+		{"fortran order", func(d string) {
+			h := "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }\n"
+			require.NoError(t, os.MkdirAll(filepath.Join(d, "block0.q/step1"), 0o755))
+			b := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), 0)
+			require.NoError(t, os.WriteFile(filepath.Join(d, "block0.q/step1/H.npy"), append(append(b, h...), make([]byte, 32)...), 0o644))
+		}, "H.npy: the array is in Fortran order"},
+		{"unsupported dtype", func(d string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(d, "block0.q/step1"), 0o755))
+			require.NoError(t, npyfile.WriteArray(filepath.Join(d, "block0.q/step1/act_norms.npy"), npyfile.Array{Shape: []int{1}, Data: []float64{1}, DType: "<f8"}))
+			h := "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }\n"
+			b := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), 0)
+			require.NoError(t, os.WriteFile(filepath.Join(d, "block0.q/step1/grad_norms.npy"), append(append(b, h...), make([]byte, 16)...), 0o644))
+		}, "dtype \"<c16\" is not supported (complex numbers)"},
 	} {
 		d := t.TempDir()
 		tc.setup(d)
@@ -136,5 +192,38 @@ func TestAnalyzeTracesErrors(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want, tc.name)
 		entries, _ := os.ReadDir(out)
 		assert.Empty(t, entries, tc.name)
+	}
+}
+
+// TestAnalyzeTracesDTypes checks that norms and masks stored as integers, bools or big-endian
+// floats give the same analysis as the same values in float64.
+func TestAnalyzeTracesDTypes(t *testing.T) {
+	const n = 12
+	act, grad, valid := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		act[i], grad[i] = float64(1+i%5), float64((i*7)%11+1)
+		if i < n-2 {
+			valid[i] = 1
+		}
+	}
+	layers := func(actType, gradType, validType string) string {
+		dir := filepath.Join(t.TempDir(), "block0.v", "step2")
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		for _, f := range []struct {
+			name, dtype string
+			v           []float64
+		}{{"act_norms.npy", actType, act}, {"grad_norms.npy", gradType, grad}, {"valid.npy", validType, valid}} {
+			require.NoError(t, npyfile.WriteArray(filepath.Join(dir, f.name), npyfile.Array{Shape: []int{n}, Data: f.v, DType: f.dtype}))
+		}
+		out := t.TempDir()
+		o, err := experiments.AnalyzeTraces(context.Background(), filepath.Dir(filepath.Dir(dir)), experiments.TraceOptions{Out: out, Name: "d"})
+		require.NoError(t, err)
+		b, err := os.ReadFile(filepath.Join(o.Dir, "layers.csv"))
+		require.NoError(t, err)
+		return string(b)
+	}
+	want := layers("<f8", "<f8", "<f8")
+	for _, types := range [][3]string{{">f8", "<f4", "|b1"}, {"|u1", ">i2", "|u1"}, {"<i8", ">u4", ">f4"}} {
+		assert.Equal(t, want, layers(types[0], types[1], types[2]), "%v", types)
 	}
 }

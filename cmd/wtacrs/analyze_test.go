@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wtacrs/wtacrs/internal/npyfile"
 )
 
 func TestAnalyzeCommand(t *testing.T) {
@@ -19,10 +20,7 @@ func TestAnalyzeCommand(t *testing.T) {
 	}{{"act_norms.npy", []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}, {"grad_norms.npy", []float64{9, 1, 1, 1, 1, 1, 1, 1, 1, 1}}} {
 		p := filepath.Join(dir, "block0.v", "step3", f.name)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		fh, err := os.Create(p)
-		require.NoError(t, err)
-		require.NoError(t, npyio.Write(fh, f.v))
-		require.NoError(t, fh.Close())
+		require.NoError(t, npyfile.WriteArray(p, npyfile.Array{Shape: []int{len(f.v)}, Data: f.v, DType: "<f8"}))
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer

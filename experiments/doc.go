@@ -20,15 +20,21 @@
 //
 // [Run] writes into <out>/<name>/ (see [Files]): the configuration as run (config.toml),
 // manifest.json, CSV files of every plotted number, the figures as PNG and SVG, and summary.md.
-// Everything is first written into a temporary directory beside the target, which replaces the
-// target only when complete: an interrupted run leaves earlier outputs intact. CSV files hold no
+// Before any training the destination is checked and locked (package internal/outdir): it must
+// be absent or a results directory of this experiment ([CheckResultsDir]: its manifest lists
+// every entry) that holds none of the run's inputs, and no other run may be writing it;
+// otherwise the run is refused and nothing is touched. Everything is written into a hidden
+// staging directory beside the target, which is exchanged with the target atomically only when
+// complete: at every instant the target holds the earlier or the new outputs, and an
+// interrupted run leaves earlier outputs intact. CSV files hold no
 // timestamps or timings and format floats with strconv.FormatFloat(x, 'g', -1, 64), so one
 // configuration and seed give byte-identical CSVs (the training itself is deterministic for a
 // seed). Timings live only in manifest.json and summary.md.
 //
 // # Trace input
 //
-// [AnalyzeTraces] reads tensors saved as .npy (float32 or float64, C order) in the layout
+// [AnalyzeTraces] reads tensors saved as .npy (any real or boolean dtype, C order; see
+// internal/npyfile) in the layout
 //
 //	DIR/<layer>/step<N>/H.npy           tokens × d_in   the layer input H (optional with norms)
 //	DIR/<layer>/step<N>/dZ.npy          tokens × d_out  the output gradient ∇Z

@@ -216,18 +216,6 @@ func checkMemory(cfg Config, limit uint64) error {
 	return nil
 }
 
-// writeResults writes a run's outputs to parent/<name> through [writeResultsTo], locking and
-// checking the destination first (for callers that did not open it before their work).
-func writeResults(parent string, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,
-	res *train.Result, timings []Timing) (Manifest, error) {
-	target, err := openTarget(parent, cfg.Experiment.Name, nil)
-	if err != nil {
-		return Manifest{}, err
-	}
-	defer target.Close()
-	return writeResultsTo(target, cfg, files, start, now, res, timings)
-}
-
 // writeResultsTo writes files, the figures, summary.md and manifest.json into a staging
 // directory of target and swaps it into place (replacing an earlier one).
 func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,

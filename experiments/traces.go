@@ -72,6 +72,12 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTrace, err)
 	}
+	// The output is checked and locked before the traces are read; it may not hold them.
+	target, err := openTarget(outOrDefault(opt.Out), cfg.Experiment.Name, []string{dir})
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
 	col := NewCollector(cfg.Analysis)
 	found := 0
 	for _, ld := range layers {
@@ -123,8 +129,8 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 		Files.Layers: encodeCSV(layersHeader, layersRows(recs)),
 		Files.Curves: encodeCSV(curvesHeader, curvesRows(recs)),
 	}
-	out := &Outcome{Dir: filepath.Join(outOrDefault(opt.Out), cfg.Experiment.Name), Records: recs}
-	m, err := writeResults(outOrDefault(opt.Out), cfg, files, start, time.Now, nil, nil)
+	out := &Outcome{Dir: target.Dir(), Records: recs}
+	m, err := writeResultsTo(target, cfg, files, start, time.Now, nil, nil)
 	if err != nil {
 		return nil, err
 	}

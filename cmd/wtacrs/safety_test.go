@@ -16,6 +16,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/experiments"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
+	"github.com/wtacrs/wtacrs/internal/npyfile"
 	"github.com/wtacrs/wtacrs/internal/outdir"
 	"github.com/wtacrs/wtacrs/train"
 )
@@ -186,4 +187,38 @@ func TestPanicIsAnInternalError(t *testing.T) {
 	assert.Equal(t, exitInternal, run([]string{"test-panic"}, &stdout, &stderr))
 	assert.Contains(t, stderr.String(), "internal error")
 	assert.Contains(t, stderr.String(), "boom")
+}
+
+// writeTraces makes a minimal trace directory (norms of one layer and step) under dir.
+func writeTraces(t *testing.T, dir string) {
+	t.Helper()
+	for name, v := range map[string][]float64{"act_norms.npy": {1, 2, 3, 4}, "grad_norms.npy": {4, 1, 1, 1}} {
+		p := filepath.Join(dir, "block0.v", "step3", name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, npyfile.WriteArray(p, npyfile.Array{Shape: []int{len(v)}, Data: v, DType: "<f8"}))
+	}
+}
+
+// Regression: `analyze -out . -name X X` deleted its own input traces.
+func TestAnalyzeNeverReplacesItsInput(t *testing.T) {
+	parent := t.TempDir()
+	traces := filepath.Join(parent, "X")
+	writeTraces(t, traces)
+	before := tree(t, parent)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"analyze", "-out", parent, "-name", "X", traces}, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "not a results directory this program wrote")
+	assert.Equal(t, before, tree(t, parent))
+
+	// Traces kept inside an earlier results directory of the same name.
+	stderr.Reset()
+	require.Equal(t, 0, run([]string{"analyze", "-out", parent, "-name", "res", traces}, &stdout, &stderr), stderr.String())
+	inner := filepath.Join(parent, "res", "traces")
+	writeTraces(t, inner)
+	before = tree(t, parent)
+	code = run([]string{"analyze", "-out", parent, "-name", "res", inner}, &stdout, &stderr)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "does not list: traces")
+	assert.Equal(t, before, tree(t, parent))
 }

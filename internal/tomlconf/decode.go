@@ -94,12 +94,12 @@ func ReadFile(path string, sentinel error) (string, error) {
 // names the text in errors; every error wraps sentinel.
 //
 // It returns a *FieldError or, for several problems, an [Errors] in the order of their lines
-// (the first 20, then one entry counting the others):
-// malformed TOML (the parser's message and line), a text longer than [MaxSize] or nested deeper
-// than [MaxDepth], a key that names no field (tags are matched exactly, case included), a
-// value of the wrong TOML type, a negative value for an unsigned field, an integer out of the
-// field's range, an integer for a float field that a float64 cannot hold exactly. On error *v
-// may be partly decoded.
+// (the first 20, then one entry counting the others): malformed TOML (the parser's message and
+// line), a text longer than [MaxSize] or nested deeper than [MaxDepth], a key that names no
+// field (tags are matched exactly, case included; the keys inside an unknown table are listed
+// too), a value of the wrong TOML type, a negative value for an unsigned field, an integer out
+// of the field's range, an integer for a float field that a float64 cannot hold exactly. On
+// error *v may be partly decoded.
 //
 // v must be a non-nil pointer to a struct whose fields, recursively, are structs, maps with
 // string keys, slices, pointers, strings, booleans, integers or floats, named by their `toml`
@@ -145,7 +145,8 @@ func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 	})
 	if len(d.errs) > maxErrors {
 		more := len(d.errs) - maxErrors
-		d.errs = append(d.errs[:maxErrors], &FieldError{File: file, Problem: fmt.Sprintf("and %d more", more), Err: sentinel})
+		next := d.errs[maxErrors].Line
+		d.errs = append(d.errs[:maxErrors], &FieldError{File: file, Line: next, Problem: fmt.Sprintf("and %d more", more), Err: sentinel})
 	}
 	if len(d.errs) == 1 {
 		return m, d.errs[0]
@@ -153,7 +154,8 @@ func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 	return m, d.errs
 }
 
-// maxErrors is the most field errors Decode lists; one more entry counts the rest.
+// maxErrors is the most field errors Decode lists; one more entry counts the rest, with the
+// line of the first of them.
 const maxErrors = 20
 
 type decoder struct {
@@ -245,6 +247,7 @@ func (d *decoder) table(data any, rv reflect.Value, key string) {
 		if !ok {
 			d.errs = append(d.errs, &FieldError{Key: sub, Problem: "unknown key",
 				Want: "one of " + strings.Join(fieldNames(rv.Type()), ", "), Err: d.sentinel})
+			d.unknownBelow(tmap[name], sub)
 			continue
 		}
 		d.meta.given[sub] = true
@@ -252,6 +255,23 @@ func (d *decoder) table(data any, rv reflect.Value, key string) {
 	}
 	if df, ok := rv.Addr().Interface().(Defaulter); ok {
 		df.FillDefaults(func(name string) bool { _, ok := tmap[name]; return ok })
+	}
+}
+
+// unknownBelow reports the keys of the tables (and arrays of tables) inside an unknown key:
+// they are all unknown too.
+func (d *decoder) unknownBelow(data any, key string) {
+	switch x := data.(type) {
+	case map[string]any:
+		for _, name := range sortedKeys(x) {
+			sub := Join(key, name)
+			d.errs = append(d.errs, &FieldError{Key: sub, Problem: "unknown key", Err: d.sentinel})
+			d.unknownBelow(x[name], sub)
+		}
+	case []map[string]any:
+		for i, t := range x {
+			d.unknownBelow(t, Elem(key, i))
+		}
 	}
 }
 

@@ -357,6 +357,17 @@ func TestDecodeListsAtMostTwentyErrors(t *testing.T) {
 	es := Fields(err)
 	require.Len(t, es, 21)
 	assert.Equal(t, "k19", es[19].Key)
-	assert.Equal(t, "c.toml: and 5 more", es[20].Error())
+	assert.Equal(t, "c.toml line 21: and 5 more", es[20].Error())
 	assert.ErrorIs(t, es[20], errTest)
+}
+
+func TestDecodeListsTheKeysOfAnUnknownTable(t *testing.T) {
+	t.Parallel()
+	c := testDefaults()
+	_, err := Decode("[plots]\nx = 1\n[plots.sub]\ny = 2\n[[extra]]\nz = 3\n", "c.toml", &c, errTest)
+	var keys []string
+	for _, fe := range Fields(err) {
+		keys = append(keys, fmt.Sprintf("%d %s", fe.Line, fe.Key))
+	}
+	assert.Equal(t, []string{"1 plots", "2 plots.x", "3 plots.sub", "4 plots.sub.y", "5 extra", "6 extra[0].z"}, keys)
 }

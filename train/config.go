@@ -199,10 +199,10 @@ func (c Config) Validate() error {
 	case c.VocabSize < 8:
 		return bad("vocab_size", c.VocabSize, "≥ 8")
 	case c.TrainPath != "" && c.DevPath == "":
-		return &tomlconf.FieldError{Key: "dev_path", Problem: "missing", Want: "it set together with train_path, or neither for the bundled set",
+		return &tomlconf.FieldError{Key: "dev_path", Problem: "missing key", Want: "it set together with train_path, or neither for the bundled set",
 			Related: []string{"train_path"}, Err: ErrConfig}
 	case c.TrainPath == "" && c.DevPath != "":
-		return &tomlconf.FieldError{Key: "train_path", Problem: "missing", Want: "it set together with dev_path, or neither for the bundled set",
+		return &tomlconf.FieldError{Key: "train_path", Problem: "missing key", Want: "it set together with dev_path, or neither for the bundled set",
 			Related: []string{"dev_path"}, Err: ErrConfig}
 	case c.MaxTrain < 0:
 		return bad("max_train", c.MaxTrain, "≥ 0")

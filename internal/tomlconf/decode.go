@@ -123,9 +123,9 @@ func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 	if _, err := toml.Decode(text, &tree); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &FieldError{File: file, Line: pe.Position.Line, Key: pe.LastKey, Problem: pe.Message, Err: sentinel}
+			return nil, &FieldError{File: file, Line: pe.Position.Line, Key: pe.LastKey, Problem: pe.Message, Syntax: true, Err: sentinel}
 		}
-		return nil, &FieldError{File: file, Problem: err.Error(), Err: sentinel}
+		return nil, &FieldError{File: file, Problem: err.Error(), Syntax: true, Err: sentinel}
 	}
 	d := &decoder{meta: m, sentinel: sentinel}
 	d.decode(tree, rv.Elem(), "")

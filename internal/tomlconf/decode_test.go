@@ -100,16 +100,16 @@ func TestDecodeErrorsNameKeyAndLine(t *testing.T) {
 		name, text string
 		want       string
 	}{
-		{"unknown key", "dim = 1\ndimm = 2\n", "c.toml line 2: dimm: unknown key, want one of dim, small, seed,"},
-		{"case differs", "\nDim = 2\n", "c.toml line 2: Dim: unknown key"},
-		{"skipped field", "Skipped = 2\n", "c.toml line 1: Skipped: unknown key"},
-		{"unknown in table", "[table]\n\nother = 1\n", "c.toml line 3: table.other: unknown key, want one of inner"},
-		{"unknown in variant", "[[variant]]\nname = \"a\"\n[[variant]]\nname = \"b\"\nratoi = 1.0\n", "c.toml line 5: variant[1].ratoi: unknown key"},
-		{"unknown in inline table", "[layers]\nq = {method = \"exact\", ration = 0.3}\n", "c.toml line 2: layers.q.ration: unknown key, want one of method, ratio"},
+		{"unknown key", "dim = 1\ndimm = 2\n", "c.toml line 2: unknown key dimm, want one of dim, small, seed,"},
+		{"case differs", "\nDim = 2\n", "c.toml line 2: unknown key Dim,"},
+		{"skipped field", "Skipped = 2\n", "c.toml line 1: unknown key Skipped,"},
+		{"unknown in table", "[table]\n\nother = 1\n", "c.toml line 3: unknown key table.other, want one of inner"},
+		{"unknown in variant", "[[variant]]\nname = \"a\"\n[[variant]]\nname = \"b\"\nratoi = 1.0\n", "c.toml line 5: unknown key variant[1].ratoi,"},
+		{"unknown in inline table", "[layers]\nq = {method = \"exact\", ration = 0.3}\n", "c.toml line 2: unknown key layers.q.ration, want one of method, ratio"},
 		{"negative unsigned", "seed = -1\n", "c.toml line 1: seed = -1, want an integer ≥ 0"},
 		{"unsigned out of range", "byte = 256\n", "c.toml line 1: byte = 256, want an integer in [0, 255]"},
 		{"signed out of range", "small = -129\n", "c.toml line 1: small = -129, want an integer in [-128, 127]"},
-		{"integer too large for TOML", "seed = 18446744073709551615\n", "c.toml line 1: seed:"},
+		{"integer too large for TOML", "seed = 18446744073709551615\n", "c.toml line 1: 18446744073709551615 is out of range for int64 (at key seed)"},
 		{"float for integer", "dim = 1.5\n", "c.toml line 1: dim = 1.5, want an integer"},
 		{"string for integer", "dim = \"ten\"\n", `c.toml line 1: dim = "ten", want an integer`},
 		{"integer for string", "name = 3\n", "c.toml line 1: name = 3, want a string"},
@@ -123,7 +123,7 @@ func TestDecodeErrorsNameKeyAndLine(t *testing.T) {
 		{"inline variant", "variant = [{name = \"a\"},\n  {name = false}]\n", "c.toml line 2: variant[1].name = false, want a string"},
 		{"date-time", "name = 1979-05-27T07:32:00Z\n", "c.toml line 1: name = 1979-05-27T07:32:00Z, want a string"},
 		{"malformed", "dim = 1\nheads = = 4\n", "c.toml line 2: "},
-		{"duplicate", "dim = 1\ndim = 2\n", "c.toml line 2: dim: Key 'dim' has already been defined."},
+		{"duplicate", "dim = 1\ndim = 2\n", "c.toml line 2: Key 'dim' has already been defined. (at key dim)"},
 		{"too deep", "budgets = " + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + "\n", "c.toml line 1: arrays or inline tables nested too deeply, want at most 64 levels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,8 +193,8 @@ func TestLocate(t *testing.T) {
 	}{
 		{"given key", FieldError{Key: "variant[1].ratio", Value: "0.5", Want: "in (0, 0.4]"},
 			"c.toml line 7: variant[1].ratio = 0.5, want in (0, 0.4]"},
-		{"missing key: its related key", FieldError{Key: "data.dev_path", Problem: "missing", Want: "it set with data.train_path", Related: []string{"data.train_path"}},
-			"c.toml line 2: data.dev_path: missing, want it set with data.train_path"},
+		{"missing key: its related key", FieldError{Key: "data.dev_path", Problem: "missing key", Want: "it set with data.train_path", Related: []string{"data.train_path"}},
+			"c.toml line 2: missing key data.dev_path, want it set with data.train_path"},
 		{"missing name: the element's header", FieldError{Key: "variant[1].name", Value: `""`, Want: "a name"},
 			`c.toml line 6: variant[1].name = "", want a name`},
 		{"default value: no line", FieldError{Key: "dim", Value: "0", Want: "≥ 1"},
@@ -244,8 +244,10 @@ func TestFieldErrorMessage(t *testing.T) {
 		{FieldError{File: "config.toml", Line: 12, Key: "compare.variant[1].ratio", Value: "2", Want: "in (0, 1]"},
 			"config.toml line 12: compare.variant[1].ratio = 2, want in (0, 1]"},
 		{FieldError{Key: "seed", Value: "-1", Want: "an integer ≥ 0"}, "seed = -1, want an integer ≥ 0"},
-		{FieldError{Line: 3, Key: "x", Problem: "unknown key"}, "line 3: x: unknown key"},
-		{FieldError{File: "c.toml", Line: 2, Problem: "expected value"}, "c.toml line 2: expected value"},
+		{FieldError{Line: 3, Key: "x", Problem: "unknown key"}, "line 3: unknown key x"},
+		{FieldError{File: "c.toml", Line: 2, Problem: "expected value", Syntax: true}, "c.toml line 2: expected value"},
+		{FieldError{File: "c.toml", Line: 2, Key: "a.b", Problem: "expected value", Syntax: true}, "c.toml line 2: expected value (at key a.b)"},
+		{FieldError{File: "c.toml", Problem: "file larger than 1 MiB"}, "c.toml: file larger than 1 MiB"},
 	} {
 		assert.Equal(t, tc.want, tc.fe.Error())
 	}
@@ -326,7 +328,7 @@ func ExampleDecode() {
 	_, err = Decode("epochs = -1\n", "config.toml", &cfg, errTest)
 	fmt.Println(err, errors.Is(err, errTest))
 	// Output:
-	// config.toml line 4: layers.q.ratoi: unknown key, want one of method, ratio
+	// config.toml line 4: unknown key layers.q.ratoi, want one of method, ratio
 	// config.toml line 1: epochs = -1, want an integer ≥ 0 true
 }
 

@@ -8,22 +8,25 @@ import (
 
 // FieldError is one problem with one key of a configuration. Its message reads
 //
-//	FILE line LINE: KEY = VALUE, want WANT
-//	FILE line LINE: KEY: PROBLEM, want WANT
+//	FILE line LINE: KEY = VALUE, want WANT        (a bad value)
+//	FILE line LINE: PROBLEM KEY, want WANT        (unknown key, missing key)
+//	FILE line LINE: PROBLEM (at key KEY)          (malformed TOML)
 //
-// (the first form when Value is set; parts that are empty are left out).
+// with the parts that are empty left out.
 type FieldError struct {
 	File string // the file name; "" when the configuration comes from elsewhere
 	Line int    // 1-based line; 0 when not known
 	// Key is the dotted key as described in the package documentation, relative to the table
-	// the validator was given; "" for an error of the whole text (malformed TOML).
+	// the validator was given; for malformed TOML the key the parser was at, or "".
 	Key string
 	// Value is the offending value in TOML syntax; "" when the problem is the key itself
 	// (unknown, missing) or the text around it.
 	Value string
-	// Problem says what is wrong when Value does not ("unknown key", "missing", a parse
-	// message).
+	// Problem says what is wrong when Value does not: a phrase that reads before the key
+	// ("unknown key", "missing key"), or for malformed TOML the parser's message.
 	Problem string
+	// Syntax marks malformed TOML: Problem is the parser's message.
+	Syntax bool
 	// Want says what is wanted instead.
 	Want string
 	// Related are other keys the check involves; when Key is not in the file, the first of them
@@ -47,16 +50,18 @@ func (e *FieldError) Error() string {
 		b.WriteString(pos)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Key)
 	switch {
-	case e.Value != "":
-		b.WriteString(" = ")
-		b.WriteString(e.Value)
-	case e.Problem != "":
-		if e.Key != "" {
-			b.WriteString(": ")
-		}
+	case e.Syntax:
 		b.WriteString(e.Problem)
+		if e.Key != "" {
+			b.WriteString(" (at key " + e.Key + ")")
+		}
+	case e.Value != "":
+		b.WriteString(e.Key + " = " + e.Value)
+	case e.Problem != "" && e.Key != "":
+		b.WriteString(e.Problem + " " + e.Key)
+	default:
+		b.WriteString(e.Problem + e.Key)
 	}
 	if e.Want != "" {
 		b.WriteString(", want ")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -192,6 +193,13 @@ func (c Config) Validate() error {
 	}
 	if err := c.Train.Validate(); err != nil {
 		return tomlconf.Prefix(err, "train", ErrConfig)
+	}
+	for _, s := range []struct{ key, v string }{{"experiment.description", c.Experiment.Description},
+		{"train.train_path", c.Train.TrainPath}, {"train.dev_path", c.Train.DevPath}} {
+		if !utf8.ValidString(s.v) {
+			// Encode would write a file that no TOML reader accepts.
+			return bad(s.key, s.v, "valid UTF-8")
+		}
 	}
 	if c.Train.Seed > math.MaxInt64 {
 		// Encode would write a seed that no TOML reader accepts.

@@ -2,14 +2,17 @@ package experiments_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/wtacrs/wtacrs/experiments"
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
@@ -186,9 +189,27 @@ func TestParseConfigSeedRoundTrips(t *testing.T) {
 	assert.ErrorContains(t, c.Validate(), "train.seed = 9223372036854775808, want ≤ 9223372036854775807")
 }
 
+// What Encode could not write readably is invalid: strings that are not UTF-8 (no TOML text
+// holds them).
+func TestValidateRefusesStringsEncodeCannotWrite(t *testing.T) {
+	t.Parallel()
+	c := experiments.DefaultConfig()
+	c.Experiment.Name = "x"
+	c.Experiment.Description = "café"
+	require.NoError(t, c.Validate())
+	c.Experiment.Description = "caf\xe9"
+	assert.ErrorContains(t, c.Validate(), "experiment.description = ")
+	c.Experiment.Description = ""
+	c.Train.TrainPath, c.Train.DevPath = "a", "\xff"
+	assert.ErrorContains(t, c.Validate(), "train.dev_path = ")
+}
+
 // checkRoundTrip asserts that c, written by Encode, reads back to c and that the written text
 // is a fixed point of Encode∘ParseConfig.
-func checkRoundTrip(t testing.TB, c experiments.Config) []byte {
+func checkRoundTrip(t interface {
+	require.TestingT
+	Helper()
+}, c experiments.Config) []byte {
 	t.Helper()
 	text, err := c.Encode()
 	require.NoError(t, err)
@@ -259,4 +280,60 @@ func TestEncodeFloatsExactly(t *testing.T) {
 		require.NoError(t, c.Validate(), f)
 		checkRoundTrip(t, c)
 	}
+}
+
+// Any valid configuration, with floats of any bits, seeds up to the largest a TOML file holds
+// and strings of any characters, round-trips through Encode.
+func TestEncodeRoundTripsAnyValidConfig(t *testing.T) {
+	t.Parallel()
+	kinds := []string{"q", "k", "v", "o", "ffn_in", "ffn_out"}
+	fraction := rapid.Custom(func(t *rapid.T) float64 {
+		switch rapid.IntRange(0, 3).Draw(t, "fraction kind") {
+		case 0:
+			return 1
+		case 1:
+			return math.Float64frombits(rapid.Uint64Range(1, math.Float64bits(1)).Draw(t, "bits"))
+		case 2:
+			return rapid.SampledFrom([]float64{0.1, 0.3, 1e-8, 5e-4, 5e-324, 1.0 / 3}).Draw(t, "usual")
+		}
+		return rapid.Float64Range(1e-300, 1).Draw(t, "uniform")
+	})
+	anyText := rapid.OneOf(rapid.StringOf(rapid.RuneFrom(nil, unicode.PrintRanges...)), rapid.String())
+	rapid.Check(t, func(t *rapid.T) {
+		c := experiments.DefaultConfig()
+		c.Experiment.Name = rapid.StringMatching(`[A-Za-z0-9_-][A-Za-z0-9_.-]{0,10}`).Draw(t, "name")
+		c.Experiment.Description = anyText.Draw(t, "description")
+		c.Analysis.Enabled = rapid.Bool().Draw(t, "enabled")
+		c.Analysis.Every = rapid.IntRange(1, math.MaxInt64).Draw(t, "every")
+		c.Analysis.Budgets = rapid.SliceOfN(fraction, 1, 4).Draw(t, "budgets")
+		c.Analysis.Kinds = rapid.SliceOfN(rapid.SampledFrom(kinds), 1, 6).Draw(t, "kinds")
+		c.Train.Blocks = rapid.IntRange(1, 8).Draw(t, "blocks")
+		if rapid.Bool().Draw(t, "blocks given") {
+			c.Analysis.Blocks = rapid.SliceOfN(rapid.IntRange(0, c.Train.Blocks-1), 0, 3).Draw(t, "analysis blocks")
+		}
+		for i := range rapid.IntRange(0, 3).Draw(t, "variants") {
+			v := experiments.Variant{Name: fmt.Sprintf("v%d", i), Method: rapid.SampledFrom([]string{train.MethodExact, train.MethodWTACRS}).Draw(t, "method"),
+				Ratio: fraction.Draw(t, "ratio"), Epochs: rapid.IntRange(0, math.MaxInt32).Draw(t, "epochs")}
+			if rapid.Bool().Draw(t, "kinds given") {
+				v.Kinds = rapid.SliceOfN(rapid.SampledFrom(kinds), 0, 3).Draw(t, "variant kinds")
+			}
+			c.Compare.Variants = append(c.Compare.Variants, v)
+		}
+		c.Train.Seed = rapid.Uint64Range(0, math.MaxInt64).Draw(t, "seed")
+		c.Train.LearningRate = fraction.Draw(t, "learning_rate")
+		c.Train.Epsilon = fraction.Draw(t, "epsilon")
+		c.Train.WeightDecay = rapid.Float64Range(0, 1e300).Draw(t, "weight_decay")
+		c.Train.Beta1 = rapid.Float64Range(0, math.Nextafter(1, 0)).Draw(t, "beta1")
+		c.Train.TrainPath = anyText.Draw(t, "train_path")
+		if c.Train.TrainPath != "" {
+			c.Train.DevPath = anyText.Filter(func(s string) bool { return s != "" }).Draw(t, "dev_path")
+		}
+		for _, k := range rapid.SliceOfNDistinct(rapid.SampledFrom(kinds), 0, 6, rapid.ID[string]).Draw(t, "layers") {
+			c.Train.Layers[k] = train.KindConfig{Method: train.MethodWTACRS, Ratio: fraction.Draw(t, "layer ratio")}
+		}
+		if err := c.Validate(); err != nil {
+			t.Skip(err) // a draw the generator does not rule out (none expected)
+		}
+		checkRoundTrip(t, c)
+	})
 }

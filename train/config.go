@@ -231,9 +231,6 @@ func (c Config) Validate() error {
 	case c.Precision != "float32" && c.Precision != "float64":
 		return bad("precision", c.Precision, `"float32" or "float64"`)
 	}
-	if err := c.checkSizes(); err != nil {
-		return err
-	}
 	names := make([]string, 0, len(c.Layers))
 	for k := range c.Layers {
 		names = append(names, k)
@@ -258,49 +255,6 @@ func (c Config) Validate() error {
 		default:
 			return bad(key+".method", kc.Method, `"exact" or "wtacrs"`)
 		}
-	}
-	return nil
-}
-
-// maxTensor bounds the elements of any one tensor the sizes imply: far above any memory, it
-// keeps the sizes' products (and so every allocation and index) clear of integer overflow. The
-// memory a configuration needs is a separate, machine-dependent check.
-const maxTensor = 1 << 40
-
-// checkSizes refuses sizes whose largest tensors exceed maxTensor elements, naming the largest
-// size involved. It does not involve Blocks: a block count only multiplies the number of
-// tensors.
-func (c Config) checkSizes() error {
-	f := func(v int) float64 { return float64(v) }
-	for _, t := range []struct {
-		what, formula string
-		elements      float64
-		keys          []string
-		sizes         []int
-	}{
-		{"the token embedding", "vocab_size × dim", f(c.VocabSize) * f(c.Dim),
-			[]string{"vocab_size", "dim"}, []int{c.VocabSize, c.Dim}},
-		{"the position embedding", "max_len × dim", f(c.MaxLen) * f(c.Dim),
-			[]string{"max_len", "dim"}, []int{c.MaxLen, c.Dim}},
-		{"a feed-forward weight", "dim × ffn_dim", f(c.Dim) * f(c.FFNDim),
-			[]string{"dim", "ffn_dim"}, []int{c.Dim, c.FFNDim}},
-		{"a batch's activations", "batch_size × max_len × max(dim, ffn_dim)", f(c.BatchSize) * f(c.MaxLen) * f(max(c.Dim, c.FFNDim)),
-			[]string{"batch_size", "max_len", "dim", "ffn_dim"}, []int{c.BatchSize, c.MaxLen, c.Dim, c.FFNDim}},
-		{"a batch's attention scores", "batch_size × heads × max_len²", f(c.BatchSize) * f(c.Heads) * f(c.MaxLen) * f(c.MaxLen),
-			[]string{"batch_size", "heads", "max_len"}, []int{c.BatchSize, c.Heads, c.MaxLen}},
-	} {
-		if t.elements <= maxTensor {
-			continue
-		}
-		big := 0
-		for i, v := range t.sizes {
-			if v > t.sizes[big] {
-				big = i
-			}
-		}
-		related := slices.Delete(slices.Clone(t.keys), big, big+1)
-		return &tomlconf.FieldError{Key: t.keys[big], Value: strconv.Itoa(t.sizes[big]), Related: related, Err: ErrConfig,
-			Want: fmt.Sprintf("a smaller size: %s would have %s = %.3g elements, more than 2^40", t.what, t.formula, t.elements)}
 	}
 	return nil
 }

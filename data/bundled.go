@@ -28,24 +28,26 @@ func Bundled(split string) (*Dataset, error) {
 	return ParseTSV(bytes.NewReader(b), BundledName+"/"+split+".tsv")
 }
 
-// Config says where the data come from and how they are encoded. The zero value means: the
-// bundled set, the default tokenizer trained on its train split, sequences of DefaultMaxLen.
+// Config says where the data come from and how they are encoded, for [Load]. The zero value
+// means: the bundled set, the default tokenizer trained on its train split, sequences of
+// DefaultMaxLen.
 //
-// In TOML (for example under a [data] table of a training config):
-//
-//	train = "/path/to/RTE/train.tsv"   # empty: bundled
-//	dev   = "/path/to/RTE/dev.tsv"     # empty: bundled (only when train is empty too)
-//	max_len = 128
-//	vocab = ""                         # optional vocabulary file; empty: built from train
-//	[data.tokenizer]
-//	vocab_size = 8192
-//	min_freq = 1
+// No configuration file has a table of its own for it: package train fills it from the keys
+// train_path, dev_path, max_len and vocab_size of a training configuration (the top level of
+// `wtacrs train CONFIG`, the [train] table of `wtacrs run CONFIG`), and Go callers set it
+// directly.
 type Config struct {
-	Train     string          `toml:"train"`
-	Dev       string          `toml:"dev"`
-	MaxLen    int             `toml:"max_len"`
-	Vocab     string          `toml:"vocab"`
-	Tokenizer TokenizerConfig `toml:"tokenizer"`
+	// Train and Dev are the RTE-format TSV files of the two splits, both set or both empty
+	// (the bundled set).
+	Train, Dev string
+	// MaxLen is the padded sequence length, at least 3 ([CLS] and two [SEP]); 0 means
+	// DefaultMaxLen.
+	MaxLen int
+	// Vocab is an optional vocabulary file (see [ReadVocab]); empty builds the vocabulary from
+	// the train split with Tokenizer.
+	Vocab string
+	// Tokenizer sets how that vocabulary is built.
+	Tokenizer TokenizerConfig
 }
 
 // Splits is a loaded, tokenized train/dev pair.

@@ -1,19 +1,20 @@
 package experiments
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/wtacrs/wtacrs/internal/tomlconf"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -84,11 +85,13 @@ type Variant struct {
 	Name string `toml:"name"`
 	// Method is "exact" or "wtacrs". Default "exact".
 	Method string `toml:"method"`
-	// Ratio is k/n for "wtacrs", in (0, 1]; 0 or absent means the default 0.3.
+	// Ratio is k/n for "wtacrs", in (0, 1]; absent means [train.DefaultRatio] (0.3); 0 is an
+	// error.
 	Ratio float64 `toml:"ratio"`
 	// Kinds are the layer kinds switched; empty means all six. Default [].
 	Kinds []string `toml:"kinds"`
-	// Epochs, when positive, overrides train.epochs for this variant. Default 0.
+	// Epochs, when positive, overrides train.epochs for this variant; at most 2³¹−1.
+	// Default 0.
 	Epochs int `toml:"epochs"`
 }
 
@@ -111,67 +114,96 @@ func DefaultConfig() Config {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
-// Validate returns an error wrapping ErrConfig naming the first invalid key.
+// FillDefaults gives a variant whose table has no method the method "exact" and one without a
+// ratio [train.DefaultRatio]; it is called by the configuration decoder after decoding a
+// [[compare.variant]] table (given reports whether that table has a key).
+func (v *Variant) FillDefaults(given func(name string) bool) {
+	if !given("method") {
+		v.Method = train.MethodExact
+	}
+	if !given("ratio") {
+		v.Ratio = train.DefaultRatio
+	}
+}
+
+// maxVariantEpochs bounds Variant.Epochs as train bounds its epochs.
+const maxVariantEpochs = math.MaxInt32
+
+// Validate returns nil or a *tomlconf.FieldError wrapping ErrConfig for the first invalid key,
+// named from the top of the file ("compare.variant[1].ratio", "train.max_len"; errors of the
+// [train] table wrap train.ErrConfig too), without a line ([ParseConfig] adds the file and
+// line).
 func (c Config) Validate() error {
-	bad := func(key string, v any, want string) error {
-		return fmt.Errorf("%w: %s = %v, want %s", ErrConfig, key, v, want)
+	bad := func(key string, v any, want string, related ...string) error {
+		return &tomlconf.FieldError{Key: key, Value: tomlValue(v), Want: want, Related: related, Err: ErrConfig}
 	}
 	if !nameRE.MatchString(c.Experiment.Name) || c.Experiment.Name == "." || c.Experiment.Name == ".." {
-		return bad("experiment.name", fmt.Sprintf("%q", c.Experiment.Name), "letters, digits, '-', '_' or '.'")
+		return bad("experiment.name", c.Experiment.Name, "letters, digits, '-', '_' or '.' (default: the file's base name)")
 	}
 	a := c.Analysis
 	if a.Every < 1 {
 		return bad("analysis.every", a.Every, "≥ 1")
 	}
 	if a.Enabled && len(a.Budgets) == 0 {
-		return bad("analysis.budgets", "[]", "at least one fraction when analysis.enabled")
+		return bad("analysis.budgets", a.Budgets, "at least one fraction when analysis.enabled", "analysis.enabled")
 	}
 	for i, b := range a.Budgets {
 		if math.IsNaN(b) || b <= 0 || b > 1 {
-			return bad(fmt.Sprintf("analysis.budgets[%d]", i), b, "in (0, 1]")
+			return bad(tomlconf.Elem("analysis.budgets", i), b, "in (0, 1]")
 		}
 	}
 	if err := checkKinds("analysis.kinds", a.Kinds); err != nil {
 		return err
 	}
 	if a.Enabled && len(a.Kinds) == 0 {
-		return bad("analysis.kinds", "[]", "at least one kind when analysis.enabled")
+		return bad("analysis.kinds", a.Kinds, "at least one kind when analysis.enabled", "analysis.enabled")
 	}
 	for i, b := range a.Blocks {
 		if b < 0 || b >= c.Train.Blocks {
-			return bad(fmt.Sprintf("analysis.blocks[%d]", i), b, fmt.Sprintf("in [0, %d) (train.blocks)", c.Train.Blocks))
+			return bad(tomlconf.Elem("analysis.blocks", i), b, fmt.Sprintf("in [0, %d) (train.blocks)", c.Train.Blocks), "train.blocks")
 		}
 	}
 	if a.Enabled && len(a.Sources) == 0 {
-		return bad("analysis.sources", "[]", `"exact" and/or "cached"`)
+		return bad("analysis.sources", a.Sources, `"exact" and/or "cached"`, "analysis.enabled")
 	}
 	for i, s := range a.Sources {
 		if s != SourceExact && s != SourceCached {
-			return bad(fmt.Sprintf("analysis.sources[%d]", i), fmt.Sprintf("%q", s), `"exact" or "cached"`)
+			return bad(tomlconf.Elem("analysis.sources", i), s, `"exact" or "cached"`)
 		}
 	}
 	seen := map[string]bool{}
 	for i, v := range c.Compare.Variants {
-		key := fmt.Sprintf("compare.variant[%d]", i)
+		key := tomlconf.Elem("compare.variant", i)
 		if !nameRE.MatchString(v.Name) || seen[v.Name] {
-			return bad(key+".name", fmt.Sprintf("%q", v.Name), "a unique non-empty name of letters, digits, '-', '_' or '.'")
+			return bad(key+".name", v.Name, "a unique non-empty name of letters, digits, '-', '_' or '.'")
 		}
 		seen[v.Name] = true
 		if v.Method != train.MethodExact && v.Method != train.MethodWTACRS {
-			return bad(key+".method", fmt.Sprintf("%q", v.Method), `"exact" or "wtacrs"`)
+			return bad(key+".method", v.Method, `"exact" or "wtacrs"`)
 		}
 		if math.IsNaN(v.Ratio) || v.Ratio <= 0 || v.Ratio > 1 {
 			return bad(key+".ratio", v.Ratio, "in (0, 1]")
 		}
-		if v.Epochs < 0 {
-			return bad(key+".epochs", v.Epochs, "≥ 0")
+		if v.Epochs < 0 || v.Epochs > maxVariantEpochs {
+			return bad(key+".epochs", v.Epochs, fmt.Sprintf("in [0, %d] (0: train.epochs)", maxVariantEpochs))
 		}
 		if err := checkKinds(key+".kinds", v.Kinds); err != nil {
 			return err
 		}
 	}
 	if err := c.Train.Validate(); err != nil {
-		return fmt.Errorf("%w: [train]: %w", ErrConfig, err)
+		return tomlconf.Prefix(err, "train", ErrConfig)
+	}
+	for _, s := range []struct{ key, v string }{{"experiment.description", c.Experiment.Description},
+		{"train.train_path", c.Train.TrainPath}, {"train.dev_path", c.Train.DevPath}} {
+		if !utf8.ValidString(s.v) {
+			// Encode would write a file that no TOML reader accepts.
+			return bad(s.key, s.v, "valid UTF-8")
+		}
+	}
+	if c.Train.Seed > math.MaxInt64 {
+		// Encode would write a seed that no TOML reader accepts.
+		return bad("train.seed", c.Train.Seed, fmt.Sprintf("≤ %d (TOML integers are signed 64-bit)", int64(math.MaxInt64)))
 	}
 	return nil
 }
@@ -179,10 +211,37 @@ func (c Config) Validate() error {
 func checkKinds(key string, kinds []string) error {
 	for i, k := range kinds {
 		if !slices.Contains(train.Kinds(), train.LayerKind(k)) {
-			return fmt.Errorf("%w: %s[%d] = %q, want q, k, v, o, ffn_in or ffn_out", ErrConfig, key, i, k)
+			return &tomlconf.FieldError{Key: tomlconf.Elem(key, i), Value: strconv.Quote(k), Want: "q, k, v, o, ffn_in or ffn_out", Err: ErrConfig}
 		}
 	}
 	return nil
+}
+
+// tomlValue writes a value of a configuration in TOML syntax for a message.
+func tomlValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return "nan"
+		case math.IsInf(x, 1):
+			return "inf"
+		case math.IsInf(x, -1):
+			return "-inf"
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case []float64:
+		if len(x) == 0 {
+			return "[]"
+		}
+	case []string:
+		if len(x) == 0 {
+			return "[]"
+		}
+	}
+	return fmt.Sprint(v)
 }
 
 // VariantConfig returns the training configuration of variant v: base with v's method on v's
@@ -208,131 +267,40 @@ func VariantConfig(base train.Config, v Variant) train.Config {
 	return c
 }
 
-// LoadConfig reads and parses a configuration file (see [ParseConfig]); the experiment name
-// defaults to the file's base name without extension.
+// LoadConfig reads and parses a configuration file of at most 1 MiB (see [ParseConfig]); the
+// experiment name defaults to the file's base name without extension.
 func LoadConfig(path string) (Config, error) {
-	text, err := os.ReadFile(path)
+	text, err := tomlconf.ReadFile(path, ErrConfig)
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+		return Config{}, err
 	}
 	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return ParseConfig(text, path, base)
+	return ParseConfig([]byte(text), path, base)
 }
 
 // ParseConfig decodes TOML text over [DefaultConfig] and validates it. name is the file name
-// used in messages and defaultName the experiment name used when [experiment] name is absent.
-// Errors wrap ErrConfig and name the key and line: unknown keys, values of the wrong type,
-// malformed TOML and invalid values.
+// used in messages and defaultName the experiment name used when [experiment] has no name key.
+// A variant without a method is "exact" and one without a ratio gets [train.DefaultRatio], as
+// does a "wtacrs" layer of [train] without one; nothing else is filled in.
+//
+// Every error is a *tomlconf.FieldError (or a tomlconf.Errors list of them) wrapping ErrConfig
+// that names the file, the key from the top of the file (compare.variant[1].ratio) and its
+// line: malformed TOML, unknown keys (names are matched exactly), values of the wrong type, a
+// negative value for an unsigned key, and every invalid value [Config.Validate] reports. A key
+// that the file does not set (a variant's missing name) is given the line of its table.
 func ParseConfig(text []byte, name, defaultName string) (Config, error) {
 	c := DefaultConfig()
-	md, err := toml.NewDecoder(bytes.NewReader(text)).Decode(&c)
+	m, err := tomlconf.Decode(string(text), name, &c, ErrConfig)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			key := ""
-			if pe.LastKey != "" {
-				key = fmt.Sprintf(" (key %s)", pe.LastKey)
-			}
-			return Config{}, fmt.Errorf("%w: %s line %d%s: %s", ErrConfig, name, pe.Position.Line, key, pe.Message)
-		}
-		// Type mismatches read "toml: line N (last key "a.b"): incompatible types: …".
-		return Config{}, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.TrimPrefix(err.Error(), "toml: "))
+		return Config{}, err
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		msgs := make([]string, len(und))
-		for i, k := range und {
-			msgs[i] = fmt.Sprintf("unknown key %s", k.String())
-			if line := keyLine(text, k); line > 0 {
-				msgs[i] = fmt.Sprintf("line %d: unknown key %s", line, k.String())
-			}
-		}
-		return Config{}, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.Join(msgs, "; "))
-	}
-	if c.Experiment.Name == "" {
+	if !m.Given("experiment.name") {
 		c.Experiment.Name = defaultName
 	}
-	for i := range c.Compare.Variants {
-		v := &c.Compare.Variants[i]
-		if v.Method == "" {
-			v.Method = train.MethodExact
-		}
-		if v.Ratio == 0 {
-			v.Ratio = 0.3
-		}
-	}
-	if c.Train.Layers == nil {
-		c.Train.Layers = map[string]train.KindConfig{}
-	}
 	if err := c.Validate(); err != nil {
-		line := 0
-		if key := errorKey(err); key != nil {
-			line = keyLine(text, key)
-		}
-		if line > 0 {
-			return Config{}, fmt.Errorf("%s line %d: %w", name, line, err)
-		}
-		return Config{}, fmt.Errorf("%s: %w", name, err)
+		return Config{}, m.Locate(err)
 	}
 	return c, nil
-}
-
-var errKeyRE = regexp.MustCompile(`: ([a-z_]+(?:\[\d+\])?(?:\.[a-z_0-9]+(?:\[\d+\])?)*) = `)
-
-// errorKey extracts the dotted key from a validation message ("…: analysis.every = 0, want …"),
-// dropping array indices; train's messages name keys relative to [train].
-func errorKey(err error) toml.Key {
-	m := errKeyRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return nil
-	}
-	key := regexp.MustCompile(`\[\d+\]`).ReplaceAllString(m[1], "")
-	parts := strings.Split(key, ".")
-	switch parts[0] {
-	case "experiment", "analysis", "compare":
-		return parts
-	}
-	return append(toml.Key{"train"}, parts...)
-}
-
-// keyLine returns the 1-based line on which the dotted key is set, or 0 when it cannot be found
-// (for example a key inside an inline table). It follows [table] and [[array]] headers and
-// dotted keys; array indices are not tracked.
-func keyLine(text []byte, key toml.Key) int {
-	want := strings.Join(key, ".")
-	var table []string
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if strings.HasPrefix(line, "[") {
-			h := strings.Trim(strings.SplitN(line, "#", 2)[0], " \t[]")
-			table = splitKey(h)
-			if strings.Join(table, ".") == want {
-				return n
-			}
-			continue
-		}
-		eq := strings.Index(line, "=")
-		if eq < 0 {
-			continue
-		}
-		full := append(slices.Clone(table), splitKey(line[:eq])...)
-		if strings.Join(full, ".") == want {
-			return n
-		}
-	}
-	return 0
-}
-
-func splitKey(s string) []string {
-	parts := strings.Split(s, ".")
-	for i, p := range parts {
-		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
-	}
-	return parts
 }
 
 // Encode returns the configuration as TOML (the "config as run").

@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
-	"strings"
+	"strconv"
 
-	"github.com/BurntSushi/toml"
+	"github.com/wtacrs/wtacrs/internal/tomlconf"
 )
 
 // Errors returned by this package, wrapped with context.
@@ -48,13 +47,30 @@ const (
 // Kinds lists the linear layer kinds of an encoder block in a fixed order.
 func Kinds() []LayerKind { return []LayerKind{Query, Key, Value, Output, FFNIn, FFNOut} }
 
+// DefaultRatio is the ratio k/n of a "wtacrs" layer whose configuration gives none.
+const DefaultRatio = 0.3
+
+// MinMaxLen is the shortest padded sequence a sentence pair encodes to: [CLS] a [SEP] b [SEP]
+// with both sentences truncated away.
+const MinMaxLen = 3
+
 // KindConfig chooses the backward of one layer kind.
 type KindConfig struct {
 	// Method is "exact" (default) or "wtacrs".
 	Method string `toml:"method"`
 	// Ratio is k/n, the fraction of the n = batch × sequence pooled tokens kept by a "wtacrs"
-	// layer, in (0, 1]; k = max(1, ⌈Ratio·n⌉). Default 0.3; ignored for "exact".
+	// layer, in (0, 1]; k = max(1, ⌈Ratio·n⌉). Default [DefaultRatio] (0.3) for "wtacrs"; for
+	// "exact" it is ignored and may be 0 (unset) or a fraction in (0, 1].
 	Ratio float64 `toml:"ratio"`
+}
+
+// FillDefaults gives a "wtacrs" layer whose table has no ratio key the ratio [DefaultRatio];
+// it is called by the configuration decoder after decoding a layer's table (given reports
+// whether that table has a key).
+func (kc *KindConfig) FillDefaults(given func(name string) bool) {
+	if kc.Method == MethodWTACRS && !given("ratio") {
+		kc.Ratio = DefaultRatio
+	}
 }
 
 // Config describes one training run. Every field has a default (see [DefaultConfig]); a TOML
@@ -68,7 +84,8 @@ type Config struct {
 	Blocks int `toml:"blocks"`
 	// FFNDim is the hidden width of the feed-forward layers. Default 4·Dim = 512.
 	FFNDim int `toml:"ffn_dim"`
-	// MaxLen is the padded sequence length (tokens per example, [CLS] included). Default 128.
+	// MaxLen is the padded sequence length (tokens per example, [CLS] and [SEP] included), at
+	// least [MinMaxLen]. Default 128.
 	MaxLen int `toml:"max_len"`
 	// VocabSize caps the tokenizer's vocabulary (most frequent training words). Default 8000.
 	VocabSize int `toml:"vocab_size"`
@@ -83,7 +100,8 @@ type Config struct {
 	Recompute bool `toml:"recompute"`
 
 	// TrainPath is the RTE-format training TSV (index, sentence1, sentence2, label). Default ""
-	// selects the data set bundled with the repository.
+	// selects the data set bundled with the repository. TrainPath and DevPath are set both or
+	// neither.
 	TrainPath string `toml:"train_path"`
 	// DevPath is the RTE-format dev TSV. Default "" selects the bundled dev set.
 	DevPath string `toml:"dev_path"`
@@ -94,15 +112,15 @@ type Config struct {
 
 	// BatchSize is the number of examples per optimiser step. Default 16.
 	BatchSize int `toml:"batch_size"`
-	// Epochs is the number of passes over the training set. Default 3.
+	// Epochs is the number of passes over the training set, in [1, 2³¹−1]. Default 3.
 	Epochs int `toml:"epochs"`
 	// LearningRate is the peak AdamW learning rate. Default 5e-4 (training from scratch).
 	LearningRate float64 `toml:"learning_rate"`
-	// WarmupSteps is the number of steps of linear warm-up from 0 before the constant phase.
-	// Default 0 (the paper has none).
+	// WarmupSteps is the number of steps of linear warm-up from 0 before the constant phase,
+	// in [0, 2³¹−1]. Default 0 (the paper has none).
 	WarmupSteps int `toml:"warmup_steps"`
 	// ConstantSteps is the number of steps at the peak learning rate, after which it decays
-	// linearly to 0 at the last step. Default 500.
+	// linearly to 0 at the last step; in [0, 2³¹−1]. Default 500.
 	ConstantSteps int `toml:"constant_steps"`
 	// Beta1 is AdamW's first-moment decay. Default 0.9.
 	Beta1 float64 `toml:"beta1"`
@@ -114,7 +132,8 @@ type Config struct {
 	WeightDecay float64 `toml:"weight_decay"`
 	// ClipNorm, when positive, rescales the gradient to this global norm. Default 1.0.
 	ClipNorm float64 `toml:"clip_norm"`
-	// Seed fixes initialisation, shuffling and every sampling draw. Default 1.
+	// Seed fixes initialisation, shuffling and every sampling draw. Default 1. A TOML file can
+	// give at most 2⁶³−1 (TOML integers are signed 64-bit); a negative seed is an error.
 	Seed uint64 `toml:"seed"`
 	// Precision is "float32" (default, faster) or "float64".
 	Precision string `toml:"precision"`
@@ -153,39 +172,52 @@ func (c Config) Kind(k LayerKind) KindConfig {
 	return kc
 }
 
-// Validate returns an error wrapping ErrConfig that names the first invalid field.
+// Bounds of the step counts, so that the schedule's step arithmetic cannot overflow.
+const maxCount = math.MaxInt32
+
+// Validate returns nil or a *tomlconf.FieldError wrapping ErrConfig for the first invalid field,
+// its Key relative to the configuration's own table ("layers.q.ratio") and without a line
+// ([ParseConfig] adds the file and line). A check that involves two keys (heads and dim,
+// train_path and dev_path) lists the other in Related.
 func (c Config) Validate() error {
-	bad := func(key string, v any, want string) error {
-		return fmt.Errorf("%w: %s = %v, want %s", ErrConfig, key, v, want)
+	bad := func(key string, v any, want string, related ...string) error {
+		return &tomlconf.FieldError{Key: key, Value: tomlValue(v), Want: want, Related: related, Err: ErrConfig}
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	count := func(v int) bool { return v >= 0 && v <= maxCount }
 	switch {
 	case c.Dim < 1:
 		return bad("dim", c.Dim, "≥ 1")
 	case c.Heads < 1 || c.Dim%c.Heads != 0:
-		return bad("heads", c.Heads, fmt.Sprintf("a divisor of dim = %d", c.Dim))
+		return bad("heads", c.Heads, fmt.Sprintf("a divisor of dim = %d", c.Dim), "dim")
 	case c.Blocks < 1:
 		return bad("blocks", c.Blocks, "≥ 1")
 	case c.FFNDim < 1:
 		return bad("ffn_dim", c.FFNDim, "≥ 1")
-	case c.MaxLen < 2:
-		return bad("max_len", c.MaxLen, "≥ 2")
+	case c.MaxLen < MinMaxLen:
+		return bad("max_len", c.MaxLen, fmt.Sprintf("≥ %d ([CLS] and the two [SEP] of a sentence pair)", MinMaxLen))
 	case c.VocabSize < 8:
 		return bad("vocab_size", c.VocabSize, "≥ 8")
+	case c.TrainPath != "" && c.DevPath == "":
+		return &tomlconf.FieldError{Key: "dev_path", Problem: "missing key", Want: "it set together with train_path, or neither for the bundled set",
+			Related: []string{"train_path"}, Err: ErrConfig}
+	case c.TrainPath == "" && c.DevPath != "":
+		return &tomlconf.FieldError{Key: "train_path", Problem: "missing key", Want: "it set together with dev_path, or neither for the bundled set",
+			Related: []string{"dev_path"}, Err: ErrConfig}
 	case c.MaxTrain < 0:
 		return bad("max_train", c.MaxTrain, "≥ 0")
 	case c.MaxDev < 0:
 		return bad("max_dev", c.MaxDev, "≥ 0")
 	case c.BatchSize < 1:
 		return bad("batch_size", c.BatchSize, "≥ 1")
-	case c.Epochs < 1:
-		return bad("epochs", c.Epochs, "≥ 1")
+	case c.Epochs < 1 || c.Epochs > maxCount:
+		return bad("epochs", c.Epochs, fmt.Sprintf("in [1, %d]", maxCount))
 	case !finite(c.LearningRate) || c.LearningRate <= 0:
 		return bad("learning_rate", c.LearningRate, "a finite value > 0")
-	case c.WarmupSteps < 0:
-		return bad("warmup_steps", c.WarmupSteps, "≥ 0")
-	case c.ConstantSteps < 0:
-		return bad("constant_steps", c.ConstantSteps, "≥ 0")
+	case !count(c.WarmupSteps):
+		return bad("warmup_steps", c.WarmupSteps, fmt.Sprintf("in [0, %d]", maxCount))
+	case !count(c.ConstantSteps):
+		return bad("constant_steps", c.ConstantSteps, fmt.Sprintf("in [0, %d]", maxCount))
 	case !finite(c.Beta1) || c.Beta1 < 0 || c.Beta1 >= 1:
 		return bad("beta1", c.Beta1, "in [0, 1)")
 	case !finite(c.Beta2) || c.Beta2 < 0 || c.Beta2 >= 1:
@@ -197,7 +229,7 @@ func (c Config) Validate() error {
 	case !finite(c.ClipNorm) || c.ClipNorm < 0:
 		return bad("clip_norm", c.ClipNorm, "a finite value ≥ 0 (0 disables clipping)")
 	case c.Precision != "float32" && c.Precision != "float64":
-		return bad("precision", fmt.Sprintf("%q", c.Precision), `"float32" or "float64"`)
+		return bad("precision", c.Precision, `"float32" or "float64"`)
 	}
 	names := make([]string, 0, len(c.Layers))
 	for k := range c.Layers {
@@ -206,55 +238,71 @@ func (c Config) Validate() error {
 	slices.Sort(names)
 	for _, name := range names {
 		kc := c.Layers[name]
+		key := tomlconf.Join("layers", name)
 		if !slices.Contains(Kinds(), LayerKind(name)) {
-			return fmt.Errorf("%w: layers.%s: unknown layer kind (want q, k, v, o, ffn_in or ffn_out)", ErrConfig, name)
+			return &tomlconf.FieldError{Key: key, Problem: "unknown layer kind", Want: "q, k, v, o, ffn_in or ffn_out", Err: ErrConfig}
 		}
 		switch kc.Method {
 		case MethodExact, "":
+			// The ratio is ignored; 0 (unset) or a fraction, so that the value reads back.
+			if !finite(kc.Ratio) || kc.Ratio < 0 || kc.Ratio > 1 {
+				return bad(key+".ratio", kc.Ratio, "in [0, 1] (ignored for exact)")
+			}
 		case MethodWTACRS:
 			if !finite(kc.Ratio) || kc.Ratio <= 0 || kc.Ratio > 1 {
-				return bad("layers."+name+".ratio", kc.Ratio, "in (0, 1]")
+				return bad(key+".ratio", kc.Ratio, "in (0, 1]")
 			}
 		default:
-			return bad("layers."+name+".method", fmt.Sprintf("%q", kc.Method), `"exact" or "wtacrs"`)
+			return bad(key+".method", kc.Method, `"exact" or "wtacrs"`)
 		}
 	}
 	return nil
 }
 
-// LoadConfig reads a TOML configuration over [DefaultConfig] and validates it. Unknown keys and
-// malformed TOML are errors wrapping ErrConfig that name the key or the line.
-func LoadConfig(path string) (Config, error) {
-	text, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
+// tomlValue writes a configuration value as TOML would: strings quoted, floats in the shortest
+// form that reads back (nan and inf as TOML spells them).
+func tomlValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return "nan"
+		case math.IsInf(x, 1):
+			return "inf"
+		case math.IsInf(x, -1):
+			return "-inf"
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
-	return ParseConfig(string(text), path)
+	return fmt.Sprint(v)
+}
+
+// LoadConfig reads a TOML configuration file (at most 1 MiB) over [DefaultConfig] and
+// validates it; see [ParseConfig] for the errors. An unreadable file is an error wrapping
+// ErrConfig and the os error.
+func LoadConfig(path string) (Config, error) {
+	text, err := tomlconf.ReadFile(path, ErrConfig)
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(text, path)
 }
 
 // ParseConfig parses TOML text (name is used in messages) over [DefaultConfig] and validates it.
+// A "wtacrs" layer without a ratio gets [DefaultRatio]. Every error is a *tomlconf.FieldError
+// (or a tomlconf.Errors list of them) wrapping ErrConfig that names the file, the key and its
+// line: malformed TOML, unknown keys (names are matched exactly), values of the wrong type, a
+// negative seed, and every invalid value [Config.Validate] reports.
 func ParseConfig(text, name string) (Config, error) {
 	c := DefaultConfig()
-	md, err := toml.Decode(text, &c)
+	m, err := tomlconf.Decode(text, name, &c, ErrConfig)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return Config{}, fmt.Errorf("%w: %s line %d: %s", ErrConfig, name, pe.Position.Line, pe.Message)
-		}
-		return Config{}, fmt.Errorf("%w: %s: %v", ErrConfig, name, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return Config{}, fmt.Errorf("%w: %s: unknown key(s) %s", ErrConfig, name, strings.Join(keys, ", "))
-	}
-	if c.Layers == nil {
-		c.Layers = map[string]KindConfig{}
+		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", name, err)
+		return Config{}, m.Locate(err)
 	}
 	return c, nil
 }

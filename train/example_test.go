@@ -47,5 +47,5 @@ q = { method = "wtacrs", ratio = 0.3 }
 	fmt.Println(err)
 	// Output:
 	// 5 {wtacrs 0.3} {exact 0}
-	// bad.toml: train: invalid configuration: heads = 3, want a divisor of dim = 128
+	// bad.toml line 1: heads = 3, want a divisor of dim = 128
 }

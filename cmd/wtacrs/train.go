@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,15 +26,23 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "write the result as JSON to this file (atomically)")
-	all := fs.String("all", "", "override every layer kind: exact, or wtacrs:RATIO")
-	seed := fs.Int64("seed", -1, "override the seed (≥ 0)")
-	epochs := fs.Int("epochs", 0, "override the number of epochs (≥ 1)")
-	table := fs.String("table", "", "instead of one run, a Table-1-like comparison: exact and WTA-CRS at these comma-separated ratios, over the seeds of -seeds")
+	all := fs.String("all", "", "override every layer kind: exact, or wtacrs:RATIO with RATIO in (0, 1]")
+	seed := fs.Uint64("seed", 0, "override the configuration's seed (0 to 2^64-1; not with -table, which takes -seeds)")
+	epochs := fs.Int("epochs", 0, "override the configuration's number of epochs (≥ 1)")
+	table := fs.String("table", "", "instead of one run, a Table-1-like comparison: exact and WTA-CRS at these comma-separated ratios in (0, 1], over the seeds of -seeds")
 	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds for -table")
-	jobs := fs.Int("jobs", 1, "with -table, the number of runs trained concurrently")
+	jobs := fs.Int("jobs", 1, "with -table, the number of runs trained concurrently (≥ 1)")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
-		return err // flag.ErrHelp included: the dispatcher exits 0 on it
+		if errors.Is(err, flag.ErrHelp) {
+			return err // the dispatcher exits 0 on it
+		}
+		return errUsage(err.Error())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := checkTrainFlags(set, *table, *epochs, *jobs); err != nil {
+		return err
 	}
 	cfg := train.DefaultConfig()
 	switch fs.NArg() {
@@ -47,22 +56,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return errUsage(fmt.Sprintf("want at most one CONFIG, got %q", fs.Args()))
 	}
 	if *all != "" {
-		method, ratio, _ := strings.Cut(*all, ":")
-		r := 0.0
-		if method == train.MethodWTACRS {
-			var err error
-			if r, err = strconv.ParseFloat(ratio, 64); err != nil {
-				return errUsage(fmt.Sprintf("-all %q: want exact or wtacrs:RATIO", *all))
-			}
-		} else if method != train.MethodExact || ratio != "" {
-			return errUsage(fmt.Sprintf("-all %q: want exact or wtacrs:RATIO", *all))
+		method, ratio, err := parseAll(*all)
+		if err != nil {
+			return err
 		}
-		cfg = cfg.WithAll(method, r)
+		cfg = cfg.WithAll(method, ratio)
 	}
-	if *seed >= 0 {
-		cfg.Seed = uint64(*seed)
+	if set["seed"] {
+		cfg.Seed = *seed
 	}
-	if *epochs != 0 {
+	if set["epochs"] {
 		cfg.Epochs = *epochs
 	}
 	if err := cfg.Validate(); err != nil {
@@ -81,21 +84,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *table != "" {
-		var ratios []float64
-		for _, f := range strings.Split(*table, ",") {
-			r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil {
-				return errUsage(fmt.Sprintf("-table %q: %v", *table, err))
-			}
-			ratios = append(ratios, r)
+		ratios, err := parseRatios(*table)
+		if err != nil {
+			return err
 		}
-		var ss []uint64
-		for _, f := range strings.Split(*seeds, ",") {
-			s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
-			if err != nil {
-				return errUsage(fmt.Sprintf("-seeds %q: %v", *seeds, err))
-			}
-			ss = append(ss, s)
+		ss, err := parseSeeds(*seeds)
+		if err != nil {
+			return err
 		}
 		rows, err := train.Table(ctx, cfg, ratios, ss, *jobs, opt, func(name string, s uint64, r *train.Result) {
 			fmt.Fprintf(stderr, "%s seed %d: dev accuracy %.4f (majority %.4f) in %s\n", name, s, r.DevAccuracy, r.MajorityAccuracy, r.Elapsed.Round(1e9))
@@ -131,4 +126,67 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "linear-layer activations kept for backward: %.0f bytes/step (%.3f of exact)\n", res.SavedBytes, rel)
 	return nil
+}
+
+// checkTrainFlags refuses flags out of range and flags that would be ignored: -seeds and -jobs
+// without -table, -seed with it (each run of the table takes its seed from -seeds).
+func checkTrainFlags(set map[string]bool, table string, epochs, jobs int) error {
+	switch {
+	case set["epochs"] && epochs < 1:
+		return errUsage(fmt.Sprintf("-epochs %d: want ≥ 1", epochs))
+	case jobs < 1:
+		return errUsage(fmt.Sprintf("-jobs %d: want ≥ 1", jobs))
+	case table == "" && set["seeds"]:
+		return errUsage("-seeds without -table: the seeds of a single run are set with -seed")
+	case table == "" && set["jobs"]:
+		return errUsage("-jobs without -table: a single run trains one model")
+	case table != "" && set["seed"]:
+		return errUsage("-seed with -table: the table's runs take their seeds from -seeds")
+	}
+	return nil
+}
+
+// parseAll reads -all: exact, or wtacrs:RATIO with RATIO in (0, 1].
+func parseAll(all string) (method string, ratio float64, err error) {
+	method, r, _ := strings.Cut(all, ":")
+	switch {
+	case method == train.MethodExact && r == "" && !strings.Contains(all, ":"):
+		return method, 0, nil
+	case method == train.MethodWTACRS:
+		ratio, err := strconv.ParseFloat(r, 64)
+		if err != nil || !(ratio > 0 && ratio <= 1) {
+			return "", 0, errUsage(fmt.Sprintf("-all %q: want exact or wtacrs:RATIO with the ratio in (0, 1]", all))
+		}
+		return method, ratio, nil
+	}
+	return "", 0, errUsage(fmt.Sprintf("-all %q: want exact or wtacrs:RATIO", all))
+}
+
+// parseRatios reads -table: comma-separated ratios in (0, 1].
+func parseRatios(table string) ([]float64, error) {
+	var ratios []float64
+	for _, f := range strings.Split(table, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return nil, errUsage(fmt.Sprintf("-table %q: %v", table, err))
+		}
+		if !(r > 0 && r <= 1) {
+			return nil, errUsage(fmt.Sprintf("-table %q: ratio %v, want in (0, 1]", table, r))
+		}
+		ratios = append(ratios, r)
+	}
+	return ratios, nil
+}
+
+// parseSeeds reads -seeds: comma-separated seeds in [0, 2^64).
+func parseSeeds(seeds string) ([]uint64, error) {
+	var ss []uint64
+	for _, f := range strings.Split(seeds, ",") {
+		s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, errUsage(fmt.Sprintf("-seeds %q: %v", seeds, err))
+		}
+		ss = append(ss, s)
+	}
+	return ss, nil
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wtacrs/wtacrs/train"
 )
 
 const tinyTrainTOML = `dim = 16
@@ -67,5 +71,81 @@ func TestTrainCommandErrors(t *testing.T) {
 		code, _, stderr := runCLI(tc.args...)
 		assert.Equal(t, 2, code, tc.name)
 		assert.Contains(t, stderr, tc.want, tc.name)
+	}
+}
+
+// Flags out of range and flags that would be ignored are usage errors; config errors name the
+// file, the key and the line.
+func TestTrainCommandRefusesBadFlagsAndConfigs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	negSeed := write("seed.toml", "epochs = 1\nseed = -1\n")
+	zeroRatio := write("ratio.toml", "[layers.q]\nmethod = \"wtacrs\"\nratio = 0.0\n")
+	onePath := write("path.toml", "\ntrain_path = \"train.tsv\"\n")
+	kind := write("kind.toml", "[layers]\nq = {method = \"exact\"}\nx = {method = \"exact\"}\n")
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		want  string
+		usage bool
+	}{
+		{"negative -seed", []string{"-seed", "-5"}, "-seed", true},
+		{"-seed beyond uint64", []string{"-seed", "18446744073709551616"}, "-seed", true},
+		{"-jobs 0", []string{"-table", "0.5", "-jobs", "0"}, "-jobs 0: want ≥ 1", true},
+		{"-jobs -3", []string{"-table", "0.5", "-jobs", "-3"}, "-jobs -3: want ≥ 1", true},
+		{"-jobs without -table", []string{"-jobs", "2"}, "-jobs without -table", true},
+		{"-seeds without -table", []string{"-seeds", "1,2"}, "-seeds without -table", true},
+		{"-seed with -table", []string{"-table", "0.5", "-seed", "3"}, "-seed with -table", true},
+		{"-epochs 0", []string{"-epochs", "0"}, "-epochs 0: want ≥ 1", true},
+		{"-epochs -2", []string{"-epochs", "-2"}, "-epochs -2: want ≥ 1", true},
+		{"-all ratio 0", []string{"-all", "wtacrs:0"}, "-all \"wtacrs:0\"", true},
+		{"-all ratio NaN", []string{"-all", "wtacrs:NaN"}, "-all", true},
+		{"-all exact with ratio", []string{"-all", "exact:0.3"}, "-all", true},
+		{"-table ratio 1.5", []string{"-table", "0.5,1.5"}, "ratio 1.5, want in (0, 1]", true},
+		{"-seeds negative", []string{"-table", "0.5", "-seeds", "1,-2"}, "-seeds", true},
+		{"config seed -1", []string{negSeed}, negSeed + " line 2: seed = -1, want an integer ≥ 0", false},
+		{"config ratio 0", []string{zeroRatio}, zeroRatio + " line 3: layers.q.ratio = 0, want in (0, 1]", false},
+		{"config one path", []string{onePath}, onePath + " line 2: missing key dev_path", false},
+		{"config unknown kind", []string{kind}, kind + " line 3: unknown layer kind layers.x", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			err := runTrain(append([]string{"-quiet"}, tc.args...), &stdout, &stderr)
+			require.ErrorContains(t, err, tc.want)
+			var u errUsage
+			assert.Equal(t, tc.usage, errors.As(err, &u), "usage error")
+			if !tc.usage {
+				assert.ErrorIs(t, err, train.ErrConfig)
+			}
+			code, _, errText := runCLI(append([]string{"train", "-quiet"}, tc.args...)...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, errText, "wtacrs train: ")
+		})
+	}
+}
+
+// Regression: -seed -5 was silently ignored (a -1 sentinel meant "not set"); the seed is now
+// set whenever the flag is given, 0 included.
+func TestTrainSeedFlagSetsAnySeed(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "tiny.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(tinyTrainTOML), 0o644))
+	for _, seed := range []string{"0", "18446744073709551615"} {
+		out := filepath.Join(t.TempDir(), "r.json")
+		code, _, stderr := runCLI("train", "-quiet", "-seed", seed, "-epochs", "1", "-out", out, cfg)
+		require.Equal(t, 0, code, stderr)
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		var res struct{ Config struct{ Seed json.Number } }
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		require.NoError(t, dec.Decode(&res))
+		assert.Equal(t, seed, res.Config.Seed.String())
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/wtacrs/wtacrs/internal/memlimit"
@@ -49,4 +51,45 @@ func checkWritableDir(dir string) error {
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// checkOutputFile checks, before a long job, that its result can be written to path: the
+// folder exists and accepts new files, path is not a folder, not one of the job's inputs, and,
+// when it exists, is a file this command wrote before (ours reports that), so that replacing it
+// loses nothing the user made. Failures wrap outdir.ErrRefused.
+func checkOutputFile(path string, inputs []string, ours func([]byte) bool) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", outdir.ErrRefused, err)
+	}
+	for _, in := range inputs {
+		if in == "" {
+			continue
+		}
+		a, err := filepath.Abs(in)
+		if err == nil && (a == abs || sameFile(a, abs)) {
+			return fmt.Errorf("%w: %s is also an input of this run", outdir.ErrRefused, path)
+		}
+	}
+	if err := checkWritableDir(filepath.Dir(abs)); err != nil {
+		return err
+	}
+	switch st, err := os.Stat(path); {
+	case err == nil && st.IsDir():
+		return fmt.Errorf("%w: %s is a folder; give a file name", outdir.ErrRefused, path)
+	case err == nil:
+		b, err := os.ReadFile(path)
+		if err != nil || !ours(b) {
+			return fmt.Errorf("%w: %s exists and is not a result this command wrote; remove it or choose another name", outdir.ErrRefused, path)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: %w", outdir.ErrRefused, err)
+	}
+	return nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }

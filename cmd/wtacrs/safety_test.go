@@ -222,3 +222,43 @@ func TestAnalyzeNeverReplacesItsInput(t *testing.T) {
 	assert.Contains(t, stderr.String(), "does not list: traces")
 	assert.Equal(t, before, tree(t, parent))
 }
+
+// Regression: `train -out` found an unwritable or impossible path only after training, and it
+// would overwrite any file, its own config included.
+func TestTrainChecksItsOutputFirst(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte("epochs = 1\n"), 0o644))
+	notes := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notes, []byte("mine"), 0o644))
+	blocker := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o644))
+	before := tree(t, dir)
+	for _, tc := range []struct{ out, want string }{
+		{cfg, "is also an input"},
+		{notes, "is not a result this command wrote"},
+		{dir, "is a folder"},
+		{filepath.Join(blocker, "r.json"), "cannot create the output folder"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"train", "-quiet", "-out", tc.out, cfg}, &stdout, &stderr)
+		assert.Equal(t, exitUsage, code, tc.out)
+		assert.Contains(t, stderr.String(), tc.want, tc.out)
+		assert.Empty(t, stdout.String(), "nothing trained")
+	}
+	assert.Equal(t, before, tree(t, dir))
+
+	// What it wrote before may be replaced.
+	res := filepath.Join(dir, "r.json")
+	require.NoError(t, train.WriteJSON(res, &train.Result{DevAccuracy: 0.5}))
+	b, err := os.ReadFile(res)
+	require.NoError(t, err)
+	assert.True(t, isTrainJSON(b))
+	require.NoError(t, train.WriteJSON(res, []train.TableRow{{Name: "exact"}}))
+	b, err = os.ReadFile(res)
+	require.NoError(t, err)
+	assert.True(t, isTrainJSON(b))
+	assert.False(t, isTrainJSON([]byte(`{"name": "x"}`)))
+	assert.False(t, isTrainJSON([]byte(`[]`)))
+	assert.NoError(t, checkOutputFile(res, []string{cfg}, isTrainJSON))
+}

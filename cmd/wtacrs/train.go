@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -33,11 +30,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds for -table")
 	jobs := fs.Int("jobs", 1, "with -table, the number of runs trained concurrently (≥ 1)")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err // the dispatcher exits 0 on it
-		}
-		return errUsage(err.Error())
+	memLimit := memLimitFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -71,9 +66,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if *out != "" {
+		if err := checkOutputFile(*out, []string{fs.Arg(0), cfg.TrainPath, cfg.DevPath}, isTrainJSON); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signalContext(stderr)
 	defer stop()
-	opt := train.Options{}
+	opt := train.Options{MemLimit: memLimit()}
 	if !*quiet {
 		opt.Progress = func(p train.Progress) {
 			if p.EpochDone {
@@ -96,7 +96,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "%s seed %d: dev accuracy %.4f (majority %.4f) in %s\n", name, s, r.DevAccuracy, r.MajorityAccuracy, r.Elapsed.Round(1e9))
 		})
 		if err != nil {
-			return err
+			return interruptedErr(ctx, err, "")
 		}
 		if *out != "" {
 			if err := train.WriteJSON(*out, rows); err != nil {
@@ -107,7 +107,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := train.Run(ctx, cfg, opt)
 	if err != nil {
-		return err
+		return interruptedErr(ctx, err, "")
 	}
 	if *out != "" {
 		if err := train.WriteJSON(*out, res); err != nil {
@@ -126,6 +126,29 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "linear-layer activations kept for backward: %.0f bytes/step (%.3f of exact)\n", res.SavedBytes, rel)
 	return nil
+}
+
+// isTrainJSON reports whether b is a result wtacrs train -out wrote: a train.Result object or a
+// list of train.TableRow objects.
+func isTrainJSON(b []byte) bool {
+	var one map[string]json.RawMessage
+	if json.Unmarshal(b, &one) == nil {
+		_, c := one["Config"]
+		_, a := one["DevAccuracy"]
+		return c && a
+	}
+	var rows []map[string]json.RawMessage
+	if json.Unmarshal(b, &rows) != nil || len(rows) == 0 {
+		return false
+	}
+	for _, r := range rows {
+		_, n := r["Name"]
+		_, a := r["Accuracies"]
+		if !n || !a {
+			return false
+		}
+	}
+	return true
 }
 
 // checkTrainFlags refuses flags out of range and flags that would be ignored: -seeds and -jobs

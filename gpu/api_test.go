@@ -92,7 +92,7 @@ func checkAPIErrors(t *testing.T, d, other *Device) {
 			{"topk", shape, Options{Method: estimator.MethodTopK, K: 3}, ErrMethod},
 			{"no method", shape, Options{K: 3}, ErrMethod},
 			{"k=0", shape, crs(0), estimator.ErrBudget},
-			{"k=2³¹", shape, crs(math.MaxInt32 + 1), estimator.ErrBudget},
+			{"k=2³¹", shape, crs(tooBig()), estimator.ErrBudget},
 			{"C without FixedC", shape, Options{Method: estimator.MethodWTACRS, K: 3, C: 1}, estimator.ErrBudget},
 			{"fixed C for crs", shape, Options{Method: estimator.MethodCRS, K: 3, FixedC: true, C: 1}, estimator.ErrBudget},
 			{"C=k", shape, wtacrsFixed(3, 3), estimator.ErrBudget},
@@ -100,7 +100,7 @@ func checkAPIErrors(t *testing.T, d, other *Device) {
 			{"C>n", Shape{N: 2, DIn: dIn, DOut: dOut}, wtacrsFixed(5, 3), estimator.ErrBudget},
 			{"n=0", Shape{N: 0, DIn: dIn, DOut: dOut}, wtacrs(3), estimator.ErrShape},
 			{"d_in=0", Shape{N: n, DIn: 0, DOut: dOut}, wtacrs(3), estimator.ErrShape},
-			{"d_out=2³¹", Shape{N: n, DIn: dIn, DOut: math.MaxInt32 + 1}, wtacrs(3), estimator.ErrShape},
+			{"d_out=2³¹", Shape{N: n, DIn: dIn, DOut: tooBig()}, wtacrs(3), estimator.ErrShape},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +114,7 @@ func checkAPIErrors(t *testing.T, d, other *Device) {
 	t.Run("matrices", func(t *testing.T) {
 		_, err := d.Alloc(0, 3)
 		assert.ErrorIs(t, err, estimator.ErrShape)
-		_, err = d.Alloc(3, math.MaxInt32+1)
+		_, err = d.Alloc(3, tooBig())
 		assert.ErrorIs(t, err, estimator.ErrShape)
 		_, err = d.Upload(estimator.Dense[float32]{Rows: 2, Cols: 2, Data: []float32{1, 2, 3}})
 		assert.ErrorIs(t, err, estimator.ErrShape)
@@ -247,4 +247,11 @@ func TestChooseMode(t *testing.T) {
 		assert.Equal(t, tt.wantCand, cand, tt.name)
 		assert.Equal(t, tt.wantMode, mode, tt.name)
 	}
+}
+
+// tooBig returns 2³¹, past every dimension and budget the device takes (on 32-bit platforms it
+// wraps to a negative number, rejected as well).
+func tooBig() int {
+	n := math.MaxInt32
+	return n + 1
 }

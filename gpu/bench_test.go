@@ -56,7 +56,7 @@ func BenchmarkGradW(b *testing.B) {
 		require.NoError(b, err)
 		var ests []*Estimator
 		for _, r := range benchRatios {
-			e, err := d.NewEstimator(estimator.MethodWTACRS, sh.n, sh.dIn, sh.dOut, int(r*float64(sh.n)), estimator.AutoC)
+			e, err := d.NewEstimator(Shape{N: sh.n, DIn: sh.dIn, DOut: sh.dOut}, wtacrs(int(r*float64(sh.n))))
 			require.NoError(b, err)
 			ests = append(ests, e)
 		}
@@ -148,11 +148,11 @@ func benchmarkGradW(b *testing.B, d *Device, dw, dh, dg *Matrix, ests []*Estimat
 		tr2, err := e.Trace() // waits, then copies the weights (and the small sketch arrays)
 		require.NoError(b, err)
 		t1 := time.Now()
-		_, err = estimator.ChooseC(tr2.Weights, e.K)
+		_, err = estimator.ChooseC(tr2.Weights, e.Options().K)
 		require.NoError(b, err)
 		t2 := time.Now()
 		b.Logf("%s on %s: |C| = %d of k = %d; stages (synchronous):%s; host round trip instead: copy %.1fµs + ChooseC %.1fµs",
-			runs[i+1].name, d.Name(), len(tr.Kept), e.K, line,
+			runs[i+1].name, d.Name(), len(tr.Kept), e.Options().K, line,
 			float64(t1.Sub(t0).Nanoseconds())/1e3, float64(t2.Sub(t1).Nanoseconds())/1e3)
 	}
 }

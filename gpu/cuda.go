@@ -5,6 +5,7 @@ package gpu
 import (
 	"embed"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -25,40 +26,34 @@ import (
 //go:embed ptx/*.ptx
 var ptxFiles embed.FS
 
-// kernelFiles maps each .cu file of gpu/kernels to the kernels it defines.
-var kernelFiles = map[string][]string{
-	"norms":  {"wtacrs_norms"},
-	"select": {"wtacrs_select"},
-	"rank":   {"wtacrs_rank"},
-	"choose": {"wtacrs_choose"},
-	"cdf":    {"wtacrs_cdf"},
-	"sample": {"wtacrs_sample"},
-	"gather": {"wtacrs_gather"},
+// dptr is a device pointer to elements of type T, so that a launch cannot mix up buffers.
+type dptr[T float32 | float64 | int32 | uint32 | int64 | uint64] uintptr
+
+// launchGrid is the grid of a launch (y = 0 means 1); the block is the kernel's, from its source.
+type launchGrid struct{ x, y int }
+
+// grid1 is a one-dimensional grid of ⌈items/perBlock⌉ blocks.
+func grid1(items, perBlock int) launchGrid { return launchGrid{x: ceilDiv(items, perBlock)} }
+
+// kernelSet holds the loaded kernels; its launch methods (launch_gen.go) are generated from the
+// kernel sources.
+type kernelSet struct {
+	fn [numKernels]cu.Function
 }
 
-// ptxArchs lists the compute capabilities with PTX, best first.
-var ptxArchs = []int{90, 80}
-
-// Thread-block sizes of the kernels.
-const (
-	normsBlock  = 256 // 8 warps, one token each
-	singleBlock = 1024
-	rankBlock   = 256  // RANK_THREADS
-	rankTile    = 1024 // RANK_TILE: candidates per block
-	rankSlice   = 512  // RANK_SLICE
-	cdfWarps    = 8    // CDF_WARPS
-	sampleBlock = 256
-	gatherWarps = 8 // GATHER_WARPS
-)
-
-// scalar slots of the per-estimator buffer, as in kernels/common.cuh.
-const (
-	slotTotal = 0
-	slotTDraw = 1
-	slotC     = 2
-	slotFlag  = 3
-	slotCount = 8
-)
+// launch launches kernel id with one 8-byte slot per argument (gorgonia.org/cu copies 8 bytes
+// from every parameter pointer) on the default stream, with the kernel's block size.
+func (ks *kernelSet) launch(id kernelID, grid launchGrid, args []uint64) error {
+	spec := &kernelSpecs[id]
+	if len(args) != len(spec.params) {
+		panic(fmt.Sprintf("gpu: %d arguments for %s, which takes %d", len(args), spec.name, len(spec.params)))
+	}
+	var ptrs [maxKernelParams]unsafe.Pointer
+	for i := range args {
+		ptrs[i] = unsafe.Pointer(&args[i])
+	}
+	return cudaErr(spec.name, ks.fn[id].Launch(grid.x, max(grid.y, 1), 1, spec.block, 1, 1, 0, cu.Stream{}, ptrs[:len(args)]))
+}
 
 type cudaBackend struct {
 	mu      sync.Mutex
@@ -68,7 +63,7 @@ type cudaBackend struct {
 	arch    int
 	blas    *cublas.Standard
 	mods    []cu.Module
-	fn      map[string]cu.Function
+	kernels kernelSet
 	ptxInfo map[string]string // kernel file → the PTX loaded
 }
 
@@ -91,7 +86,7 @@ func openBackend(ordinal int) (backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoGPU, err)
 	}
-	b := &cudaBackend{dev: dev, fn: map[string]cu.Function{}, ptxInfo: map[string]string{}}
+	b := &cudaBackend{dev: dev, ptxInfo: map[string]string{}}
 	if b.devName, err = dev.Name(); err != nil {
 		return nil, cudaErr("device name", err)
 	}
@@ -124,42 +119,49 @@ func openBackend(ordinal int) (backend, error) {
 }
 
 // load loads, for every kernel file, the PTX of the highest compute capability ≤ the device's
-// that the driver accepts.
+// that the driver accepts, and looks up its kernels.
 func (b *cudaBackend) load() error {
-	for file, names := range kernelFiles {
-		var mod cu.Module
-		loaded := false
-		why := "no PTX file with kernels (run scripts/gpu/ptx.sh)"
-		for _, arch := range ptxArchs {
-			if arch > b.arch {
-				continue
+	mods := map[string]cu.Module{}
+	for id := range kernelID(numKernels) {
+		spec := &kernelSpecs[id]
+		mod, ok := mods[spec.file]
+		if !ok {
+			var err error
+			if mod, err = b.loadFile(spec.file); err != nil {
+				return err
 			}
-			data, err := ptxFiles.ReadFile(fmt.Sprintf("ptx/%s_sm%d.ptx", file, arch))
-			if err != nil || !strings.Contains(string(data), ".entry") {
-				continue
-			}
-			m, err := cu.LoadData(string(data))
-			if err != nil {
-				why = fmt.Sprintf("compute_%d: %v", arch, err)
-				continue
-			}
-			mod, loaded = m, true
-			b.ptxInfo[file] = fmt.Sprintf("compute_%d by %s", arch, ptxGenerator(data))
-			break
+			mods[spec.file] = mod
+			b.mods = append(b.mods, mod)
 		}
-		if !loaded {
-			return fmt.Errorf("%w: %s.cu for compute capability %d.%d: %s", ErrPTX, file, b.arch/10, b.arch%10, why)
+		f, err := mod.Function(spec.name)
+		if err != nil {
+			return fmt.Errorf("%w: %s in %s.cu: %v", ErrPTX, spec.name, spec.file, err)
 		}
-		b.mods = append(b.mods, mod)
-		for _, name := range names {
-			f, err := mod.Function(name)
-			if err != nil {
-				return fmt.Errorf("%w: %s in %s.cu: %v", ErrPTX, name, file, err)
-			}
-			b.fn[name] = f
-		}
+		b.kernels.fn[id] = f
 	}
 	return nil
+}
+
+// loadFile loads the best PTX of gpu/kernels/<file>.cu that the driver accepts.
+func (b *cudaBackend) loadFile(file string) (cu.Module, error) {
+	why := "no PTX file with kernels (run scripts/gpu/ptx.sh)"
+	for _, arch := range ptxArchs {
+		if arch > b.arch {
+			continue
+		}
+		data, err := ptxFiles.ReadFile(fmt.Sprintf("ptx/%s_sm%d.ptx", file, arch))
+		if err != nil || !strings.Contains(string(data), ".entry") {
+			continue
+		}
+		m, err := cu.LoadData(string(data))
+		if err != nil {
+			why = fmt.Sprintf("compute_%d: %v", arch, err)
+			continue
+		}
+		b.ptxInfo[file] = fmt.Sprintf("compute_%d by %s", arch, ptxGenerator(data))
+		return m, nil
+	}
+	return cu.Module{}, fmt.Errorf("%w: %s.cu for compute capability %d.%d: %s", ErrPTX, file, b.arch/10, b.arch%10, why)
 }
 
 // ptxGenerator names the compiler that wrote a PTX file, from its header comment.
@@ -310,26 +312,6 @@ func (b *cudaBackend) gemmNT(c, a, bm uintptr, m, n, r int) error {
 	return b.sgemm(blas.Trans, blas.NoTrans, n, m, r, bm, r, a, r, c, n)
 }
 
-// kargs holds kernel arguments, each in an 8-byte slot (gorgonia.org/cu reads 8 bytes through
-// every parameter pointer).
-type kargs struct {
-	vals [20]uint64
-	ptrs [20]unsafe.Pointer
-	n    int
-}
-
-func (a *kargs) reset() *kargs { a.n = 0; return a }
-
-func (a *kargs) u(v uint64) *kargs {
-	a.vals[a.n] = v
-	a.ptrs[a.n] = unsafe.Pointer(&a.vals[a.n])
-	a.n++
-	return a
-}
-
-func (a *kargs) i(v int) *kargs     { return a.u(uint64(int64(v))) }
-func (a *kargs) p(v uintptr) *kargs { return a.u(uint64(v)) }
-
 func (s *cudaSampler) setTiming(on bool) {
 	s.timing = on
 	s.times = map[string]time.Duration{}
@@ -351,79 +333,59 @@ func (s *cudaSampler) stage(name string, err error) error {
 	return nil
 }
 
-func (b *cudaBackend) launch(name string, grid, block int, a *kargs) error {
-	return b.launch2(name, grid, 1, block, a)
-}
-
-func (b *cudaBackend) launch2(name string, gridX, gridY, block int, a *kargs) error {
-	f, ok := b.fn[name]
-	if !ok {
-		return fmt.Errorf("%w: kernel %s not loaded", ErrPTX, name)
-	}
-	return cudaErr(name, f.Launch(gridX, gridY, 1, block, 1, 1, 0, cu.Stream{}, a.ptrs[:a.n]))
-}
-
 // cudaSampler holds every buffer of one Estimator.
 type cudaSampler struct {
-	b    *cudaBackend
-	cfg  samplerConfig
-	cand int // candidates for C (0: no selection)
-	mode int // wtacrs_choose mode
-	gen  uint64
-	args kargs
+	b     *cudaBackend
+	shape Shape
+	opts  Options
+	cand  int   // candidates for C (0: no selection)
+	mode  int64 // wtacrs_choose mode (chooseMode)
+	gen   uint64
 
 	timing bool // synchronous mode: wait after every stage and add its time to times
 	times  map[string]time.Duration
 	last   time.Time
 
-	w, loc, totals, offsets, cval, sval, rowScale, scalars uintptr // float64
-	cidx, sidx, kept, rowIdx, keptFlag, rank, counter      uintptr // 32-bit
-	hs, gs                                                 uintptr // float32
+	w, loc, totals, offsets, cval, sval, rowScale, scalars dptr[float64]
+	cidx, sidx, kept, rowIdx                               dptr[int32]
+	keptFlag, rank, counter                                dptr[uint32]
+	hs, gs                                                 dptr[float32]
 	bufs                                                   []uintptr
 }
 
-func (b *cudaBackend) newSampler(cfg samplerConfig) (sampler, error) {
+func (b *cudaBackend) newSampler(shape Shape, o Options) (sampler, error) {
 	done, err := b.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	s := &cudaSampler{b: b, cfg: cfg}
-	n, k := cfg.n, cfg.k
-	if cfg.method == estimator.MethodWTACRS {
-		switch {
-		case cfg.c != estimator.AutoC:
-			s.cand, s.mode = cfg.c, 2
-		case k >= n:
-			s.cand, s.mode = n, 1
-		default:
-			s.cand, s.mode = k-1, 0
-		}
-	}
-	nb := (n + estimator.CDFBlock - 1) / estimator.CDFBlock
-	cand := max(s.cand, 1)
+	s := &cudaSampler{b: b, shape: shape, opts: o}
+	n, k := int64(shape.N), int64(o.K)
+	s.cand, s.mode = chooseMode(o, shape.N)
+	nb := int64(cdfBlocks(shape.N))
+	cand := int64(max(s.cand, 1))
 	allocs := []struct {
 		dst   *uintptr
 		bytes int64
 		zero  bool
 	}{
-		{&s.w, 8 * int64(n), false},
-		{&s.loc, 8 * int64(n), false},
-		{&s.totals, 8 * int64(nb), false},
-		{&s.offsets, 8 * int64(nb), false},
-		{&s.cval, 8 * int64(cand), false},
-		{&s.sval, 8 * int64(cand), false},
-		{&s.rowScale, 8 * int64(k), false},
-		{&s.scalars, 8 * slotCount, true},
-		{&s.cidx, 4 * int64(cand), false},
-		{&s.sidx, 4 * int64(cand), false},
-		{&s.kept, 4 * int64(cand), false},
-		{&s.rowIdx, 4 * int64(k), false},
-		{&s.keptFlag, 4 * int64(n), true},
-		{&s.rank, 4 * int64(cand), true},
-		{&s.counter, 4, true},
-		{&s.hs, 4 * int64(k) * int64(cfg.dIn), false},
-		{&s.gs, 4 * int64(k) * int64(cfg.dOut), false},
+		{(*uintptr)(&s.w), 8 * n, false},
+		{(*uintptr)(&s.loc), 8 * n, false},
+		{(*uintptr)(&s.totals), 8 * nb, false},
+		{(*uintptr)(&s.offsets), 8 * nb, false},
+		{(*uintptr)(&s.cval), 8 * cand, false},
+		{(*uintptr)(&s.sval), 8 * cand, false},
+		{(*uintptr)(&s.rowScale), 8 * k, false},
+		{(*uintptr)(&s.scalars), 8 * slots, true},
+		{(*uintptr)(&s.cidx), 4 * cand, false},
+		{(*uintptr)(&s.sidx), 4 * cand, false},
+		{(*uintptr)(&s.kept), 4 * cand, false},
+		{(*uintptr)(&s.rowIdx), 4 * k, false},
+		{(*uintptr)(&s.keptFlag), 4 * n, true},
+		{(*uintptr)(&s.rank), 4 * cand, true},
+		{(*uintptr)(&s.counter), 4, true},
+		{(*uintptr)(&s.hs), 4 * k * int64(shape.DIn), false},
+		{(*uintptr)(&s.gs), 4 * k * int64(shape.DOut), false},
 	}
 	for _, a := range allocs {
 		p, err := cu.MemAlloc(a.bytes)
@@ -452,16 +414,17 @@ func (s *cudaSampler) setWeights(w []float64) error {
 	return cudaErr("copy to device", cu.MemcpyHtoD(cu.DevicePtr(s.w), unsafe.Pointer(&w[0]), 8*int64(len(w))))
 }
 
-func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64, norms bool) error {
-	b := s.b
-	done, err := b.enter()
+func (s *cudaSampler) gradW(dst, hp, gp uintptr, seed, stream uint64, norms bool) error {
+	done, err := s.b.enter()
 	if err != nil {
 		return err
 	}
 	defer done()
-	c := s.cfg
+	ks := &s.b.kernels
+	h, g, out := dptr[float32](hp), dptr[float32](gp), dptr[float32](dst)
+	n, dIn, dOut, k := int64(s.shape.N), int64(s.shape.DIn), int64(s.shape.DOut), int64(s.opts.K)
+	cand := int64(s.cand)
 	s.gen++
-	a := &s.args
 	if s.timing {
 		if err := cu.Synchronize(); err != nil {
 			return cudaErr("synchronize", err)
@@ -469,45 +432,43 @@ func (s *cudaSampler) gradW(dst, h, g uintptr, seed, stream uint64, norms bool) 
 		s.last = time.Now()
 	}
 	if norms {
-		warps := normsBlock / 32
-		if err := s.stage("norms", b.launch("wtacrs_norms", (c.n+warps-1)/warps, normsBlock,
-			a.reset().p(h).p(g).i(c.n).i(c.dIn).i(c.dOut).p(s.w).p(s.scalars).u(s.gen))); err != nil {
+		if err := s.stage("norms", ks.launchNorms(grid1(s.shape.N, normsThreads/32),
+			h, g, n, dIn, dOut, s.w, s.scalars, s.gen)); err != nil {
 			return err
 		}
 	}
 	if s.cand > 0 {
-		if err := b.launch("wtacrs_select", 1, singleBlock,
-			a.reset().p(s.w).i(c.n).i(s.cand).p(s.cval).p(s.cidx).p(s.scalars)); err != nil {
+		if err := ks.launchSelect(launchGrid{x: 1}, s.w, n, cand, s.cval, s.cidx, s.scalars); err != nil {
 			return err
 		}
-		if err := b.launch2("wtacrs_rank", (s.cand+rankTile-1)/rankTile, (s.cand+rankSlice-1)/rankSlice, rankBlock,
-			a.reset().p(s.cval).p(s.cidx).i(s.cand).p(s.rank)); err != nil {
+		if err := ks.launchRank(launchGrid{x: ceilDiv(s.cand, rankTile), y: ceilDiv(s.cand, rankSlice)},
+			s.cval, s.cidx, cand, s.rank); err != nil {
 			return err
 		}
-		if err := b.launch("wtacrs_choose", 1, singleBlock,
-			a.reset().p(s.cval).p(s.cidx).p(s.rank).i(s.cand).i(c.k).i(s.mode).p(s.sval).p(s.sidx).
-				p(s.scalars).p(s.kept).p(s.keptFlag)); err != nil {
+		if err := ks.launchChoose(launchGrid{x: 1}, s.cval, s.cidx, s.rank, cand, k, s.mode,
+			s.sval, s.sidx, s.scalars, s.kept, s.keptFlag); err != nil {
 			return err
 		}
 		if err := s.stage("select |C|", nil); err != nil {
 			return err
 		}
 	}
-	nb := (c.n + estimator.CDFBlock - 1) / estimator.CDFBlock
-	if err := s.stage("cdf", b.launch("wtacrs_cdf", (nb+cdfWarps-1)/cdfWarps, cdfWarps*32,
-		a.reset().p(s.w).p(s.keptFlag).i(c.n).p(s.loc).p(s.totals).p(s.offsets).p(s.counter).p(s.scalars))); err != nil {
+	if err := s.stage("cdf", ks.launchCdf(grid1(cdfBlocks(s.shape.N), cdfWarps),
+		s.w, s.keptFlag, n, s.loc, s.totals, s.offsets, s.counter, s.scalars)); err != nil {
 		return err
 	}
-	if err := s.stage("sample", b.launch("wtacrs_sample", (c.k+sampleBlock-1)/sampleBlock, sampleBlock,
-		a.reset().p(s.w).p(s.loc).p(s.offsets).i(c.n).p(s.kept).p(s.scalars).u(seed).u(stream).i(c.k).
-			p(s.rowIdx).p(s.rowScale))); err != nil {
+	if err := s.stage("sample", ks.launchSample(grid1(s.opts.K, sampleThreads),
+		s.w, s.loc, s.offsets, n, s.kept, s.scalars, seed, stream, k, s.rowIdx, s.rowScale)); err != nil {
 		return err
 	}
-	if err := s.stage("gather", b.launch("wtacrs_gather", (c.k+gatherWarps-1)/gatherWarps, gatherWarps*32,
-		a.reset().p(h).p(g).i(c.dIn).i(c.dOut).p(s.rowIdx).p(s.rowScale).i(c.k).p(s.hs).p(s.gs))); err != nil {
+	if err := s.stage("gather", ks.launchGather(grid1(s.opts.K, gatherWarps),
+		h, g, dIn, dOut, s.rowIdx, s.rowScale, k, s.hs, s.gs)); err != nil {
 		return err
 	}
-	return s.stage("gemm", b.sgemm(blas.NoTrans, blas.Trans, c.dOut, c.dIn, c.k, s.gs, c.dOut, s.hs, c.dIn, dst, c.dOut))
+	// ∇W (d_in×d_out, row-major) = Hsᵀ Gs over the k rows: column-major ∇Wᵀ = Gsᵀ·Hs.
+	c := s.shape
+	return s.stage("gemm", s.b.sgemm(blas.NoTrans, blas.Trans, c.DOut, c.DIn, s.opts.K,
+		uintptr(s.gs), c.DOut, uintptr(s.hs), c.DIn, uintptr(out), c.DOut))
 }
 
 // copyBack copies n bytes from the device (the context must be current).
@@ -518,12 +479,12 @@ func copyBack(dst unsafe.Pointer, src uintptr, n int64) error {
 	return cudaErr("copy to host", cu.MemcpyDtoH(dst, cu.DevicePtr(src), n))
 }
 
-func (s *cudaSampler) scalarsLocked() ([slotCount]uint64, error) {
-	var out [slotCount]uint64
+func (s *cudaSampler) scalarsLocked() ([slots]uint64, error) {
+	var out [slots]uint64
 	if err := cudaErr("synchronize", cu.Synchronize()); err != nil {
 		return out, err
 	}
-	return out, copyBack(unsafe.Pointer(&out[0]), s.scalars, 8*slotCount)
+	return out, copyBack(unsafe.Pointer(&out[0]), uintptr(s.scalars), 8*slots)
 }
 
 func (s *cudaSampler) check() error {
@@ -537,7 +498,7 @@ func (s *cudaSampler) check() error {
 		return err
 	}
 	if sc[slotFlag] == s.gen && s.gen > 0 {
-		return fmt.Errorf("%w: a row of H or G has a NaN, Inf or overflowing norm", ErrNonFinite)
+		return fmt.Errorf("%w: a row of H or G has a NaN, Inf or overflowing norm", estimator.ErrNonFinite)
 	}
 	return nil
 }
@@ -552,28 +513,28 @@ func (s *cudaSampler) trace() (*Trace, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := s.cfg
-	tr := &Trace{Weights: make([]float64, c.n), DrawTotal: f64frombits(sc[slotTDraw])}
-	if err := copyBack(unsafe.Pointer(&tr.Weights[0]), s.w, 8*int64(c.n)); err != nil {
+	n, k := s.shape.N, s.opts.K
+	tr := &Trace{Weights: make([]float64, n), DrawTotal: math.Float64frombits(sc[slotTdraw])}
+	if err := copyBack(unsafe.Pointer(&tr.Weights[0]), uintptr(s.w), 8*int64(n)); err != nil {
 		return nil, err
 	}
 	for _, v := range tr.Weights {
 		tr.Total += v
 	}
 	nc := int(int64(sc[slotC]))
-	if nc < 0 || nc > c.k || nc > c.n {
+	if nc < 0 || nc > k || nc > n {
 		return nil, fmt.Errorf("%w: device reports |C| = %d", ErrCUDA, nc)
 	}
 	kept := make([]int32, max(nc, 1))
-	if err := copyBack(unsafe.Pointer(&kept[0]), s.kept, 4*int64(nc)); err != nil {
+	if err := copyBack(unsafe.Pointer(&kept[0]), uintptr(s.kept), 4*int64(nc)); err != nil {
 		return nil, err
 	}
-	rows := make([]int32, c.k)
-	scales := make([]float64, c.k)
-	if err := copyBack(unsafe.Pointer(&rows[0]), s.rowIdx, 4*int64(c.k)); err != nil {
+	rows := make([]int32, k)
+	scales := make([]float64, k)
+	if err := copyBack(unsafe.Pointer(&rows[0]), uintptr(s.rowIdx), 4*int64(k)); err != nil {
 		return nil, err
 	}
-	if err := copyBack(unsafe.Pointer(&scales[0]), s.rowScale, 8*int64(c.k)); err != nil {
+	if err := copyBack(unsafe.Pointer(&scales[0]), uintptr(s.rowScale), 8*int64(k)); err != nil {
 		return nil, err
 	}
 	tr.Kept = make([]int, nc)
@@ -582,7 +543,7 @@ func (s *cudaSampler) trace() (*Trace, error) {
 	}
 	draws := 0
 	if tr.DrawTotal > 0 {
-		draws = c.k - nc
+		draws = k - nc
 	}
 	tr.Draws = make([]int, draws)
 	tr.Scales = make([]float64, draws)

@@ -30,22 +30,12 @@ type emuOut struct {
 	hs, gs   []float32
 }
 
-func runEmu(t *testing.T, bin string, h, g estimator.Dense[float32], method estimator.Method, k, c int, seed, stream uint64) emuOut {
-	n := h.Rows
-	cand, mode := 0, 0
-	if method == estimator.MethodWTACRS {
-		switch {
-		case c != estimator.AutoC:
-			cand, mode = c, 2
-		case k >= n:
-			cand, mode = n, 1
-		default:
-			cand, mode = k-1, 0
-		}
-	}
+func runEmu(t *testing.T, bin string, h, g estimator.Dense[float32], opts Options, seed, stream uint64) emuOut {
+	n, k := h.Rows, opts.K
+	cand, mode := chooseMode(opts, n)
 	var in bytes.Buffer
 	le := binary.LittleEndian
-	for _, v := range []int64{int64(n), int64(h.Cols), int64(g.Cols), int64(k), int64(cand), int64(mode)} {
+	for _, v := range []int64{int64(n), int64(h.Cols), int64(g.Cols), int64(k), int64(cand), mode} {
 		require.NoError(t, binary.Write(&in, le, v))
 	}
 	require.NoError(t, binary.Write(&in, le, []uint64{seed, stream}))
@@ -78,16 +68,15 @@ func TestEmulatedKernelsMatchEstimator(t *testing.T) {
 		cpuW, err := estimator.WeightsTransA(h, g)
 		require.NoError(t, err)
 		cases := []struct {
-			name   string
-			method estimator.Method
-			k, c   int
+			name string
+			opts Options
 		}{
-			{"wtacrs/k=0.3n", estimator.MethodWTACRS, sh.n * 3 / 10, estimator.AutoC},
-			{"wtacrs/k=0.1n", estimator.MethodWTACRS, sh.n / 10, estimator.AutoC},
-			{"wtacrs/fixed", estimator.MethodWTACRS, sh.n / 10, sh.n / 40},
-			{"wtacrs/k>n", estimator.MethodWTACRS, sh.n + 3, estimator.AutoC},
-			{"wtacrs/k=1", estimator.MethodWTACRS, 1, estimator.AutoC},
-			{"crs", estimator.MethodCRS, sh.n / 10, estimator.AutoC},
+			{"wtacrs/k=0.3n", wtacrs(sh.n * 3 / 10)},
+			{"wtacrs/k=0.1n", wtacrs(sh.n / 10)},
+			{"wtacrs/fixed", wtacrsFixed(sh.n/10, sh.n/40)},
+			{"wtacrs/k>n", wtacrs(sh.n + 3)},
+			{"wtacrs/k=1", wtacrs(1)},
+			{"crs", crs(sh.n / 10)},
 		}
 		if sh.n > 4000 {
 			cases = cases[:1]
@@ -95,13 +84,14 @@ func TestEmulatedKernelsMatchEstimator(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("n=%d/%s", sh.n, tc.name), func(t *testing.T) {
 				const seed, stream = 99, 4
-				o := runEmu(t, bin, h, g, tc.method, tc.k, tc.c, seed, stream)
+				o := runEmu(t, bin, h, g, tc.opts, seed, stream)
+				k := tc.opts.K
 				for i := range cpuW {
 					require.InDelta(t, cpuW[i], o.w[i], 1e-5*cpuW[i]+1e-30, "weight %d", i)
 				}
-				plan, sk := cpuTrace(t, o.w, tc.method, tc.k, tc.c, seed, stream)
-				if tc.method == estimator.MethodWTACRS && tc.c == estimator.AutoC && tc.k < sh.n {
-					want, err := estimator.ChooseC(o.w, tc.k)
+				plan, sk := cpuTrace(t, o.w, tc.opts, seed, stream)
+				if autoC(tc.opts, sh.n) {
+					want, err := estimator.ChooseC(o.w, k)
 					require.NoError(t, err)
 					require.Equal(t, int64(want), o.c, "|C|")
 				}
@@ -112,20 +102,20 @@ func TestEmulatedKernelsMatchEstimator(t *testing.T) {
 					require.Equal(t, 1.0, o.rowScale[r])
 				}
 				if o.tdraw > 0 {
-					for r := nc; r < tc.k; r++ {
+					for r := nc; r < k; r++ {
 						tr.Draws = append(tr.Draws, int(o.rowIdx[r]))
 						tr.Scales = append(tr.Scales, o.rowScale[r])
 					}
 				} else {
-					for r := nc; r < tc.k; r++ {
+					for r := nc; r < k; r++ {
 						require.Equal(t, int32(-1), o.rowIdx[r], "row %d past the sketch", r)
 					}
 				}
 				requireSameAsCPU(t, tr, plan, sk)
-				ref := referenceTrace(o.w, tc.method, tc.k, tc.c, seed, stream)
+				ref := hostTrace(t, o.w, tc.opts, seed, stream)
 				require.Equal(t, ref.DrawTotal, o.tdraw)
 				// Gathered rows: H rows times the float32 scale, G rows copied, zeros past the sketch.
-				for r := 0; r < tc.k; r++ {
+				for r := 0; r < k; r++ {
 					i := int(o.rowIdx[r])
 					for j := 0; j < sh.dIn; j++ {
 						want := float32(0)

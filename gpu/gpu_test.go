@@ -78,7 +78,7 @@ func TestClosedReceivers(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	_, err = Open(-1)
 	assert.ErrorIs(t, err, ErrNoGPU)
-	_, _, err = EstimateGradW(d, estimator.Dense[float32]{}, estimator.Dense[float32]{}, estimator.MethodCRS, 1, estimator.AutoC, 1, 1)
+	_, _, err = EstimateGradW(d, estimator.Dense[float32]{}, estimator.Dense[float32]{}, crs(1), 1, 1)
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
@@ -101,32 +101,26 @@ func TestDeviceParity(t *testing.T) {
 		require.NoError(t, err)
 		h64, g64 := estimator.ToFloat64(h), estimator.ToFloat64(g)
 		ah, ag := estimator.ToFloat64(abs32(h)), estimator.ToFloat64(abs32(g))
-		cases := []struct {
-			name   string
-			method estimator.Method
-			k, c   int
-		}{
-			{"wtacrs/k=0.3n", estimator.MethodWTACRS, sh.n * 3 / 10, estimator.AutoC},
-			{"wtacrs/k=0.1n", estimator.MethodWTACRS, sh.n / 10, estimator.AutoC},
-			{"wtacrs/fixed", estimator.MethodWTACRS, sh.n / 10, sh.n / 40},
-			{"wtacrs/k>n", estimator.MethodWTACRS, sh.n + 5, estimator.AutoC},
-			{"wtacrs/k=1", estimator.MethodWTACRS, 1, estimator.AutoC},
-			{"crs/k=0.1n", estimator.MethodCRS, sh.n / 10, estimator.AutoC},
+		type parityCase struct {
+			name string
+			opts Options
+		}
+		cases := []parityCase{
+			{"wtacrs/k=0.3n", wtacrs(sh.n * 3 / 10)},
+			{"wtacrs/k=0.1n", wtacrs(sh.n / 10)},
+			{"wtacrs/fixed", wtacrsFixed(sh.n/10, sh.n/40)},
+			{"wtacrs/k>n", wtacrs(sh.n + 5)},
+			{"wtacrs/k=1", wtacrs(1)},
+			{"crs/k=0.1n", crs(sh.n / 10)},
 		}
 		if sh.name == "long" { // rank counting is quadratic in k: keep k small
-			cases = cases[:0]
-			for _, m := range []estimator.Method{estimator.MethodWTACRS, estimator.MethodCRS} {
-				cases = append(cases, struct {
-					name   string
-					method estimator.Method
-					k, c   int
-				}{m.String() + "/k=0.01n", m, sh.n / 100, estimator.AutoC})
-			}
+			cases = []parityCase{{"wtacrs/k=0.01n", wtacrs(sh.n / 100)}, {"crs/k=0.01n", crs(sh.n / 100)}}
 		}
 		for _, tc := range cases {
 			t.Run(sh.name+"/"+tc.name, func(t *testing.T) {
 				const seed, stream = 20231127, 5
-				got, tr, err := EstimateGradW(d, h, g, tc.method, tc.k, tc.c, seed, stream)
+				k := tc.opts.K
+				got, tr, err := EstimateGradW(d, h, g, tc.opts, seed, stream)
 				require.NoError(t, err)
 
 				// Weights: float64 sums of float32 squares on the device against gonum's float32
@@ -137,19 +131,18 @@ func TestDeviceParity(t *testing.T) {
 				}
 
 				// The host model on the device's weights: the same kept set and draws, bit for bit.
-				ref := referenceTrace(tr.Weights, tc.method, tc.k, tc.c, seed, stream)
+				ref := hostTrace(t, tr.Weights, tc.opts, seed, stream)
 				require.Equal(t, ref.Kept, tr.Kept, "kept set against the host model")
 				require.Equal(t, ref.Draws, tr.Draws, "draws against the host model")
 				require.Equal(t, ref.DrawTotal, tr.DrawTotal, "draw total")
 
 				// Package estimator on the device's weights.
-				c := tc.c
-				if tc.method == estimator.MethodWTACRS && c == estimator.AutoC && tc.k < sh.n {
-					want, err := estimator.ChooseC(tr.Weights, tc.k)
+				if autoC(tc.opts, sh.n) {
+					want, err := estimator.ChooseC(tr.Weights, k)
 					require.NoError(t, err)
 					require.Equal(t, want, len(tr.Kept), "|C| against estimator.ChooseC")
 				}
-				plan, sk := cpuTrace(t, tr.Weights, tc.method, tc.k, c, seed, stream)
+				plan, sk := cpuTrace(t, tr.Weights, tc.opts, seed, stream)
 				requireSameAsCPU(t, tr, plan, sk)
 				t.Logf("|C| = %d, draws = %d, P_C = %.4f", len(tr.Kept), len(tr.Draws), plan.MassC)
 
@@ -165,7 +158,7 @@ func TestDeviceParity(t *testing.T) {
 				worst := 0.0
 				for i := range want.Data {
 					diff := math.Abs(float64(got.Data[i]) - want.Data[i])
-					tol := gemmTolerance(tc.k, absTerms.Data[i])
+					tol := gemmTolerance(k, absTerms.Data[i])
 					require.LessOrEqual(t, diff, tol, "entry %d of ∇W", i)
 					worst = max(worst, diff/max(tol, 1e-300))
 				}
@@ -217,7 +210,7 @@ func TestDeviceBackward(t *testing.T) {
 	}
 	dh, dg, dw := up(h), up(g), up(wt)
 	gradH, gradW, gradW2 := alloc(n, dIn), alloc(dIn, dOut), alloc(dIn, dOut)
-	e, err := d.NewEstimator(estimator.MethodWTACRS, n, dIn, dOut, k, estimator.AutoC)
+	e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(k))
 	require.NoError(t, err)
 	defer e.Free()
 	require.NoError(t, e.Backward(gradH, gradW, dh, dg, dw, 9, 1))
@@ -291,7 +284,7 @@ func TestDeviceUnbiased(t *testing.T) {
 			dw, err := d.Alloc(dIn, dOut)
 			require.NoError(t, err)
 			defer dw.Free()
-			e, err := d.NewEstimator(method, n, dIn, dOut, k, estimator.AutoC)
+			e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, Options{Method: method, K: k})
 			require.NoError(t, err)
 			defer e.Free()
 
@@ -350,74 +343,39 @@ func TestDeviceUnbiased(t *testing.T) {
 	}
 }
 
-// TestDeviceErrors checks the error paths of the device API.
+// TestDeviceErrors checks the error paths of the API on the device (checkAPIErrors, the same
+// checks as TestAPIErrors without a GPU) and the NaN found by the norms kernel.
 func TestDeviceErrors(t *testing.T) {
 	d := openDevice(t)
-	_, err := d.NewEstimator(estimator.MethodTopK, 10, 4, 4, 3, estimator.AutoC)
-	assert.ErrorIs(t, err, ErrMethod)
-	_, err = d.NewEstimator(estimator.MethodCRS, 10, 4, 4, 0, estimator.AutoC)
-	assert.ErrorIs(t, err, ErrBudget)
-	_, err = d.NewEstimator(estimator.MethodCRS, 10, 4, 4, 3, 1)
-	assert.ErrorIs(t, err, ErrBudget)
-	_, err = d.NewEstimator(estimator.MethodWTACRS, 10, 4, 4, 3, 3)
-	assert.ErrorIs(t, err, ErrBudget)
-	_, err = d.NewEstimator(estimator.MethodWTACRS, 0, 4, 4, 3, estimator.AutoC)
-	assert.ErrorIs(t, err, ErrShape)
-	_, err = d.Alloc(0, 3)
-	assert.ErrorIs(t, err, ErrShape)
-
-	_, err = d.Upload(estimator.Dense[float32]{Rows: 2, Cols: 2, Data: []float32{1, 2, 3}})
-	assert.ErrorIs(t, err, ErrShape)
-	_, err = d.Upload(estimator.Dense[float32]{Rows: 1, Cols: 2, Data: []float32{1, float32(math.NaN())}})
-	assert.ErrorIs(t, err, ErrNonFinite)
-	_, _, err = EstimateGradW(d, estimator.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, float32(math.Inf(1))}},
-		estimator.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, 1}}, estimator.MethodCRS, 1, estimator.AutoC, 1, 1)
-	assert.ErrorIs(t, err, ErrNonFinite)
-
-	h, g := randomPair(1, 40, 4, 3)
-	dh, err := d.Upload(h)
-	require.NoError(t, err)
-	defer dh.Free()
-	dg, err := d.Upload(g)
-	require.NoError(t, err)
-	defer dg.Free()
-	dw, err := d.Alloc(4, 3)
-	require.NoError(t, err)
-	defer dw.Free()
-	wrong, err := d.Alloc(3, 4)
-	require.NoError(t, err)
-	e, err := d.NewEstimator(estimator.MethodWTACRS, 40, 4, 3, 8, estimator.AutoC)
-	require.NoError(t, err)
-	_, err = e.Trace()
-	assert.ErrorIs(t, err, ErrShape, "trace before any estimate")
-	assert.ErrorIs(t, e.GradWWithWeights(dw, dh, dg, 1, 1), ErrShape, "no weights held yet")
-	assert.ErrorIs(t, e.GradW(wrong, dh, dg, 1, 1), ErrShape)
-	assert.ErrorIs(t, e.GradW(dw, dg, dh, 1, 1), ErrShape)
-	assert.ErrorIs(t, d.GradW(wrong, dh, dg), ErrShape)
+	checkAPIErrors(t, d, newFakeDevice())
 
 	// A NaN written behind Upload's check is found by the norms kernel, and the next clean call
 	// clears the report.
+	const n, dIn, dOut = 40, 4, 3
+	h, g := randomPair(1, n, dIn, dOut)
+	up := func(m estimator.Dense[float32]) *Matrix {
+		x, err := d.Upload(m)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = x.Free() })
+		return x
+	}
+	dh, dg := up(h), up(g)
+	dw, err := d.Alloc(dIn, dOut)
+	require.NoError(t, err)
+	defer dw.Free()
+	e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(8))
+	require.NoError(t, err)
+	defer e.Free()
 	bad := append([]float32{}, h.Data...)
 	bad[7] = float32(math.NaN())
-	dbad, err := d.Alloc(40, 4)
+	dbad, err := d.Alloc(n, dIn)
 	require.NoError(t, err)
 	defer dbad.Free()
 	require.NoError(t, d.b.upload(dbad.ptr, bad))
 	require.NoError(t, e.GradW(dw, dbad, dg, 1, 1))
-	assert.ErrorIs(t, e.Err(), ErrNonFinite)
+	assert.ErrorIs(t, e.Err(), estimator.ErrNonFinite)
 	require.NoError(t, e.GradW(dw, dh, dg, 1, 1))
 	assert.NoError(t, e.Err())
-
-	assert.ErrorIs(t, e.SetWeights(make([]float64, 39)), ErrShape)
-	assert.ErrorIs(t, e.SetWeights(append(make([]float64, 39), math.NaN())), ErrNonFinite)
-	assert.ErrorIs(t, e.SetWeights(append(make([]float64, 39), -1)), ErrBudget)
-
-	require.NoError(t, wrong.Free())
-	assert.ErrorIs(t, wrong.Free(), ErrClosed)
-	assert.ErrorIs(t, e.GradW(dw, dh, wrong, 1, 1), ErrClosed)
-	require.NoError(t, e.Free())
-	assert.ErrorIs(t, e.Free(), ErrClosed)
-	assert.ErrorIs(t, e.GradW(dw, dh, dg, 1, 1), ErrClosed)
 }
 
 // TestDeviceSetWeights samples from caller weights (Algorithm 1's cached norms): the device keeps
@@ -438,7 +396,7 @@ func TestDeviceSetWeights(t *testing.T) {
 	dw, err := d.Alloc(dIn, dOut)
 	require.NoError(t, err)
 	defer dw.Free()
-	e, err := d.NewEstimator(estimator.MethodWTACRS, n, dIn, dOut, k, estimator.AutoC)
+	e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(k))
 	require.NoError(t, err)
 	defer e.Free()
 	require.NoError(t, e.SetWeights(w))
@@ -446,7 +404,7 @@ func TestDeviceSetWeights(t *testing.T) {
 	tr, err := e.Trace()
 	require.NoError(t, err)
 	require.Equal(t, w, tr.Weights)
-	plan, sk := cpuTrace(t, w, estimator.MethodWTACRS, k, estimator.AutoC, 3, 8)
+	plan, sk := cpuTrace(t, w, wtacrs(k), 3, 8)
 	requireSameAsCPU(t, tr, plan, sk)
 	require.NotContains(t, tr.Draws, 3)
 	got, err := dw.Download()

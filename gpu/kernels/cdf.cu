@@ -3,23 +3,21 @@
 // block offsets.
 #include "common.cuh"
 
-#define CDF_WARPS 8
-
 // Grid: ceil(nb / 8) blocks of 256 threads, nb = ceil(m/256); one warp per block of pairs. The
 // warp stages its 256 draw weights in shared memory, lane 0 sums them in order, and loc[i]
 // receives the running sum inside i's block. The last thread block to finish (counter, zero on
 // entry and left zero) turns the block totals into offsets[b], the sum of the blocks before b, and
-// writes the total to scalars[S_TDRAW]; cdf[i] = offsets[i/256] + loc[i]. keptFlag is read and
-// cleared for the next call.
-extern "C" __global__ void __launch_bounds__(CDF_WARPS * 32)
+// writes the total to scalars[WTACRS_SLOT_TDRAW]; cdf[i] = offsets[i/256] + loc[i]. keptFlag is
+// read and cleared for the next call.
+extern "C" __global__ void __launch_bounds__(WTACRS_CDF_WARPS * 32)
     wtacrs_cdf(const double *__restrict__ w, unsigned int *__restrict__ keptFlag, long long m,
                double *__restrict__ loc, double *__restrict__ totals, double *__restrict__ offsets,
                unsigned int *__restrict__ counter, double *__restrict__ scalars) {
-    __shared__ double stage[CDF_WARPS][WTACRS_CDF_BLOCK];
+    __shared__ double stage[WTACRS_CDF_WARPS][WTACRS_CDF_BLOCK];
     __shared__ bool lastBlock;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const long long nb = (m + WTACRS_CDF_BLOCK - 1) / WTACRS_CDF_BLOCK;
-    const long long b = (long long)blockIdx.x * CDF_WARPS + warp;
+    const long long b = (long long)blockIdx.x * WTACRS_CDF_WARPS + warp;
     if (b < nb) {
         const long long lo = b * WTACRS_CDF_BLOCK;
         const int len = m - lo < WTACRS_CDF_BLOCK ? (int)(m - lo) : WTACRS_CDF_BLOCK;
@@ -53,7 +51,7 @@ extern "C" __global__ void __launch_bounds__(CDF_WARPS * 32)
     if (!lastBlock) return;
     __threadfence();
     double *chunk = &stage[0][0];
-    const long long chunkLen = CDF_WARPS * WTACRS_CDF_BLOCK;
+    const long long chunkLen = WTACRS_CDF_WARPS * WTACRS_CDF_BLOCK;
     double off = 0;  // meaningful in thread 0 only
     for (long long base = 0; base < nb; base += chunkLen) {
         const long long len = nb - base < chunkLen ? nb - base : chunkLen;
@@ -71,7 +69,7 @@ extern "C" __global__ void __launch_bounds__(CDF_WARPS * 32)
         __syncthreads();
     }
     if (threadIdx.x == 0) {
-        scalars[S_TDRAW] = off;
+        scalars[WTACRS_SLOT_TDRAW] = off;
         *counter = 0u;
     }
 }

@@ -2,16 +2,14 @@
 // (float)rowScale[r], row r of Gs is G[rowIdx[r],:]; rows with pair −1 are zero.
 #include "common.cuh"
 
-#define GATHER_WARPS 8
-
 // Grid: ceil(k / 8) blocks of 256 threads; one warp per row.
-extern "C" __global__ void __launch_bounds__(GATHER_WARPS * 32)
+extern "C" __global__ void __launch_bounds__(WTACRS_GATHER_WARPS * 32)
     wtacrs_gather(const float *__restrict__ h, const float *__restrict__ g, long long dIn,
                   long long dOut, const int *__restrict__ rowIdx,
                   const double *__restrict__ rowScale, long long k, float *__restrict__ hs,
                   float *__restrict__ gs) {
     const int lane = threadIdx.x & 31;
-    const long long r = (long long)blockIdx.x * GATHER_WARPS + (threadIdx.x >> 5);
+    const long long r = (long long)blockIdx.x * WTACRS_GATHER_WARPS + (threadIdx.x >> 5);
     if (r >= k) return;
     const long long idx = rowIdx[r];
     const float f = (float)rowScale[r];

@@ -30,9 +30,9 @@ __device__ __forceinline__ double row_squares(const float *row, long long cols, 
 
 // Grid: ceil(n / (blockDim.x/32)) blocks; one warp per row. flag receives gen when a norm is NaN
 // or Inf.
-extern "C" __global__ void __launch_bounds__(256) wtacrs_norms(const float *h, const float *g, long long n, long long dIn,
-                                        long long dOut, double *w, double *scalars,
-                                        unsigned long long gen) {
+extern "C" __global__ void __launch_bounds__(WTACRS_NORMS_THREADS)
+    wtacrs_norms(const float *h, const float *g, long long n, long long dIn, long long dOut,
+                 double *w, double *scalars, unsigned long long gen) {
     const int lane = threadIdx.x & 31;
     long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= n) return;
@@ -41,7 +41,7 @@ extern "C" __global__ void __launch_bounds__(256) wtacrs_norms(const float *h, c
     if (lane == 0) {
         double wt = sqrt(hh) * sqrt(gg);
         if (!isfinite(hh) || !isfinite(gg)) {
-            atomicMax((unsigned long long *)(scalars + S_FLAG), gen);
+            atomicMax((unsigned long long *)(scalars + WTACRS_SLOT_FLAG), gen);
             wt = 0;
         }
         w[row] = wt;

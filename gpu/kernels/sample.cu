@@ -6,7 +6,7 @@
 #include "common.cuh"
 
 // Grid: ceil(k / 256) blocks of 256 threads.
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__(WTACRS_SAMPLE_THREADS)
     wtacrs_sample(const double *__restrict__ w, const double *__restrict__ loc,
                   const double *__restrict__ offsets, long long m, const int *__restrict__ kept,
                   const double *__restrict__ scalars, unsigned long long seed,
@@ -14,8 +14,8 @@ extern "C" __global__ void __launch_bounds__(256)
                   double *__restrict__ rowScale) {
     const long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= k) return;
-    const long long C = ((const long long *)scalars)[S_C];
-    const double T = scalars[S_TDRAW];
+    const long long C = ((const long long *)scalars)[WTACRS_SLOT_C];
+    const double T = scalars[WTACRS_SLOT_TDRAW];
     const long long draws = T > 0 ? k - C : 0;
     long long idx = -1;
     double f = 0;

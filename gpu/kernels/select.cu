@@ -1,17 +1,16 @@
 // wtacrs_select: the candidates for the kept set C of WTA-CRS, and the total weight.
 #include "common.cuh"
 
-#define SELECT_THREADS 1024
-#define DIGIT_BITS 11
-#define DIGIT_BINS (1 << DIGIT_BITS)
+#define DIGIT_BINS (1 << WTACRS_SELECT_DIGIT_BITS)
 #define SELECT_UNROLL 8  // loads in flight per thread
 
 // One block of 1024 threads. With cand ≥ 1 pairs wanted (cand ≤ m), finds the value v of the
 // cand-th heaviest pair by a radix select on the bit patterns of the (non-negative) weights,
 // most significant digit first (digits of 11 bits: 63..53, 52..42, 41..31, 30..20, 19..9, 8..0),
 // then writes the cand heaviest pairs (every pair heavier than v, then the pairs equal to v by
-// increasing index) to cval/cidx. scalars[S_TOTAL] receives Σ w, summed in a fixed order.
-extern "C" __global__ void __launch_bounds__(SELECT_THREADS)
+// increasing index) to cval/cidx. scalars[WTACRS_SLOT_TOTAL] receives Σ w, summed in a fixed
+// order.
+extern "C" __global__ void __launch_bounds__(WTACRS_SELECT_THREADS)
     wtacrs_select(const double *__restrict__ w, long long m, long long cand,
                   double *__restrict__ cval, int *__restrict__ cidx, double *__restrict__ scalars) {
     __shared__ unsigned int hist[DIGIT_BINS];
@@ -27,7 +26,7 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS)
     for (long long i = tid; i < m; i += nt) part += w[i];
     double total;
     block_exclusive_scan<double>(part, dscratch, &total);
-    if (tid == 0) scalars[S_TOTAL] = total;
+    if (tid == 0) scalars[WTACRS_SLOT_TOTAL] = total;
     if (cand <= 0) return;
 
     if (tid == 0) {
@@ -38,7 +37,7 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS)
     __syncthreads();
     int top = 64;
     while (top > 0) {
-        const int shift = top > DIGIT_BITS ? top - DIGIT_BITS : 0;
+        const int shift = top > WTACRS_SELECT_DIGIT_BITS ? top - WTACRS_SELECT_DIGIT_BITS : 0;
         const int width = top - shift;
         const unsigned int digitMask = (1u << width) - 1u;
         for (int b = tid; b < DIGIT_BINS; b += nt) hist[b] = 0;
@@ -82,7 +81,7 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS)
     }
     const unsigned long long vb = prefix;
     const long long takeEq = remaining;  // pairs equal to v that are taken, smallest index first
-    if (tid == 0) ((long long *)scalars)[S_EQ] = takeEq;
+    if (tid == 0) ((long long *)scalars)[WTACRS_SLOT_EQ] = takeEq;
 
     // Ordered compaction: thread t owns a contiguous chunk of indices.
     long long chunk = (m + nt - 1) / nt;

@@ -1,7 +1,8 @@
-# Source this file to build the cuda-tagged gpu package on a machine with CUDA 12 or 13:
-#   source scripts/gpu/env.sh && bash scripts/gpu/ptx.sh && go test -tags cuda ./gpu/...
+# Source this file to build the cuda-tagged gpu package with CUDA 11.8 to 13:
+#   source scripts/gpu/env.sh && go test -tags cuda ./gpu/...
 # It puts the CUDA 13 compatibility headers of gpu/cudacompat first on the include path and
-# points cgo at $CUDA_HOME (default /usr/local/cuda).
+# points cgo at $CUDA_HOME (default /usr/local/cuda; Debian's packaged CUDA is on the default
+# paths, where a missing $CUDA_HOME changes nothing).
 _wtacrs_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 _wtacrs_cuda=${CUDA_HOME:-/usr/local/cuda}
 export CGO_ENABLED=1

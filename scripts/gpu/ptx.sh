@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Generates the PTX of every kernel file: gpu/kernels/<name>.cu -> gpu/ptx/<name>_sm<cc>.ptx for
-# each compute capability of $WTACRS_PTX_ARCHS (default "80 90"). The PTX files are embedded in
-# the package at compile time (go:embed), so run this before `go build -tags cuda` whenever a .cu
+# Generates the PTX of every kernel file: gpu/kernels/<name>.cu -> <out>/<name>_sm<cc>.ptx for each
+# compute capability of $WTACRS_PTX_ARCHS (default "80 90"; gpu.ptxArchs lists what the loader
+# tries and TestKernelsMatchPTX checks). <out> is $WTACRS_PTX_OUT, default gpu/ptx. The PTX files
+# of gpu/ptx are embedded in the package at compile time (go:embed), so run this whenever a .cu
 # file changes, and commit the results.
 #   bash scripts/gpu/ptx.sh            # needs nvcc on PATH (or $NVCC)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 nvcc=${NVCC:-nvcc}
 archs=${WTACRS_PTX_ARCHS:-"80 90"}
-out="$root/gpu/ptx"
+out=${WTACRS_PTX_OUT:-$root/gpu/ptx}
 mkdir -p "$out"
 # --fmad=false: no multiply-add contraction, so that float64 arithmetic rounds as in Go.
 flags=(-ptx -O3 --fmad=false -std=c++17 -I "$root/gpu/kernels")

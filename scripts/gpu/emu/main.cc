@@ -1,5 +1,6 @@
 // Runs the device pipeline of package gpu (the kernels of gpu/kernels, with the launch geometry of
-// gpu/cuda.go) on the CPU through emu.h. Input on stdin, output on stdout, both little-endian:
+// cudaSampler.gradW in gpu/cuda.go and the block sizes of gpu/kernels/common.cuh) on the CPU
+// through emu.h. Input on stdin, output on stdout, both little-endian:
 //   in:  int64 n, dIn, dOut, k, cand, mode; uint64 seed, stream; float32 H[n*dIn], G[n*dOut]
 //   out: float64 w[n]; int64 C; float64 Tdraw; int32 rowIdx[k]; float64 rowScale[k];
 //        float32 Hs[k*dIn], Gs[k*dOut]
@@ -29,39 +30,41 @@ int main() {
     std::vector<float> h(n * dIn), g(n * dOut), hs(k * dIn), gs(k * dOut);
     readN(h.data(), h.size());
     readN(g.data(), g.size());
-    const long long nb = (n + 255) / 256, cz = cand > 0 ? cand : 1;
-    std::vector<double> w(n), loc(n), totals(nb), offsets(nb), cval(cz), sval(cz), rowScale(k), scalars(8);
+    const long long nb = (n + WTACRS_CDF_BLOCK - 1) / WTACRS_CDF_BLOCK, cz = cand > 0 ? cand : 1;
+    std::vector<double> w(n), loc(n), totals(nb), offsets(nb), cval(cz), sval(cz), rowScale(k), scalars(WTACRS_SLOTS);
     std::vector<int> cidx(cz), sidx(cz), kept(cz), rowIdx(k);
     std::vector<unsigned int> keptFlag(n), rank(cz), counter(1);
     const unsigned long long gen = 1;
     auto blocks = [](long long a, long long b) { return dim3{(unsigned)((a + b - 1) / b), 1, 1}; };
-    emu_launch(blocks(n, 8), dim3{256, 1, 1}, [&] {
+    auto threads = [](unsigned t) { return dim3{t, 1, 1}; };
+    emu_launch(blocks(n, WTACRS_NORMS_THREADS / 32), threads(WTACRS_NORMS_THREADS), [&] {
         wtacrs_norms(h.data(), g.data(), n, dIn, dOut, w.data(), scalars.data(), gen);
     });
     if (cand > 0) {
-        emu_launch(dim3{1, 1, 1}, dim3{1024, 1, 1}, [&] {
+        emu_launch(dim3{1, 1, 1}, threads(WTACRS_SELECT_THREADS), [&] {
             wtacrs_select(w.data(), n, cand, cval.data(), cidx.data(), scalars.data());
         });
-        emu_launch(dim3{(unsigned)((cand + 1023) / 1024), (unsigned)((cand + 511) / 512), 1}, dim3{256, 1, 1},
-                   [&] { wtacrs_rank(cval.data(), cidx.data(), cand, rank.data()); });
-        emu_launch(dim3{1, 1, 1}, dim3{1024, 1, 1}, [&] {
+        emu_launch(dim3{(unsigned)((cand + WTACRS_RANK_TILE - 1) / WTACRS_RANK_TILE),
+                        (unsigned)((cand + WTACRS_RANK_SLICE - 1) / WTACRS_RANK_SLICE), 1},
+                   threads(WTACRS_RANK_THREADS), [&] { wtacrs_rank(cval.data(), cidx.data(), cand, rank.data()); });
+        emu_launch(dim3{1, 1, 1}, threads(WTACRS_CHOOSE_THREADS), [&] {
             wtacrs_choose(cval.data(), cidx.data(), rank.data(), cand, k, mode, sval.data(), sidx.data(),
                           scalars.data(), kept.data(), keptFlag.data());
         });
     }
-    emu_launch(blocks(nb, 8), dim3{256, 1, 1}, [&] {
+    emu_launch(blocks(nb, WTACRS_CDF_WARPS), threads(WTACRS_CDF_WARPS * 32), [&] {
         wtacrs_cdf(w.data(), keptFlag.data(), n, loc.data(), totals.data(), offsets.data(), counter.data(),
                    scalars.data());
     });
-    emu_launch(blocks(k, 256), dim3{256, 1, 1}, [&] {
+    emu_launch(blocks(k, WTACRS_SAMPLE_THREADS), threads(WTACRS_SAMPLE_THREADS), [&] {
         wtacrs_sample(w.data(), loc.data(), offsets.data(), n, kept.data(), scalars.data(), seed, stream, k,
                       rowIdx.data(), rowScale.data());
     });
-    emu_launch(blocks(k, 8), dim3{256, 1, 1}, [&] {
+    emu_launch(blocks(k, WTACRS_GATHER_WARPS), threads(WTACRS_GATHER_WARPS * 32), [&] {
         wtacrs_gather(h.data(), g.data(), dIn, dOut, rowIdx.data(), rowScale.data(), k, hs.data(), gs.data());
     });
     long long C;
-    std::memcpy(&C, &scalars[S_C], 8);
+    std::memcpy(&C, &scalars[WTACRS_SLOT_C], 8);
     for (unsigned int f : keptFlag)
         if (f) { fprintf(stderr, "emu: keptFlag not cleared\n"); return 3; }
     for (unsigned int r : rank)
@@ -69,7 +72,7 @@ int main() {
     if (counter[0]) { fprintf(stderr, "emu: counter not cleared\n"); return 3; }
     writeN(w.data(), n);
     writeN(&C, 1);
-    writeN(&scalars[S_TDRAW], 1);
+    writeN(&scalars[WTACRS_SLOT_TDRAW], 1);
     writeN(rowIdx.data(), k);
     writeN(rowScale.data(), k);
     writeN(hs.data(), hs.size());

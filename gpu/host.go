@@ -1,33 +1,39 @@
 package gpu
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
 	"github.com/wtacrs/wtacrs/estimator"
 )
 
-// referenceTrace is the host model of the device pipeline after the norms, step for step: the
-// radix select of the candidates, their rank sort, the first-failure rule for |C|, the blocked
-// cumulative sum and the binary-search draws. It exists to test the kernels' algorithm against
-// package estimator without a GPU, and the GPU against it. c is as in Device.NewEstimator.
-func referenceTrace(w []float64, method estimator.Method, k, c int, seed, stream uint64) *Trace {
+// HostTrace computes on the host, step for step, what an [Estimator] with options o keeps and
+// draws from the weights w (one per pair) with (seed, stream): the radix select of the
+// candidates, their rank order, the first-failure rule for |C|, the blocked cumulative sum and
+// the binary-search draws of the kernels. Its kept set and draws are those of package estimator
+// (estimator.NewPlan(o.Method, w, o.K, o.PlanC()).Sample(seed, stream)) bit for bit; its |C| is
+// the device's except when two of the rule's bound factors agree to rounding (the device sums
+// in a parallel prefix). It predicts the device without one, and tests the kernels' algorithm.
+// It returns estimator.ErrShape for no weights, estimator.ErrNonFinite or estimator.ErrNegative
+// for bad weights, and ErrMethod or estimator.ErrBudget for bad options.
+func HostTrace(w []float64, o Options, seed, stream uint64) (*Trace, error) {
 	n := len(w)
+	if n < 1 {
+		return nil, fmt.Errorf("%w: no weights", estimator.ErrShape)
+	}
+	if err := checkWeights(w, n); err != nil {
+		return nil, err
+	}
+	if err := o.check(n); err != nil {
+		return nil, err
+	}
+	k := o.K
 	tr := &Trace{Weights: slices.Clone(w)}
 	for _, v := range w {
 		tr.Total += v
 	}
-	cand, mode := 0, 0
-	if method == estimator.MethodWTACRS {
-		switch {
-		case c != estimator.AutoC:
-			cand, mode = c, 2
-		case k >= n:
-			cand, mode = n, 1
-		default:
-			cand, mode = k-1, 0
-		}
-	}
+	cand, mode := chooseMode(o, n)
 	kept := []int{}
 	if cand > 0 {
 		cv, ci := radixCandidates(w, cand)
@@ -35,7 +41,8 @@ func referenceTrace(w []float64, method estimator.Method, k, c int, seed, stream
 		nc := cand
 		s := 0.0
 		for j := 0; j < cand; j++ {
-			grow := mode == 2 || (mode == 1 && sv[j] > 0) || (mode == 0 && sv[j] > (tr.Total-s)/float64(k-j))
+			grow := mode == chooseFixed || (mode == choosePositive && sv[j] > 0) ||
+				(mode == chooseRule && sv[j] > (tr.Total-s)/float64(k-j))
 			if !grow {
 				nc = j
 				break
@@ -50,12 +57,12 @@ func referenceTrace(w []float64, method estimator.Method, k, c int, seed, stream
 		isKept[i] = true
 	}
 	// Blocked cumulative sum of the draw weights.
-	nb := (n + estimator.CDFBlock - 1) / estimator.CDFBlock
+	nb := cdfBlocks(n)
 	loc := make([]float64, n)
 	off := make([]float64, nb)
 	for b := 0; b < nb; b++ {
 		local := 0.0
-		for i := b * estimator.CDFBlock; i < min((b+1)*estimator.CDFBlock, n); i++ {
+		for i := b * cdfBlock; i < min((b+1)*cdfBlock, n); i++ {
 			if !isKept[i] {
 				local += w[i]
 			}
@@ -68,7 +75,7 @@ func referenceTrace(w []float64, method estimator.Method, k, c int, seed, stream
 		off[b], t = t, t+off[b]
 	}
 	tr.DrawTotal = t
-	cdf := func(i int) float64 { return off[i/estimator.CDFBlock] + loc[i] }
+	cdf := func(i int) float64 { return off[i/cdfBlock] + loc[i] }
 	draws := 0
 	if t > 0 {
 		draws = k - len(kept)
@@ -93,14 +100,15 @@ func referenceTrace(w []float64, method estimator.Method, k, c int, seed, stream
 		tr.Draws = append(tr.Draws, lo)
 		tr.Scales = append(tr.Scales, t/(float64(draws)*w[lo]))
 	}
-	return tr
+	return tr, nil
 }
 
 // radixCandidates returns the cand heaviest pairs, as the select kernel: every pair heavier than
 // the cand-th heaviest value v (found digit by digit on the float64 bit patterns, most
-// significant first, digits of 11 bits), then the pairs equal to v by increasing index.
+// significant first, digits of selectDigitBits bits), then the pairs equal to v by increasing
+// index.
 func radixCandidates(w []float64, cand int) (val []float64, idx []int) {
-	const digitBits = 11
+	const digitBits = selectDigitBits
 	var prefix, mask uint64
 	remaining := cand
 	for top := 64; top > 0; {

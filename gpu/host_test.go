@@ -11,11 +11,28 @@ import (
 	"github.com/wtacrs/wtacrs/estimator"
 )
 
+// Options of the tests.
+func crs(k int) Options    { return Options{Method: estimator.MethodCRS, K: k} }
+func wtacrs(k int) Options { return Options{Method: estimator.MethodWTACRS, K: k} }
+func wtacrsFixed(k, c int) Options {
+	return Options{Method: estimator.MethodWTACRS, K: k, FixedC: true, C: c}
+}
+
+// autoC reports options that choose |C| by the rule of estimator.ChooseC (k < n).
+func autoC(o Options, n int) bool { return o.Method == estimator.MethodWTACRS && !o.FixedC && o.K < n }
+
 // cpuTrace returns what package estimator keeps and draws for weights w.
-func cpuTrace(t require.TestingT, w []float64, method estimator.Method, k, c int, seed, stream uint64) (*estimator.Plan, *estimator.Sketch) {
-	plan, err := estimator.NewPlan(method, w, k, c)
+func cpuTrace(t require.TestingT, w []float64, o Options, seed, stream uint64) (*estimator.Plan, *estimator.Sketch) {
+	plan, err := estimator.NewPlan(o.Method, w, o.K, o.PlanC())
 	require.NoError(t, err)
 	return plan, plan.Sample(seed, stream)
+}
+
+// hostTrace is HostTrace for valid arguments.
+func hostTrace(t require.TestingT, w []float64, o Options, seed, stream uint64) *Trace {
+	tr, err := HostTrace(w, o, seed, stream)
+	require.NoError(t, err)
+	return tr
 }
 
 // requireSameAsCPU asserts that a trace keeps and draws exactly what package estimator keeps and
@@ -48,35 +65,34 @@ func TestReferenceMatchesEstimator(t *testing.T) {
 	onePair := []float64{2.5}
 	zeros := make([]float64, 300)
 	tests := []struct {
-		name   string
-		w      []float64
-		method estimator.Method
-		k, c   int
+		name string
+		w    []float64
+		opts Options
 	}{
-		{"heavy/wtacrs/k=0.3n", heavy, estimator.MethodWTACRS, 900, estimator.AutoC},
-		{"heavy/wtacrs/k=0.1n", heavy, estimator.MethodWTACRS, 300, estimator.AutoC},
-		{"heavy/wtacrs/k=2", heavy, estimator.MethodWTACRS, 2, estimator.AutoC},
-		{"heavy/wtacrs/k=1", heavy, estimator.MethodWTACRS, 1, estimator.AutoC},
-		{"heavy/wtacrs/k>n", heavy, estimator.MethodWTACRS, 3500, estimator.AutoC},
-		{"heavy/wtacrs/k=n", heavy, estimator.MethodWTACRS, 3000, estimator.AutoC},
-		{"heavy/wtacrs/fixed", heavy, estimator.MethodWTACRS, 300, 37},
-		{"heavy/wtacrs/fixed0", heavy, estimator.MethodWTACRS, 300, 0},
-		{"heavy/crs", heavy, estimator.MethodCRS, 300, estimator.AutoC},
-		{"ties/wtacrs", ties, estimator.MethodWTACRS, 70, estimator.AutoC},
-		{"ties/wtacrs/fixed", ties, estimator.MethodWTACRS, 300, 250},
-		{"ties/crs", ties, estimator.MethodCRS, 70, estimator.AutoC},
-		{"one/wtacrs", onePair, estimator.MethodWTACRS, 3, estimator.AutoC},
-		{"zeros/wtacrs", zeros, estimator.MethodWTACRS, 30, estimator.AutoC},
-		{"zeros/crs", zeros, estimator.MethodCRS, 30, estimator.AutoC},
+		{"heavy/wtacrs/k=0.3n", heavy, wtacrs(900)},
+		{"heavy/wtacrs/k=0.1n", heavy, wtacrs(300)},
+		{"heavy/wtacrs/k=2", heavy, wtacrs(2)},
+		{"heavy/wtacrs/k=1", heavy, wtacrs(1)},
+		{"heavy/wtacrs/k>n", heavy, wtacrs(3500)},
+		{"heavy/wtacrs/k=n", heavy, wtacrs(3000)},
+		{"heavy/wtacrs/fixed", heavy, wtacrsFixed(300, 37)},
+		{"heavy/wtacrs/fixed0", heavy, wtacrsFixed(300, 0)},
+		{"heavy/crs", heavy, crs(300)},
+		{"ties/wtacrs", ties, wtacrs(70)},
+		{"ties/wtacrs/fixed", ties, wtacrsFixed(300, 250)},
+		{"ties/crs", ties, crs(70)},
+		{"one/wtacrs", onePair, wtacrs(3)},
+		{"zeros/wtacrs", zeros, wtacrs(30)},
+		{"zeros/crs", zeros, crs(30)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			plan, sk := cpuTrace(t, tt.w, tt.method, tt.k, tt.c, 42, 7)
-			tr := referenceTrace(tt.w, tt.method, tt.k, tt.c, 42, 7)
+			plan, sk := cpuTrace(t, tt.w, tt.opts, 42, 7)
+			tr := hostTrace(t, tt.w, tt.opts, 42, 7)
 			requireSameAsCPU(t, tr, plan, sk)
-			if tt.method == estimator.MethodWTACRS && tt.c == estimator.AutoC && tt.k < len(tt.w) {
-				want, err := estimator.ChooseC(tt.w, tt.k)
+			if autoC(tt.opts, len(tt.w)) {
+				want, err := estimator.ChooseC(tt.w, tt.opts.K)
 				require.NoError(t, err)
 				require.Equal(t, want, len(tr.Kept), "|C|")
 			}
@@ -90,9 +106,9 @@ func TestReferenceComparisonRejectsWrongKeptSet(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	w := heavyWeights(rng, 500)
-	plan, sk := cpuTrace(t, w, estimator.MethodWTACRS, 100, estimator.AutoC, 1, 1)
+	plan, sk := cpuTrace(t, w, wtacrs(100), 1, 1)
 	require.NotEmpty(t, plan.Kept)
-	tr := referenceTrace(w, estimator.MethodWTACRS, 100, estimator.AutoC, 1, 1)
+	tr := hostTrace(t, w, wtacrs(100), 1, 1)
 	tr.Kept[0], tr.Kept[len(tr.Kept)-1] = tr.Kept[len(tr.Kept)-1], tr.Kept[0]
 	if len(tr.Kept) == 1 {
 		tr.Kept[0] = (tr.Kept[0] + 1) % len(w)
@@ -122,13 +138,12 @@ func TestReferenceProperty(t *testing.T) {
 			w[i] = float64(rapid.IntRange(0, maxW).Draw(t, "w"))
 		}
 		k := rapid.IntRange(1, n+3).Draw(t, "k")
-		method := rapid.SampledFrom([]estimator.Method{estimator.MethodCRS, estimator.MethodWTACRS}).Draw(t, "method")
-		c := estimator.AutoC
-		if method == estimator.MethodWTACRS && rapid.Bool().Draw(t, "fixedC") {
-			c = rapid.IntRange(0, min(k-1, n)).Draw(t, "c")
+		o := Options{Method: rapid.SampledFrom([]estimator.Method{estimator.MethodCRS, estimator.MethodWTACRS}).Draw(t, "method"), K: k}
+		if o.Method == estimator.MethodWTACRS && rapid.Bool().Draw(t, "fixedC") {
+			o.FixedC, o.C = true, rapid.IntRange(0, min(k-1, n)).Draw(t, "c")
 		}
 		seed := rapid.Uint64().Draw(t, "seed")
-		plan, sk := cpuTrace(t, w, method, k, c, seed, 3)
-		requireSameAsCPU(t, referenceTrace(w, method, k, c, seed, 3), plan, sk)
+		plan, sk := cpuTrace(t, w, o, seed, 3)
+		requireSameAsCPU(t, hostTrace(t, w, o, seed, 3), plan, sk)
 	})
 }

@@ -428,6 +428,16 @@ func (p *Plan) closedFormNoReplacement(x, y, exact Dense[float64]) Moments {
 				rest -= p.weights[pos[j]]
 			}
 		}
+		if rest < total*0x1p-26 {
+			// The subtraction cancelled more than half the bits (to 0 or below when the pairs
+			// left weigh less than an ulp of the total): sum the pairs left instead.
+			rest = 0
+			for j := range np {
+				if s&(1<<j) == 0 {
+					rest += p.weights[pos[j]]
+				}
+			}
+		}
 		for j := range np {
 			if s&(1<<j) == 0 {
 				prob[s|1<<j] += prob[s] * p.weights[pos[j]] / rest

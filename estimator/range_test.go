@@ -1,6 +1,7 @@
 package estimator
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"testing"
@@ -375,4 +376,64 @@ func TestWideArithmetic(t *testing.T) {
 	assert.Equal(t, makeWide(25, -290), wideSumSquares([]float32{0x3p-145, 0x4p-145}))
 	assert.True(t, math.IsNaN(wideSumSquares([]float64{1, math.NaN()}).frac))
 	assert.True(t, math.IsInf(wideSumSquares([]float64{math.Inf(-1), 1}).frac, 1))
+}
+
+// TestClosedFormWideMatchesFast: on ordinary inputs the plain float64 evaluation is the one
+// taken (its bits are those of the committed results), and the evaluation with separate
+// exponents agrees with it.
+func TestClosedFormWideMatchesFast(t *testing.T) {
+	t.Parallel()
+	x1, y1 := smallCase(t)
+	x2, y2 := paddedHeavyTailed(4, 12, 3, 5)
+	for _, c := range []struct {
+		name string
+		x, y Dense[float64]
+	}{{"small", x1, y1}, {"padded heavy-tailed", x2, y2}} {
+		w, err := Weights(c.x, c.y)
+		require.NoError(t, err)
+		exact, _ := Product(c.x, c.y)
+		norm2 := frob2(exact.Data)
+		for _, m := range Methods() {
+			for _, k := range []int{1, 3, 5} {
+				p, err := NewPlan(m, w, k, AutoC)
+				require.NoError(t, err)
+				fast, ok := p.closedFormFast(c.x, c.y)
+				require.True(t, ok, "%s, %v, k = %d: the plain evaluation is safe", c.name, m, k)
+				slow, err := p.closedFormWide(c.x, c.y)
+				require.NoError(t, err)
+				name := fmt.Sprintf("%s, %v, k = %d", c.name, m, k)
+				assert.True(t, scalar.EqualWithinAbsOrRel(slow.Variance, fast.Variance, 1e-12*norm2, 1e-10), "%s: variance %v, %v", name, slow.Variance, fast.Variance)
+				assert.True(t, scalar.EqualWithinAbsOrRel(slow.SquaredBias, fast.SquaredBias, 1e-12*norm2, 1e-10), "%s: squared bias %v, %v", name, slow.SquaredBias, fast.SquaredBias)
+				for i := range fast.Mean.Data {
+					assert.True(t, scalar.EqualWithinAbsOrRel(slow.Mean.Data[i], fast.Mean.Data[i], 1e-12, 1e-12), "%s: mean %d", name, i)
+				}
+			}
+		}
+	}
+}
+
+// TestNoReplacementClosedFormWhenRestCancels is the regression test of the enumeration of
+// sampling without replacement dividing by a remaining weight that cancelled to 0 (the pairs left
+// weighing less than an ulp of the total): it gave NaN moments and an empty mean.
+func TestNoReplacementClosedFormWhenRestCancels(t *testing.T) {
+	t.Parallel()
+	x, err := NewDense(2, 3, []float64{1, 1e-10, 2, 3, 1e-10, 1})
+	require.NoError(t, err)
+	y, err := NewDense(3, 1, []float64{1, 1e-10, 2})
+	require.NoError(t, err)
+	exact, _ := Product(x, y)
+	w, err := Weights(x, y)
+	require.NoError(t, err)
+	for _, k := range []int{1, 2, 3} {
+		p, err := NewNoReplacement(w, k)
+		require.NoError(t, err)
+		cf, err := ClosedForm(x, y, p)
+		require.NoError(t, err, "k = %d", k)
+		require.Len(t, cf.Mean.Data, 2, "k = %d", k)
+		assert.False(t, math.IsNaN(cf.Variance) || math.IsNaN(cf.SquaredBias), "k = %d: %+v", k, cf)
+		if k == 3 { // every pair drawn: exact
+			assert.InDeltaSlice(t, exact.Data, cf.Mean.Data, 1e-12)
+			assert.Less(t, cf.ExpectedSquaredError(), 1e-24)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -244,19 +245,24 @@ func RowNorms[T Float](d Dense[T]) []float64 {
 // accepted where that sum of squares is safely in range (see sumSquares); the other rows (zero
 // rows included, as a zero sum may hide squares that underflowed) are recomputed with scaling.
 func rowNorms[T Float](d Dense[T]) norms {
-	n := norms{v: make([]float64, d.Rows)}
+	out := make([]float64, d.Rows)
+	var fallback atomic.Bool // some row is marked for the scaled computation
 	parallelRows(d.Rows, d.Cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if s, ok := sumSquares(d.Row(i)); ok {
-				n.v[i] = math.Sqrt(s)
+				out[i] = math.Sqrt(s)
 			} else {
-				n.v[i] = -1 // recomputed below
+				out[i] = -1
+				fallback.Store(true)
 			}
 		}
 	})
-	for i, v := range n.v {
-		if v < 0 {
-			n.set(i, wideSumSquares(d.Row(i)).sqrt())
+	n := norms{v: out}
+	if fallback.Load() {
+		for i, v := range out {
+			if v < 0 {
+				n.set(i, wideSumSquares(d.Row(i)).sqrt())
+			}
 		}
 	}
 	return n

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/big"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 )
 
@@ -355,4 +357,67 @@ func TestEstimateWorkBound(t *testing.T) {
 	// Raising the bound lets a large CRS budget run, in O(m) memory.
 	code, _, stderr := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-method", "crs", "-k", "400000", "-trials", "3", "-max-draws", "2e6")
 	assert.Equal(t, 0, code, stderr)
+}
+
+// FuzzEstimate runs estimate on small matrices whose entries span float64's whole range: it
+// never panics, fails only with estimator.ErrRange (what float64 cannot hold), and its result
+// always marshals to JSON with non-negative figures.
+func FuzzEstimate(f *testing.F) {
+	f.Add([]byte{0x3f, 200, 201, 40, 255, 0, 90, 33, 180, 181, 2, 254, 100}, uint8(1), uint8(3))
+	f.Add([]byte{0x15, 255, 255, 255, 255, 255, 255, 255, 255}, uint8(2), uint8(1))
+	f.Add([]byte{0x2a, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97}, uint8(5), uint8(200))
+	f.Fuzz(func(t *testing.T, data []byte, methodByte, kByte uint8) {
+		if len(data) < 2 {
+			return
+		}
+		n, m, q := int(data[0]&3)+1, int(data[0]>>2&3)+1, int(data[0]>>4&3)+1
+		entry := func(i int) float64 {
+			if i+1 >= len(data) {
+				return 0
+			}
+			b := data[i+1]
+			v := int(b >> 1)
+			sign := float64(1 - 2*int(b&1))
+			switch {
+			case v < 16:
+				return 0
+			case v < 48:
+				return sign * float64(v-15)
+			}
+			return sign * math.Ldexp(1.5, min(-1074+(v-48)*2097/79, 1022))
+		}
+		x, _ := estimator.NewDense[float64](n, m, nil)
+		y, _ := estimator.NewDense[float64](m, q, nil)
+		for i := range x.Data {
+			x.Data[i] = entry(i)
+		}
+		for i := range y.Data {
+			y.Data[i] = entry(len(x.Data) + i)
+		}
+		method := estimator.Methods()[int(methodByte)%len(estimator.Methods())]
+		k := int(kByte%8) + 1
+		if kByte >= 128 {
+			k = math.MaxInt
+		}
+		res, err := estimate(x, y, method, k, estimator.AutoC, 3, 1, estimateLimits{mem: memlimit.Unlimited, maxDraws: 1e6})
+		if err != nil {
+			if !errors.Is(err, estimator.ErrRange) && !errors.Is(err, errTooMuchWork) {
+				t.Fatalf("%v, k = %d: %v", method, k, err)
+			}
+			return
+		}
+		out, err := json.Marshal(res)
+		if err != nil {
+			t.Fatalf("%v, k = %d: %v", method, k, err)
+		}
+		var back estimateResult
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		for _, fig := range []*figure{back.ExactVariance, &back.EmpiricalVariance, &back.EmpiricalBiasMaxAbs} {
+			if fig != nil && fig.v < 0 {
+				t.Fatalf("negative figure in %s", out)
+			}
+		}
+	})
 }

@@ -68,8 +68,9 @@ func ClosedForm[T Float](x, y Dense[T], p *Plan) (Moments, error) {
 // closedFormFast evaluates the moments in plain float64, as they always were, and reports
 // whether that evaluation was safely in range: every column and row square sum normal or
 // exactly zero, every partial product of a second-moment term normal, every result finite and
-// every sum of squares normal or exactly zero. Where it reports false the caller recomputes with
-// closedFormWide.
+// the sum of squares of one draw's mean normal or exactly zero. Where it reports false the caller
+// recomputes with closedFormWide. A squared bias whose squares underflowed (a bias of rounding
+// size on tiny entries) is recomputed alone over rescaled pairs.
 func (p *Plan) closedFormFast(xf, yf Dense[float64]) (Moments, bool) {
 	exact, _ := Product(xf, yf)
 	a2, b2 := columnSquares(xf), rowSquares(yf)
@@ -121,7 +122,7 @@ func (p *Plan) closedFormFast(xf, yf Dense[float64]) (Moments, bool) {
 			}
 		}
 		m := p.closedFormNoReplacement(xf, yf, exact)
-		return m, !math.IsInf(m.SquaredBias+m.Variance, 0) && allFinite(m.Mean.Data)
+		return m, allFinite([]float64{m.SquaredBias, m.Variance, m.SquaredBias + m.Variance}) && allFinite(m.Mean.Data)
 	}
 	if !allFinite(coef) || math.IsInf(variance, 0) || math.IsNaN(variance) {
 		return Moments{}, false
@@ -131,8 +132,20 @@ func (p *Plan) closedFormFast(xf, yf Dense[float64]) (Moments, bool) {
 		return Moments{}, false
 	}
 	bias := diff2(mean.Data, exact.Data)
-	if !(bias <= math.MaxFloat64) || bias < 0x1p-1022 && !equalData(mean.Data, exact.Data) {
+	if !(bias <= math.MaxFloat64) {
 		return Moments{}, false
+	}
+	if bias < 0x1p-1022 && !equalData(mean.Data, exact.Data) {
+		// The differences' squares underflowed: ‖X·diag(coef − 1)·Y‖² over rescaled pairs.
+		off := make([]float64, p.M)
+		for i, c := range coef {
+			off[i] = c - 1
+		}
+		w, err := pairSquares(xf, yf, columnNorms(xf), rowNorms(yf), off)
+		if err != nil {
+			return Moments{}, false
+		}
+		bias, _ = w.float64() // below the normal range: no overflow
 	}
 	return Moments{Mean: mean, SquaredBias: bias, Variance: max(variance, 0)}, true
 }

@@ -253,7 +253,7 @@ func TestClosedFormScaleFree(t *testing.T) {
 		ref, err := ClosedForm(x, y, p)
 		require.NoError(t, err)
 		for _, sc := range [][2]int{{-997, 0}, {-997, 400}, {-1060, 0}, {-1060, 1000}, {997, -997}, {-997, -997},
-			{600, -100}, {510, 0}, {-500, -40}, {997, 0}} {
+			{600, -100}, {510, 0}, {-500, -40}, {997, 0}, {-500, 0}, {-480, -20}} {
 			xs, ys := scaled(x, sc[0]), scaled(y, sc[1])
 			e := sc[0] + sc[1]
 			got, err := ClosedForm(xs, ys, p)

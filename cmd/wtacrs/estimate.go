@@ -20,7 +20,7 @@ func init() {
 }
 
 // errTooMuchWork reports an estimate whose random draws, over all trials, exceed -max-draws.
-var errTooMuchWork = errors.New("estimate: too many random draws")
+var errTooMuchWork = errors.New("too many random draws")
 
 // defaultMaxDraws is the default bound on trials × draws per trial: about a minute on one core.
 const defaultMaxDraws = 1_000_000_000

@@ -29,9 +29,9 @@ func (p *Plan) Sample(seed, stream uint64) *Sketch { return p.sample(seed, strea
 
 // SampleMerged is [Plan.Sample] without the raw draw sequence: Index and Scale are the same bit
 // for bit, Draws is nil. Repeated draws are merged as they are drawn, so its memory is O(m)
-// whatever the number of draws; its time is O(m) for Bernoulli, top-k and sampling without
-// replacement and O(m + d·log m) for d i.i.d. draws (CRS and uniform need all k of them; WTA-CRS
-// with k ≥ m has none).
+// whatever the number of draws; its time is O(m) for Bernoulli and top-k, O(m log m) for
+// sampling without replacement and O(m + d·log m) for d i.i.d. draws (CRS and uniform need all k
+// of them; WTA-CRS with k ≥ m has none).
 func (p *Plan) SampleMerged(seed, stream uint64) *Sketch { return p.sample(seed, stream, false) }
 
 // denseMergeDraws is the number of draws per pair from which i.i.d. draws are merged in a dense

@@ -292,9 +292,7 @@ func TestEstimateMemoryLimit(t *testing.T) {
 	xPath, yPath := filepath.Join(dir, "col.npy"), filepath.Join(dir, "row.npy")
 	require.NoError(t, npyfile.Write(xPath, col))
 	require.NoError(t, npyfile.Write(yPath, row))
-	if _, ok := memlimit.Available(); !ok {
-		t.Skip("the available memory cannot be read here: the default limit is none")
-	}
+	_, known := memlimit.Available() // else the default limit is none
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -307,6 +305,9 @@ func TestEstimateMemoryLimit(t *testing.T) {
 		{"bad size", []string{"-x", exampleX, "-y", exampleY, "-k", "8", "-mem-limit", "lots"},
 			[]string{"-mem-limit", "malformed size"}},
 	} {
+		if tc.name == "default limit" && !known {
+			continue
+		}
 		code, stdout, stderr := runCLI(append([]string{"estimate"}, tc.args...)...)
 		assert.Equal(t, 2, code, tc.name)
 		assert.Empty(t, stdout, tc.name)

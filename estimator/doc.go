@@ -19,7 +19,23 @@
 // the gathered, scaled pairs. Closed forms ([ExpectedSquaredError], [Expectation]) take the plan.
 //
 // Repeated draws of one pair are merged: a [Sketch] lists each pair once in Index, with the sum
-// of the scales of its draws in Scale; Draws keeps the raw draw sequence.
+// of the scales of its draws in Scale (added in draw order); Draws keeps the raw draw sequence.
+// [Plan.SampleMerged] merges the draws as they come and keeps no raw sequence, so that a sketch
+// costs O(m) memory whatever the budget: CRS and uniform CRS still take k draws (O(k) time),
+// while WTA-CRS with k ≥ m is exact and draws nothing, and Bernoulli, top-k and sampling without
+// replacement cost O(m) for any k.
+//
+// # Range
+//
+// Norms, weights and closed forms are right over float64's whole range: a norm whose plain sum of
+// squares would underflow (entries of 1e-300, subnormal ones) or overflow (1e300 up to
+// MaxFloat64) is recomputed with scaling, as BLAS nrm2 does; weights that would leave the normal
+// range are all multiplied by one power of two, which changes no probability, scale or draw; the
+// closed forms carry separate binary exponents where their squares would leave it. Inputs whose
+// plain evaluation is in range take the plain float64 path, bit for bit. What float64 cannot hold
+// is refused with [ErrRange] and the value: weights spanning more than 2^1074 at one scale, a
+// positive weight more than 2^1020 below the sum in a plan that scales by 1/p (its scale would
+// overflow), moments above MaxFloat64.
 //
 // # Weights and zero pairs
 //

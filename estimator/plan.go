@@ -99,7 +99,8 @@ type Plan struct {
 
 // NewPlan builds the plan of method over weights w with budget k ≥ 1. c fixes |C| for WTA-CRS
 // (0 ≤ c ≤ min(k−1, m)); pass [AutoC] for the rule of [ChooseC]. c must be AutoC for other
-// methods. Errors: ErrBudget, ErrNonFinite, ErrNegative.
+// methods. Errors: ErrBudget, ErrNonFinite, ErrNegative, and for CRS, WTA-CRS and Bernoulli
+// ErrRange when a positive weight is more than 2^1020 below the sum (its scale would overflow).
 func NewPlan(method Method, w []float64, k, c int) (*Plan, error) {
 	if c != AutoC && method != MethodWTACRS {
 		return nil, fmt.Errorf("%w: |C| = %d given for method %v", ErrBudget, c, method)
@@ -137,10 +138,20 @@ func checkBudget(w []float64, k int) error {
 	return nil
 }
 
+// checkSampled is checkBudget for the plans that scale by 1/p (CRS, WTA-CRS, Bernoulli): it also
+// returns ErrRange when a positive weight is so far below the sum that its scale would overflow
+// (see checkSpan).
+func checkSampled(w []float64, k int) error {
+	if err := checkBudget(w, k); err != nil {
+		return err
+	}
+	return checkSpan(w)
+}
+
 // NewCRS returns the CRS plan: k i.i.d. draws from p ∝ w with scale 1/(k·p_i), for any k ≥ 1
 // (also k ≥ m). When every weight is zero the plan draws nothing.
 func NewCRS(w []float64, k int) (*Plan, error) {
-	if err := checkBudget(w, k); err != nil {
+	if err := checkSampled(w, k); err != nil {
 		return nil, err
 	}
 	return newIID(MethodCRS, w, w, k, nil, k), nil
@@ -164,7 +175,7 @@ func NewUniform(m, k int) (*Plan, error) {
 // NewWTACRS returns the WTA-CRS plan with |C| chosen by [ChooseC]. When k ≥ m every pair of
 // positive weight is kept and the estimate is exact.
 func NewWTACRS(w []float64, k int) (*Plan, error) {
-	if err := checkBudget(w, k); err != nil {
+	if err := checkSampled(w, k); err != nil {
 		return nil, err
 	}
 	var c int
@@ -184,7 +195,7 @@ func NewWTACRS(w []float64, k int) (*Plan, error) {
 // NewWTACRSFixed returns the WTA-CRS plan that keeps the c heaviest pairs, 0 ≤ c ≤ min(k−1, m).
 // When the kept pairs carry all the weight, nothing is drawn and the estimate is exact.
 func NewWTACRSFixed(w []float64, k, c int) (*Plan, error) {
-	if err := checkBudget(w, k); err != nil {
+	if err := checkSampled(w, k); err != nil {
 		return nil, err
 	}
 	if c < 0 || c > k-1 || c > len(w) {
@@ -259,7 +270,7 @@ func NewTopK(w []float64, k int) (*Plan, error) {
 // NewBernoulli returns the Bernoulli plan: pair i is kept independently with probability
 // p_i = min(1, k·w_i/Σw) and scaled by 1/p_i. The expected number of kept pairs is at most k.
 func NewBernoulli(w []float64, k int) (*Plan, error) {
-	if err := checkBudget(w, k); err != nil {
+	if err := checkSampled(w, k); err != nil {
 		return nil, err
 	}
 	p := &Plan{Method: MethodBernoulli, M: len(w), K: k, Prob: make([]float64, len(w)),

@@ -13,7 +13,7 @@ type Sketch struct {
 	// Kept lists the pairs kept exactly (scale 1), as in the plan.
 	Kept []int
 	// Draws lists the randomly chosen pairs in draw order (Bernoulli and sampling without
-	// replacement: ascending index).
+	// replacement: ascending index). It is nil in a sketch from [Plan.SampleMerged].
 	Draws []int
 	// Index lists every pair the estimate uses once, ascending; Scale[j] is the factor of pair
 	// Index[j]: 1 for a kept pair, the sum of its draws' scales for a drawn pair.
@@ -22,15 +22,42 @@ type Sketch struct {
 }
 
 // Sample draws one sketch from the plan with the given seed and stream (see the stream layout in
-// the package documentation). The same plan, seed and stream always give the same sketch.
-func (p *Plan) Sample(seed, stream uint64) *Sketch {
+// the package documentation). The same plan, seed and stream always give the same sketch. It
+// keeps the raw draw sequence in Draws, 8 bytes a draw; [Plan.SampleMerged] gives the same Index
+// and Scale without it.
+func (p *Plan) Sample(seed, stream uint64) *Sketch { return p.sample(seed, stream, true) }
+
+// SampleMerged is [Plan.Sample] without the raw draw sequence: Index and Scale are the same bit
+// for bit, Draws is nil. Repeated draws are merged as they are drawn, so its memory is O(m)
+// whatever the number of draws; its time is O(m) for Bernoulli and top-k, O(m log m) for
+// sampling without replacement and O(m + d·log m) for d i.i.d. draws (CRS and uniform need all k
+// of them; WTA-CRS with k ≥ m has none).
+func (p *Plan) SampleMerged(seed, stream uint64) *Sketch { return p.sample(seed, stream, false) }
+
+// denseMergeDraws is the number of draws per pair from which i.i.d. draws are merged in a dense
+// per-pair accumulator rather than by sorting the draw list (BenchmarkSample measures both).
+const denseMergeDraws = 1.0 / 64
+
+func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
 	s := &Sketch{M: p.M, Kept: p.Kept}
 	switch p.Method {
 	case MethodCRS, MethodWTACRS, MethodUniform:
-		s.Draws = make([]int, p.Draws)
-		for j := range s.Draws {
-			s.Draws[j] = pick(p.cdf, Uniform(seed, stream, uint64(j)))
+		if keep {
+			s.Draws = make([]int, p.Draws)
 		}
+		if float64(p.Draws) >= denseMergeDraws*float64(p.M) {
+			s.mergeDense(p, seed, stream)
+			return s
+		}
+		draws := s.Draws
+		if !keep {
+			draws = make([]int, p.Draws)
+		}
+		for j := range draws {
+			draws[j] = pick(p.cdf, Uniform(seed, stream, uint64(j)))
+		}
+		s.mergeDraws(draws, p.Scale)
+		return s
 	case MethodBernoulli:
 		for i, q := range p.Prob {
 			if q > 0 && Uniform(seed, stream, uint64(i)) < q {
@@ -41,7 +68,47 @@ func (p *Plan) Sample(seed, stream uint64) *Sketch {
 		s.Draws = p.successive(seed, stream)
 	}
 	s.merge(p.Scale)
+	if !keep {
+		s.Draws = nil
+	}
 	return s
+}
+
+// mergeDense draws the plan's i.i.d. draws, storing them in s.Draws when it is allocated, and
+// sums each pair's scales in a dense accumulator as they come. Summing one pair's scale in draw
+// order gives the bits that merge gives (every draw of a pair adds the same scale, so the
+// interleaving of other pairs does not matter).
+func (s *Sketch) mergeDense(p *Plan, seed, stream uint64) {
+	acc := make([]float64, p.M)
+	seen := make([]bool, p.M)
+	for j := 0; j < p.Draws; j++ {
+		i := pick(p.cdf, Uniform(seed, stream, uint64(j)))
+		if s.Draws != nil {
+			s.Draws[j] = i
+		}
+		if seen[i] {
+			acc[i] += p.Scale[i]
+		} else {
+			seen[i], acc[i] = true, p.Scale[i]
+		}
+	}
+	for _, c := range s.Kept {
+		seen[c], acc[c] = true, 1
+	}
+	n := 0
+	for _, b := range seen {
+		if b {
+			n++
+		}
+	}
+	s.Index = make([]int, 0, n)
+	s.Scale = make([]float64, 0, n)
+	for i, b := range seen {
+		if b {
+			s.Index = append(s.Index, i)
+			s.Scale = append(s.Scale, acc[i])
+		}
+	}
 }
 
 // successive draws p.Draws distinct pairs by Efraimidis–Spirakis keys log(u)/w_i, which gives the
@@ -71,18 +138,21 @@ func (p *Plan) successive(seed, stream uint64) []int {
 	return out
 }
 
-// merge fills Index and Scale from Kept (scale 1) and Draws (scale[i] each), summing the scales
-// of repeated draws. Kept and Draws are disjoint for every method.
-func (s *Sketch) merge(scale []float64) {
+// merge fills Index and Scale from Kept and Draws (see mergeDraws).
+func (s *Sketch) merge(scale []float64) { s.mergeDraws(s.Draws, scale) }
+
+// mergeDraws fills Index and Scale from Kept (scale 1) and draws (scale[i] each), summing the
+// scales of repeated draws. Kept and draws are disjoint for every method.
+func (s *Sketch) mergeDraws(draws []int, scale []float64) {
 	type entry struct {
 		i int
 		f float64
 	}
-	all := make([]entry, 0, len(s.Kept)+len(s.Draws))
+	all := make([]entry, 0, len(s.Kept)+len(draws))
 	for _, i := range s.Kept {
 		all = append(all, entry{i, 1})
 	}
-	for _, i := range s.Draws {
+	for _, i := range draws {
 		all = append(all, entry{i, scale[i]})
 	}
 	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.i, b.i) })

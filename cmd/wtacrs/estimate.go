@@ -7,14 +7,23 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
+	"strconv"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 )
 
 func init() {
 	register(command{name: "estimate", summary: "estimate X·Y from .npy files with one method; print JSON", run: runEstimate})
 }
+
+// errTooMuchWork reports an estimate whose random draws, over all trials, exceed -max-draws.
+var errTooMuchWork = errors.New("too many random draws")
+
+// defaultMaxDraws is the default bound on trials × draws per trial: about a minute on one core.
+const defaultMaxDraws = 1_000_000_000
 
 // estimateResult is the JSON object printed by wtacrs estimate.
 type estimateResult struct {
@@ -27,18 +36,81 @@ type estimateResult struct {
 	MassC  float64 `json:"mass_c"`
 	// ExactVariance is the closed-form E‖XY − X'Y'‖²_F (bias included); null when no closed form
 	// exists (sampling without replacement over more than estimator.MaxEnumeratedPairs pairs).
-	ExactVariance       *float64 `json:"exact_variance"`
-	EmpiricalVariance   float64  `json:"empirical_variance"`
-	EmpiricalBiasMaxAbs float64  `json:"empirical_bias_max_abs"`
-	Trials              int      `json:"trials"`
-	Seed                uint64   `json:"seed"`
+	ExactVariance       *figure `json:"exact_variance"`
+	EmpiricalVariance   figure  `json:"empirical_variance"`
+	EmpiricalBiasMaxAbs figure  `json:"empirical_bias_max_abs"`
+	Trials              int     `json:"trials"`
+	Seed                uint64  `json:"seed"`
+}
+
+// figure is one of estimate's figures, v·2^exp. The figures are computed on X and Y rescaled by
+// powers of two where their own scale would take the squares out of float64's range, and carry
+// the exponent that scales them back. A figure that float64 holds to full precision (0, or a
+// normal number) prints as a JSON number, as json.Marshal prints a float64; one beyond (below
+// 2.2e-308 or above 1.8e308) prints as a JSON string holding its decimal value, such as
+// "1.2345678901234567e-600", so that a reader expecting a float64 fails instead of reading 0 or +Inf.
+type figure struct {
+	v   float64
+	exp int
+}
+
+// value returns the figure as a float64 and whether float64 holds it to full precision.
+func (f figure) value() (float64, bool) {
+	x := math.Ldexp(f.v, f.exp)
+	return x, f.v == 0 || math.Abs(x) >= 0x1p-1022 && !math.IsInf(x, 0)
+}
+
+// big returns the figure as an exact big.Float.
+func (f figure) big() *big.Float {
+	b := new(big.Float).SetFloat64(f.v)
+	return b.SetMantExp(b, f.exp)
+}
+
+func (f figure) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+		return nil, fmt.Errorf("figure %v is not finite", f.v)
+	}
+	if x, ok := f.value(); ok {
+		return json.Marshal(x)
+	}
+	// 17 significant digits identify a 53-bit mantissa (big.Float's shortest form does not
+	// always round-trip at powers of two).
+	return json.Marshal(f.big().Text('g', 17))
+}
+
+func (f *figure) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var x float64
+		if err := json.Unmarshal(b, &x); err != nil {
+			return err
+		}
+		*f = figure{v: x}
+		return nil
+	}
+	v, _, err := big.ParseFloat(s, 10, 256, big.ToNearestEven)
+	if err != nil {
+		return fmt.Errorf("figure %q: %w", s, err)
+	}
+	v.SetPrec(53)
+	mant := new(big.Float)
+	e := v.MantExp(mant)
+	m, _ := mant.Float64()
+	*f = figure{v: m, exp: e}
+	return nil
+}
+
+// estimateLimits bounds an estimate's resources up front.
+type estimateLimits struct {
+	mem      uint64 // bytes (memlimit.Unlimited for none)
+	maxDraws uint64 // trials × random numbers drawn per trial
 }
 
 func runEstimate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("estimate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wtacrs estimate -x X.npy -y Y.npy -method wtacrs|crs|uniform|topk|bernoulli|norepl -k K [-c C] [-trials T] [-seed S]")
+		fmt.Fprintln(stderr, "usage: wtacrs estimate -x X.npy -y Y.npy -method wtacrs|crs|uniform|topk|bernoulli|norepl -k K [-c C] [-trials T] [-seed S] [-mem-limit SIZE] [-max-draws N]")
 		fs.PrintDefaults()
 	}
 	xPath := fs.String("x", "", "X, an n×m float32 or float64 .npy file (C order)")
@@ -48,6 +120,23 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	c := fs.Int("c", estimator.AutoC, "|C| for wtacrs, 0 ≤ c ≤ min(k−1, m); −1 picks it by the rule of Theorem 2")
 	trials := fs.Int("trials", 1000, "number of independent sketches for the empirical figures, ≥ 1")
 	seed := fs.Uint64("seed", 1, "seed of the Philox generator; trial t uses stream t")
+	lim := estimateLimits{mem: memlimit.Default(), maxDraws: defaultMaxDraws}
+	fs.Func("mem-limit", "refuse an estimate whose memory would exceed SIZE (8GiB, 512MiB, 1e9, none; default: the memory available)", func(s string) error {
+		v, err := memlimit.ParseSize(s)
+		lim.mem = v
+		return err
+	})
+	fs.Func("max-draws", fmt.Sprintf("refuse an estimate that draws more than N random numbers over all trials (default %d)", uint64(defaultMaxDraws)), func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(v >= 1) {
+			return fmt.Errorf("want a count ≥ 1 such as 1e9")
+		}
+		lim.maxDraws = memlimit.Unlimited
+		if v < 0x1p64 {
+			lim.maxDraws = uint64(v)
+		}
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
@@ -76,7 +165,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := estimate(x, y, method, *k, *c, *trials, *seed)
+	res, err := estimate(x, y, method, *k, *c, *trials, *seed, lim)
 	if err != nil {
 		return err
 	}
@@ -88,8 +177,12 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// estimate runs trials sketches of one method and compares them with the closed form.
-func estimate(x, y estimator.Dense[float64], method estimator.Method, k, c, trials int, seed uint64) (*estimateResult, error) {
+// estimate runs trials sketches of one method and compares them with the closed form. It may
+// rescale x and y in place (by powers of two).
+//
+// Before it allocates more than O(m) beyond X and Y it checks the memory it will need against
+// lim.mem and the random numbers it will draw against lim.maxDraws.
+func estimate(x, y estimator.Dense[float64], method estimator.Method, k, c, trials int, seed uint64, lim estimateLimits) (*estimateResult, error) {
 	w, err := estimator.Weights(x, y)
 	if err != nil {
 		return nil, err
@@ -98,35 +191,145 @@ func estimate(x, y estimator.Dense[float64], method estimator.Method, k, c, tria
 	if err != nil {
 		return nil, err
 	}
+	n, m, q := x.Rows, x.Cols, y.Cols
+	if err := memlimit.Check(fmt.Sprintf("estimate of a %d×%d by %d×%d product", n, m, m, q),
+		estimateMemory(n, m, q, plan), lim.mem); err != nil {
+		return nil, err
+	}
+	perTrial := drawsPerTrial(plan)
+	if total := memlimit.Mul(trials, perTrial); total > lim.maxDraws {
+		return nil, fmt.Errorf("%w: %d trials × %d random draws per trial (%v with k = %d over m = %d pairs) = %s, above -max-draws %d; lower -trials or -k, or raise -max-draws",
+			errTooMuchWork, trials, perTrial, method, k, m, countString(total), lim.maxDraws)
+	}
+	// The figures are homogeneous (degree 1 or 2 in X and in Y), and the sketches depend on the
+	// weights only up to a common factor: compute them on X·2^ex and Y·2^ey in a comfortable
+	// range and scale them back.
+	ex, err := rescale(x, "X")
+	if err != nil {
+		return nil, err
+	}
+	ey, err := rescale(y, "Y")
+	if err != nil {
+		return nil, err
+	}
+	e := -(ex + ey) // a figure of degree 1 is v·2^e, one of degree 2 v·2^(2e)
 	exact, err := estimator.Product(x, y)
 	if err != nil {
 		return nil, err
 	}
-	res := &estimateResult{Method: method.String(), N: x.Rows, M: x.Cols, Q: y.Cols, K: k,
+	res := &estimateResult{Method: method.String(), N: n, M: m, Q: q, K: k,
 		C: len(plan.Kept), MassC: plan.MassC, Trials: trials, Seed: seed}
 	cf, err := estimator.ClosedForm(x, y, plan)
 	switch {
 	case err == nil:
-		v := cf.ExpectedSquaredError()
-		res.ExactVariance = &v
+		res.ExactVariance = &figure{cf.ExpectedSquaredError(), 2 * e}
 	case !errors.Is(err, estimator.ErrNoClosedForm):
 		return nil, err
 	}
 	mean := make([]float64, len(exact.Data))
+	var variance, biasMax float64
 	for t := 0; t < trials; t++ {
-		est, err := estimator.Apply(x, y, plan.Sample(seed, uint64(t)))
+		est, err := estimator.Apply(x, y, plan.SampleMerged(seed, uint64(t)))
 		if err != nil {
 			return nil, err
 		}
 		for i, v := range est.Data {
 			d := v - exact.Data[i]
-			res.EmpiricalVariance += d * d
+			variance += d * d
 			mean[i] += v
 		}
 	}
-	res.EmpiricalVariance /= float64(trials)
+	variance /= float64(trials)
 	for i, v := range mean {
-		res.EmpiricalBiasMaxAbs = math.Max(res.EmpiricalBiasMaxAbs, math.Abs(v/float64(trials)-exact.Data[i]))
+		biasMax = math.Max(biasMax, math.Abs(v/float64(trials)-exact.Data[i]))
 	}
+	if math.IsInf(variance, 0) || math.IsNaN(variance) || math.IsInf(biasMax, 0) || math.IsNaN(biasMax) {
+		return nil, fmt.Errorf("%w: the empirical figures overflow float64 (the sketches' scales are too large for these X and Y)", estimator.ErrRange)
+	}
+	res.EmpiricalVariance = figure{variance, 2 * e}
+	res.EmpiricalBiasMaxAbs = figure{biasMax, e}
 	return res, nil
+}
+
+// comfortable is the range [2^-comfortable, 2^comfortable] of max|X| and max|Y| in which
+// estimate computes its figures as they are: their products, squares and sums of squares then stay
+// far inside float64's normal range.
+const comfortable = 100
+
+// rescale multiplies d by the power of two 2^s that brings max|d| into
+// [2^-comfortable, 2^comfortable] (s = 0 when it is there already) and returns s. Scaling up is
+// exact; scaling down is exact except for entries that become subnormal, and it returns
+// estimator.ErrRange when an entry would vanish (d spans more than float64 holds at one scale).
+func rescale(d estimator.Dense[float64], name string) (int, error) {
+	var big float64
+	for _, v := range d.Data {
+		big = math.Max(big, math.Abs(v))
+	}
+	if big == 0 {
+		return 0, nil
+	}
+	_, e := math.Frexp(big) // big ∈ [2^(e−1), 2^e)
+	var s int
+	switch {
+	case e-1 > comfortable:
+		s = comfortable - e + 1
+	case e < -comfortable:
+		s = -comfortable - e
+	default:
+		return 0, nil
+	}
+	for i, v := range d.Data {
+		d.Data[i] = math.Ldexp(v, s)
+		if d.Data[i] == 0 && v != 0 {
+			return 0, fmt.Errorf("%w: %s holds %g and %g, more than float64 holds at one scale; the smaller would vanish", estimator.ErrRange, name, v, big)
+		}
+	}
+	return s, nil
+}
+
+// drawsPerTrial is the number of random numbers one sketch of the plan draws.
+func drawsPerTrial(p *estimator.Plan) int {
+	switch p.Method {
+	case estimator.MethodCRS, estimator.MethodWTACRS, estimator.MethodUniform:
+		return p.Draws
+	case estimator.MethodBernoulli, estimator.MethodNoReplacement:
+		return p.M // one per pair
+	}
+	return 0
+}
+
+// estimateMemory returns an upper bound of the bytes estimate holds at its peak for an n×m by
+// m×q product: X and Y, the O(m) vectors of the weights and the plan, the exact product and the
+// running mean, the closed form's copies and products, and one trial's sketch and estimate.
+func estimateMemory(n, m, q int, p *estimator.Plan) uint64 {
+	const f = 8 // bytes of a float64 or an int
+	r := m      // pairs one sketch uses, at most
+	if p.Method == estimator.MethodCRS || p.Method == estimator.MethodUniform ||
+		p.Method == estimator.MethodWTACRS {
+		r = min(m, len(p.Kept)+p.Draws)
+	}
+	inputs := memlimit.Sum(memlimit.Mul(n, m, f), memlimit.Mul(m, q, f))
+	vectors := memlimit.Mul(24, m, f)
+	products := memlimit.Mul(2, n, q, f)
+	// ClosedForm: float64 copies of X and Y, a scaled copy of X, and the products (the exact one,
+	// the mean, one draw's mean), twice over where it rescales; sampling without replacement also
+	// holds one product per positive pair (at most 16).
+	closed := memlimit.Sum(memlimit.Mul(3, n, m, f), memlimit.Mul(2, m, q, f), memlimit.Mul(5, n, q, f))
+	if p.Method == estimator.MethodNoReplacement {
+		closed = memlimit.Sum(closed, memlimit.Mul(estimator.MaxEnumeratedPairs, n, q, f))
+	}
+	trial := memlimit.Sum(memlimit.Mul(n, r, f), memlimit.Mul(r, q, f), memlimit.Mul(n, q, f), memlimit.Mul(4, m, f))
+	return memlimit.Sum(inputs, vectors, products, closed, trial)
+}
+
+// countString prints a count exactly below 1e15 and as 1.8e+19 above (memlimit.Unlimited for a
+// product that overflowed uint64).
+func countString(v uint64) string {
+	switch {
+	case v == memlimit.Unlimited:
+		return "more than 1.8e+19"
+	case v < 1e15:
+		return strconv.FormatUint(v, 10)
+	}
+	return strconv.FormatFloat(float64(v), 'g', 3, 64)
 }

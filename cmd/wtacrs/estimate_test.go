@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 )
 
@@ -122,4 +125,303 @@ func TestHelpExitsZero(t *testing.T) {
 		assert.Contains(t, strings.ToLower(stderr), "usage", name)
 		assert.NotContains(t, stderr, "help requested", name)
 	}
+}
+
+// writeScaled writes d·2^e (exact for these inputs) as dir/name and returns the path.
+func writeScaled(t *testing.T, dir, name string, d estimator.Dense[float64], e int) string {
+	t.Helper()
+	out := estimator.Dense[float64]{Rows: d.Rows, Cols: d.Cols, Data: make([]float64, len(d.Data))}
+	for i, v := range d.Data {
+		out.Data[i] = math.Ldexp(v, e)
+		require.Equal(t, v, math.Ldexp(out.Data[i], -e), "scaling by 2^%d must be exact", e)
+	}
+	p := filepath.Join(dir, name)
+	require.NoError(t, npyfile.Write(p, out))
+	return p
+}
+
+// integerProduct returns a 16×40 by 40×3 product of small integers with a few zero pairs, so that
+// scaling it by 2^-1060 (subnormal) is exact.
+func integerProduct(t *testing.T) (x, y estimator.Dense[float64]) {
+	t.Helper()
+	x, err := estimator.NewDense[float64](16, 40, nil)
+	require.NoError(t, err)
+	y, err = estimator.NewDense[float64](40, 3, nil)
+	require.NoError(t, err)
+	for i := range x.Data {
+		if i%40%9 != 4 {
+			x.Data[i] = math.Floor(estimator.Uniform(8, 1, uint64(i))*61) - 30
+		}
+	}
+	for i := range y.Data {
+		y.Data[i] = math.Floor(estimator.Uniform(8, 2, uint64(i))*21) - 10
+	}
+	return x, y
+}
+
+// estimateFigures runs estimate and returns its exit status, its stderr and its three figures as
+// exact values (nil exact_variance when it is null).
+func estimateFigures(t *testing.T, args ...string) (code int, stderr string, figs [3]*big.Float) {
+	t.Helper()
+	code, stdout, stderr := runCLI(append([]string{"estimate"}, args...)...)
+	if code != 0 {
+		return code, stderr, figs
+	}
+	var got estimateResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got), stdout)
+	if got.ExactVariance != nil {
+		figs[0] = got.ExactVariance.big()
+	}
+	figs[1], figs[2] = got.EmpiricalVariance.big(), got.EmpiricalBiasMaxAbs.big()
+	return code, stderr, figs
+}
+
+// sameFigure reports whether got = want·2^e to a relative 1e-12.
+func sameFigure(got, want *big.Float, e int) bool {
+	if got == nil || want == nil {
+		return got == want
+	}
+	w := new(big.Float).SetMantExp(want, e)
+	if w.Sign() == 0 {
+		return got.Sign() == 0
+	}
+	d := new(big.Float).Sub(got, w)
+	d.Quo(d, w)
+	r, _ := d.Float64()
+	return math.Abs(r) <= 1e-12
+}
+
+// TestEstimateAtFloatLimits is the regression test of X = 1e-300 giving "exact_variance: 0" with
+// a bias of the whole product (the norms underflowed, no pair was drawn) and of X = 1e300 being
+// refused as "NaN or Inf in input": at every scale, from subnormal entries to entries near
+// MaxFloat64, estimate reports the figures of the unscaled product times the power of two, never
+// 0 for a figure that is not 0, and prints figures beyond float64 as strings.
+func TestEstimateAtFloatLimits(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ix, iy := integerProduct(t)
+	ex, err := npyfile.Read(exampleX)
+	require.NoError(t, err)
+	ey, err := npyfile.Read(exampleY)
+	require.NoError(t, err)
+	var big float64
+	for _, v := range ex.Data {
+		big = math.Max(big, math.Abs(v))
+	}
+	_, top := math.Frexp(big)
+	for _, tc := range []struct {
+		name   string
+		x, y   estimator.Dense[float64]
+		sx, sy int
+	}{
+		{"X = 1e-300", ex, ey, -997, 0},
+		{"X = 1e300", ex, ey, 997, 0},
+		{"X and Y = 1e-300", ex, ey, -997, -997},
+		{"X near MaxFloat64, Y = 1e-300", ex, ey, 1024 - top, -997},
+		{"X = 1e300, Y = 1e-300", ex, ey, 997, -997},
+		{"subnormal X", ix, iy, -1060, 0},
+		{"subnormal X and Y", ix, iy, -1060, -1060},
+	} {
+		xs := writeScaled(t, dir, tc.name+"-x.npy", tc.x, tc.sx)
+		ys := writeScaled(t, dir, tc.name+"-y.npy", tc.y, tc.sy)
+		x0 := writeScaled(t, dir, tc.name+"-x0.npy", tc.x, 0)
+		y0 := writeScaled(t, dir, tc.name+"-y0.npy", tc.y, 0)
+		for _, method := range []string{"wtacrs", "crs", "uniform", "topk", "bernoulli", "norepl"} {
+			common := []string{"-method", method, "-k", "8", "-trials", "20", "-seed", "4"}
+			code, stderr, ref := estimateFigures(t, append([]string{"-x", x0, "-y", y0}, common...)...)
+			require.Equal(t, 0, code, stderr)
+			code, stderr, got := estimateFigures(t, append([]string{"-x", xs, "-y", ys}, common...)...)
+			require.Equal(t, 0, code, "%s, %s: %s", tc.name, method, stderr)
+			e := tc.sx + tc.sy
+			assert.True(t, sameFigure(got[0], ref[0], 2*e), "%s, %s: exact_variance %v, want %v·2^%d", tc.name, method, got[0], ref[0], 2*e)
+			assert.True(t, sameFigure(got[1], ref[1], 2*e), "%s, %s: empirical_variance %v, want %v·2^%d", tc.name, method, got[1], ref[1], 2*e)
+			assert.True(t, sameFigure(got[2], ref[2], e), "%s, %s: empirical_bias_max_abs %v, want %v·2^%d", tc.name, method, got[2], ref[2], e)
+			if method != "topk" && method != "norepl" {
+				require.NotNil(t, got[0])
+				assert.Positive(t, got[0].Sign(), "%s, %s: the variance is not 0", tc.name, method)
+			}
+		}
+	}
+}
+
+func TestFigureJSON(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		f    figure
+		want string
+	}{
+		{figure{0, 0}, "0"},
+		{figure{0, -5000}, "0"},
+		{figure{58805095.729133226, 0}, "58805095.729133226"},
+		{figure{1.5, -3}, "0.1875"},
+		{figure{1e-300, 0}, "1e-300"},
+		{figure{1, -1100}, `"7.3621518290228627e-332"`},           // 2^-1100
+		{figure{1e-300, -997}, `"7.4661089480257512e-601"`},       // 1e-300·2^-997
+		{figure{-3, 2000}, `"-3.4443920858227636e+602"`},          // −3·2^2000
+		{figure{5e-324, 0}, `"4.9406564584124654e-324"`},          // 2^-1074, subnormal
+		{figure{math.MaxFloat64, 1}, `"3.5953862697246314e+308"`}, // above MaxFloat64
+	} {
+		b, err := json.Marshal(tc.f)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, string(b))
+		if x, ok := tc.f.value(); ok {
+			plain, _ := json.Marshal(x)
+			assert.Equal(t, string(plain), string(b), "a figure float64 holds prints as json.Marshal prints the float64")
+		}
+		var back figure
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Zero(t, back.big().Cmp(tc.f.big()), "%s round trip", tc.want)
+	}
+	_, err := json.Marshal(figure{math.NaN(), 0})
+	assert.Error(t, err)
+	var f figure
+	assert.Error(t, json.Unmarshal([]byte(`"many"`), &f))
+}
+
+// TestEstimateMemoryLimit: the memory an estimate needs is checked before it is allocated,
+// against -mem-limit or by default the memory available; a 10^5×1 by 1×10^6 product (800 GB)
+// used to die of a fatal out-of-memory error.
+func TestEstimateMemoryLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	col, err := estimator.NewDense[float64](100000, 1, nil)
+	require.NoError(t, err)
+	row, err := estimator.NewDense[float64](1, 1000000, nil)
+	require.NoError(t, err)
+	col.Data[0], row.Data[0] = 1, 1
+	xPath, yPath := filepath.Join(dir, "col.npy"), filepath.Join(dir, "row.npy")
+	require.NoError(t, npyfile.Write(xPath, col))
+	require.NoError(t, npyfile.Write(yPath, row))
+	_, known := memlimit.Available() // else the default limit is none
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"default limit", []string{"-x", xPath, "-y", yPath, "-k", "1"},
+			[]string{"estimate of a 100000×1 by 1×1000000 product needs about", "TiB, above the limit of", "-mem-limit"}},
+		{"given limit", []string{"-x", exampleX, "-y", exampleY, "-k", "8", "-mem-limit", "64KiB"},
+			[]string{"estimate of a 64×512 by 512×32 product needs about", "above the limit of 64.0 KiB"}},
+		{"bad size", []string{"-x", exampleX, "-y", exampleY, "-k", "8", "-mem-limit", "lots"},
+			[]string{"-mem-limit", "malformed size"}},
+	} {
+		if tc.name == "default limit" && !known {
+			continue
+		}
+		code, stdout, stderr := runCLI(append([]string{"estimate"}, tc.args...)...)
+		assert.Equal(t, 2, code, tc.name)
+		assert.Empty(t, stdout, tc.name)
+		for _, w := range tc.want {
+			assert.Contains(t, stderr, w, tc.name)
+		}
+	}
+	code, _, stderr := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-k", "8", "-trials", "2", "-mem-limit", "1GiB")
+	assert.Equal(t, 0, code, stderr)
+	code, _, stderr = runCLI("estimate", "-x", exampleX, "-y", exampleY, "-k", "8", "-trials", "2", "-mem-limit", "none")
+	assert.Equal(t, 0, code, stderr)
+}
+
+// TestEstimateWorkBound is the regression test of -k 9223372036854775807 -method crs running for
+// ever: the random draws over all trials are bounded up front (-max-draws), while a huge budget
+// costs O(m) where the method allows it.
+func TestEstimateWorkBound(t *testing.T) {
+	t.Parallel()
+	const huge = "9223372036854775807"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"crs, k = MaxInt64", []string{"-method", "crs", "-k", huge},
+			[]string{"1000 trials × 9223372036854775807 random draws per trial (crs with k = 9223372036854775807 over m = 512 pairs) = more than 1.8e+19, above -max-draws 1000000000"}},
+		{"uniform, -max-draws lowered", []string{"-method", "uniform", "-k", "2000", "-trials", "10", "-max-draws", "1e4"},
+			[]string{"10 trials × 2000 random draws per trial", "= 20000, above -max-draws 10000", "raise -max-draws"}},
+		{"bernoulli, -max-draws lowered", []string{"-method", "bernoulli", "-k", "5", "-trials", "10", "-max-draws", "5000"},
+			[]string{"10 trials × 512 random draws per trial"}},
+		{"bad -max-draws", []string{"-k", "5", "-max-draws", "0"}, []string{"-max-draws", "count ≥ 1"}},
+	} {
+		code, stdout, stderr := runCLI(append([]string{"estimate", "-x", exampleX, "-y", exampleY}, tc.args...)...)
+		assert.Equal(t, 2, code, tc.name)
+		assert.Empty(t, stdout, tc.name)
+		for _, w := range tc.want {
+			assert.Contains(t, stderr, w, tc.name)
+		}
+	}
+	for _, method := range []string{"wtacrs", "bernoulli", "topk", "norepl"} {
+		code, stdout, stderr := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-method", method, "-k", huge, "-trials", "3")
+		require.Equal(t, 0, code, "%s: %s", method, stderr)
+		var got estimateResult
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		assert.Equal(t, math.MaxInt64, got.K, method)
+		if got.ExactVariance != nil {
+			v, _ := got.ExactVariance.value()
+			assert.Less(t, v, 1e-9, "%s: every pair kept: exact", method)
+		}
+	}
+	// Raising the bound lets a large CRS budget run, in O(m) memory.
+	code, _, stderr := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-method", "crs", "-k", "400000", "-trials", "3", "-max-draws", "2e6")
+	assert.Equal(t, 0, code, stderr)
+}
+
+// FuzzEstimate runs estimate on small matrices whose entries span float64's whole range: it
+// never panics, fails only with estimator.ErrRange (what float64 cannot hold), and its result
+// always marshals to JSON with non-negative figures.
+func FuzzEstimate(f *testing.F) {
+	f.Add([]byte{0x3f, 200, 201, 40, 255, 0, 90, 33, 180, 181, 2, 254, 100}, uint8(1), uint8(3))
+	f.Add([]byte{0x15, 255, 255, 255, 255, 255, 255, 255, 255}, uint8(2), uint8(1))
+	f.Add([]byte{0x2a, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97, 97}, uint8(5), uint8(200))
+	f.Fuzz(func(t *testing.T, data []byte, methodByte, kByte uint8) {
+		if len(data) < 2 {
+			return
+		}
+		n, m, q := int(data[0]&3)+1, int(data[0]>>2&3)+1, int(data[0]>>4&3)+1
+		entry := func(i int) float64 {
+			if i+1 >= len(data) {
+				return 0
+			}
+			b := data[i+1]
+			v := int(b >> 1)
+			sign := float64(1 - 2*int(b&1))
+			switch {
+			case v < 16:
+				return 0
+			case v < 48:
+				return sign * float64(v-15)
+			}
+			return sign * math.Ldexp(1.5, min(-1074+(v-48)*2097/79, 1022))
+		}
+		x, _ := estimator.NewDense[float64](n, m, nil)
+		y, _ := estimator.NewDense[float64](m, q, nil)
+		for i := range x.Data {
+			x.Data[i] = entry(i)
+		}
+		for i := range y.Data {
+			y.Data[i] = entry(len(x.Data) + i)
+		}
+		method := estimator.Methods()[int(methodByte)%len(estimator.Methods())]
+		k := int(kByte%8) + 1
+		if kByte >= 128 {
+			k = math.MaxInt
+		}
+		res, err := estimate(x, y, method, k, estimator.AutoC, 3, 1, estimateLimits{mem: memlimit.Unlimited, maxDraws: 1e6})
+		if err != nil {
+			if !errors.Is(err, estimator.ErrRange) && !errors.Is(err, errTooMuchWork) {
+				t.Fatalf("%v, k = %d: %v", method, k, err)
+			}
+			return
+		}
+		out, err := json.Marshal(res)
+		if err != nil {
+			t.Fatalf("%v, k = %d: %v", method, k, err)
+		}
+		var back estimateResult
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		for _, fig := range []*figure{back.ExactVariance, &back.EmpiricalVariance, &back.EmpiricalBiasMaxAbs} {
+			if fig != nil && fig.v < 0 {
+				t.Fatalf("negative figure in %s", out)
+			}
+		}
+	})
 }

@@ -120,12 +120,8 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	c := fs.Int("c", estimator.AutoC, "|C| for wtacrs, 0 ≤ c ≤ min(k−1, m); −1 picks it by the rule of Theorem 2")
 	trials := fs.Int("trials", 1000, "number of independent sketches for the empirical figures, ≥ 1")
 	seed := fs.Uint64("seed", 1, "seed of the Philox generator; trial t uses stream t")
-	lim := estimateLimits{mem: memlimit.Default(), maxDraws: defaultMaxDraws}
-	fs.Func("mem-limit", "refuse an estimate whose memory would exceed SIZE (8GiB, 512MiB, 1e9, none; default: the memory available)", func(s string) error {
-		v, err := memlimit.ParseSize(s)
-		lim.mem = v
-		return err
-	})
+	lim := estimateLimits{maxDraws: defaultMaxDraws}
+	memLimit := memLimitFlag(fs)
 	fs.Func("max-draws", fmt.Sprintf("refuse an estimate that draws more than N random numbers over all trials (default %d)", uint64(defaultMaxDraws)), func(s string) error {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || !(v >= 1) {
@@ -137,25 +133,26 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
+	lim.mem = memLimit()
 	switch {
 	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return errUsage(fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	case *xPath == "" || *yPath == "":
-		return errors.New("both -x and -y are required")
+		return errUsage("both -x and -y are required")
 	case *k < 1:
-		return fmt.Errorf("-k %d: the budget must be at least 1", *k)
+		return errUsage(fmt.Sprintf("-k %d: the budget must be at least 1", *k))
 	case *trials < 1:
-		return fmt.Errorf("-trials %d: need at least one trial", *trials)
+		return errUsage(fmt.Sprintf("-trials %d: need at least one trial", *trials))
 	}
 	method, err := estimator.ParseMethod(*methodName)
 	if err != nil {
-		return err
+		return errUsage(err.Error())
 	}
 	if *c != estimator.AutoC && method != estimator.MethodWTACRS {
-		return fmt.Errorf("-c is only meaningful for -method wtacrs")
+		return errUsage("-c is only meaningful for -method wtacrs")
 	}
 	x, err := npyfile.Read(*xPath)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/internal/gemm"
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 // The weight gradient ∇W = Hᵀ∇Z of a BERT-base-sized linear layer over 4096 pooled tokens.
@@ -21,7 +22,7 @@ func benchLayer(n, dIn, dOut int) (h, dz Dense[float32]) {
 	dz, _ = NewDense[float32](n, dOut, nil)
 	var c uint64
 	normal := func() float64 {
-		u1, u2 := Uniform(1, 5, c), Uniform(1, 5, c+1)
+		u1, u2 := philox.Uniform(1, 5, c), philox.Uniform(1, 5, c+1)
 		c += 2
 		return math.Sqrt(-2*math.Log(1-u1)) * math.Cos(2*math.Pi*u2)
 	}

@@ -47,7 +47,7 @@
 //
 // # Random stream layout
 //
-// Every random number comes from the counter-based generator Philox4x32-10 ([Philox]), so that a
+// Every random number comes from the counter-based generator Philox4x32-10 ([philox.Philox], [philox.Uniform]), so that a
 // GPU kernel can reproduce a sketch draw for draw. For seed s, stream r and counter j the block
 // Philox4x32-10(counter = (lo32(j), hi32(j), lo32(r), hi32(r)), key = (lo32(s), hi32(s))) gives
 // four words x0..x3, and the uniform number is u = ((x0<<32 | x1) >> 11) · 2⁻⁵³ in [0, 1).

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/philox"
 	"gonum.org/v1/gonum/floats/scalar"
 )
 
@@ -17,36 +18,6 @@ func smallCase(t *testing.T) (Dense[float64], Dense[float64]) {
 	y, err := NewDense(5, 2, []float64{1, 2, 3, -1, 7, 7, 0.5, 0.5, -2, 1})
 	require.NoError(t, err)
 	return x, y
-}
-
-func TestPhiloxKnownAnswers(t *testing.T) {
-	t.Parallel()
-	// Known-answer vectors of the Random123 distribution for philox4x32-10.
-	for _, tc := range []struct {
-		ctr  [4]uint32
-		key  [2]uint32
-		want [4]uint32
-	}{
-		{[4]uint32{}, [2]uint32{}, [4]uint32{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
-		{[4]uint32{^uint32(0), ^uint32(0), ^uint32(0), ^uint32(0)}, [2]uint32{^uint32(0), ^uint32(0)},
-			[4]uint32{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
-		{[4]uint32{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, [2]uint32{0xa4093822, 0x299f31d0},
-			[4]uint32{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
-	} {
-		assert.Equal(t, tc.want, Philox(tc.ctr, tc.key))
-	}
-}
-
-func TestUniformLayout(t *testing.T) {
-	t.Parallel()
-	// u is built from the first two words of the block for counter (j, 0, stream, 0), key (seed).
-	x := Philox([4]uint32{7, 0, 3, 0}, [2]uint32{42, 0})
-	want := float64((uint64(x[0])<<32|uint64(x[1]))>>11) / (1 << 53)
-	assert.Equal(t, want, Uniform(42, 3, 7))
-	for j := uint64(0); j < 1000; j++ {
-		u := Uniform(1, 2, j)
-		require.True(t, u >= 0 && u < 1, "u = %v", u)
-	}
 }
 
 func TestBlockedCDF(t *testing.T) {
@@ -482,11 +453,11 @@ func TestErrors(t *testing.T) {
 func TestTopOrderMatchesFullSort(t *testing.T) {
 	t.Parallel()
 	for seed := uint64(0); seed < 40; seed++ {
-		m := 1 + int(Uniform(seed, 1, 0)*600)
+		m := 1 + int(philox.Uniform(seed, 1, 0)*600)
 		w := make([]float64, m)
 		for i := range w {
 			// Few distinct values, so that ties are common; some zeros.
-			w[i] = math.Floor(Uniform(seed, 2, uint64(i)) * 7)
+			w[i] = math.Floor(philox.Uniform(seed, 2, uint64(i)) * 7)
 		}
 		full := SortedOrder(w)
 		for _, c := range []int{0, 1, m / 3, m - 1, m} {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 // zLimit is the two-sided z-score limit of the Monte Carlo tests of this package. Under the normal
@@ -42,7 +43,7 @@ func paddedHeavyTailed(n, m, q int, seed uint64) (Dense[float64], Dense[float64]
 	x, _ := NewDense[float64](n, m, nil)
 	y, _ := NewDense[float64](m, q, nil)
 	normal := func(c uint64) float64 {
-		u1, u2 := Uniform(seed, 99, 2*c), Uniform(seed, 99, 2*c+1)
+		u1, u2 := philox.Uniform(seed, 99, 2*c), philox.Uniform(seed, 99, 2*c+1)
 		return math.Sqrt(-2*math.Log(1-u1)) * math.Cos(2*math.Pi*u2)
 	}
 	var c uint64

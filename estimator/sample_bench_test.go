@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wtacrs/wtacrs/philox"
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
@@ -111,7 +112,7 @@ func BenchmarkSampleMergedOverhead(b *testing.B) {
 				t0 := time.Now()
 				s := &Sketch{M: plan.M, Kept: plan.Kept, Draws: make([]int, plan.Draws)}
 				for j := range s.Draws {
-					s.Draws[j] = pick(plan.cdf, Uniform(uint64(i), 0, uint64(j)))
+					s.Draws[j] = pick(plan.cdf, philox.Uniform(uint64(i), 0, uint64(j)))
 				}
 				s.merge(plan.Scale)
 				t1 := time.Now()

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 // Sketch is one random outcome of a [Plan]: the pairs an estimate uses and their scale factors.
@@ -54,13 +56,13 @@ func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
 			draws = make([]int, p.Draws)
 		}
 		for j := range draws {
-			draws[j] = pick(p.cdf, Uniform(seed, stream, uint64(j)))
+			draws[j] = pick(p.cdf, philox.Uniform(seed, stream, uint64(j)))
 		}
 		s.mergeDraws(draws, p.Scale)
 		return s
 	case MethodBernoulli:
 		for i, q := range p.Prob {
-			if q > 0 && Uniform(seed, stream, uint64(i)) < q {
+			if q > 0 && philox.Uniform(seed, stream, uint64(i)) < q {
 				s.Draws = append(s.Draws, i)
 			}
 		}
@@ -82,7 +84,7 @@ func (s *Sketch) mergeDense(p *Plan, seed, stream uint64) {
 	acc := make([]float64, p.M)
 	seen := make([]bool, p.M)
 	for j := 0; j < p.Draws; j++ {
-		i := pick(p.cdf, Uniform(seed, stream, uint64(j)))
+		i := pick(p.cdf, philox.Uniform(seed, stream, uint64(j)))
 		if s.Draws != nil {
 			s.Draws[j] = i
 		}
@@ -121,7 +123,7 @@ func (p *Plan) successive(seed, stream uint64) []int {
 	keys := make([]keyed, 0, p.M)
 	for i, v := range p.weights {
 		if v > 0 {
-			keys = append(keys, keyed{math.Log(Uniform(seed, stream, uint64(i))) / v, i})
+			keys = append(keys, keyed{math.Log(philox.Uniform(seed, stream, uint64(i))) / v, i})
 		}
 	}
 	slices.SortFunc(keys, func(a, b keyed) int {

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/philox"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -41,12 +41,12 @@ func fakeTrain(steps int, cancelAt int) func(ctx context.Context, cfg train.Conf
 							continue
 						}
 						o.Valid[t] = true
-						u := estimator.Uniform(cfg.Seed, stream, uint64(3*t))
-						v := estimator.Uniform(cfg.Seed, stream, uint64(3*t+1))
+						u := philox.Uniform(cfg.Seed, stream, uint64(3*t))
+						v := philox.Uniform(cfg.Seed, stream, uint64(3*t+1))
 						o.ActNorms[t] = 1 + v
 						o.GradNorms[t] = math.Pow(1-u, -1/alpha)
 						if epoch > 0 {
-							o.CachedGradNorms[t] = o.GradNorms[t] * (0.5 + estimator.Uniform(cfg.Seed, stream, uint64(3*t+2)))
+							o.CachedGradNorms[t] = o.GradNorms[t] * (0.5 + philox.Uniform(cfg.Seed, stream, uint64(3*t+2)))
 						}
 					}
 					opt.Observer.Observe(o)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 // HostTrace computes on the host, step for step, what an [Estimator] with options o keeps and
@@ -81,7 +82,7 @@ func HostTrace(w []float64, o Options, seed, stream uint64) (*Trace, error) {
 		draws = k - len(kept)
 	}
 	for j := 0; j < draws; j++ {
-		target := estimator.Uniform(seed, stream, uint64(j)) * t
+		target := philox.Uniform(seed, stream, uint64(j)) * t
 		lo, hi := 0, n
 		for lo < hi {
 			mid := lo + (hi-lo)/2

@@ -13,6 +13,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 // This file holds the regression tests of mutations that a review found surviving the rest of
@@ -36,7 +37,7 @@ func cumulative(prob []float64) []float64 {
 
 // drawViolation returns "" when the sketch is what the stream layout of package estimator makes
 // the plan draw, judged from the plan's Prob and Scale alone, and otherwise the first
-// discrepancy. For an i.i.d. plan draw j uses u = estimator.Uniform(seed, stream, j) and must be
+// discrepancy. For an i.i.d. plan draw j uses u = philox.Uniform(seed, stream, j) and must be
 // a pair i of positive Prob with Σ_{l<i} Prob_l ≤ u < Σ_{l≤i} Prob_l (to drawTol), so that the
 // draws follow Prob exactly when the u are uniform; a Bernoulli plan keeps pair i exactly when
 // Uniform(seed, stream, i) < Prob_i. The sketch must list the plan's kept pairs with scale 1 and
@@ -52,7 +53,7 @@ func drawViolation(p *estimator.Plan, s *estimator.Sketch, seed, stream uint64) 
 		}
 		cum := cumulative(p.Prob)
 		for j, i := range s.Draws {
-			u := estimator.Uniform(seed, stream, uint64(j))
+			u := philox.Uniform(seed, stream, uint64(j))
 			if i < 0 || i >= p.M || !(p.Prob[i] > 0) || u < cum[i]-drawTol || u >= cum[i+1]+drawTol {
 				return fmt.Sprintf("draw %d with u = %.17g is pair %d", j, u, i)
 			}
@@ -60,7 +61,7 @@ func drawViolation(p *estimator.Plan, s *estimator.Sketch, seed, stream uint64) 
 	case estimator.MethodBernoulli:
 		var want []int
 		for i, q := range p.Prob {
-			if q > 0 && estimator.Uniform(seed, stream, uint64(i)) < q {
+			if q > 0 && philox.Uniform(seed, stream, uint64(i)) < q {
 				want = append(want, i)
 			}
 		}
@@ -112,14 +113,14 @@ func cutSample(p *estimator.Plan, seed, stream uint64) *estimator.Sketch {
 	switch p.Method {
 	case estimator.MethodBernoulli:
 		for i, q := range p.Prob {
-			if q > 0 && estimator.Uniform(seed, stream, uint64(i)) < q-0.01 {
+			if q > 0 && philox.Uniform(seed, stream, uint64(i)) < q-0.01 {
 				s.Draws = append(s.Draws, i)
 			}
 		}
 	default:
 		cum := cumulative(p.Prob)
 		for j := range p.Draws {
-			u := min(estimator.Uniform(seed, stream, uint64(j)), 0.99)
+			u := min(philox.Uniform(seed, stream, uint64(j)), 0.99)
 			i, _ := slices.BinarySearchFunc(cum[1:], u, func(c, u float64) int { return cmp.Compare(c, math.Nextafter(u, 2)) })
 			i = min(i, p.M-1)
 			for i < p.M-1 && p.Prob[i] == 0 {
@@ -155,7 +156,7 @@ func TestSampleDrawsFollowProb(t *testing.T) {
 				if p.Method != estimator.MethodBernoulli {
 					for j := range p.Draws {
 						draws++
-						if estimator.Uniform(seed, stream, uint64(j)) >= 0.99 {
+						if philox.Uniform(seed, stream, uint64(j)) >= 0.99 {
 							tail++
 						}
 					}

@@ -17,6 +17,7 @@ import (
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 const exampleX, exampleY = "../../testdata/example/X.npy", "../../testdata/example/Y.npy"
@@ -150,11 +151,11 @@ func integerProduct(t *testing.T) (x, y estimator.Dense[float64]) {
 	require.NoError(t, err)
 	for i := range x.Data {
 		if i%40%9 != 4 {
-			x.Data[i] = math.Floor(estimator.Uniform(8, 1, uint64(i))*61) - 30
+			x.Data[i] = math.Floor(philox.Uniform(8, 1, uint64(i))*61) - 30
 		}
 	}
 	for i := range y.Data {
-		y.Data[i] = math.Floor(estimator.Uniform(8, 2, uint64(i))*21) - 10
+		y.Data[i] = math.Floor(philox.Uniform(8, 2, uint64(i))*21) - 10
 	}
 	return x, y
 }

@@ -13,13 +13,14 @@ import (
 
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 func main() {
 	const n, m, q, seed = 64, 512, 32, 2023
 	var counter uint64
 	normal := func() float64 {
-		u1, u2 := estimator.Uniform(seed, 0, counter), estimator.Uniform(seed, 0, counter+1)
+		u1, u2 := philox.Uniform(seed, 0, counter), philox.Uniform(seed, 0, counter+1)
 		counter += 2
 		return math.Sqrt(-2*math.Log(1-u1)) * math.Cos(2*math.Pi*u2)
 	}

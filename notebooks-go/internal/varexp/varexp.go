@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/philox"
 )
 
 // ErrInput reports invalid settings.
@@ -32,14 +33,14 @@ func HeavyTailed(name string, m, dIn, dOut int, alpha, padded float64, seed uint
 	g, _ := estimator.NewDense[float64](m, dOut, nil)
 	var ctr uint64
 	normal := func() float64 { // Box–Muller
-		u1 := estimator.Uniform(seed, 0, ctr)
-		u2 := estimator.Uniform(seed, 0, ctr+1)
+		u1 := philox.Uniform(seed, 0, ctr)
+		u2 := philox.Uniform(seed, 0, ctr+1)
 		ctr += 2
 		return math.Sqrt(-2*math.Log(1-u1)) * math.Cos(2*math.Pi*u2)
 	}
 	real := m - int(padded*float64(m))
 	for t := range real {
-		scale := math.Pow(1-estimator.Uniform(seed, 1, uint64(t)), -1/alpha)
+		scale := math.Pow(1-philox.Uniform(seed, 1, uint64(t)), -1/alpha)
 		var n2 float64
 		row := h.Row(t)
 		for j := range row {

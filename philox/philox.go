@@ -1,4 +1,9 @@
-package estimator
+// Package philox is the counter-based random number generator of the project: Philox4x32-10
+// (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011) and the map from
+// (seed, stream, counter) to a uniform number in [0, 1) that package estimator's random-stream
+// layout and the GPU kernels share. Being counter-based, any draw can be computed on its own, in
+// any order and on any device, with the same bits.
+package philox
 
 import "math/bits"
 
@@ -23,8 +28,9 @@ func Philox(counter [4]uint32, key [2]uint32) [4]uint32 {
 	return c
 }
 
-// Uniform returns the uniform number in [0, 1) that the stream layout of the package
-// documentation assigns to seed, stream and counter.
+// Uniform returns the uniform number in [0, 1) of seed, stream and counter: the Philox4x32-10
+// block with counter (lo32(counter), hi32(counter), lo32(stream), hi32(stream)) and key
+// (lo32(seed), hi32(seed)) gives words x0..x3, and u = ((x0<<32 | x1) >> 11) · 2⁻⁵³.
 func Uniform(seed, stream, counter uint64) float64 {
 	x := Philox(
 		[4]uint32{uint32(counter), uint32(counter >> 32), uint32(stream), uint32(stream >> 32)},

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // ErrInput reports input the analyses cannot use: lengths that differ, a budget or fraction out
@@ -177,7 +178,7 @@ func OrthogonalVarianceRatio(w []float64, k, c int) (float64, error) {
 // (|C| by [estimator.ChooseC]) for the weight gradient HᵀG at budget k, with sampling weights
 // ‖H_t‖·‖G_t‖, and the |C| used. H is m×d_in and G is m×d_out; 1 ≤ k ≤ m. It returns the
 // estimator's errors (ErrShape, ErrNonFinite, ErrBudget) wrapped in ErrInput.
-func ExactVariances(h, g estimator.Dense[float64], k int) (crs, wta float64, c int, err error) {
+func ExactVariances(h, g matrix.Dense[float64], k int) (crs, wta float64, c int, err error) {
 	w, err := estimator.WeightsTransA(h, g)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
@@ -185,7 +186,7 @@ func ExactVariances(h, g estimator.Dense[float64], k int) (crs, wta float64, c i
 	if k < 1 || k > len(w) {
 		return 0, 0, 0, fmt.Errorf("%w: budget k = %d over %d pairs", ErrInput, k, len(w))
 	}
-	ht := estimator.Transpose(h)
+	ht := matrix.Transpose(h)
 	pc, err := estimator.NewCRS(w, k)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/analysis"
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 func TestAnalyzeUniformNormsFollowDiagonal(t *testing.T) {
@@ -126,8 +127,8 @@ func TestSelect(t *testing.T) {
 func TestOrthogonalVariancesMatchExactOnOrthogonalPairs(t *testing.T) {
 	t.Parallel()
 	const m, dout = 12, 3
-	h, _ := estimator.NewDense[float64](m, m, nil)
-	g, _ := estimator.NewDense[float64](m, dout, nil)
+	h, _ := matrix.NewDense[float64](m, m, nil)
+	g, _ := matrix.NewDense[float64](m, dout, nil)
 	for i := range m {
 		h.Data[i*m+i] = 1 + float64(i*i)/4 // heavy-tailed norms
 		for j := range dout {

@@ -6,43 +6,19 @@ import (
 	"sync/atomic"
 
 	"github.com/wtacrs/wtacrs/internal/gemm"
+	"github.com/wtacrs/wtacrs/matrix"
 )
-
-// GEMMBackend names the GEMM implementation compiled in: gonum's pure Go by default, OpenBLAS
-// with the build tag cblas.
-const GEMMBackend = gemm.Backend
-
-// Product returns the exact product XY. It returns ErrShape or ErrNonFinite for bad input.
-func Product[T Float](x, y Dense[T]) (Dense[T], error) {
-	if err := checkProduct(x, y); err != nil {
-		return Dense[T]{}, err
-	}
-	out := Dense[T]{Rows: x.Rows, Cols: y.Cols, Data: make([]T, x.Rows*y.Cols)}
-	gemm.Gemm(false, false, x.Rows, y.Cols, x.Cols, 1, x.Data, max(1, x.Cols), y.Data, max(1, y.Cols), 0, out.Data, max(1, out.Cols))
-	return out, nil
-}
-
-// ProductTransA returns the exact product HᵀG (for ∇W = Hᵀ∇Z). It returns ErrShape or
-// ErrNonFinite for bad input.
-func ProductTransA[T Float](h, g Dense[T]) (Dense[T], error) {
-	if err := checkTransProduct(h, g); err != nil {
-		return Dense[T]{}, err
-	}
-	out := Dense[T]{Rows: h.Cols, Cols: g.Cols, Data: make([]T, h.Cols*g.Cols)}
-	gemm.Gemm(true, false, h.Cols, g.Cols, h.Rows, 1, h.Data, max(1, h.Cols), g.Data, max(1, g.Cols), 0, out.Data, max(1, out.Cols))
-	return out, nil
-}
 
 // Apply returns the estimate X'Y' of XY that the sketch describes: the columns X[:,i] scaled by
 // their factors times the rows Y[i,:], as one GEMM over the sketch's pairs (no temporary of the
 // full inner size). It checks the shapes, the sketch's indices and the gathered pairs for NaN
 // and Inf; the weight functions check the rest of the input.
-func Apply[T Float](x, y Dense[T], s *Sketch) (Dense[T], error) {
+func Apply[T matrix.Float](x, y matrix.Dense[T], s *Sketch) (matrix.Dense[T], error) {
 	if err := checkSketch(x.Cols, y.Rows, s); err != nil {
-		return Dense[T]{}, fmt.Errorf("%w (X is %dx%d, Y is %dx%d)", err, x.Rows, x.Cols, y.Rows, y.Cols)
+		return matrix.Dense[T]{}, fmt.Errorf("%w (X is %dx%d, Y is %dx%d)", err, x.Rows, x.Cols, y.Rows, y.Cols)
 	}
 	if len(x.Data) != x.Rows*x.Cols || len(y.Data) != y.Rows*y.Cols {
-		return Dense[T]{}, fmt.Errorf("%w: storage does not match the dimensions", ErrShape)
+		return matrix.Dense[T]{}, fmt.Errorf("%w: storage does not match the dimensions", ErrShape)
 	}
 	r, n, m, q := s.Rows(), x.Rows, x.Cols, y.Cols
 	xs := make([]T, n*r)
@@ -57,12 +33,12 @@ func Apply[T Float](x, y Dense[T], s *Sketch) (Dense[T], error) {
 		copy(ys[j*q:(j+1)*q], y.Row(idx))
 	}
 	if err := finite("X", xs); err != nil {
-		return Dense[T]{}, err
+		return matrix.Dense[T]{}, err
 	}
 	if err := finite("Y", ys); err != nil {
-		return Dense[T]{}, err
+		return matrix.Dense[T]{}, err
 	}
-	out := Dense[T]{Rows: n, Cols: q, Data: make([]T, n*q)}
+	out := matrix.Dense[T]{Rows: n, Cols: q, Data: make([]T, n*q)}
 	gemm.Gemm(false, false, n, q, r, 1, xs, max(1, r), ys, max(1, q), 0, out.Data, max(1, q))
 	return out, nil
 }
@@ -70,10 +46,10 @@ func Apply[T Float](x, y Dense[T], s *Sketch) (Dense[T], error) {
 // ApplyTransA returns the estimate of HᵀG whose pairs are the rows of H and G (for the weight
 // gradient ∇W = Hᵀ∇Z: the tokens): the kept rows of H scaled by their factors, gathered with the
 // matching rows of G into one GEMM of inner size s.Rows(). Checks as for [Apply].
-func ApplyTransA[T Float](h, g Dense[T], s *Sketch) (Dense[T], error) {
-	dst := Dense[T]{Rows: h.Cols, Cols: g.Cols, Data: make([]T, h.Cols*g.Cols)}
+func ApplyTransA[T matrix.Float](h, g matrix.Dense[T], s *Sketch) (matrix.Dense[T], error) {
+	dst := matrix.Dense[T]{Rows: h.Cols, Cols: g.Cols, Data: make([]T, h.Cols*g.Cols)}
 	if err := ApplyTransAInto(dst, h, g, s, nil); err != nil {
-		return Dense[T]{}, err
+		return matrix.Dense[T]{}, err
 	}
 	return dst, nil
 }
@@ -81,7 +57,7 @@ func ApplyTransA[T Float](h, g Dense[T], s *Sketch) (Dense[T], error) {
 // Workspace holds the gather buffers of [ApplyTransAInto], so that repeated estimates (one per
 // layer and step in training) reuse memory rather than allocate and fault in fresh pages each
 // time. The zero value is ready to use. A Workspace must not be used by two calls at once.
-type Workspace[T Float] struct{ hs, gs []T }
+type Workspace[T matrix.Float] struct{ hs, gs []T }
 
 // buffers returns the workspace's buffers resized to n and m elements.
 func (ws *Workspace[T]) buffers(n, m int) ([]T, []T) {
@@ -96,11 +72,11 @@ func (ws *Workspace[T]) buffers(n, m int) ([]T, []T) {
 
 // ApplyTransAInto is [ApplyTransA] writing into dst, which must be h.Cols×g.Cols, with the
 // gather buffers of ws (nil: fresh buffers). dst is overwritten.
-func ApplyTransAInto[T Float](dst Dense[T], h, g Dense[T], s *Sketch, ws *Workspace[T]) error {
+func ApplyTransAInto[T matrix.Float](dst matrix.Dense[T], h, g matrix.Dense[T], s *Sketch, ws *Workspace[T]) error {
 	if err := checkSketch(h.Rows, g.Rows, s); err != nil {
 		return fmt.Errorf("%w (H is %dx%d, G is %dx%d)", err, h.Rows, h.Cols, g.Rows, g.Cols)
 	}
-	if err := checkTransShape(h, g); err != nil {
+	if err := matrix.CheckTransShape(h, g); err != nil {
 		return err
 	}
 	if dst.Rows != h.Cols || dst.Cols != g.Cols || len(dst.Data) != dst.Rows*dst.Cols {
@@ -111,8 +87,8 @@ func ApplyTransAInto[T Float](dst Dense[T], h, g Dense[T], s *Sketch, ws *Worksp
 	}
 	r := s.Rows()
 	hb, gb := ws.buffers(r*h.Cols, r*g.Cols)
-	hs := Dense[T]{Rows: r, Cols: h.Cols, Data: hb}
-	gs := Dense[T]{Rows: r, Cols: g.Cols, Data: gb}
+	hs := matrix.Dense[T]{Rows: r, Cols: h.Cols, Data: hb}
+	gs := matrix.Dense[T]{Rows: r, Cols: g.Cols, Data: gb}
 	if err := gatherInto(hs, gs, h, g, s); err != nil {
 		return err
 	}
@@ -123,23 +99,56 @@ func ApplyTransAInto[T Float](dst Dense[T], h, g Dense[T], s *Sketch, ws *Worksp
 // GatherRows returns the sketch's rows of H, each scaled by its factor, and the matching rows of
 // G: the only activations Algorithm 1 keeps for backward. It returns ErrNonFinite when a
 // gathered row holds NaN or Inf and ErrShape for a sketch that does not fit.
-func GatherRows[T Float](h, g Dense[T], s *Sketch) (hs, gs Dense[T], err error) {
+func GatherRows[T matrix.Float](h, g matrix.Dense[T], s *Sketch) (hs, gs matrix.Dense[T], err error) {
 	if err := checkSketch(h.Rows, g.Rows, s); err != nil {
 		return hs, gs, err
 	}
-	if err := checkTransShape(h, g); err != nil {
+	if err := matrix.CheckTransShape(h, g); err != nil {
 		return hs, gs, err
 	}
 	r := s.Rows()
-	hs = Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
-	gs = Dense[T]{Rows: r, Cols: g.Cols, Data: make([]T, r*g.Cols)}
+	hs = matrix.Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
+	gs = matrix.Dense[T]{Rows: r, Cols: g.Cols, Data: make([]T, r*g.Cols)}
 	return hs, gs, gatherInto(hs, gs, h, g, s)
 }
+
+// GatherInto fills hs (s.Rows()×h.Cols) with the sketch's rows of h, each times its scale, and
+// gs (s.Rows()×g.Cols, or empty to gather h alone) with the matching rows of g, in parallel
+// over rows: the rows Algorithm 1 keeps, written into caller storage. It returns ErrShape when
+// the sketch does not fit h (and g) or the destinations have the wrong size, and ErrNonFinite
+// when a gathered row holds NaN or Inf.
+func GatherInto[T matrix.Float](hs, gs, h, g matrix.Dense[T], s *Sketch) error {
+	gRows := h.Rows
+	if len(gs.Data) > 0 {
+		gRows = g.Rows
+		if err := matrix.CheckTransShape(h, g); err != nil {
+			return err
+		}
+	}
+	if err := checkSketch(h.Rows, gRows, s); err != nil {
+		return err
+	}
+	if err := h.CheckShape("H"); err != nil {
+		return err
+	}
+	r := s.Rows()
+	if hs.Rows != r || hs.Cols != h.Cols || len(hs.Data) != r*h.Cols {
+		return fmt.Errorf("%w: the gathered rows of H are %dx%d, want %dx%d", ErrShape, hs.Rows, hs.Cols, r, h.Cols)
+	}
+	if len(gs.Data) > 0 && (gs.Rows != r || gs.Cols != g.Cols || len(gs.Data) != r*g.Cols) {
+		return fmt.Errorf("%w: the gathered rows of G are %dx%d, want %dx%d", ErrShape, gs.Rows, gs.Cols, r, g.Cols)
+	}
+	return gatherInto(hs, gs, h, g, s)
+}
+
+// Validate returns ErrShape unless s is a sketch over m pairs with valid indices: in range,
+// ascending, each once, one scale each.
+func (s *Sketch) Validate(m int) error { return checkSketch(m, m, s) }
 
 // gatherInto fills hs with the sketch's rows of h times their scales and gs with the matching
 // rows of g (gs may be empty to gather h alone), in parallel over rows. It returns ErrNonFinite
 // when a gathered row holds NaN or Inf.
-func gatherInto[T Float](hs, gs Dense[T], h, g Dense[T], s *Sketch) error {
+func gatherInto[T matrix.Float](hs, gs matrix.Dense[T], h, g matrix.Dense[T], s *Sketch) error {
 	var bad atomic.Int64 // gathered rows holding NaN or Inf
 	withG := len(gs.Data) > 0
 	parallelRows(s.Rows(), h.Cols+gs.Cols, func(lo, hi int) {
@@ -151,10 +160,10 @@ func gatherInto[T Float](hs, gs Dense[T], h, g Dense[T], s *Sketch) error {
 				dst[c] = v * f
 			}
 			// A NaN or ±Inf in the source row leaves a NaN or ±Inf in dst (f is finite).
-			nonFinite := hasNonFinite(dst)
+			nonFinite := matrix.HasNonFinite(dst)
 			if withG {
 				copy(gs.Row(j), g.Row(idx))
-				nonFinite = nonFinite || hasNonFinite(gs.Row(j))
+				nonFinite = nonFinite || matrix.HasNonFinite(gs.Row(j))
 			}
 			if nonFinite {
 				bad.Add(1)
@@ -172,14 +181,14 @@ func gatherInto[T Float](hs, gs Dense[T], h, g Dense[T], s *Sketch) error {
 
 // MultiplyGathered returns HsᵀGs for gathered rows (see [GatherRows]). It panics when the row
 // counts differ.
-func MultiplyGathered[T Float](hs, gs Dense[T]) Dense[T] {
-	out := Dense[T]{Rows: hs.Cols, Cols: gs.Cols, Data: make([]T, hs.Cols*gs.Cols)}
+func MultiplyGathered[T matrix.Float](hs, gs matrix.Dense[T]) matrix.Dense[T] {
+	out := matrix.Dense[T]{Rows: hs.Cols, Cols: gs.Cols, Data: make([]T, hs.Cols*gs.Cols)}
 	multiplyGathered(out, hs, gs)
 	return out
 }
 
 // multiplyGathered overwrites dst with HsᵀGs.
-func multiplyGathered[T Float](dst, hs, gs Dense[T]) {
+func multiplyGathered[T matrix.Float](dst, hs, gs matrix.Dense[T]) {
 	if hs.Rows != gs.Rows {
 		panic(fmt.Sprintf("estimator: %d gathered rows of H against %d of G", hs.Rows, gs.Rows))
 	}
@@ -204,7 +213,7 @@ func checkSketch(mx, my int, s *Sketch) error {
 	return nil
 }
 
-func finite[T Float](name string, v []T) error {
+func finite[T matrix.Float](name string, v []T) error {
 	for _, x := range v {
 		f := float64(x)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -212,22 +221,4 @@ func finite[T Float](name string, v []T) error {
 		}
 	}
 	return nil
-}
-
-// hasNonFinite reports whether v holds a NaN or ±Inf: x·0 is NaN exactly for those, and a sum
-// with a NaN term is NaN. Four independent sums keep the loop from waiting on one addition chain.
-func hasNonFinite[T Float](v []T) bool {
-	var a0, a1, a2, a3 T
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		a0 += v[i] * 0
-		a1 += v[i+1] * 0
-		a2 += v[i+2] * 0
-		a3 += v[i+3] * 0
-	}
-	for ; i < len(v); i++ {
-		a0 += v[i] * 0
-	}
-	s := a0 + a1 + a2 + a3
-	return s != s
 }

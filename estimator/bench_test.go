@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/internal/gemm"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 )
 
 // The weight gradient ∇W = Hᵀ∇Z of a BERT-base-sized linear layer over 4096 pooled tokens.
 const benchTokens, benchIn, benchOut = 4096, 768, 768
 
-var sink = Dense[float32]{Rows: benchIn, Cols: benchOut, Data: make([]float32, benchIn*benchOut)}
+var sink = matrix.Dense[float32]{Rows: benchIn, Cols: benchOut, Data: make([]float32, benchIn*benchOut)}
 
 // benchLayer returns H (n×dIn) and ∇Z (n×dOut) with Gaussian entries and log-normal token norms
 // (σ = 1), as the activations and output gradients of a fine-tuned transformer are heavy-tailed.
-func benchLayer(n, dIn, dOut int) (h, dz Dense[float32]) {
-	h, _ = NewDense[float32](n, dIn, nil)
-	dz, _ = NewDense[float32](n, dOut, nil)
+func benchLayer(n, dIn, dOut int) (h, dz matrix.Dense[float32]) {
+	h, _ = matrix.NewDense[float32](n, dIn, nil)
+	dz, _ = matrix.NewDense[float32](n, dOut, nil)
 	var c uint64
 	normal := func() float64 {
 		u1, u2 := philox.Uniform(1, 5, c), philox.Uniform(1, 5, c+1)
@@ -39,13 +40,13 @@ func benchLayer(n, dIn, dOut int) (h, dz Dense[float32]) {
 }
 
 // exactGradient is the baseline: one GEMM HᵀG into a preallocated output.
-func exactGradient(h, dz Dense[float32], out []float32) {
+func exactGradient(h, dz matrix.Dense[float32], out []float32) {
 	gemm.Gemm(true, false, h.Cols, dz.Cols, h.Rows, 1, h.Data, h.Cols, dz.Data, dz.Cols, 0, out, dz.Cols)
 }
 
 // wtacrsGradient is WTA-CRS end to end: norms and weights, the |C| rule, sampling, gather and the
 // GEMM over the kept rows into dst, with gather buffers reused across calls as in training.
-func wtacrsGradient(dst, h, dz Dense[float32], k int, seed uint64, ws *Workspace[float32]) int {
+func wtacrsGradient(dst, h, dz matrix.Dense[float32], k int, seed uint64, ws *Workspace[float32]) int {
 	w, err := WeightsTransA(h, dz)
 	if err != nil {
 		panic(err)
@@ -137,7 +138,7 @@ func BenchmarkWeightGradientSpeedup(b *testing.B) {
 	}
 }
 
-func timeExact(h, dz Dense[float32], out []float32) time.Duration {
+func timeExact(h, dz matrix.Dense[float32], out []float32) time.Duration {
 	t0 := time.Now()
 	exactGradient(h, dz, out)
 	return time.Since(t0)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // MaxEnumeratedPairs bounds the number of positive-weight pairs for which the closed form of
@@ -13,7 +15,7 @@ const MaxEnumeratedPairs = 16
 // Moments are the exact first two moments of an estimator's error.
 type Moments struct {
 	// Mean is E[X'Y'] over the plan's randomness.
-	Mean Dense[float64]
+	Mean matrix.Dense[float64]
 	// SquaredBias is ‖E[X'Y'] − XY‖²_F (zero up to rounding for unbiased plans).
 	SquaredBias float64
 	// Variance is E‖X'Y' − E[X'Y']‖²_F, the sum of the entries' variances.
@@ -41,8 +43,8 @@ func (m Moments) ExpectedSquaredError() float64 { return m.SquaredBias + m.Varia
 // with its value.
 //
 // X must be n×m and Y m×q with m = p.M; it returns ErrShape or ErrNonFinite otherwise.
-func ClosedForm[T Float](x, y Dense[T], p *Plan) (Moments, error) {
-	if err := checkProduct(x, y); err != nil {
+func ClosedForm[T matrix.Float](x, y matrix.Dense[T], p *Plan) (Moments, error) {
+	if err := matrix.CheckProduct(x, y); err != nil {
 		return Moments{}, err
 	}
 	if p == nil || p.M != x.Cols {
@@ -58,7 +60,7 @@ func ClosedForm[T Float](x, y Dense[T], p *Plan) (Moments, error) {
 			return Moments{}, err
 		}
 	}
-	xf, yf := ToFloat64(x), ToFloat64(y)
+	xf, yf := matrix.ToFloat64(x), matrix.ToFloat64(y)
 	if m, ok := p.closedFormFast(xf, yf); ok {
 		return m, nil
 	}
@@ -71,8 +73,8 @@ func ClosedForm[T Float](x, y Dense[T], p *Plan) (Moments, error) {
 // the sum of squares of one draw's mean normal or exactly zero. Where it reports false the caller
 // recomputes with closedFormWide. A squared bias whose squares underflowed (a bias of rounding
 // size on tiny entries) is recomputed alone over rescaled pairs.
-func (p *Plan) closedFormFast(xf, yf Dense[float64]) (Moments, bool) {
-	exact, _ := Product(xf, yf)
+func (p *Plan) closedFormFast(xf, yf matrix.Dense[float64]) (Moments, bool) {
+	exact, _ := matrix.Product(xf, yf)
 	a2, b2 := columnSquares(xf), rowSquares(yf)
 	if !squaresSafe(a2, func(j int) bool { return columnZero(xf, j) }) ||
 		!squaresSafe(b2, func(i int) bool { return allZero(yf.Row(i)) }) || !allFinite(exact.Data) {
@@ -154,7 +156,7 @@ func (p *Plan) closedFormFast(xf, yf Dense[float64]) (Moments, bool) {
 // term by term as wide numbers from the column and row norms, and each matrix product
 // (the mean, one draw's mean, the bias X·diag(coef−1)·Y) over balanced, rescaled pairs, whose
 // squares are then summed with scaling.
-func (p *Plan) closedFormWide(xf, yf Dense[float64]) (Moments, error) {
+func (p *Plan) closedFormWide(xf, yf matrix.Dense[float64]) (Moments, error) {
 	a, b := columnNorms(xf), rowNorms(yf)
 	if p.Method == MethodNoReplacement {
 		return p.closedFormNoReplacementWide(xf, yf, a, b)
@@ -218,7 +220,7 @@ func (p *Plan) closedFormWide(xf, yf Dense[float64]) (Moments, error) {
 
 // momentsOf rounds the wide squared bias and variance to float64, returning ErrRange for one
 // above MaxFloat64.
-func momentsOf(mean Dense[float64], bias, variance wide) (Moments, error) {
+func momentsOf(mean matrix.Dense[float64], bias, variance wide) (Moments, error) {
 	b, okB := bias.float64()
 	v, okV := variance.float64()
 	switch {
@@ -237,7 +239,7 @@ func momentsOf(mean Dense[float64], bias, variance wide) (Moments, error) {
 func wideProductExp(m int) int { return 1000 - bits.Len(uint(m)) }
 
 // pairSquares returns ‖X·diag(c)·Y‖²_F as a wide number.
-func pairSquares(x, y Dense[float64], a, b norms, c []float64) (wide, error) {
+func pairSquares(x, y matrix.Dense[float64], a, b norms, c []float64) (wide, error) {
 	prod, e, err := pairProduct(x, y, a, b, c, wideProductExp(len(c)))
 	if err != nil {
 		return wide{}, err
@@ -247,14 +249,14 @@ func pairSquares(x, y Dense[float64], a, b norms, c []float64) (wide, error) {
 
 // pairProduct returns P and e with X·diag(c)·Y = P·2^e, computed over balanced pairs (see
 // balancedPairs). It returns ErrRange when a coefficient is not finite.
-func pairProduct(x, y Dense[float64], a, b norms, c []float64, top int) (Dense[float64], int, error) {
+func pairProduct(x, y matrix.Dense[float64], a, b norms, c []float64, top int) (matrix.Dense[float64], int, error) {
 	for j, cj := range c {
 		if math.IsNaN(cj) || math.IsInf(cj, 0) {
-			return Dense[float64]{}, 0, fmt.Errorf("%w: coefficient %d of the closed form is %v", ErrRange, j, cj)
+			return matrix.Dense[float64]{}, 0, fmt.Errorf("%w: coefficient %d of the closed form is %v", ErrRange, j, cj)
 		}
 	}
 	xs, ys, e := balancedPairs(x, y, a, b, c, top)
-	out, _ := Product(xs, ys)
+	out, _ := matrix.Product(xs, ys)
 	return out, e, nil
 }
 
@@ -263,7 +265,7 @@ func pairProduct(x, y Dense[float64], a, b norms, c []float64, top int) (Dense[f
 // and the row Y[j,:] are brought to about the same norm, and all pairs by one common factor so
 // that the largest ‖c_j X[:,j]‖·‖Y[j,:]‖ lies in [2^(top−1), 2^top). a and b are the column norms
 // of X and the row norms of Y. Pairs of zero product are zero in X' and Y'.
-func balancedPairs(x, y Dense[float64], a, b norms, c []float64, top int) (xs, ys Dense[float64], e int) {
+func balancedPairs(x, y matrix.Dense[float64], a, b norms, c []float64, top int) (xs, ys matrix.Dense[float64], e int) {
 	m := len(c)
 	r := make([]wide, m) // ‖c_j X[:,j]‖·‖Y[j,:]‖
 	hi := math.MinInt
@@ -273,8 +275,8 @@ func balancedPairs(x, y Dense[float64], a, b norms, c []float64, top int) (xs, y
 			hi = max(hi, r[j].exp)
 		}
 	}
-	xs = Dense[float64]{Rows: x.Rows, Cols: m, Data: make([]float64, len(x.Data))}
-	ys = Dense[float64]{Rows: m, Cols: y.Cols, Data: make([]float64, len(y.Data))}
+	xs = matrix.Dense[float64]{Rows: x.Rows, Cols: m, Data: make([]float64, len(x.Data))}
+	ys = matrix.Dense[float64]{Rows: m, Cols: y.Cols, Data: make([]float64, len(y.Data))}
 	if hi == math.MinInt {
 		return xs, ys, 0
 	}
@@ -353,7 +355,7 @@ func allZero(v []float64) bool {
 	return true
 }
 
-func columnZero(d Dense[float64], j int) bool {
+func columnZero(d matrix.Dense[float64], j int) bool {
 	for i := range d.Rows {
 		if d.Data[i*d.Cols+j] != 0 {
 			return false
@@ -390,7 +392,7 @@ func (p *Plan) checkEnumerable() error {
 // closedFormNoReplacementWide runs the enumeration on X and Y with every pair balanced and all
 // rescaled by one power of two (each pair product X[:,j]·Y[j,:] is multiplied by the same 2^s,
 // so the enumeration's sums are those of XY·2^s), then scales the moments back.
-func (p *Plan) closedFormNoReplacementWide(x, y Dense[float64], a, b norms) (Moments, error) {
+func (p *Plan) closedFormNoReplacementWide(x, y matrix.Dense[float64], a, b norms) (Moments, error) {
 	ones := make([]float64, p.M)
 	for i := range ones {
 		ones[i] = 1
@@ -398,7 +400,7 @@ func (p *Plan) closedFormNoReplacementWide(x, y Dense[float64], a, b norms) (Mom
 	// The enumeration sums squares of sums of up to m pair products in float64: keep the largest
 	// pair product at 2^(500 − log2 m), so that those squares stay below 2^1000.
 	xs, ys, e := balancedPairs(x, y, a, b, ones, 500-bits.Len(uint(p.M)))
-	exact, _ := Product(xs, ys)
+	exact, _ := matrix.Product(xs, ys)
 	m := p.closedFormNoReplacement(xs, ys, exact)
 	for i, v := range m.Mean.Data {
 		m.Mean.Data[i] = math.Ldexp(v, e)
@@ -411,7 +413,7 @@ func (p *Plan) closedFormNoReplacementWide(x, y Dense[float64], a, b norms) (Mom
 
 // closedFormNoReplacement enumerates the outcomes of successive sampling.
 // The caller has checked that there are at most MaxEnumeratedPairs positive pairs.
-func (p *Plan) closedFormNoReplacement(x, y, exact Dense[float64]) Moments {
+func (p *Plan) closedFormNoReplacement(x, y, exact matrix.Dense[float64]) Moments {
 	var pos []int
 	for i, v := range p.weights {
 		if v > 0 {
@@ -458,7 +460,7 @@ func (p *Plan) closedFormNoReplacement(x, y, exact Dense[float64]) Moments {
 		}
 	}
 	// Products of the positive pairs: inner products with XY and with each other.
-	outer := make([]Dense[float64], np)
+	outer := make([]matrix.Dense[float64], np)
 	for j, i := range pos {
 		e := make([]float64, p.M)
 		e[i] = p.Scale[i]
@@ -501,18 +503,18 @@ func (p *Plan) closedFormNoReplacement(x, y, exact Dense[float64]) Moments {
 }
 
 // scaledProduct returns X diag(c) Y.
-func scaledProduct(x, y Dense[float64], c []float64) Dense[float64] {
-	xs := Dense[float64]{Rows: x.Rows, Cols: x.Cols, Data: make([]float64, len(x.Data))}
+func scaledProduct(x, y matrix.Dense[float64], c []float64) matrix.Dense[float64] {
+	xs := matrix.Dense[float64]{Rows: x.Rows, Cols: x.Cols, Data: make([]float64, len(x.Data))}
 	for i := 0; i < x.Rows; i++ {
 		for j, v := range x.Row(i) {
 			xs.Data[i*x.Cols+j] = v * c[j]
 		}
 	}
-	out, _ := Product(xs, y)
+	out, _ := matrix.Product(xs, y)
 	return out
 }
 
-func columnSquares(x Dense[float64]) []float64 {
+func columnSquares(x matrix.Dense[float64]) []float64 {
 	s := make([]float64, x.Cols)
 	for i := 0; i < x.Rows; i++ {
 		for j, v := range x.Row(i) {
@@ -522,7 +524,7 @@ func columnSquares(x Dense[float64]) []float64 {
 	return s
 }
 
-func rowSquares(y Dense[float64]) []float64 {
+func rowSquares(y matrix.Dense[float64]) []float64 {
 	s := make([]float64, y.Rows)
 	for i := range s {
 		for _, v := range y.Row(i) {
@@ -549,16 +551,4 @@ func diff2(a, b []float64) float64 {
 		s += d * d
 	}
 	return s
-}
-
-// Transpose returns dᵀ as a new matrix, so that the closed forms of HᵀG can be had as those of
-// XY with X = Hᵀ.
-func Transpose[T Float](d Dense[T]) Dense[T] {
-	out := Dense[T]{Rows: d.Cols, Cols: d.Rows, Data: make([]T, len(d.Data))}
-	for i := 0; i < d.Rows; i++ {
-		for j, v := range d.Row(i) {
-			out.Data[j*d.Rows+i] = v
-		}
-	}
-	return out
 }

@@ -9,7 +9,7 @@
 // X[:,i] and the row Y[i,:]. For the weight gradient ∇W = Hᵀ∇Z of a linear layer the pairs are
 // the tokens: pair t is row t of H and row t of ∇Z (see [WeightsTransA] and [ApplyTransA]).
 //
-// Matrices are row-major [Dense] values of float32 or float64. Probabilities, scales and closed
+// Matrices are row-major [matrix.Dense] values of float32 or float64. Probabilities, scales and closed
 // forms are always computed in float64.
 //
 // An estimate is made in two steps. A [Plan] is the deterministic part: the pairs kept exactly

@@ -6,16 +6,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 	"gonum.org/v1/gonum/floats/scalar"
 )
 
 // smallCase is a 3×5 by 5×2 product with a zero column, a dominant pair and mixed signs.
-func smallCase(t *testing.T) (Dense[float64], Dense[float64]) {
+func smallCase(t *testing.T) (matrix.Dense[float64], matrix.Dense[float64]) {
 	t.Helper()
-	x, err := NewDense(3, 5, []float64{1, 2, 0, 4, 5, -1, 0.5, 0, 2, 8, 3, 1, 0, -2, 0.1})
+	x, err := matrix.NewDense(3, 5, []float64{1, 2, 0, 4, 5, -1, 0.5, 0, 2, 8, 3, 1, 0, -2, 0.1})
 	require.NoError(t, err)
-	y, err := NewDense(5, 2, []float64{1, 2, 3, -1, 7, 7, 0.5, 0.5, -2, 1})
+	y, err := matrix.NewDense(5, 2, []float64{1, 2, 3, -1, 7, 7, 0.5, 0.5, -2, 1})
 	require.NoError(t, err)
 	return x, y
 }
@@ -73,7 +74,7 @@ func TestProbabilitiesEq3(t *testing.T) {
 	assert.Zero(t, p[2], "the zero column has probability zero")
 
 	// Transposed layout: rows of H = columns of X.
-	wt, err := WeightsTransA(Transpose(x), y)
+	wt, err := WeightsTransA(matrix.Transpose(x), y)
 	require.NoError(t, err)
 	for i := range w {
 		assert.True(t, scalar.EqualWithinAbsOrRel(w[i], wt[i], 1e-14, 1e-14))
@@ -121,7 +122,7 @@ func TestTopMassAndBound(t *testing.T) {
 // enumerateIID returns the exact expectation of an i.i.d. plan by enumerating every sequence of
 // its draws, with probabilities and scales recomputed from the weights by the paper's formulas
 // (not from Plan.Prob and Plan.Scale), so it checks the plan as well as the unbiasedness.
-func enumerateIID(t *testing.T, x, y Dense[float64], p *Plan) Dense[float64] {
+func enumerateIID(t *testing.T, x, y matrix.Dense[float64], p *Plan) matrix.Dense[float64] {
 	t.Helper()
 	w := p.Weights()
 	inC := make([]bool, p.M)
@@ -134,7 +135,7 @@ func enumerateIID(t *testing.T, x, y Dense[float64], p *Plan) Dense[float64] {
 			rest += v
 		}
 	}
-	mean, err := NewDense[float64](x.Rows, y.Cols, nil)
+	mean, err := matrix.NewDense[float64](x.Rows, y.Cols, nil)
 	require.NoError(t, err)
 	seq := make([]int, p.Draws)
 	var walk func(d int, prob float64)
@@ -170,7 +171,7 @@ func enumerateIID(t *testing.T, x, y Dense[float64], p *Plan) Dense[float64] {
 func TestUnbiasedByEnumeration(t *testing.T) {
 	t.Parallel()
 	x, y := smallCase(t)
-	exact, err := Product(x, y)
+	exact, err := matrix.Product(x, y)
 	require.NoError(t, err)
 	w, err := Weights(x, y)
 	require.NoError(t, err)
@@ -206,7 +207,7 @@ func TestUnbiasedByEnumeration(t *testing.T) {
 func TestBiasedBaselinesAreCaught(t *testing.T) {
 	t.Parallel()
 	x, y := smallCase(t)
-	exact, _ := Product(x, y)
+	exact, _ := matrix.Product(x, y)
 	w, _ := Weights(x, y)
 	for _, m := range []Method{MethodTopK, MethodNoReplacement} {
 		p, err := NewPlan(m, w, 2, AutoC)
@@ -233,7 +234,7 @@ func TestClosedFormCRSMatchesPaper(t *testing.T) {
 	x, y := smallCase(t)
 	w, _ := Weights(x, y)
 	p, _ := Probabilities(w)
-	exact, _ := Product(x, y)
+	exact, _ := matrix.Product(x, y)
 	for _, k := range []int{1, 2, 7} {
 		plan, err := NewCRS(w, k)
 		require.NoError(t, err)
@@ -272,8 +273,8 @@ func TestWTACRSMatchesEq4(t *testing.T) {
 func TestEdgeCases(t *testing.T) {
 	t.Parallel()
 	t.Run("all weights zero: empty sketch, zero product", func(t *testing.T) {
-		x, _ := NewDense(2, 3, []float64{1, 0, 2, 3, 0, 4})
-		y, _ := NewDense(3, 2, []float64{0, 0, 5, 6, 0, 0}) // X[:,i]Y[i,:] = 0 for all i
+		x, _ := matrix.NewDense(2, 3, []float64{1, 0, 2, 3, 0, 4})
+		y, _ := matrix.NewDense(3, 2, []float64{0, 0, 5, 6, 0, 0}) // X[:,i]Y[i,:] = 0 for all i
 		w, err := Weights(x, y)
 		require.NoError(t, err)
 		for _, m := range Methods() {
@@ -300,7 +301,7 @@ func TestEdgeCases(t *testing.T) {
 	t.Run("k ≥ m: WTA-CRS is exact", func(t *testing.T) {
 		x, y := smallCase(t)
 		w, _ := Weights(x, y)
-		exact, _ := Product(x, y)
+		exact, _ := matrix.Product(x, y)
 		for _, k := range []int{5, 9} {
 			p, err := NewWTACRS(w, k)
 			require.NoError(t, err)
@@ -317,8 +318,8 @@ func TestEdgeCases(t *testing.T) {
 	t.Run("n = q = 1 and m = 1", func(t *testing.T) {
 		for _, sh := range [][3]int{{1, 4, 1}, {3, 1, 2}, {1, 1, 1}} {
 			n, m, q := sh[0], sh[1], sh[2]
-			x, _ := NewDense[float64](n, m, nil)
-			y, _ := NewDense[float64](m, q, nil)
+			x, _ := matrix.NewDense[float64](n, m, nil)
+			y, _ := matrix.NewDense[float64](m, q, nil)
 			for i := range x.Data {
 				x.Data[i] = float64(i + 1)
 			}
@@ -379,16 +380,16 @@ func TestErrors(t *testing.T) {
 	t.Parallel()
 	x, y := smallCase(t)
 	w, _ := Weights(x, y)
-	bad, _ := NewDense(5, 2, []float64{1, 2, 3, math.NaN(), 0, 0, 0, 0, 0, 0})
-	inf, _ := NewDense(5, 2, []float64{1, 2, 3, math.Inf(-1), 0, 0, 0, 0, 0, 0})
-	wrong, _ := NewDense[float64](4, 2, nil)
+	bad, _ := matrix.NewDense(5, 2, []float64{1, 2, 3, math.NaN(), 0, 0, 0, 0, 0, 0})
+	inf, _ := matrix.NewDense(5, 2, []float64{1, 2, 3, math.Inf(-1), 0, 0, 0, 0, 0, 0})
+	wrong, _ := matrix.NewDense[float64](4, 2, nil)
 	for _, tc := range []struct {
 		name string
 		err  error
 		want error
 	}{
-		{"NewDense length", func() error { _, err := NewDense(2, 2, []float64{1}); return err }(), ErrShape},
-		{"NewDense negative", func() error { _, err := NewDense[float32](-1, 2, nil); return err }(), ErrShape},
+		{"NewDense length", func() error { _, err := matrix.NewDense(2, 2, []float64{1}); return err }(), ErrShape},
+		{"NewDense negative", func() error { _, err := matrix.NewDense[float32](-1, 2, nil); return err }(), ErrShape},
 		{"Weights shape", func() error { _, err := Weights(x, wrong); return err }(), ErrShape},
 		{"Weights NaN", func() error { _, err := Weights(x, bad); return err }(), ErrNonFinite},
 		{"Weights Inf", func() error { _, err := Weights(x, inf); return err }(), ErrNonFinite},
@@ -396,7 +397,7 @@ func TestErrors(t *testing.T) {
 		{"WeightsTransA NaN", func() error { _, err := WeightsTransA(y, bad); return err }(), ErrNonFinite},
 		{"WeightsTransA Inf", func() error {
 			// A row of 3e38s no longer overflows (TestNormsAtFloatLimits); a row holding Inf is an error.
-			h, _ := NewDense(1, 2, []float32{3e38, float32(math.Inf(1))})
+			h, _ := matrix.NewDense(1, 2, []float32{3e38, float32(math.Inf(1))})
 			_, err := WeightsTransA(h, h)
 			return err
 		}(), ErrNonFinite},
@@ -432,8 +433,8 @@ func TestErrors(t *testing.T) {
 			for i := range big {
 				big[i] = 1
 			}
-			xb, _ := NewDense[float64](1, len(big), big)
-			yb, _ := NewDense[float64](len(big), 1, big)
+			xb, _ := matrix.NewDense[float64](1, len(big), big)
+			yb, _ := matrix.NewDense[float64](len(big), 1, big)
 			p, _ := NewNoReplacement(big, 3)
 			_, err := ClosedForm(xb, yb, p)
 			return err

@@ -4,18 +4,19 @@ import (
 	"fmt"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // ExampleNewCRS estimates a product with column-row sampling and compares the closed-form
 // expected squared error with the exact product.
 func ExampleNewCRS() {
-	x, _ := estimator.NewDense(2, 4, []float64{1, 2, 3, 4, 5, 6, 7, 8})
-	y, _ := estimator.NewDense(4, 2, []float64{1, 0, 0, 1, 1, 1, 2, 0})
+	x, _ := matrix.NewDense(2, 4, []float64{1, 2, 3, 4, 5, 6, 7, 8})
+	y, _ := matrix.NewDense(4, 2, []float64{1, 0, 0, 1, 1, 1, 2, 0})
 	w, _ := estimator.Weights(x, y)
 	plan, _ := estimator.NewCRS(w, 2)
 	sketch := plan.Sample(2, 0) // seed 2, stream 0
 	est, _ := estimator.Apply(x, y, sketch)
-	exact, _ := estimator.Product(x, y)
+	exact, _ := matrix.Product(x, y)
 	cf, _ := estimator.ClosedForm(x, y, plan)
 	fmt.Println("draws:", sketch.Draws)
 	fmt.Printf("estimate: %.3g\n", est.Data)
@@ -31,13 +32,13 @@ func ExampleNewCRS() {
 // ExampleNewWTACRS estimates the weight gradient ∇W = Hᵀ∇Z of a linear layer over 6 tokens
 // with a budget of 3: the dominant token is kept exactly, two draws cover the rest.
 func ExampleNewWTACRS() {
-	h, _ := estimator.NewDense(6, 2, []float32{9, 9, 1, 0, 0, 1, 1, 1, 0.5, 0, 0, 0})
-	dz, _ := estimator.NewDense(6, 1, []float32{5, 1, -1, 1, 2, 3})
+	h, _ := matrix.NewDense(6, 2, []float32{9, 9, 1, 0, 0, 1, 1, 1, 0.5, 0, 0, 0})
+	dz, _ := matrix.NewDense(6, 1, []float32{5, 1, -1, 1, 2, 3})
 	w, _ := estimator.WeightsTransA(h, dz)
 	plan, _ := estimator.NewWTACRS(w, 3)
 	sketch := plan.Sample(7, 0)
 	grad, _ := estimator.ApplyTransA(h, dz, sketch)
-	exact, _ := estimator.ProductTransA(h, dz)
+	exact, _ := matrix.ProductTransA(h, dz)
 	fmt.Printf("kept exactly: %v (P_C = %.3f), drawn: %v\n", plan.Kept, plan.MassC, sketch.Draws)
 	fmt.Printf("rows kept for backward: %d of %d\n", sketch.Rows(), h.Rows)
 	fmt.Printf("estimate %.3g, exact %.3g\n", grad.Data, exact.Data)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 )
 
@@ -39,9 +40,9 @@ func meanZ(v []float64, want float64) float64 {
 
 // paddedHeavyTailed returns an n×m by m×q product whose pair norms are log-normal, with every
 // third pair exactly zero (padding tokens).
-func paddedHeavyTailed(n, m, q int, seed uint64) (Dense[float64], Dense[float64]) {
-	x, _ := NewDense[float64](n, m, nil)
-	y, _ := NewDense[float64](m, q, nil)
+func paddedHeavyTailed(n, m, q int, seed uint64) (matrix.Dense[float64], matrix.Dense[float64]) {
+	x, _ := matrix.NewDense[float64](n, m, nil)
+	y, _ := matrix.NewDense[float64](m, q, nil)
 	normal := func(c uint64) float64 {
 		u1, u2 := philox.Uniform(seed, 99, 2*c), philox.Uniform(seed, 99, 2*c+1)
 		return math.Sqrt(-2*math.Log(1-u1)) * math.Cos(2*math.Pi*u2)
@@ -65,9 +66,9 @@ func paddedHeavyTailed(n, m, q int, seed uint64) (Dense[float64], Dense[float64]
 	return x, y
 }
 
-func squaredErrors(t *testing.T, x, y Dense[float64], p *Plan, trials int) []float64 {
+func squaredErrors(t *testing.T, x, y matrix.Dense[float64], p *Plan, trials int) []float64 {
 	t.Helper()
-	exact, err := Product(x, y)
+	exact, err := matrix.Product(x, y)
 	require.NoError(t, err)
 	out := make([]float64, trials)
 	for s := range out {
@@ -84,7 +85,7 @@ func TestClosedFormMatchesMonteCarlo(t *testing.T) {
 	x2, y2 := paddedHeavyTailed(4, 12, 3, 5)
 	for _, c := range []struct {
 		name string
-		x, y Dense[float64]
+		x, y matrix.Dense[float64]
 		k    int
 	}{{"small", x1, y1, 3}, {"padded heavy-tailed", x2, y2, 5}} {
 		w, err := Weights(c.x, c.y)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/matrix"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/floats/scalar"
 )
@@ -16,11 +17,11 @@ import (
 
 // cappedCase is a 2×4 by 4×2 product whose pair 0 is so heavy that Bernoulli sampling with
 // k = 2 keeps it with probability min(1, k·w_0/Σw) = 1: the cap binds.
-func cappedCase(t *testing.T) (Dense[float64], Dense[float64]) {
+func cappedCase(t *testing.T) (matrix.Dense[float64], matrix.Dense[float64]) {
 	t.Helper()
-	x, err := NewDense(2, 4, []float64{10, 1, 0.5, -1, 5, -1, 2, 1})
+	x, err := matrix.NewDense(2, 4, []float64{10, 1, 0.5, -1, 5, -1, 2, 1})
 	require.NoError(t, err)
-	y, err := NewDense(4, 2, []float64{3, 1, 1, -2, 0.5, 1, 1, 1})
+	y, err := matrix.NewDense(4, 2, []float64{3, 1, 1, -2, 0.5, 1, 1, 1})
 	require.NoError(t, err)
 	return x, y
 }
@@ -28,9 +29,9 @@ func cappedCase(t *testing.T) (Dense[float64], Dense[float64]) {
 // bernoulliMean returns E[X'Y'] of a Bernoulli plan by enumerating the 2^m subsets of kept pairs
 // with their probabilities Π p_i^{1[i∈S]}(1−p_i)^{1[i∉S]}, each estimate computed by Apply from a
 // merged sketch; m must be small.
-func bernoulliMean(t *testing.T, x, y Dense[float64], p *Plan) Dense[float64] {
+func bernoulliMean(t *testing.T, x, y matrix.Dense[float64], p *Plan) matrix.Dense[float64] {
 	t.Helper()
-	mean, err := NewDense[float64](x.Rows, y.Cols, nil)
+	mean, err := matrix.NewDense[float64](x.Rows, y.Cols, nil)
 	require.NoError(t, err)
 	for set := 0; set < 1<<p.M; set++ {
 		prob := 1.0
@@ -63,7 +64,7 @@ func bernoulliMean(t *testing.T, x, y Dense[float64], p *Plan) Dense[float64] {
 func TestBernoulliUnbiasedWhenCapBinds(t *testing.T) {
 	t.Parallel()
 	x, y := cappedCase(t)
-	exact, err := Product(x, y)
+	exact, err := matrix.Product(x, y)
 	require.NoError(t, err)
 	w, err := Weights(x, y)
 	require.NoError(t, err)
@@ -236,17 +237,15 @@ func TestWTACRSExactPathSkipsZeroWeights(t *testing.T) {
 }
 
 // TestApplyRejectsDuplicateIndices pins the sketch check of Apply, ApplyTransA, ApplyTransAInto,
-// GatherRows, LinearForward and LinearBackwardAdd: a sketch that lists a pair twice (or out of
+// GatherRows, GatherInto and Sketch.Validate (which package linear uses): a sketch that lists a pair twice (or out of
 // order) is an ErrShape, not a pair counted twice.
 func TestApplyRejectsDuplicateIndices(t *testing.T) {
 	t.Parallel()
-	x, err := NewDense(2, 3, []float64{1, 2, 3, 4, 5, 6})
+	x, err := matrix.NewDense(2, 3, []float64{1, 2, 3, 4, 5, 6})
 	require.NoError(t, err)
-	y, err := NewDense(3, 2, []float64{1, 0, 0, 1, 1, 1})
+	y, err := matrix.NewDense(3, 2, []float64{1, 0, 0, 1, 1, 1})
 	require.NoError(t, err)
-	h := Transpose(x) // 3×2: the rows are the pairs
-	w, err := NewDense(2, 2, []float64{1, 2, 3, 4})
-	require.NoError(t, err)
+	h := matrix.Transpose(x) // 3×2: the rows are the pairs
 	dup := &Sketch{M: 3, Index: []int{1, 1}, Scale: []float64{1, 1}}
 	unordered := &Sketch{M: 3, Index: []int{2, 1}, Scale: []float64{1, 1}}
 	good := &Sketch{M: 3, Index: []int{0, 2}, Scale: []float64{1, 2}}
@@ -257,18 +256,15 @@ func TestApplyRejectsDuplicateIndices(t *testing.T) {
 		{"Apply", func(s *Sketch) error { _, err := Apply(x, y, s); return err }},
 		{"ApplyTransA", func(s *Sketch) error { _, err := ApplyTransA(h, y, s); return err }},
 		{"ApplyTransAInto", func(s *Sketch) error {
-			dst, _ := NewDense[float64](2, 2, nil)
+			dst, _ := matrix.NewDense[float64](2, 2, nil)
 			return ApplyTransAInto(dst, h, y, s, nil)
 		}},
 		{"GatherRows", func(s *Sketch) error { _, _, err := GatherRows(h, y, s); return err }},
-		{"LinearForward", func(s *Sketch) error { _, _, err := LinearForward(h, w, nil, s); return err }},
-		{"LinearBackwardAdd", func(s *Sketch) error {
-			saved := LinearSaved[float64]{N: 3, H: Dense[float64]{Rows: len(s.Index), Cols: 2, Data: make([]float64, 2*len(s.Index))},
-				Index: s.Index}
-			gz, _ := NewDense[float64](3, 2, nil)
-			gw, _ := NewDense[float64](2, 2, nil)
-			return LinearBackwardAdd(saved, w, gz, Dense[float64]{}, gw, nil)
+		{"GatherInto", func(s *Sketch) error {
+			hs, _ := matrix.NewDense[float64](len(s.Index), 2, nil)
+			return GatherInto(hs, matrix.Dense[float64]{}, h, matrix.Dense[float64]{}, s)
 		}},
+		{"Validate", func(s *Sketch) error { return s.Validate(3) }},
 	}
 	for _, tc := range calls {
 		t.Run(tc.name, func(t *testing.T) {
@@ -277,52 +273,5 @@ func TestApplyRejectsDuplicateIndices(t *testing.T) {
 			assert.ErrorIs(t, tc.call(unordered), ErrShape, "indices out of order")
 			assert.NoError(t, tc.call(good), "a valid sketch")
 		})
-	}
-}
-
-// TestLinearBackwardAddAccumulates pins the contract of LinearBackwardAdd: it adds to ∇W and ∇b
-// (so that layers sharing a weight, or several calls, accumulate) and overwrites ∇H, for an exact
-// and a sampled layer.
-func TestLinearBackwardAddAccumulates(t *testing.T) {
-	t.Parallel()
-	h, err := NewDense(5, 3, []float64{1, 2, 3, -1, 0.5, 2, 4, -3, 1, 0, 1, 1, 2, 2, -2})
-	require.NoError(t, err)
-	w, err := NewDense(3, 2, []float64{1, -1, 0.5, 2, 3, 1})
-	require.NoError(t, err)
-	gz, err := NewDense(5, 2, []float64{1, 0, -2, 1, 0.5, 0.5, 3, -1, 1, 2})
-	require.NoError(t, err)
-	wts, err := WeightsTransA(h, gz)
-	require.NoError(t, err)
-	plan, err := NewWTACRS(wts, 3)
-	require.NoError(t, err)
-	for _, tc := range []struct {
-		name   string
-		sketch *Sketch
-	}{{"exact", nil}, {"sampled", plan.Sample(4, 0)}} {
-		_, saved, err := LinearForward(h, w, nil, tc.sketch)
-		require.NoError(t, err, tc.name)
-		gh, gw, gb, err := LinearBackward(saved, w, gz)
-		require.NoError(t, err, tc.name)
-
-		priorW := []float64{10, -20, 30, -40, 50, -60}
-		priorB := []float64{7, -8}
-		accW := Dense[float64]{Rows: 3, Cols: 2, Data: slices.Clone(priorW)}
-		accB := slices.Clone(priorB)
-		accH := Dense[float64]{Rows: 5, Cols: 3, Data: make([]float64, 15)}
-		for i := range accH.Data {
-			accH.Data[i] = 99
-		}
-		for call := 1; call <= 2; call++ {
-			require.NoError(t, LinearBackwardAdd(saved, w, gz, accH, accW, accB), tc.name)
-			for e, v := range gw.Data {
-				assert.True(t, scalar.EqualWithinAbsOrRel(accW.Data[e], priorW[e]+float64(call)*v, 1e-12, 1e-12),
-					"%s, call %d: ∇W[%d] = %v, want %v", tc.name, call, e, accW.Data[e], priorW[e]+float64(call)*v)
-			}
-			for c, v := range gb {
-				assert.True(t, scalar.EqualWithinAbsOrRel(accB[c], priorB[c]+float64(call)*v, 1e-12, 1e-12),
-					"%s, call %d: ∇b[%d]", tc.name, call, c)
-			}
-			assert.True(t, floats.EqualApprox(gh.Data, accH.Data, 1e-12), "%s, call %d: ∇H is overwritten", tc.name, call)
-		}
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // fuzzMatrices decodes X (n×m) and Y (m×q), n, m, q ≤ 4, from data: a shape byte, then one
 // byte per entry choosing zero, a small integer or a binary exponent over float64's whole range
 // (subnormals included), with a sign.
-func fuzzMatrices(data []byte) (x, y Dense[float64], ok bool) {
+func fuzzMatrices(data []byte) (x, y matrix.Dense[float64], ok bool) {
 	if len(data) < 2 {
 		return x, y, false
 	}
@@ -35,8 +37,8 @@ func fuzzMatrices(data []byte) (x, y Dense[float64], ok bool) {
 			return sign * math.Ldexp(1.5, min(e, 1022))
 		}
 	}
-	x, _ = NewDense[float64](n, m, nil)
-	y, _ = NewDense[float64](m, q, nil)
+	x, _ = matrix.NewDense[float64](n, m, nil)
+	y, _ = matrix.NewDense[float64](m, q, nil)
 	for i := range x.Data {
 		x.Data[i] = entry(i)
 	}

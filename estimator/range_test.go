@@ -8,13 +8,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/matrix"
 	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/floats/scalar"
 )
 
 // bigNorm returns ‖v‖ computed with 256-bit floats and rounded once to float64 (+Inf above
 // MaxFloat64).
-func bigNorm[T Float](v []T) float64 {
+func bigNorm[T matrix.Float](v []T) float64 {
 	s := new(big.Float).SetPrec(256)
 	for _, x := range v {
 		f := new(big.Float).SetPrec(256).SetFloat64(float64(x))
@@ -33,7 +34,7 @@ func sameFloat(got, want float64) bool {
 	return scalar.EqualWithinAbsOrRel(got, want, 0x1p-1073, 1e-15)
 }
 
-func repeat[T Float](v T, n int) []T {
+func repeat[T matrix.Float](v T, n int) []T {
 	out := make([]T, n)
 	for i := range out {
 		out[i] = v
@@ -69,11 +70,11 @@ func TestNormsAtFloatLimits(t *testing.T) {
 		t.Run("float64/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			want := bigNorm(tc.v)
-			d, err := NewDense(1, len(tc.v), tc.v)
+			d, err := matrix.NewDense(1, len(tc.v), tc.v)
 			require.NoError(t, err)
 			got := RowNorms(d)[0]
 			assert.True(t, sameFloat(got, want), "RowNorms: %v, want %v", got, want)
-			col := columnNorms(Transpose(d)).float64s()[0]
+			col := columnNorms(matrix.Transpose(d)).float64s()[0]
 			assert.True(t, sameFloat(col, want), "column norm: %v, want %v", col, want)
 		})
 	}
@@ -92,11 +93,11 @@ func TestNormsAtFloatLimits(t *testing.T) {
 		t.Run("float32/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			want := bigNorm(tc.v)
-			d, err := NewDense(1, len(tc.v), tc.v)
+			d, err := matrix.NewDense(1, len(tc.v), tc.v)
 			require.NoError(t, err)
 			got := RowNorms(d)[0]
 			assert.True(t, sameFloat(got, want), "RowNorms: %v, want %v", got, want)
-			col := columnNorms(Transpose(d)).float64s()[0]
+			col := columnNorms(matrix.Transpose(d)).float64s()[0]
 			assert.True(t, sameFloat(col, want), "column norm: %v, want %v", col, want)
 		})
 	}
@@ -118,8 +119,8 @@ func TestRowNormsFastPathUnchanged(t *testing.T) {
 	for i := range w {
 		require.Equal(t, a[i]*b[i], w[i], "weight %d", i)
 	}
-	x := ToFloat64(Transpose(h))
-	y := ToFloat64(g)
+	x := matrix.ToFloat64(matrix.Transpose(h))
+	y := matrix.ToFloat64(g)
 	wx, err := Weights(x, y)
 	require.NoError(t, err)
 	for j := range wx {
@@ -133,8 +134,8 @@ func TestRowNormsFastPathUnchanged(t *testing.T) {
 }
 
 // scaled returns d·2^e (exact for the integer-valued matrices of these tests).
-func scaled(d Dense[float64], e int) Dense[float64] {
-	out := Dense[float64]{Rows: d.Rows, Cols: d.Cols, Data: make([]float64, len(d.Data))}
+func scaled(d matrix.Dense[float64], e int) matrix.Dense[float64] {
+	out := matrix.Dense[float64]{Rows: d.Rows, Cols: d.Cols, Data: make([]float64, len(d.Data))}
 	for i, v := range d.Data {
 		out.Data[i] = math.Ldexp(v, e)
 	}
@@ -143,11 +144,11 @@ func scaled(d Dense[float64], e int) Dense[float64] {
 
 // integerCase is a 3×5 by 5×2 product of small integers, a zero column and a dominant pair, so
 // that every power-of-two scaling of it down to 2^-1060 is exact.
-func integerCase(t *testing.T) (Dense[float64], Dense[float64]) {
+func integerCase(t *testing.T) (matrix.Dense[float64], matrix.Dense[float64]) {
 	t.Helper()
-	x, err := NewDense(3, 5, []float64{1, 2, 0, 4, 5, -1, 3, 0, 2, 8, 3, 1, 0, -2, 1})
+	x, err := matrix.NewDense(3, 5, []float64{1, 2, 0, 4, 5, -1, 3, 0, 2, 8, 3, 1, 0, -2, 1})
 	require.NoError(t, err)
-	y, err := NewDense(5, 2, []float64{1, 2, 3, -1, 7, 7, 1, 2, -2, 1})
+	y, err := matrix.NewDense(5, 2, []float64{1, 2, 3, -1, 7, 7, 1, 2, -2, 1})
 	require.NoError(t, err)
 	return x, y
 }
@@ -174,7 +175,7 @@ func TestWeightsScaleFree(t *testing.T) {
 			assert.Equal(t, w0[i] == 0, w[i] == 0, "scale %v: pair %d", sc, i)
 			assert.True(t, scalar.EqualWithinRel(p[i], p0[i], 1e-14), "scale %v: p_%d = %v, want %v", sc, i, p[i], p0[i])
 		}
-		wt, err := WeightsTransA(Transpose(xs), ys)
+		wt, err := WeightsTransA(matrix.Transpose(xs), ys)
 		require.NoError(t, err)
 		for i := range wt {
 			assert.True(t, scalar.EqualWithinRel(wt[i], w[i], 1e-14), "scale %v: transposed weight %d", sc, i)
@@ -308,7 +309,7 @@ func TestUnbiasedAtFloatLimits(t *testing.T) {
 	x0, y := integerCase(t)
 	for _, e := range []int{-997, -1060, 990} {
 		x := scaled(x0, e)
-		exact, err := Product(x, y)
+		exact, err := matrix.Product(x, y)
 		require.NoError(t, err)
 		w, err := Weights(x, y)
 		require.NoError(t, err)
@@ -336,7 +337,7 @@ func TestUnbiasedAtFloatLimitsControl(t *testing.T) {
 	x0, y := integerCase(t)
 	for _, e := range []int{-997, -1060, 990} {
 		x := scaled(x0, e)
-		exact, _ := Product(x, y)
+		exact, _ := matrix.Product(x, y)
 		w, _ := Weights(x, y)
 		p, err := NewTopK(w, 2)
 		require.NoError(t, err)
@@ -387,11 +388,11 @@ func TestClosedFormWideMatchesFast(t *testing.T) {
 	x2, y2 := paddedHeavyTailed(4, 12, 3, 5)
 	for _, c := range []struct {
 		name string
-		x, y Dense[float64]
+		x, y matrix.Dense[float64]
 	}{{"small", x1, y1}, {"padded heavy-tailed", x2, y2}} {
 		w, err := Weights(c.x, c.y)
 		require.NoError(t, err)
-		exact, _ := Product(c.x, c.y)
+		exact, _ := matrix.Product(c.x, c.y)
 		norm2 := frob2(exact.Data)
 		for _, m := range Methods() {
 			for _, k := range []int{1, 3, 5} {
@@ -417,11 +418,11 @@ func TestClosedFormWideMatchesFast(t *testing.T) {
 // weighing less than an ulp of the total): it gave NaN moments and an empty mean.
 func TestNoReplacementClosedFormWhenRestCancels(t *testing.T) {
 	t.Parallel()
-	x, err := NewDense(2, 3, []float64{1, 1e-10, 2, 3, 1e-10, 1})
+	x, err := matrix.NewDense(2, 3, []float64{1, 1e-10, 2, 3, 1e-10, 1})
 	require.NoError(t, err)
-	y, err := NewDense(3, 1, []float64{1, 1e-10, 2})
+	y, err := matrix.NewDense(3, 1, []float64{1, 1e-10, 2})
 	require.NoError(t, err)
-	exact, _ := Product(x, y)
+	exact, _ := matrix.Product(x, y)
 	w, err := Weights(x, y)
 	require.NoError(t, err)
 	for _, k := range []int{1, 2, 3} {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -54,7 +55,7 @@ func BenchmarkRowNorms(b *testing.B) {
 
 // plainRowNorms is the norm pass without the range checks and the scaled fallback: the square
 // root of gonum's dot kernel per row, in parallel as RowNorms.
-func plainRowNorms(d Dense[float32]) []float64 {
+func plainRowNorms(d matrix.Dense[float32]) []float64 {
 	out := make([]float64, d.Rows)
 	var impl gonum.Implementation
 	parallelRows(d.Rows, d.Cols, func(lo, hi int) {

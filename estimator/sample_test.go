@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 func float64Bits(v []float64) []uint64 {
@@ -98,7 +99,7 @@ func TestSampleMergedMemoryIsBounded(t *testing.T) {
 func TestHugeBudgetCostsOrderM(t *testing.T) {
 	t.Parallel()
 	x, y := smallCase(t)
-	exact, _ := Product(x, y)
+	exact, _ := matrix.Product(x, y)
 	w, err := Weights(x, y)
 	require.NoError(t, err)
 	for _, m := range []Method{MethodWTACRS, MethodBernoulli, MethodTopK, MethodNoReplacement} {

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 	"sync/atomic"
 
+	"github.com/wtacrs/wtacrs/internal/parallel"
+	"github.com/wtacrs/wtacrs/matrix"
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
@@ -22,8 +22,8 @@ var ErrRange = errors.New("estimator: out of float64 range")
 // normal range, every weight is multiplied by one power of two (see [WeightsFromNorms]). It
 // returns ErrShape or ErrNonFinite for bad input and ErrRange when the weights span more than
 // float64 holds.
-func Weights[T Float](x, y Dense[T]) ([]float64, error) {
-	if err := checkProduct(x, y); err != nil {
+func Weights[T matrix.Float](x, y matrix.Dense[T]) ([]float64, error) {
+	if err := matrix.CheckProduct(x, y); err != nil {
 		return nil, err
 	}
 	return weightsOf(columnNorms(x), rowNorms(y))
@@ -33,8 +33,8 @@ func Weights[T Float](x, y Dense[T]) ([]float64, error) {
 // pairs are the rows of H and G (for ∇W = Hᵀ∇Z: the tokens), over float64's whole range as for
 // [Weights]. It returns ErrShape or ErrNonFinite for bad input and ErrRange when the weights
 // span more than float64 holds.
-func WeightsTransA[T Float](h, g Dense[T]) ([]float64, error) {
-	if err := checkTransShape(h, g); err != nil {
+func WeightsTransA[T matrix.Float](h, g matrix.Dense[T]) ([]float64, error) {
+	if err := matrix.CheckTransShape(h, g); err != nil {
 		return nil, err
 	}
 	// NaN and Inf are found through the norms: a row holding one has a non-finite norm, so the
@@ -237,14 +237,14 @@ func checkSpan(w []float64) error {
 // its norm (subnormal where the norm is), a row of entries near MaxFloat64 gets its norm or +Inf
 // where the norm exceeds MaxFloat64. It does not check d for NaN or Inf (a row holding one gets
 // norm NaN or +Inf).
-func RowNorms[T Float](d Dense[T]) []float64 {
+func RowNorms[T matrix.Float](d matrix.Dense[T]) []float64 {
 	return rowNorms(d).float64s()
 }
 
 // rowNorms returns the row norms of d. The fast path is the square root of gonum's dot kernel,
 // accepted where that sum of squares is safely in range (see sumSquares); the other rows (zero
 // rows included, as a zero sum may hide squares that underflowed) are recomputed with scaling.
-func rowNorms[T Float](d Dense[T]) norms {
+func rowNorms[T matrix.Float](d matrix.Dense[T]) norms {
 	out := make([]float64, d.Rows)
 	var fallback atomic.Bool // some row is marked for the scaled computation
 	parallelRows(d.Rows, d.Cols, func(lo, hi int) {
@@ -271,7 +271,7 @@ func rowNorms[T Float](d Dense[T]) norms {
 // columnNorms returns the column norms of d, summing the squares of each column over the rows in
 // order (the fast path) and recomputing with scaling the columns whose sum is not safely in
 // float64's range.
-func columnNorms[T Float](d Dense[T]) norms {
+func columnNorms[T matrix.Float](d matrix.Dense[T]) norms {
 	a := make([]float64, d.Cols)
 	for i := 0; i < d.Rows; i++ {
 		for j, v := range d.Row(i) {
@@ -302,7 +302,7 @@ func columnNorms[T Float](d Dense[T]) norms {
 // that underflowed lost at most half the smallest subnormal, ε·2^-1022 in float64 (ε = 2^-53),
 // so n of them lose at most n·ε·s, the bound of the sum's own rounding. A zero sum is not
 // accepted: it may hide squares that underflowed.
-func sumSquares[T Float](v []T) (float64, bool) {
+func sumSquares[T matrix.Float](v []T) (float64, bool) {
 	var impl gonum.Implementation
 	switch s := any(v).(type) {
 	case []float32:
@@ -319,33 +319,13 @@ func sumSquares[T Float](v []T) (float64, bool) {
 	return acc, acc >= 0x1p-1022 && acc <= math.MaxFloat64
 }
 
-// parallelRows splits rows into contiguous chunks, one goroutine each, when the work is large
-// enough to pay for the goroutines.
-func parallelRows(rows, cols int, f func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers > rows {
-		workers = rows
-	}
-	if workers <= 1 || rows*cols < 1<<16 {
-		f(0, rows)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (rows + workers - 1) / workers
-	for lo := 0; lo < rows; lo += chunk {
-		hi := min(lo+chunk, rows)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// parallelRows runs f over contiguous chunks of rows on several goroutines when the work
+// (rows × cols) is large enough to pay for them (package internal/parallel).
+func parallelRows(rows, cols int, f func(lo, hi int)) { parallel.Chunks(rows, cols, 1<<16, f) }
 
 // finiteNorm returns ErrNonFinite when the norm of row i is NaN or Inf, that is when the row
 // holds a NaN or ±Inf (norms are computed with scaling and never overflow here).
-func finiteNorm[T Float](name string, d Dense[T], i int, norm float64) error {
+func finiteNorm[T matrix.Float](name string, d matrix.Dense[T], i int, norm float64) error {
 	if !math.IsNaN(norm) && !math.IsInf(norm, 0) {
 		return nil
 	}

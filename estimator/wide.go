@@ -3,6 +3,8 @@ package estimator
 import (
 	"fmt"
 	"math"
+
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // wide is the number frac·2^exp: a float64 with a separate binary exponent, for the norms,
@@ -86,7 +88,7 @@ func (a wide) String() string {
 // wideSumSquares returns Σv² without overflow or underflow: the entries are scaled by the power
 // of two that brings the largest to [0.5, 1) before they are squared (as BLAS nrm2 scales). A
 // NaN or ±Inf entry gives a NaN or +Inf sum.
-func wideSumSquares[T Float](v []T) wide {
+func wideSumSquares[T matrix.Float](v []T) wide {
 	var big float64
 	for _, x := range v {
 		a := math.Abs(float64(x))

@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/wtacrs/wtacrs/analysis"
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -57,7 +57,7 @@ func (c *Collector) Wants(step int, layer train.LayerID) bool {
 // Observe analyses one observation; an invalid observation is remembered and reported by
 // [Collector.Err].
 func (c *Collector) Observe(o train.Observation) {
-	err := c.add(o, estimator.Dense[float64]{}, estimator.Dense[float64]{})
+	err := c.add(o, matrix.Dense[float64]{}, matrix.Dense[float64]{})
 	if err != nil {
 		c.mu.Lock()
 		c.err = errors.Join(c.err, err)
@@ -73,7 +73,7 @@ func (c *Collector) Err() error {
 }
 
 // add analyses o; h and g, when not empty, are the layer's H and ∇Z for the exact variance ratio.
-func (c *Collector) add(o train.Observation, h, g estimator.Dense[float64]) error {
+func (c *Collector) add(o train.Observation, h, g matrix.Dense[float64]) error {
 	where := fmt.Sprintf("%s step %d", o.Layer, o.Step)
 	valid := o.Valid
 	if c.cfg.IncludePadding {
@@ -129,11 +129,11 @@ func (c *Collector) add(o train.Observation, h, g estimator.Dense[float64]) erro
 	return nil
 }
 
-func selectRows(d estimator.Dense[float64], valid []bool) estimator.Dense[float64] {
+func selectRows(d matrix.Dense[float64], valid []bool) matrix.Dense[float64] {
 	if valid == nil {
 		return d
 	}
-	out := estimator.Dense[float64]{Cols: d.Cols}
+	out := matrix.Dense[float64]{Cols: d.Cols}
 	for t, ok := range valid {
 		if ok {
 			out.Data = append(out.Data, d.Row(t)...)

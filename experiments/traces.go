@@ -14,6 +14,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -146,9 +147,9 @@ func outOrDefault(out string) string {
 }
 
 // readStep reads one step directory into an observation and, when present, H and ∇Z.
-func readStep(dir string, id train.LayerID, step int) (train.Observation, estimator.Dense[float64], estimator.Dense[float64], error) {
+func readStep(dir string, id train.LayerID, step int) (train.Observation, matrix.Dense[float64], matrix.Dense[float64], error) {
 	o := train.Observation{Step: step, Layer: id}
-	var h, g estimator.Dense[float64]
+	var h, g matrix.Dense[float64]
 	read := func(name string, dims int) ([]float64, []int, bool, error) {
 		path := filepath.Join(dir, name)
 		data, shape, err := readNpy(path)
@@ -172,11 +173,11 @@ func readStep(dir string, id train.LayerID, step int) (train.Observation, estima
 		return o, h, g, err
 	}
 	if hok {
-		h = estimator.Dense[float64]{Rows: hs[0], Cols: hs[1], Data: hd}
+		h = matrix.Dense[float64]{Rows: hs[0], Cols: hs[1], Data: hd}
 		o.ActNorms = estimator.RowNorms(h)
 	}
 	if gok {
-		g = estimator.Dense[float64]{Rows: gs[0], Cols: gs[1], Data: gd}
+		g = matrix.Dense[float64]{Rows: gs[0], Cols: gs[1], Data: gd}
 		o.GradNorms = estimator.RowNorms(g)
 	}
 	for _, f := range []struct {
@@ -202,7 +203,7 @@ func readStep(dir string, id train.LayerID, step int) (train.Observation, estima
 		}
 	}
 	if !hok || !gok {
-		h, g = estimator.Dense[float64]{}, estimator.Dense[float64]{}
+		h, g = matrix.Dense[float64]{}, matrix.Dense[float64]{}
 	}
 	vd, _, ok, err := read(TraceFiles.Valid, 1)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // fakeBackend keeps matrices in host memory and queues nothing: a device for the checks of the
@@ -116,14 +117,14 @@ func checkAPIErrors(t *testing.T, d, other *Device) {
 		assert.ErrorIs(t, err, estimator.ErrShape)
 		_, err = d.Alloc(3, tooBig())
 		assert.ErrorIs(t, err, estimator.ErrShape)
-		_, err = d.Upload(estimator.Dense[float32]{Rows: 2, Cols: 2, Data: []float32{1, 2, 3}})
+		_, err = d.Upload(matrix.Dense[float32]{Rows: 2, Cols: 2, Data: []float32{1, 2, 3}})
 		assert.ErrorIs(t, err, estimator.ErrShape)
-		_, err = d.Upload(estimator.Dense[float32]{Rows: 1, Cols: 2, Data: []float32{1, float32(math.NaN())}})
+		_, err = d.Upload(matrix.Dense[float32]{Rows: 1, Cols: 2, Data: []float32{1, float32(math.NaN())}})
 		assert.ErrorIs(t, err, estimator.ErrNonFinite)
-		two := estimator.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, 1}}
-		_, _, err = EstimateGradW(d, estimator.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, float32(math.Inf(1))}}, two, crs(1), 1, 1)
+		two := matrix.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, 1}}
+		_, _, err = EstimateGradW(d, matrix.Dense[float32]{Rows: 2, Cols: 1, Data: []float32{1, float32(math.Inf(1))}}, two, crs(1), 1, 1)
 		assert.ErrorIs(t, err, estimator.ErrNonFinite)
-		_, _, err = EstimateGradW(d, estimator.Dense[float32]{Rows: 3, Cols: 1, Data: []float32{1, 1, 1}}, two, crs(1), 1, 1)
+		_, _, err = EstimateGradW(d, matrix.Dense[float32]{Rows: 3, Cols: 1, Data: []float32{1, 1, 1}}, two, crs(1), 1, 1)
 		assert.ErrorIs(t, err, estimator.ErrShape)
 		_, _, err = EstimateGradW(d, two, two, Options{Method: estimator.MethodTopK, K: 1}, 1, 1)
 		assert.ErrorIs(t, err, ErrMethod)

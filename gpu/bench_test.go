@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // benchShapes are the (n, d_in, d_out) of the issue: a T5-Base-like layer at batch×sequence 12800,
@@ -26,8 +27,8 @@ var benchRatios = []float64{0.3, 0.1}
 // benchBatch is the number of calls queued between two waits when timing.
 const benchBatch = 10
 
-func randomDense(rng *rand.Rand, rows, cols int) estimator.Dense[float32] {
-	d := estimator.Dense[float32]{Rows: rows, Cols: cols, Data: make([]float32, rows*cols)}
+func randomDense(rng *rand.Rand, rows, cols int) matrix.Dense[float32] {
+	d := matrix.Dense[float32]{Rows: rows, Cols: cols, Data: make([]float32, rows*cols)}
 	for i := 0; i < rows; i++ {
 		s := float32(0.5 + rng.Float64()*rng.Float64()*4) // row scales in [0.5, 4.5), skewed
 		row := d.Data[i*cols : (i+1)*cols]

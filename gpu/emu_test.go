@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 type emuOut struct {
@@ -30,7 +31,7 @@ type emuOut struct {
 	hs, gs   []float32
 }
 
-func runEmu(t *testing.T, bin string, h, g estimator.Dense[float32], opts Options, seed, stream uint64) emuOut {
+func runEmu(t *testing.T, bin string, h, g matrix.Dense[float32], opts Options, seed, stream uint64) emuOut {
 	n, k := h.Rows, opts.K
 	cand, mode := chooseMode(opts, n)
 	var in bytes.Buffer

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/gpu"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // Predict on the host what an Estimator keeps and draws: WTA-CRS with a budget of 4 rows over six
@@ -29,8 +30,8 @@ func ExampleHostTrace() {
 // Estimate ∇W = Hᵀ∇Z with WTA-CRS on the GPU, or without one with package estimator on the CPU:
 // for the same weights, seed and stream both keep and draw the same pairs.
 func ExampleEstimateGradW() {
-	h, _ := estimator.NewDense(6, 2, []float32{1, 2, 3, 4, 5, 6, 0, 1, 2, 2, 1, 0})
-	g, _ := estimator.NewDense(6, 1, []float32{1, -1, 2, 0, 3, 1})
+	h, _ := matrix.NewDense(6, 2, []float32{1, 2, 3, 4, 5, 6, 0, 1, 2, 2, 1, 0})
+	g, _ := matrix.NewDense(6, 1, []float32{1, -1, 2, 0, 3, 1})
 	opts := gpu.Options{Method: estimator.MethodWTACRS, K: 4}
 	var kept, draws []int
 	d, err := gpu.Open(0)
@@ -68,8 +69,8 @@ func ExampleEstimateGradW() {
 
 // tokens returns a rows×cols matrix of small integers, every eleventh row eight times larger: the
 // norms are exact on every device, and a few tokens are heavy.
-func tokens(rows, cols, salt int) estimator.Dense[float32] {
-	m, _ := estimator.NewDense[float32](rows, cols, nil)
+func tokens(rows, cols, salt int) matrix.Dense[float32] {
+	m, _ := matrix.NewDense[float32](rows, cols, nil)
 	for i := range m.Data {
 		v := float32((i*7+salt*13)%9 - 4)
 		if (i/cols)%11 == 0 {

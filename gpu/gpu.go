@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // Errors returned by this package, wrapped with context. Where the meaning is that of package
@@ -217,7 +218,7 @@ func (d *Device) Alloc(rows, cols int) (*Matrix, error) {
 
 // Upload copies m to a new device matrix. It returns estimator.ErrShape when m is empty or its
 // storage does not match its dimensions, and estimator.ErrNonFinite when m holds NaN or ±Inf.
-func (d *Device) Upload(m estimator.Dense[float32]) (*Matrix, error) {
+func (d *Device) Upload(m matrix.Dense[float32]) (*Matrix, error) {
 	if err := d.ok(); err != nil {
 		return nil, err
 	}
@@ -248,13 +249,13 @@ func (m *Matrix) ok() error {
 }
 
 // Download copies the matrix to host memory (waiting for queued work).
-func (m *Matrix) Download() (estimator.Dense[float32], error) {
+func (m *Matrix) Download() (matrix.Dense[float32], error) {
 	if err := m.ok(); err != nil {
-		return estimator.Dense[float32]{}, err
+		return matrix.Dense[float32]{}, err
 	}
-	out := estimator.Dense[float32]{Rows: m.rows, Cols: m.cols, Data: make([]float32, m.rows*m.cols)}
+	out := matrix.Dense[float32]{Rows: m.rows, Cols: m.cols, Data: make([]float32, m.rows*m.cols)}
 	if err := m.dev.b.download(out.Data, m.ptr); err != nil {
-		return estimator.Dense[float32]{}, err
+		return matrix.Dense[float32]{}, err
 	}
 	return out, nil
 }
@@ -496,8 +497,8 @@ func (e *Estimator) Free() error {
 // estimate of HᵀG with options o and (seed, stream) as [Device.NewEstimator] and
 // [Estimator.GradW], and returns the estimate with its [Trace]. It returns the errors of those,
 // and checks H and G for NaN and Inf on the host.
-func EstimateGradW(d *Device, h, g estimator.Dense[float32], o Options, seed, stream uint64) (estimator.Dense[float32], *Trace, error) {
-	var zero estimator.Dense[float32]
+func EstimateGradW(d *Device, h, g matrix.Dense[float32], o Options, seed, stream uint64) (matrix.Dense[float32], *Trace, error) {
+	var zero matrix.Dense[float32]
 	if err := d.ok(); err != nil {
 		return zero, nil, err
 	}

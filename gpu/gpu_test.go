@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // openDevice opens device 0 or skips the test with the reason: a build without the cuda tag or a
@@ -28,10 +29,10 @@ func openDevice(t testing.TB) *Device {
 
 // randomPair returns H (n×dIn) and G (n×dOut) with Gaussian entries and heavy-tailed row scales,
 // so that WTA-CRS keeps a non-trivial set.
-func randomPair(seed uint64, n, dIn, dOut int) (h, g estimator.Dense[float32]) {
+func randomPair(seed uint64, n, dIn, dOut int) (h, g matrix.Dense[float32]) {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	fill := func(rows, cols int) estimator.Dense[float32] {
-		d := estimator.Dense[float32]{Rows: rows, Cols: cols, Data: make([]float32, rows*cols)}
+	fill := func(rows, cols int) matrix.Dense[float32] {
+		d := matrix.Dense[float32]{Rows: rows, Cols: cols, Data: make([]float32, rows*cols)}
 		for i := 0; i < rows; i++ {
 			s := math.Exp(1.2 * rng.NormFloat64())
 			for j := 0; j < cols; j++ {
@@ -43,8 +44,8 @@ func randomPair(seed uint64, n, dIn, dOut int) (h, g estimator.Dense[float32]) {
 	return fill(n, dIn), fill(n, dOut)
 }
 
-func abs32(d estimator.Dense[float32]) estimator.Dense[float32] {
-	out := estimator.Dense[float32]{Rows: d.Rows, Cols: d.Cols, Data: make([]float32, len(d.Data))}
+func abs32(d matrix.Dense[float32]) matrix.Dense[float32] {
+	out := matrix.Dense[float32]{Rows: d.Rows, Cols: d.Cols, Data: make([]float32, len(d.Data))}
 	for i, v := range d.Data {
 		out.Data[i] = float32(math.Abs(float64(v)))
 	}
@@ -78,7 +79,7 @@ func TestClosedReceivers(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	_, err = Open(-1)
 	assert.ErrorIs(t, err, ErrNoGPU)
-	_, _, err = EstimateGradW(d, estimator.Dense[float32]{}, estimator.Dense[float32]{}, crs(1), 1, 1)
+	_, _, err = EstimateGradW(d, matrix.Dense[float32]{}, matrix.Dense[float32]{}, crs(1), 1, 1)
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
@@ -99,8 +100,8 @@ func TestDeviceParity(t *testing.T) {
 		h, g := randomPair(11, sh.n, sh.dIn, sh.dOut)
 		cpuW, err := estimator.WeightsTransA(h, g)
 		require.NoError(t, err)
-		h64, g64 := estimator.ToFloat64(h), estimator.ToFloat64(g)
-		ah, ag := estimator.ToFloat64(abs32(h)), estimator.ToFloat64(abs32(g))
+		h64, g64 := matrix.ToFloat64(h), matrix.ToFloat64(g)
+		ah, ag := matrix.ToFloat64(abs32(h)), matrix.ToFloat64(abs32(g))
 		type parityCase struct {
 			name string
 			opts Options
@@ -178,9 +179,9 @@ func TestDeviceParity(t *testing.T) {
 			require.NoError(t, d.GradW(dw, dh, dg))
 			got, err := dw.Download()
 			require.NoError(t, err)
-			want, err := estimator.ProductTransA(h64, g64)
+			want, err := matrix.ProductTransA(h64, g64)
 			require.NoError(t, err)
-			absTerms, err := estimator.ProductTransA(ah, ag)
+			absTerms, err := matrix.ProductTransA(ah, ag)
 			require.NoError(t, err)
 			for i := range want.Data {
 				require.LessOrEqual(t, math.Abs(float64(got.Data[i])-want.Data[i]), gemmTolerance(sh.n, absTerms.Data[i]), "entry %d", i)
@@ -196,7 +197,7 @@ func TestDeviceBackward(t *testing.T) {
 	const n, dIn, dOut, k = 300, 20, 12, 60
 	h, g := randomPair(5, n, dIn, dOut)
 	wt, _ := randomPair(6, dIn, dOut, 1)
-	up := func(m estimator.Dense[float32]) *Matrix {
+	up := func(m matrix.Dense[float32]) *Matrix {
 		x, err := d.Upload(m)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = x.Free() })
@@ -217,10 +218,10 @@ func TestDeviceBackward(t *testing.T) {
 	require.NoError(t, e.Err())
 	gotH, err := gradH.Download()
 	require.NoError(t, err)
-	w64 := estimator.ToFloat64(wt)
-	want, err := estimator.Product(estimator.ToFloat64(g), estimator.Transpose(w64))
+	w64 := matrix.ToFloat64(wt)
+	want, err := matrix.Product(matrix.ToFloat64(g), matrix.Transpose(w64))
 	require.NoError(t, err)
-	absTerms, err := estimator.Product(estimator.ToFloat64(abs32(g)), estimator.Transpose(estimator.ToFloat64(abs32(wt))))
+	absTerms, err := matrix.Product(matrix.ToFloat64(abs32(g)), matrix.Transpose(matrix.ToFloat64(abs32(wt))))
 	require.NoError(t, err)
 	for i := range want.Data {
 		require.LessOrEqual(t, math.Abs(float64(gotH.Data[i])-want.Data[i]), gemmTolerance(dOut, absTerms.Data[i]), "∇H entry %d", i)
@@ -237,7 +238,7 @@ func TestDeviceBackward(t *testing.T) {
 }
 
 // projection returns a_t = H[t,:]ᵀ U G[t,:] for every token: ⟨HᵀG, U⟩ = Σ_t a_t.
-func projection(h, g estimator.Dense[float64], u []float64) []float64 {
+func projection(h, g matrix.Dense[float64], u []float64) []float64 {
 	a := make([]float64, h.Rows)
 	for t := range a {
 		hr, gr := h.Row(t), g.Row(t)
@@ -262,8 +263,8 @@ func TestDeviceUnbiased(t *testing.T) {
 	d := openDevice(t)
 	const n, dIn, dOut, k, reps, zMax = 64, 8, 6, 12, 4000, 5.5
 	h, g := randomPair(21, n, dIn, dOut)
-	h64, g64 := estimator.ToFloat64(h), estimator.ToFloat64(g)
-	exact, err := estimator.ProductTransA(h64, g64)
+	h64, g64 := matrix.ToFloat64(h), matrix.ToFloat64(g)
+	exact, err := matrix.ProductTransA(h64, g64)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(8, 8))
 	us := make([][]float64, 3)
@@ -353,7 +354,7 @@ func TestDeviceErrors(t *testing.T) {
 	// clears the report.
 	const n, dIn, dOut = 40, 4, 3
 	h, g := randomPair(1, n, dIn, dOut)
-	up := func(m estimator.Dense[float32]) *Matrix {
+	up := func(m matrix.Dense[float32]) *Matrix {
 		x, err := d.Upload(m)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = x.Free() })
@@ -409,13 +410,13 @@ func TestDeviceSetWeights(t *testing.T) {
 	require.NotContains(t, tr.Draws, 3)
 	got, err := dw.Download()
 	require.NoError(t, err)
-	want, err := estimator.ApplyTransA(estimator.ToFloat64(h), estimator.ToFloat64(g), sk)
+	want, err := estimator.ApplyTransA(matrix.ToFloat64(h), matrix.ToFloat64(g), sk)
 	require.NoError(t, err)
 	absSk := &estimator.Sketch{M: sk.M, Index: sk.Index, Scale: make([]float64, len(sk.Scale))}
 	for j, s := range sk.Scale {
 		absSk.Scale[j] = math.Abs(s)
 	}
-	absTerms, err := estimator.ApplyTransA(estimator.ToFloat64(abs32(h)), estimator.ToFloat64(abs32(g)), absSk)
+	absTerms, err := estimator.ApplyTransA(matrix.ToFloat64(abs32(h)), matrix.ToFloat64(abs32(g)), absSk)
 	require.NoError(t, err)
 	for i := range want.Data {
 		require.LessOrEqual(t, math.Abs(float64(got.Data[i])-want.Data[i]), gemmTolerance(k, absTerms.Data[i]), "entry %d", i)

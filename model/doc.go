@@ -6,10 +6,10 @@
 //
 // # Conventions
 //
-// Tensors are row-major [estimator.Dense] matrices of float32 or float64. The tokens of a batch
+// Tensors are row-major [matrix.Dense] matrices of float32 or float64. The tokens of a batch
 // of B sequences of length S are pooled: row t = b·S + s. Linear layers compute Z = HW + b with W
-// stored d_in×d_out. Every linear layer runs through [estimator.LinearForward] and
-// [estimator.LinearBackwardAdd]; a [Hook] chooses, per layer and step, exact backward or a
+// stored d_in×d_out. Every linear layer runs through [linear.Forward] and
+// [linear.BackwardAdd]; a [Hook] chooses, per layer and step, exact backward or a
 // sketch of the pooled tokens (Algorithm 1 of the paper) and sees each layer's output gradient.
 //
 // Backward recomputes the attention probabilities from the saved queries and keys instead of

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/linear"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // Errors returned by this package, wrapped with context.
@@ -54,8 +56,8 @@ func (c Config) Validate() error {
 // Param is one parameter tensor and its gradient accumulator.
 type Param[T Float] struct {
 	Name string
-	W    estimator.Dense[T] // value (a vector is 1×n)
-	G    []T                // gradient, same length as W.Data
+	W    matrix.Dense[T] // value (a vector is 1×n)
+	G    []T             // gradient, same length as W.Data
 }
 
 type block[T Float] struct {
@@ -86,7 +88,7 @@ func New[T Float](cfg Config, seed uint64) (*Model[T], error) {
 	rng := rand.New(rand.NewPCG(seed, 0x6d6f64656c))
 	m := &Model[T]{Cfg: cfg}
 	param := func(name string, r, c int, init func() float64) *Param[T] {
-		p := &Param[T]{Name: name, W: estimator.Dense[T]{Rows: r, Cols: c, Data: make([]T, r*c)}, G: make([]T, r*c)}
+		p := &Param[T]{Name: name, W: matrix.Dense[T]{Rows: r, Cols: c, Data: make([]T, r*c)}, G: make([]T, r*c)}
 		for i := range p.W.Data {
 			p.W.Data[i] = T(init())
 		}
@@ -202,15 +204,15 @@ func (b Batch) Validate(cfg Config) error {
 // Gradient is called in backward with the layer's output gradient ∇Z (read-only, n×d_out)
 // before the weight gradient is formed.
 type Hook[T Float] interface {
-	Sketch(linear int, h estimator.Dense[T]) (*estimator.Sketch, error)
-	Gradient(linear int, gradZ estimator.Dense[T]) error
+	Sketch(linear int, h matrix.Dense[T]) (*estimator.Sketch, error)
+	Gradient(linear int, gradZ matrix.Dense[T]) error
 }
 
 type blockTape[T Float] struct {
 	xhat1, xhat2  dense[T]
 	inv1, inv2    []T
 	q, k, v, p, u dense[T]
-	lin           [LinearPerBlock]estimator.LinearSaved[T]
+	lin           [LinearPerBlock]linear.Saved[T]
 }
 
 // Tape holds what a forward pass saved for backward, and its outputs.
@@ -220,7 +222,7 @@ type Tape[T Float] struct {
 	xhatF   dense[T]
 	invF    []T
 	cls     dense[T] // B×d normalised [CLS] rows fed to the head
-	Logits  estimator.Dense[T]
+	Logits  matrix.Dense[T]
 	Loss    float64 // mean cross-entropy (0 without labels)
 	dLogits dense[T]
 }
@@ -250,18 +252,18 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		}
 	}
 	tape := &Tape[T]{batch: b, blocks: make([]blockTape[T], m.Cfg.Blocks)}
-	lin := func(i int, h dense[T]) (dense[T], estimator.LinearSaved[T], error) {
+	lin := func(i int, h dense[T]) (dense[T], linear.Saved[T], error) {
 		var s *estimator.Sketch
 		if hook != nil {
 			var err error
 			if s, err = hook.Sketch(i, h); err != nil {
-				return dense[T]{}, estimator.LinearSaved[T]{}, err
+				return dense[T]{}, linear.Saved[T]{}, err
 			}
 		}
 		w, bias := m.Linear(i)
-		z, saved, err := estimator.LinearForward(h, w.W, bias.W.Data, s)
+		z, saved, err := linear.Forward(h, w.W, bias.W.Data, s)
 		if err != nil {
-			return dense[T]{}, estimator.LinearSaved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+			return dense[T]{}, linear.Saved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
 		}
 		return z, saved, nil
 	}
@@ -307,7 +309,7 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 	var y dense[T]
 	y, tape.xhatF, tape.invF = layerNormForward(cls, m.lnfg.W.Data, m.lnfb.W.Data)
 	tape.cls = y
-	logits, err := estimator.Product(y, m.headW.W)
+	logits, err := matrix.Product(y, m.headW.W)
 	if err != nil {
 		return nil, fmt.Errorf("model: head: %w", err)
 	}
@@ -360,7 +362,7 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 	for s := 0; s < b.B; s++ {
 		copy(dx.Row(s*b.S), dcls.Row(s))
 	}
-	linBack := func(i int, saved estimator.LinearSaved[T], gz dense[T]) (dense[T], error) {
+	linBack := func(i int, saved linear.Saved[T], gz dense[T]) (dense[T], error) {
 		if hook != nil {
 			if err := hook.Gradient(i, gz); err != nil {
 				return dense[T]{}, err
@@ -368,8 +370,8 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 		}
 		w, bias := m.Linear(i)
 		gh := newDense[T](n, w.W.Rows)
-		gw := estimator.Dense[T]{Rows: w.W.Rows, Cols: w.W.Cols, Data: w.G}
-		if err := estimator.LinearBackwardAdd(saved, w.W, gz, gh, gw, bias.G); err != nil {
+		gw := matrix.Dense[T]{Rows: w.W.Rows, Cols: w.W.Cols, Data: w.G}
+		if err := linear.BackwardAdd(saved, w.W, gz, gh, gw, bias.G); err != nil {
 			return dense[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
 		}
 		return gh, nil
@@ -458,7 +460,7 @@ func (m *Model[T]) recompute(first int, xhat dense[T], g, b []T) []dense[T] {
 	out := make([]dense[T], count)
 	for c := range out {
 		w, bias := m.Linear(first + c)
-		z, _, err := estimator.LinearForward(y, w.W, bias.W.Data, nil)
+		z, _, err := linear.Forward(y, w.W, bias.W.Data, nil)
 		if err != nil {
 			panic("model: recomputation failed on inputs forward accepted: " + err.Error())
 		}
@@ -482,15 +484,14 @@ func (t *Tape[T]) Predict() []int {
 }
 
 // LinearSaved returns what linear layer i kept for backward.
-func (t *Tape[T]) LinearSaved(i int) estimator.LinearSaved[T] {
+func (t *Tape[T]) LinearSaved(i int) linear.Saved[T] {
 	return t.blocks[i/LinearPerBlock].lin[i%LinearPerBlock]
 }
 
 // SavedBytes returns the bytes of activations the tape keeps for backward, counting a tensor
 // shared by several operations once (an exact layer shares its input's storage).
 func (t *Tape[T]) SavedBytes() int {
-	var z T
-	size := int(unsafeSizeof(z))
+	size := matrix.ElemSize[T]()
 	seen := map[*T]bool{}
 	total := 0
 	count := func(v []T) {

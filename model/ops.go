@@ -3,15 +3,15 @@ package model
 import (
 	"math"
 
-	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/gemm"
 	"github.com/wtacrs/wtacrs/internal/parallel"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // Float is the element type of the model.
-type Float = estimator.Float
+type Float = matrix.Float
 
-type dense[T Float] = estimator.Dense[T]
+type dense[T Float] = matrix.Dense[T]
 
 func newDense[T Float](r, c int) dense[T] { return dense[T]{Rows: r, Cols: c, Data: make([]T, r*c)} }
 

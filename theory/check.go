@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // RelTol is the relative rounding tolerance of the checkers: a difference smaller than RelTol
@@ -27,12 +28,12 @@ type ExactResult struct {
 // computed by enumerating the law of one draw ([NewLaw]) and compared with the product XY entry
 // by entry. It also compares that expectation with estimator.ClosedForm's. X must be n×m and Y
 // m×q, finite, with m = p.M; errors are those of [NewLaw] and estimator.ClosedForm.
-func CheckExact(x, y estimator.Dense[float64], p *estimator.Plan) (ExactResult, error) {
+func CheckExact(x, y matrix.Dense[float64], p *estimator.Plan) (ExactResult, error) {
 	law, err := NewLaw(x, y, p)
 	if err != nil {
 		return ExactResult{}, err
 	}
-	exact, err := estimator.Product(x, y)
+	exact, err := matrix.Product(x, y)
 	if err != nil {
 		return ExactResult{}, err
 	}
@@ -97,7 +98,7 @@ type MeanResult struct {
 // RelTol·Magnitude, with Var and Range from [NewLaw]; so an unbiased plan is rejected with
 // probability at most α. It needs sketches ≥ 1 and 0 < α < 1 (ErrSketches) and returns the errors
 // of [NewLaw].
-func CheckMean(x, y estimator.Dense[float64], p *estimator.Plan, sketches int, seed uint64, alpha float64) (MeanResult, error) {
+func CheckMean(x, y matrix.Dense[float64], p *estimator.Plan, sketches int, seed uint64, alpha float64) (MeanResult, error) {
 	return CheckMeanOf(x, y, p, sketches, seed, alpha, func(s *estimator.Sketch) ([]float64, error) {
 		est, err := estimator.Apply(x, y, s)
 		return est.Data, err
@@ -107,7 +108,7 @@ func CheckMean(x, y estimator.Dense[float64], p *estimator.Plan, sketches int, s
 // CheckMeanOf is [CheckMean] for another computation of the same estimate: estimate must return
 // the n×q estimate (row-major) that the sketch describes, for example through an approximate
 // linear layer's backward pass. Its errors are passed on.
-func CheckMeanOf(x, y estimator.Dense[float64], p *estimator.Plan, sketches int, seed uint64, alpha float64,
+func CheckMeanOf(x, y matrix.Dense[float64], p *estimator.Plan, sketches int, seed uint64, alpha float64,
 	estimate func(*estimator.Sketch) ([]float64, error)) (MeanResult, error) {
 	if sketches < 1 || !(alpha > 0 && alpha < 1) {
 		return MeanResult{}, fmt.Errorf("%w: %d sketches, α = %v", ErrSketches, sketches, alpha)
@@ -116,7 +117,7 @@ func CheckMeanOf(x, y estimator.Dense[float64], p *estimator.Plan, sketches int,
 	if err != nil {
 		return MeanResult{}, err
 	}
-	exact, err := estimator.Product(x, y)
+	exact, err := matrix.Product(x, y)
 	if err != nil {
 		return MeanResult{}, err
 	}
@@ -212,7 +213,7 @@ type VarianceResult struct {
 // ([SquaredErrorSpread]) and s sketches per group, the interval is claimed ± 4σ/√s (plus
 // rounding), so a true claim is rejected with probability at most α. It needs 0 < α < 1 and at
 // least Groups(α) sketches (ErrSketches), and returns the errors of [SquaredErrorSpread].
-func CheckVariance(x, y estimator.Dense[float64], p *estimator.Plan, claimed float64, sketches int, seed uint64, alpha float64) (VarianceResult, error) {
+func CheckVariance(x, y matrix.Dense[float64], p *estimator.Plan, claimed float64, sketches int, seed uint64, alpha float64) (VarianceResult, error) {
 	if !(alpha > 0 && alpha < 1) {
 		return VarianceResult{}, fmt.Errorf("%w: α = %v", ErrSketches, alpha)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 func nan() float64 { return math.NaN() }
@@ -68,8 +69,8 @@ func TestRatio(t *testing.T) {
 // TestCheckExactFindsKnownBias is a hand-made case: top-1 of two equal pairs misses half of XY.
 func TestCheckExactFindsKnownBias(t *testing.T) {
 	t.Parallel()
-	x := estimator.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, 1}}
-	y := estimator.Dense[float64]{Rows: 2, Cols: 1, Data: []float64{1, 1}}
+	x := matrix.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, 1}}
+	y := matrix.Dense[float64]{Rows: 2, Cols: 1, Data: []float64{1, 1}}
 	top, err := estimator.NewTopK([]float64{1, 1}, 1)
 	require.NoError(t, err)
 	r, err := CheckExact(x, y, top)
@@ -87,8 +88,8 @@ func TestSquaredErrorSpreadByEnumeration(t *testing.T) {
 	t.Parallel()
 	// One draw of CRS over three pairs: the squared error takes three values; compare the spread
 	// with the direct computation.
-	x := estimator.Dense[float64]{Rows: 1, Cols: 3, Data: []float64{1, 2, -1}}
-	y := estimator.Dense[float64]{Rows: 3, Cols: 2, Data: []float64{1, 0, 1, 1, 0, 3}}
+	x := matrix.Dense[float64]{Rows: 1, Cols: 3, Data: []float64{1, 2, -1}}
+	y := matrix.Dense[float64]{Rows: 3, Cols: 2, Data: []float64{1, 0, 1, 1, 0, 3}}
 	w, err := estimator.Weights(x, y)
 	require.NoError(t, err)
 	for _, k := range []int{1, 2} {
@@ -97,7 +98,7 @@ func TestSquaredErrorSpreadByEnumeration(t *testing.T) {
 		got, err := SquaredErrorSpread(x, y, p)
 		require.NoError(t, err)
 		// Enumerate the k draws.
-		exact, _ := estimator.Product(x, y)
+		exact, _ := matrix.Product(x, y)
 		var e1, e2 float64
 		var rec func(depth int, prob float64, est []float64)
 		rec = func(depth int, prob float64, est []float64) {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // Outcome is the verdict of one claim on one case.
@@ -117,7 +118,7 @@ type Alternative struct {
 func Alternatives(c Case) []Alternative {
 	w := c.Weights()
 	m := len(w)
-	a := estimator.RowNorms(estimator.Transpose(c.X))
+	a := estimator.RowNorms(matrix.Transpose(c.X))
 	b := estimator.RowNorms(c.Y)
 	r := rand.New(rand.NewPCG(c.Seed, 0x616c74))
 	var total float64

@@ -4,13 +4,14 @@ import (
 	"fmt"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/theory"
 )
 
 // CheckExact passes CRS and rejects deterministic top-k on the same product.
 func ExampleCheckExact() {
-	x := estimator.Dense[float64]{Rows: 1, Cols: 3, Data: []float64{1, 2, 3}}
-	y := estimator.Dense[float64]{Rows: 3, Cols: 1, Data: []float64{1, 1, 1}}
+	x := matrix.Dense[float64]{Rows: 1, Cols: 3, Data: []float64{1, 2, 3}}
+	y := matrix.Dense[float64]{Rows: 3, Cols: 1, Data: []float64{1, 1, 1}}
 	w, _ := estimator.Weights(x, y)
 	crs, _ := estimator.NewCRS(w, 2)
 	top, _ := estimator.NewTopK(w, 2)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"pgregory.net/rapid"
 )
 
@@ -35,7 +36,7 @@ type Case struct {
 	K, C    int
 	// Seed is the seed the entries were drawn from (with Kind and the sizes it fixes the case).
 	Seed uint64
-	X, Y estimator.Dense[float64]
+	X, Y matrix.Dense[float64]
 }
 
 // String describes the case in one line, for counterexamples.
@@ -92,8 +93,8 @@ func NewCase(kind string, n, m, q, k, c int, seed uint64) (Case, error) {
 		return Case{}, fmt.Errorf("%w: unknown kind %q", ErrCase, kind)
 	}
 	cs := Case{Kind: kind, N: n, M: m, Q: q, K: k, C: c, Seed: seed}
-	cs.X = estimator.Dense[float64]{Rows: n, Cols: m, Data: make([]float64, n*m)}
-	cs.Y = estimator.Dense[float64]{Rows: m, Cols: q, Data: make([]float64, m*q)}
+	cs.X = matrix.Dense[float64]{Rows: n, Cols: m, Data: make([]float64, n*m)}
+	cs.Y = matrix.Dense[float64]{Rows: m, Cols: q, Data: make([]float64, m*q)}
 	for i := range n {
 		for j := range m {
 			cs.X.Data[i*m+j] = a[j] * r.NormFloat64()

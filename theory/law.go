@@ -7,6 +7,7 @@ import (
 	"math/bits"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // Errors returned by this package, wrapped with context.
@@ -69,8 +70,8 @@ func (l Law) TotalVariance() float64 {
 // NewLaw returns the law of the plan's estimate of XY. X must be n×m and Y m×q with finite
 // entries and m = p.M; it returns an estimator.ErrShape or ErrNonFinite error otherwise, and
 // ErrUnsupported for sampling without replacement over more than MaxEnumerated positive pairs.
-func NewLaw(x, y estimator.Dense[float64], p *estimator.Plan) (Law, error) {
-	if _, err := estimator.Product(x, y); err != nil {
+func NewLaw(x, y matrix.Dense[float64], p *estimator.Plan) (Law, error) {
+	if _, err := matrix.Product(x, y); err != nil {
 		return Law{}, err
 	}
 	if p == nil || p.M != x.Cols || len(p.Scale) != p.M {
@@ -255,7 +256,7 @@ func subsetEntry(p *estimator.Plan, t []float64, subsets []subset) (mean, varian
 // c_i·u_i (c_i = B_i − p_i), Σ_i (Ec_i⁴ − (Ec_i²)²)‖u_i‖⁴ + 2Σ_{i≠j} Ec_i² Ec_j² ⟨u_i,u_j⟩²; zero
 // for top-k. It returns ErrUnsupported for sampling without replacement and the shape errors of
 // [NewLaw].
-func SquaredErrorSpread(x, y estimator.Dense[float64], p *estimator.Plan) (float64, error) {
+func SquaredErrorSpread(x, y matrix.Dense[float64], p *estimator.Plan) (float64, error) {
 	if _, err := NewLaw(x, y, p); err != nil {
 		return 0, err
 	}

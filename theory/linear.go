@@ -7,13 +7,15 @@ import (
 	"slices"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/linear"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // LinearCase is the approximate linear layer Z = HW + b built from a case: the m pairs are the
 // tokens, H = Xᵀ (m×n), ∇Z = Y (m×q), W (n×q) and b (q) drawn from the case's seed, and a
 // gradient-norm cache with one entry per token, fixed for the sampling.
 type LinearCase struct {
-	H, W, GradZ estimator.Dense[float64]
+	H, W, GradZ matrix.Dense[float64]
 	B           []float64
 	// Cache holds the cached ‖∇Z_t‖: the current norm times a log-normal factor (σ = 0.5), so
 	// positive wherever ∇Z_t ≠ 0, and zero or positive at random on the tokens whose gradient is
@@ -26,8 +28,8 @@ type LinearCase struct {
 // NewLinearCase builds the linear layer of a case. Errors are those of the estimator.
 func NewLinearCase(c Case) (LinearCase, error) {
 	r := rand.New(rand.NewPCG(c.Seed, 0x6c696e))
-	lc := LinearCase{H: estimator.Transpose(c.X), GradZ: c.Y}
-	lc.W = estimator.Dense[float64]{Rows: c.N, Cols: c.Q, Data: make([]float64, c.N*c.Q)}
+	lc := LinearCase{H: matrix.Transpose(c.X), GradZ: c.Y}
+	lc.W = matrix.Dense[float64]{Rows: c.N, Cols: c.Q, Data: make([]float64, c.N*c.Q)}
 	for i := range lc.W.Data {
 		lc.W.Data[i] = r.NormFloat64()
 	}
@@ -56,12 +58,12 @@ func NewLinearCase(c Case) (LinearCase, error) {
 }
 
 // linearStep runs the layer forward with the sketch (nil: exact) and backward with ∇Z.
-func (lc LinearCase) linearStep(s *estimator.Sketch) (z, gradH, gradW estimator.Dense[float64], gradB []float64, err error) {
-	z, saved, err := estimator.LinearForward(lc.H, lc.W, lc.B, s)
+func (lc LinearCase) linearStep(s *estimator.Sketch) (z, gradH, gradW matrix.Dense[float64], gradB []float64, err error) {
+	z, saved, err := linear.Forward(lc.H, lc.W, lc.B, s)
 	if err != nil {
 		return z, gradH, gradW, nil, err
 	}
-	gradH, gradW, gradB, err = estimator.LinearBackward(saved, lc.W, lc.GradZ)
+	gradH, gradW, gradB, err = linear.Backward(saved, lc.W, lc.GradZ)
 	return z, gradH, gradW, gradB, err
 }
 
@@ -78,7 +80,7 @@ func LinearExact(c Case) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	exact, err := estimator.ProductTransA(lc.H, lc.GradZ)
+	exact, err := matrix.ProductTransA(lc.H, lc.GradZ)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -129,7 +131,7 @@ func LinearMC(c Case, mc MC) (Outcome, error) {
 		return Outcome{}, err
 	}
 	zTol := termScale(lc.H, lc.W, lc.B)
-	hTol := termScale(lc.GradZ, estimator.Transpose(lc.W), nil)
+	hTol := termScale(lc.GradZ, matrix.Transpose(lc.W), nil)
 	var mismatch string
 	res, err := CheckMeanOf(c.X, c.Y, lc.Plan, mc.Sketches, mc.Seed, mc.Alpha, func(s *estimator.Sketch) ([]float64, error) {
 		z, gh, gw, gb, err := lc.linearStep(s)
@@ -162,7 +164,7 @@ func LinearMC(c Case, mc MC) (Outcome, error) {
 }
 
 // termScale returns, per entry of AB (+ b), RelTol times Σ_k |A_ik B_kj| + |b_j|.
-func termScale(a, b estimator.Dense[float64], bias []float64) []float64 {
+func termScale(a, b matrix.Dense[float64], bias []float64) []float64 {
 	out := make([]float64, a.Rows*b.Cols)
 	for i := range a.Rows {
 		for j := range b.Cols {

@@ -13,6 +13,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 )
 
@@ -314,8 +315,8 @@ func TestCheckMeanRejectsBiasAtDetectionLevel(t *testing.T) {
 		alpha    = 1e-40 // CheckMean's α
 		delta    = 1.3
 	)
-	x := estimator.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, 3}}
-	y := estimator.Dense[float64]{Rows: 2, Cols: 1, Data: []float64{1, 1}}
+	x := matrix.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, 3}}
+	y := matrix.Dense[float64]{Rows: 2, Cols: 1, Data: []float64{1, 1}}
 	shifted := func(d float64) *estimator.Plan {
 		p, err := estimator.NewUniform(2, 1)
 		require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"pgregory.net/rapid"
 )
 
@@ -164,28 +165,28 @@ func TestLawMatchesClosedForm(t *testing.T) {
 
 func TestLawErrors(t *testing.T) {
 	t.Parallel()
-	x := estimator.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, 2}}
-	y := estimator.Dense[float64]{Rows: 2, Cols: 1, Data: []float64{1, 2}}
+	x := matrix.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, 2}}
+	y := matrix.Dense[float64]{Rows: 2, Cols: 1, Data: []float64{1, 2}}
 	p3, err := estimator.NewCRS([]float64{1, 1, 1}, 2)
 	require.NoError(t, err)
 	w17 := make([]float64, 17)
 	for i := range w17 {
 		w17[i] = 1
 	}
-	x17 := estimator.Dense[float64]{Rows: 1, Cols: 17, Data: w17}
-	y17 := estimator.Dense[float64]{Rows: 17, Cols: 1, Data: w17}
+	x17 := matrix.Dense[float64]{Rows: 1, Cols: 17, Data: w17}
+	y17 := matrix.Dense[float64]{Rows: 17, Cols: 1, Data: w17}
 	nr, err := estimator.NewNoReplacement(w17, 3)
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name string
-		x, y estimator.Dense[float64]
+		x, y matrix.Dense[float64]
 		p    *estimator.Plan
 		want error
 	}{
 		{"plan over other pairs", x, y, p3, estimator.ErrShape},
 		{"nil plan", x, y, nil, estimator.ErrShape},
-		{"Y rows", x, estimator.Dense[float64]{Rows: 1, Cols: 1, Data: []float64{1}}, p3, estimator.ErrShape},
-		{"NaN", estimator.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, nan()}}, y, p3, estimator.ErrNonFinite},
+		{"Y rows", x, matrix.Dense[float64]{Rows: 1, Cols: 1, Data: []float64{1}}, p3, estimator.ErrShape},
+		{"NaN", matrix.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, nan()}}, y, p3, estimator.ErrNonFinite},
 		{"too many pairs to enumerate", x17, y17, nr, ErrUnsupported},
 	} {
 		_, err := NewLaw(tc.x, tc.y, tc.p)

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"pgregory.net/rapid"
 )
 
@@ -128,7 +129,7 @@ func TestClosedFormCheckerRejects(t *testing.T) {
 		require.NoError(t, err)
 		cf, err := estimator.ClosedForm(c.X, c.Y, p)
 		require.NoError(t, err)
-		exact, err := estimator.Product(c.X, c.Y)
+		exact, err := matrix.Product(c.X, c.Y)
 		require.NoError(t, err)
 		var norm2 float64
 		for _, v := range exact.Data {

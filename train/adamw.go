@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
 
 // adamW is AdamW (Loshchilov & Hutter) with decoupled weight decay and optional global-norm
 // clipping, its moments kept in float64.
-type adamW[T estimator.Float] struct {
+type adamW[T matrix.Float] struct {
 	params                []*model.Param[T]
 	m, v                  [][]float64
 	beta1, beta2, eps, wd float64
@@ -18,7 +18,7 @@ type adamW[T estimator.Float] struct {
 	t                     int
 }
 
-func newAdamW[T estimator.Float](mod *model.Model[T], cfg Config) *adamW[T] {
+func newAdamW[T matrix.Float](mod *model.Model[T], cfg Config) *adamW[T] {
 	a := &adamW[T]{params: mod.Params, beta1: cfg.Beta1, beta2: cfg.Beta2, eps: cfg.Epsilon, wd: cfg.WeightDecay, clip: cfg.ClipNorm}
 	for _, p := range mod.Params {
 		a.m = append(a.m, make([]float64, len(p.G)))

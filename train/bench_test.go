@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
 
@@ -18,12 +18,12 @@ func liveHeap() float64 {
 }
 
 // peakHook wraps the sampler and records the live heap at every linear layer of backward.
-type peakHook[T estimator.Float] struct {
+type peakHook[T matrix.Float] struct {
 	*sampler[T]
 	peak float64
 }
 
-func (p *peakHook[T]) Gradient(i int, gz estimator.Dense[T]) error {
+func (p *peakHook[T]) Gradient(i int, gz matrix.Dense[T]) error {
 	p.peak = max(p.peak, liveHeap())
 	return p.sampler.Gradient(i, gz)
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/floats/scalar"
 
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
 
@@ -71,7 +71,7 @@ func TestGradientCacheRoundTrip(t *testing.T) {
 	s := newTestSampler(t, 5, 4)
 	// Step 1: samples 3 and 1, three positions, sample 3's last position is padding.
 	s.begin(1, 0, []int{3, 1}, testBatch(2, 3, []bool{true, true, false, true, true, true}), nil)
-	gz, err := estimator.NewDense[float64](6, 2, nil)
+	gz, err := matrix.NewDense[float64](6, 2, nil)
 	require.NoError(t, err)
 	for tok := 0; tok < 6; tok++ {
 		if tok != 2 { // padding rows have a zero gradient
@@ -131,7 +131,7 @@ func TestColdCacheFill(t *testing.T) {
 		t.Parallel()
 		s := newTestSampler(t, 3, 2)
 		s.begin(1, 0, []int{0}, testBatch(1, 2, []bool{true, true}), nil)
-		zero, err := estimator.NewDense[float64](2, 3, nil)
+		zero, err := matrix.NewDense[float64](2, 3, nil)
 		require.NoError(t, err)
 		require.NoError(t, s.Gradient(layer, zero))
 		s.begin(2, 0, []int{0, 2}, testBatch(2, 2, []bool{true, true, true, true}), nil)
@@ -144,7 +144,7 @@ func TestColdCacheFill(t *testing.T) {
 		t.Parallel()
 		s := newTestSampler(t, 3, 2)
 		s.begin(1, 0, []int{1}, testBatch(1, 2, []bool{true, true}), nil)
-		gz, err := estimator.NewDense(2, 1, []float64{2, 6})
+		gz, err := matrix.NewDense(2, 1, []float64{2, 6})
 		require.NoError(t, err)
 		require.NoError(t, s.Gradient(layer, gz))
 		s.begin(2, 0, []int{2, 1}, testBatch(2, 2, []bool{true, false, true, true}), nil)

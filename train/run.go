@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/data"
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
 
@@ -100,7 +100,7 @@ func LearningRate(cfg Config, s, total int) float64 {
 	return cfg.LearningRate * float64(total-s) / float64(total-w-c)
 }
 
-func run[T estimator.Float](ctx context.Context, cfg Config, opt Options, splits *data.Splits) (*Result, error) {
+func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *data.Splits) (*Result, error) {
 	start := time.Now()
 	tr, dev := splits.TrainEnc, splits.DevEnc
 	mcfg := modelConfig(cfg, splits.Tokenizer.VocabSize(), max(tr.SeqLen, dev.SeqLen))
@@ -150,8 +150,7 @@ func run[T estimator.Float](ctx context.Context, cfg Config, opt Options, splits
 			n := b.B * b.S
 			for i := 0; i < samp.layers; i++ {
 				saved := tape.LinearSaved(i)
-				var z T
-				el := float64(sizeOf(z))
+				el := float64(matrix.ElemSize[T]())
 				memSaved[i] += float64(saved.Bytes())
 				memExact[i] += float64(n*saved.H.Cols) * el
 				memKept[i] += float64(saved.H.Rows) / float64(n)
@@ -197,13 +196,6 @@ func run[T estimator.Float](ctx context.Context, cfg Config, opt Options, splits
 		res.ExactBytes += lm.ExactBytes
 	}
 	return res, nil
-}
-
-func sizeOf[T estimator.Float](z T) int {
-	if _, ok := any(z).(float32); ok {
-		return 4
-	}
-	return 8
 }
 
 // toModelBatch converts a loader batch, trimmed to its longest sequence when trim is set.
@@ -264,7 +256,7 @@ func majority(tr, dev *data.Encoded) float64 {
 }
 
 // evaluate returns the accuracy of m on set, every layer exact.
-func evaluate[T estimator.Float](ctx context.Context, m *model.Model[T], set *data.Encoded, cfg Config) (float64, error) {
+func evaluate[T matrix.Float](ctx context.Context, m *model.Model[T], set *data.Encoded, cfg Config) (float64, error) {
 	loader, err := data.NewLoader(set, data.LoaderConfig{BatchSize: 64})
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrData, err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
 
@@ -24,7 +25,7 @@ const coldFloor = 1e-3
 // token thus has w_t > 0 whenever ‖H_t‖ > 0, and padding tokens, whose output gradient is
 // exactly zero, have w_t = 0: the WTA-CRS estimate of ∇W is unbiased for any cache state,
 // cold or warm, and the scaling is the plan's own (1−P_C)/((k−|C|)·p_j).
-type sampler[T estimator.Float] struct {
+type sampler[T matrix.Float] struct {
 	cfg     Config
 	layers  int
 	ids     []LayerID
@@ -42,7 +43,7 @@ type sampler[T estimator.Float] struct {
 	pending []*Observation // per layer, nil unless observed this step
 }
 
-func newSampler[T estimator.Float](cfg Config, m *model.Model[T], nTrain, maxLen int) *sampler[T] {
+func newSampler[T matrix.Float](cfg Config, m *model.Model[T], nTrain, maxLen int) *sampler[T] {
 	s := &sampler[T]{cfg: cfg, layers: cfg.Blocks * model.LinearPerBlock, maxLen: maxLen}
 	for i := 0; i < s.layers; i++ {
 		id := LayerID{Block: i / model.LinearPerBlock, Kind: Kinds()[i%model.LinearPerBlock]}
@@ -102,7 +103,7 @@ func (s *sampler[T]) finish() {
 }
 
 // Sketch implements model.Hook.
-func (s *sampler[T]) Sketch(i int, h estimator.Dense[T]) (*estimator.Sketch, error) {
+func (s *sampler[T]) Sketch(i int, h matrix.Dense[T]) (*estimator.Sketch, error) {
 	o := s.pending[i]
 	kc := s.kinds[i]
 	if kc.Method != MethodWTACRS {
@@ -183,7 +184,7 @@ func (s *sampler[T]) cachedNorms(i int) ([]float64, bool) {
 }
 
 // Gradient implements model.Hook: it writes ‖∇Z_t‖ into the cache of a WTA-CRS layer.
-func (s *sampler[T]) Gradient(i int, gz estimator.Dense[T]) error {
+func (s *sampler[T]) Gradient(i int, gz matrix.Dense[T]) error {
 	o := s.pending[i]
 	if s.kinds[i].Method != MethodWTACRS && o == nil {
 		return nil

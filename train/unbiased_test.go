@@ -9,25 +9,26 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
 
 // capture is an exact hook that records one layer's input and output gradient.
 type capture struct {
 	layer int
-	h, gz estimator.Dense[float64]
+	h, gz matrix.Dense[float64]
 }
 
-func (c *capture) Sketch(i int, h estimator.Dense[float64]) (*estimator.Sketch, error) {
+func (c *capture) Sketch(i int, h matrix.Dense[float64]) (*estimator.Sketch, error) {
 	if i == c.layer {
-		c.h = estimator.Dense[float64]{Rows: h.Rows, Cols: h.Cols, Data: slices.Clone(h.Data)}
+		c.h = matrix.Dense[float64]{Rows: h.Rows, Cols: h.Cols, Data: slices.Clone(h.Data)}
 	}
 	return nil, nil
 }
 
-func (c *capture) Gradient(i int, gz estimator.Dense[float64]) error {
+func (c *capture) Gradient(i int, gz matrix.Dense[float64]) error {
 	if i == c.layer {
-		c.gz = estimator.Dense[float64]{Rows: gz.Rows, Cols: gz.Cols, Data: slices.Clone(gz.Data)}
+		c.gz = matrix.Dense[float64]{Rows: gz.Rows, Cols: gz.Cols, Data: slices.Clone(gz.Data)}
 	}
 	return nil
 }
@@ -36,7 +37,7 @@ func (c *capture) Gradient(i int, gz estimator.Dense[float64]) error {
 // its cache is empty: (1 − P_C) alone, without 1/((k−|C|)·p_j). Biased: the negative control.
 type publishedScale struct{ *sampler[float64] }
 
-func (p publishedScale) Sketch(i int, h estimator.Dense[float64]) (*estimator.Sketch, error) {
+func (p publishedScale) Sketch(i int, h matrix.Dense[float64]) (*estimator.Sketch, error) {
 	sk, err := p.sampler.Sketch(i, h)
 	if err != nil || sk == nil {
 		return sk, err
@@ -51,7 +52,7 @@ func (p publishedScale) Sketch(i int, h estimator.Dense[float64]) (*estimator.Sk
 }
 
 // plan rebuilds the plan the sampler used for layer i (it is deterministic).
-func (s *sampler[T]) plan(i int, h estimator.Dense[T]) *estimator.Plan {
+func (s *sampler[T]) plan(i int, h matrix.Dense[T]) *estimator.Plan {
 	b, _ := s.cachedNorms(i)
 	w, err := estimator.WeightsFromNorms(estimator.RowNorms(h), b)
 	if err != nil {
@@ -117,8 +118,8 @@ func TestTrainingGradientUnbiasedColdCache(t *testing.T) {
 	require.Greater(t, plan.Draws, 0)
 	z := func(mean []float64, a, c int) float64 {
 		n := cap.h.Rows
-		x, _ := estimator.NewDense[float64](1, n, nil)
-		y, _ := estimator.NewDense[float64](n, 1, nil)
+		x, _ := matrix.NewDense[float64](1, n, nil)
+		y, _ := matrix.NewDense[float64](n, 1, nil)
 		for i := 0; i < n; i++ {
 			x.Data[i], y.Data[i] = cap.h.At(i, a), cap.gz.At(i, c)
 		}

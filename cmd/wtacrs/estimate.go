@@ -13,6 +13,7 @@ import (
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 func init() {
@@ -179,7 +180,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 //
 // Before it allocates more than O(m) beyond X and Y it checks the memory it will need against
 // lim.mem and the random numbers it will draw against lim.maxDraws.
-func estimate(x, y estimator.Dense[float64], method estimator.Method, k, c, trials int, seed uint64, lim estimateLimits) (*estimateResult, error) {
+func estimate(x, y matrix.Dense[float64], method estimator.Method, k, c, trials int, seed uint64, lim estimateLimits) (*estimateResult, error) {
 	w, err := estimator.Weights(x, y)
 	if err != nil {
 		return nil, err
@@ -210,7 +211,7 @@ func estimate(x, y estimator.Dense[float64], method estimator.Method, k, c, tria
 		return nil, err
 	}
 	e := -(ex + ey) // a figure of degree 1 is v·2^e, one of degree 2 v·2^(2e)
-	exact, err := estimator.Product(x, y)
+	exact, err := matrix.Product(x, y)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +258,7 @@ const comfortable = 100
 // [2^-comfortable, 2^comfortable] (s = 0 when it is there already) and returns s. Scaling up is
 // exact; scaling down is exact except for entries that become subnormal, and it returns
 // estimator.ErrRange when an entry would vanish (d spans more than float64 holds at one scale).
-func rescale(d estimator.Dense[float64], name string) (int, error) {
+func rescale(d matrix.Dense[float64], name string) (int, error) {
 	var big float64
 	for _, v := range d.Data {
 		big = math.Max(big, math.Abs(v))

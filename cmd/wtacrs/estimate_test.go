@@ -17,6 +17,7 @@ import (
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 )
 
@@ -74,7 +75,7 @@ func TestEstimateErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	write := func(name string, rows, cols int, data []float64) string {
-		m, err := estimator.NewDense(rows, cols, data)
+		m, err := matrix.NewDense(rows, cols, data)
 		require.NoError(t, err)
 		p := filepath.Join(dir, name)
 		require.NoError(t, npyfile.Write(p, m))
@@ -129,9 +130,9 @@ func TestHelpExitsZero(t *testing.T) {
 }
 
 // writeScaled writes d·2^e (exact for these inputs) as dir/name and returns the path.
-func writeScaled(t *testing.T, dir, name string, d estimator.Dense[float64], e int) string {
+func writeScaled(t *testing.T, dir, name string, d matrix.Dense[float64], e int) string {
 	t.Helper()
-	out := estimator.Dense[float64]{Rows: d.Rows, Cols: d.Cols, Data: make([]float64, len(d.Data))}
+	out := matrix.Dense[float64]{Rows: d.Rows, Cols: d.Cols, Data: make([]float64, len(d.Data))}
 	for i, v := range d.Data {
 		out.Data[i] = math.Ldexp(v, e)
 		require.Equal(t, v, math.Ldexp(out.Data[i], -e), "scaling by 2^%d must be exact", e)
@@ -143,11 +144,11 @@ func writeScaled(t *testing.T, dir, name string, d estimator.Dense[float64], e i
 
 // integerProduct returns a 16×40 by 40×3 product of small integers with a few zero pairs, so that
 // scaling it by 2^-1060 (subnormal) is exact.
-func integerProduct(t *testing.T) (x, y estimator.Dense[float64]) {
+func integerProduct(t *testing.T) (x, y matrix.Dense[float64]) {
 	t.Helper()
-	x, err := estimator.NewDense[float64](16, 40, nil)
+	x, err := matrix.NewDense[float64](16, 40, nil)
 	require.NoError(t, err)
-	y, err = estimator.NewDense[float64](40, 3, nil)
+	y, err = matrix.NewDense[float64](40, 3, nil)
 	require.NoError(t, err)
 	for i := range x.Data {
 		if i%40%9 != 4 {
@@ -212,7 +213,7 @@ func TestEstimateAtFloatLimits(t *testing.T) {
 	_, top := math.Frexp(big)
 	for _, tc := range []struct {
 		name   string
-		x, y   estimator.Dense[float64]
+		x, y   matrix.Dense[float64]
 		sx, sy int
 	}{
 		{"X = 1e-300", ex, ey, -997, 0},
@@ -285,9 +286,9 @@ func TestFigureJSON(t *testing.T) {
 func TestEstimateMemoryLimit(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	col, err := estimator.NewDense[float64](100000, 1, nil)
+	col, err := matrix.NewDense[float64](100000, 1, nil)
 	require.NoError(t, err)
-	row, err := estimator.NewDense[float64](1, 1000000, nil)
+	row, err := matrix.NewDense[float64](1, 1000000, nil)
 	require.NoError(t, err)
 	col.Data[0], row.Data[0] = 1, 1
 	xPath, yPath := filepath.Join(dir, "col.npy"), filepath.Join(dir, "row.npy")
@@ -391,8 +392,8 @@ func FuzzEstimate(f *testing.F) {
 			}
 			return sign * math.Ldexp(1.5, min(-1074+(v-48)*2097/79, 1022))
 		}
-		x, _ := estimator.NewDense[float64](n, m, nil)
-		y, _ := estimator.NewDense[float64](m, q, nil)
+		x, _ := matrix.NewDense[float64](n, m, nil)
+		y, _ := matrix.NewDense[float64](m, q, nil)
 		for i := range x.Data {
 			x.Data[i] = entry(i)
 		}

@@ -5,8 +5,9 @@
 // k×n and C m×n; lda, ldb, ldc are the row strides. It panics on inconsistent sizes, like BLAS.
 package gemm
 
-// Float is the element type of the backend.
-type Float interface{ ~float32 | ~float64 }
+// Float is the element type of the backend: float32 or float64 exactly (a named float type
+// would not reach the type switch below).
+type Float interface{ float32 | float64 }
 
 // Gemm computes c = alpha·op(a)·op(b) + beta·c (row-major; op is a transpose when transA/transB).
 func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // FuzzRead decodes any bytes. It must never panic; an error must wrap ErrFormat; an accepted
@@ -55,13 +55,13 @@ func FuzzRead(f *testing.F) {
 		}
 		p := filepath.Join(t.TempDir(), "a.npy")
 		if typ.size == 8 {
-			err = Write(p, estimator.Dense[float64]{Rows: rows, Cols: cols, Data: a.Data})
+			err = Write(p, matrix.Dense[float64]{Rows: rows, Cols: cols, Data: a.Data})
 		} else {
 			f32 := make([]float32, len(a.Data))
 			for i, v := range a.Data {
 				f32[i] = float32(v)
 			}
-			err = Write(p, estimator.Dense[float32]{Rows: rows, Cols: cols, Data: f32})
+			err = Write(p, matrix.Dense[float32]{Rows: rows, Cols: cols, Data: f32})
 		}
 		if err != nil {
 			t.Fatalf("Write: %v", err)

@@ -8,24 +8,23 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	m64, _ := estimator.NewDense(2, 3, []float64{1, -2, 3.5, math.Pi, 0, 1e-300})
+	m64, _ := matrix.NewDense(2, 3, []float64{1, -2, 3.5, math.Pi, 0, 1e-300})
 	require.NoError(t, Write(filepath.Join(dir, "a.npy"), m64))
 	got, err := Read(filepath.Join(dir, "a.npy"))
 	require.NoError(t, err)
 	assert.Equal(t, m64, got)
 
-	m32, _ := estimator.NewDense(3, 1, []float32{1.5, -2, 7})
+	m32, _ := matrix.NewDense(3, 1, []float32{1.5, -2, 7})
 	require.NoError(t, Write(filepath.Join(dir, "b.npy"), m32))
 	got, err = Read(filepath.Join(dir, "b.npy"))
 	require.NoError(t, err)
-	assert.Equal(t, estimator.Dense[float64]{Rows: 3, Cols: 1, Data: []float64{1.5, -2, 7}}, got)
+	assert.Equal(t, matrix.Dense[float64]{Rows: 3, Cols: 1, Data: []float64{1.5, -2, 7}}, got)
 	entries, _ := os.ReadDir(dir)
 	assert.Len(t, entries, 2, "no temporary file is left behind")
 }

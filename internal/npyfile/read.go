@@ -10,7 +10,7 @@ import (
 	"os"
 	"unicode/utf8"
 
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // ErrFormat reports a file that is not a .npy array this package reads (malformed, truncated,
@@ -55,18 +55,18 @@ func Decode(r io.ReaderAt, size int64) (Array, error) {
 // opened, and an error wrapping ErrFormat and naming the file when it is not a .npy file this
 // package reads, when the array is not float32 or float64 or has another number of dimensions.
 // NaN and Inf are returned as they are: the estimator functions reject them.
-func Read(path string) (estimator.Dense[float64], error) {
+func Read(path string) (matrix.Dense[float64], error) {
 	f, d, err := open(path)
 	if err != nil {
-		return estimator.Dense[float64]{}, err
+		return matrix.Dense[float64]{}, err
 	}
 	defer f.Close()
 	h, err := d.header()
 	if err != nil {
-		return estimator.Dense[float64]{}, err
+		return matrix.Dense[float64]{}, err
 	}
 	if h.dtype.kind != 'f' {
-		return estimator.Dense[float64]{}, d.errorf("holds %s, want float32 (<f4) or float64 (<f8)", h.dtype)
+		return matrix.Dense[float64]{}, d.errorf("holds %s, want float32 (<f4) or float64 (<f8)", h.dtype)
 	}
 	rows, cols := 0, 1
 	switch len(h.shape) {
@@ -75,15 +75,15 @@ func Read(path string) (estimator.Dense[float64], error) {
 	case 2:
 		rows, cols = h.shape[0], h.shape[1]
 	default:
-		return estimator.Dense[float64]{}, d.errorf("has %d dimensions, want 2", len(h.shape))
+		return matrix.Dense[float64]{}, d.errorf("has %d dimensions, want 2", len(h.shape))
 	}
 	data, err := d.data(h)
 	if err != nil {
-		return estimator.Dense[float64]{}, err
+		return matrix.Dense[float64]{}, err
 	}
-	m, err := estimator.NewDense(rows, cols, data)
+	m, err := matrix.NewDense(rows, cols, data)
 	if err != nil {
-		return estimator.Dense[float64]{}, fmt.Errorf("%s: %w", d.name, err)
+		return matrix.Dense[float64]{}, fmt.Errorf("%s: %w", d.name, err)
 	}
 	return m, nil
 }

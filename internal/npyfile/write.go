@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/atomicfile"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // Write stores m in path as a 2-D C-order .npy file (version 1.0, '<f4' or '<f8'), atomically:
@@ -17,7 +17,7 @@ import (
 // ErrFormat, and writes nothing, when a dimension is negative or len(m.Data) ≠ m.Rows·m.Cols.
 // [Read] returns every value it writes bit for bit (a float32 signalling NaN comes back as a
 // quiet NaN, as any conversion to float64 makes it).
-func Write[T estimator.Float](path string, m estimator.Dense[T]) error {
+func Write[T matrix.Float](path string, m matrix.Dense[T]) error {
 	var t dtype
 	switch any(m.Data).(type) {
 	case []float64:

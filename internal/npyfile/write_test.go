@@ -11,8 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // TestWriteBitForBit checks that Read returns every value Write stores, bit for bit, in 2-D
@@ -33,7 +32,7 @@ func TestWriteBitForBit(t *testing.T) {
 	}
 	for _, shape := range [][2]int{{1, len(f64)}, {len(f64), 1}} {
 		p := filepath.Join(dir, "f64.npy")
-		m, err := estimator.NewDense(shape[0], shape[1], f64)
+		m, err := matrix.NewDense(shape[0], shape[1], f64)
 		require.NoError(t, err)
 		require.NoError(t, Write(p, m))
 		got, err := Read(p)
@@ -43,7 +42,7 @@ func TestWriteBitForBit(t *testing.T) {
 	}
 	for _, shape := range [][2]int{{1, len(f32)}, {len(f32), 1}} {
 		p := filepath.Join(dir, "f32.npy")
-		m, err := estimator.NewDense(shape[0], shape[1], f32)
+		m, err := matrix.NewDense(shape[0], shape[1], f32)
 		require.NoError(t, err)
 		require.NoError(t, Write(p, m))
 		got, err := Read(p)
@@ -55,7 +54,7 @@ func TestWriteBitForBit(t *testing.T) {
 	}
 	// A signalling float32 NaN comes back as a NaN (quieted by the conversion to float64).
 	p := filepath.Join(dir, "snan.npy")
-	require.NoError(t, Write(p, estimator.Dense[float32]{Rows: 1, Cols: 1, Data: []float32{math.Float32frombits(0x7f800001)}}))
+	require.NoError(t, Write(p, matrix.Dense[float32]{Rows: 1, Cols: 1, Data: []float32{math.Float32frombits(0x7f800001)}}))
 	got, err := Read(p)
 	require.NoError(t, err)
 	assert.True(t, math.IsNaN(got.Data[0]))
@@ -67,7 +66,7 @@ func TestWriteFormatUnchanged(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "m.npy")
-	require.NoError(t, Write(p, estimator.Dense[float64]{Rows: 2, Cols: 3, Data: make([]float64, 6)}))
+	require.NoError(t, Write(p, matrix.Dense[float64]{Rows: 2, Cols: 3, Data: make([]float64, 6)}))
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	h := "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"
@@ -80,7 +79,7 @@ func TestWriteFormatUnchanged(t *testing.T) {
 		require.NoError(t, err)
 		m, err := Read(src)
 		require.NoError(t, err)
-		m32 := estimator.Dense[float32]{Rows: m.Rows, Cols: m.Cols, Data: make([]float32, len(m.Data))}
+		m32 := matrix.Dense[float32]{Rows: m.Rows, Cols: m.Cols, Data: make([]float32, len(m.Data))}
 		for i, v := range m.Data {
 			m32.Data[i] = float32(v)
 		}
@@ -199,7 +198,7 @@ func TestEncodeErrors(t *testing.T) {
 func TestWriteErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, m := range []estimator.Dense[float64]{
+	for _, m := range []matrix.Dense[float64]{
 		{Rows: 2, Cols: 2, Data: make([]float64, 3)},
 		{Rows: -1, Cols: -1, Data: make([]float64, 1)},
 		{Rows: 1 << 40, Cols: 1 << 40},
@@ -210,7 +209,7 @@ func TestWriteErrors(t *testing.T) {
 		assert.ErrorContains(t, err, "elements for a")
 		assert.NoFileExists(t, p)
 	}
-	err := Write(filepath.Join(dir, "no", "such", "dir.npy"), estimator.Dense[float32]{Rows: 1, Cols: 1, Data: []float32{1}})
+	err := Write(filepath.Join(dir, "no", "such", "dir.npy"), matrix.Dense[float32]{Rows: 1, Cols: 1, Data: []float32{1}})
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, ErrFormat)
 }

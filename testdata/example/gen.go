@@ -11,8 +11,8 @@ import (
 	"log"
 	"math"
 
-	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 )
 
@@ -24,8 +24,8 @@ func main() {
 		counter += 2
 		return math.Sqrt(-2*math.Log(1-u1)) * math.Cos(2*math.Pi*u2)
 	}
-	x, _ := estimator.NewDense[float32](n, m, nil)
-	y, _ := estimator.NewDense[float32](m, q, nil)
+	x, _ := matrix.NewDense[float32](n, m, nil)
+	y, _ := matrix.NewDense[float32](m, q, nil)
 	for t := 0; t < m; t++ {
 		if t%4 == 3 {
 			continue
@@ -38,7 +38,7 @@ func main() {
 			y.Data[t*q+j] = float32(b * normal())
 		}
 	}
-	for name, d := range map[string]estimator.Dense[float32]{"testdata/example/X.npy": x, "testdata/example/Y.npy": y} {
+	for name, d := range map[string]matrix.Dense[float32]{"testdata/example/X.npy": x, "testdata/example/Y.npy": y} {
 		if err := npyfile.Write(name, d); err != nil {
 			log.Fatal(err)
 		}

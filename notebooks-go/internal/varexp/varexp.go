@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/philox"
 )
 
@@ -19,7 +20,7 @@ var ErrInput = errors.New("varexp: invalid input")
 // Problem is a weight-gradient product HᵀG: H is m×dIn, G is m×dOut.
 type Problem struct {
 	Name string
-	H, G estimator.Dense[float64]
+	H, G matrix.Dense[float64]
 }
 
 // HeavyTailed returns m tokens whose rows of H have Pareto(alpha) norms (alpha > 0) and random
@@ -29,8 +30,8 @@ func HeavyTailed(name string, m, dIn, dOut int, alpha, padded float64, seed uint
 	if m < 1 || dIn < 1 || dOut < 1 || !(alpha > 0) || !(padded >= 0 && padded < 1) {
 		return Problem{}, fmt.Errorf("%w: m=%d dIn=%d dOut=%d alpha=%v padded=%v", ErrInput, m, dIn, dOut, alpha, padded)
 	}
-	h, _ := estimator.NewDense[float64](m, dIn, nil)
-	g, _ := estimator.NewDense[float64](m, dOut, nil)
+	h, _ := matrix.NewDense[float64](m, dIn, nil)
+	g, _ := matrix.NewDense[float64](m, dOut, nil)
 	var ctr uint64
 	normal := func() float64 { // Box–Muller
 		u1 := philox.Uniform(seed, 0, ctr)
@@ -80,11 +81,11 @@ func Sweep(p Problem, methods []estimator.Method, ks []int, trials int, seed uin
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	exact, err := estimator.ProductTransA(p.H, p.G)
+	exact, err := matrix.ProductTransA(p.H, p.G)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	ht := estimator.Transpose(p.H)
+	ht := matrix.Transpose(p.H)
 	var out []Point
 	for _, k := range ks {
 		if k < 1 || k > len(w) {
@@ -108,7 +109,7 @@ func Sweep(p Problem, methods []estimator.Method, ks []int, trials int, seed uin
 
 // Evaluate returns the closed-form and Monte Carlo squared errors of one plan for HᵀG (ht is
 // Hᵀ and exact is HᵀG, passed in to be computed once).
-func Evaluate(p Problem, ht, exact estimator.Dense[float64], plan *estimator.Plan, trials int, seed uint64) (Point, error) {
+func Evaluate(p Problem, ht, exact matrix.Dense[float64], plan *estimator.Plan, trials int, seed uint64) (Point, error) {
 	pt := Point{Method: plan.Method, K: plan.K, ClosedForm: math.NaN(), Z: math.NaN()}
 	mom, err := estimator.ClosedForm(ht, p.G, plan)
 	switch {

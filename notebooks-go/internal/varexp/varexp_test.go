@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/notebooks-go/internal/varexp"
 )
 
@@ -49,8 +50,8 @@ func TestNegativeControlRejectsMisscaledWTACRS(t *testing.T) {
 	for i := range bad.Scale {
 		bad.Scale[i] = 1 - bad.MassC
 	}
-	ht := estimator.Transpose(p.H)
-	exact, err := estimator.ProductTransA(p.H, p.G)
+	ht := matrix.Transpose(p.H)
+	exact, err := matrix.ProductTransA(p.H, p.G)
 	require.NoError(t, err)
 	ref, err := varexp.Evaluate(p, ht, exact, good, 3000, 11)
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package estimator_test
+package linear_test
 
 import (
 	"fmt"
@@ -11,11 +11,13 @@ import (
 	"gonum.org/v1/gonum/floats"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/linear"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // heavyRows returns an n×c matrix whose row norms are heavy-tailed (as token activations are).
-func heavyRows(rng *rand.Rand, n, c int) estimator.Dense[float64] {
-	d, _ := estimator.NewDense[float64](n, c, nil)
+func heavyRows(rng *rand.Rand, n, c int) matrix.Dense[float64] {
+	d, _ := matrix.NewDense[float64](n, c, nil)
 	for i := 0; i < n; i++ {
 		s := math.Exp(1.5 * rng.NormFloat64())
 		for j := 0; j < c; j++ {
@@ -30,9 +32,9 @@ func TestLinearExactMatchesProducts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	h, w, gz := heavyRows(rng, 9, 4), heavyRows(rng, 4, 3), heavyRows(rng, 9, 3)
 	bias := []float64{1, -2, 0.5}
-	z, saved, err := estimator.LinearForward(h, w, bias, nil)
+	z, saved, err := linear.Forward(h, w, bias, nil)
 	require.NoError(t, err)
-	want, err := estimator.Product(h, w)
+	want, err := matrix.Product(h, w)
 	require.NoError(t, err)
 	for i := 0; i < 9; i++ {
 		for j := 0; j < 3; j++ {
@@ -42,17 +44,17 @@ func TestLinearExactMatchesProducts(t *testing.T) {
 	assert.True(t, floats.EqualApprox(want.Data, z.Data, 1e-12))
 	assert.True(t, saved.Exact())
 	assert.Equal(t, 9*4*8, saved.Bytes())
-	gh, gw, gb, err := estimator.LinearBackward(saved, w, gz)
+	gh, gw, gb, err := linear.Backward(saved, w, gz)
 	require.NoError(t, err)
-	wantW, _ := estimator.ProductTransA(h, gz)
+	wantW, _ := matrix.ProductTransA(h, gz)
 	assert.True(t, floats.EqualApprox(wantW.Data, gw.Data, 1e-12))
-	wt, _ := estimator.NewDense[float64](3, 4, nil)
+	wt, _ := matrix.NewDense[float64](3, 4, nil)
 	for i := 0; i < 4; i++ {
 		for j := 0; j < 3; j++ {
 			wt.Data[j*4+i] = w.Data[i*3+j]
 		}
 	}
-	wantH, _ := estimator.Product(gz, wt)
+	wantH, _ := matrix.Product(gz, wt)
 	assert.True(t, floats.EqualApprox(wantH.Data, gh.Data, 1e-12))
 	for j := 0; j < 3; j++ {
 		var s float64
@@ -65,10 +67,10 @@ func TestLinearExactMatchesProducts(t *testing.T) {
 	// A sketch that keeps every row with scale 1 gives the exact weight gradient from a copy.
 	plan, err := estimator.NewWTACRS(make9(), 9)
 	require.NoError(t, err)
-	_, savedAll, err := estimator.LinearForward(h, w, bias, plan.Sample(1, 0))
+	_, savedAll, err := linear.Forward(h, w, bias, plan.Sample(1, 0))
 	require.NoError(t, err)
 	require.False(t, savedAll.Exact())
-	_, gw2, _, err := estimator.LinearBackward(savedAll, w, gz)
+	_, gw2, _, err := linear.Backward(savedAll, w, gz)
 	require.NoError(t, err)
 	assert.True(t, floats.EqualApprox(wantW.Data, gw2.Data, 1e-12))
 }
@@ -87,7 +89,7 @@ func TestLinearSampledKeepsOnlySketchRows(t *testing.T) {
 	plan, err := estimator.NewWTACRS(wts, 30)
 	require.NoError(t, err)
 	s := plan.Sample(7, 3)
-	_, saved, err := estimator.LinearForward(h, w, nil, s)
+	_, saved, err := linear.Forward(h, w, nil, s)
 	require.NoError(t, err)
 	require.Equal(t, s.Index, saved.Index)
 	assert.LessOrEqual(t, saved.H.Rows, 30)
@@ -101,14 +103,14 @@ func TestLinearSampledKeepsOnlySketchRows(t *testing.T) {
 
 func TestLinearErrors(t *testing.T) {
 	t.Parallel()
-	h, _ := estimator.NewDense(4, 3, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
-	w, _ := estimator.NewDense(3, 2, []float64{1, 0, 0, 1, 1, 1})
-	nan, _ := estimator.NewDense(4, 3, []float64{1, 2, 3, 4, math.NaN(), 6, 7, 8, 9, 10, 11, 12})
-	wrongW, _ := estimator.NewDense[float64](2, 2, nil)
+	h, _ := matrix.NewDense(4, 3, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	w, _ := matrix.NewDense(3, 2, []float64{1, 0, 0, 1, 1, 1})
+	nan, _ := matrix.NewDense(4, 3, []float64{1, 2, 3, 4, math.NaN(), 6, 7, 8, 9, 10, 11, 12})
+	wrongW, _ := matrix.NewDense[float64](2, 2, nil)
 	other, _ := estimator.NewUniform(5, 2)
 	fwd := []struct {
 		name string
-		h, w estimator.Dense[float64]
+		h, w matrix.Dense[float64]
 		b    []float64
 		s    *estimator.Sketch
 		want error
@@ -120,44 +122,44 @@ func TestLinearErrors(t *testing.T) {
 		{"sketch over other rows", h, w, nil, other.Sample(1, 1), estimator.ErrShape},
 	}
 	for _, tc := range fwd {
-		_, _, err := estimator.LinearForward(tc.h, tc.w, tc.b, tc.s)
+		_, _, err := linear.Forward(tc.h, tc.w, tc.b, tc.s)
 		assert.ErrorIs(t, err, tc.want, tc.name)
 	}
-	_, saved, err := estimator.LinearForward(h, w, nil, nil)
+	_, saved, err := linear.Forward(h, w, nil, nil)
 	require.NoError(t, err)
-	gz, _ := estimator.NewDense[float64](4, 2, nil)
-	badGz, _ := estimator.NewDense[float64](3, 2, nil)
-	nanGz, _ := estimator.NewDense(4, 2, []float64{0, 0, 0, math.Inf(-1), 0, 0, 0, 0})
-	for name, g := range map[string]estimator.Dense[float64]{"rows": badGz} {
-		_, _, _, err := estimator.LinearBackward(saved, w, g)
+	gz, _ := matrix.NewDense[float64](4, 2, nil)
+	badGz, _ := matrix.NewDense[float64](3, 2, nil)
+	nanGz, _ := matrix.NewDense(4, 2, []float64{0, 0, 0, math.Inf(-1), 0, 0, 0, 0})
+	for name, g := range map[string]matrix.Dense[float64]{"rows": badGz} {
+		_, _, _, err := linear.Backward(saved, w, g)
 		assert.ErrorIs(t, err, estimator.ErrShape, name)
 	}
-	_, _, _, err = estimator.LinearBackward(saved, w, nanGz)
+	_, _, _, err = linear.Backward(saved, w, nanGz)
 	assert.ErrorIs(t, err, estimator.ErrNonFinite)
 	broken := saved
 	broken.Index = []int{3, 1, 2, 0}
-	_, _, _, err = estimator.LinearBackward(broken, w, gz)
+	_, _, _, err = linear.Backward(broken, w, gz)
 	assert.ErrorIs(t, err, estimator.ErrShape)
-	gw, _ := estimator.NewDense[float64](2, 3, nil)
-	assert.ErrorIs(t, estimator.LinearBackwardAdd(saved, w, gz, estimator.Dense[float64]{}, gw, nil), estimator.ErrShape)
+	gw, _ := matrix.NewDense[float64](2, 3, nil)
+	assert.ErrorIs(t, linear.BackwardAdd(saved, w, gz, matrix.Dense[float64]{}, gw, nil), estimator.ErrShape)
 }
 
 // meanEntryZ draws trials sketches of plan, runs the approximate layer and returns the z-score of
 // the mean of ∇W[a,b] against the exact value, with the standard error from the closed-form
 // variance of that entry's estimate under the same plan.
-func meanEntryZ(t *testing.T, h, w, gz estimator.Dense[float64], plan *estimator.Plan, a, b, trials int) float64 {
+func meanEntryZ(t *testing.T, h, w, gz matrix.Dense[float64], plan *estimator.Plan, a, b, trials int) float64 {
 	t.Helper()
 	n := h.Rows
 	var sum float64
 	for r := 0; r < trials; r++ {
-		_, saved, err := estimator.LinearForward(h, w, nil, plan.Sample(11, uint64(r)))
+		_, saved, err := linear.Forward(h, w, nil, plan.Sample(11, uint64(r)))
 		require.NoError(t, err)
-		_, gw, _, err := estimator.LinearBackward(saved, w, gz)
+		_, gw, _, err := linear.Backward(saved, w, gz)
 		require.NoError(t, err)
 		sum += gw.Data[a*gz.Cols+b]
 	}
-	x, _ := estimator.NewDense[float64](1, n, nil)
-	y, _ := estimator.NewDense[float64](n, 1, nil)
+	x, _ := matrix.NewDense[float64](1, n, nil)
+	y, _ := matrix.NewDense[float64](n, 1, nil)
 	var exact float64
 	for i := 0; i < n; i++ {
 		x.Data[i] = h.Data[i*h.Cols+a]
@@ -205,15 +207,15 @@ func TestLinearUnbiased(t *testing.T) {
 
 // Algorithm 1 on a layer of 4 tokens: forward keeps only the sketch's rows of H, pre-scaled;
 // backward gives the exact ∇H and bias gradient and ∇W from the kept rows.
-func ExampleLinearForward() {
-	h, _ := estimator.NewDense(4, 2, []float64{1, 0, 0, 1, 2, 2, 0, 0})
-	w, _ := estimator.NewDense(2, 1, []float64{1, -1})
-	gz, _ := estimator.NewDense(4, 1, []float64{1, 1, 1, 0})
+func ExampleForward() {
+	h, _ := matrix.NewDense(4, 2, []float64{1, 0, 0, 1, 2, 2, 0, 0})
+	w, _ := matrix.NewDense(2, 1, []float64{1, -1})
+	gz, _ := matrix.NewDense(4, 1, []float64{1, 1, 1, 0})
 	// Weights from ‖H_t‖ and (here exact) ‖∇Z_t‖: the last token has weight 0.
 	wts, _ := estimator.WeightsTransA(h, gz)
 	plan, _ := estimator.NewWTACRS(wts, 2)
-	_, saved, _ := estimator.LinearForward(h, w, nil, plan.Sample(1, 0))
-	_, gw, gb, _ := estimator.LinearBackward(saved, w, gz)
+	_, saved, _ := linear.Forward(h, w, nil, plan.Sample(1, 0))
+	_, gw, gb, _ := linear.Backward(saved, w, gz)
 	fmt.Println("kept rows:", saved.Index, "of", saved.N)
 	fmt.Println("bias gradient (exact):", gb)
 	fmt.Println("∇W rows:", gw.Rows, "cols:", gw.Cols)

@@ -54,19 +54,19 @@ func (c Config) Validate() error {
 }
 
 // Param is one parameter tensor and its gradient accumulator.
-type Param[T Float] struct {
+type Param[T matrix.Float] struct {
 	Name string
 	W    matrix.Dense[T] // value (a vector is 1×n)
 	G    []T             // gradient, same length as W.Data
 }
 
-type block[T Float] struct {
+type block[T matrix.Float] struct {
 	ln1g, ln1b, ln2g, ln2b *Param[T]
 	w, b                   [LinearPerBlock]*Param[T]
 }
 
 // Model is the encoder with its parameters.
-type Model[T Float] struct {
+type Model[T matrix.Float] struct {
 	Cfg    Config
 	Params []*Param[T] // every parameter, in a fixed order
 	tok    *Param[T]
@@ -81,7 +81,7 @@ type Model[T Float] struct {
 
 // New returns a model with weights drawn from N(0, 0.02²), zero biases and unit LayerNorm gains,
 // deterministically from seed. It returns ErrConfig for bad sizes.
-func New[T Float](cfg Config, seed uint64) (*Model[T], error) {
+func New[T matrix.Float](cfg Config, seed uint64) (*Model[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -203,28 +203,28 @@ func (b Batch) Validate(cfg Config) error {
 // input H (n×d_in; read-only) and returns a sketch over its n rows, or nil for exact backward.
 // Gradient is called in backward with the layer's output gradient ∇Z (read-only, n×d_out)
 // before the weight gradient is formed.
-type Hook[T Float] interface {
+type Hook[T matrix.Float] interface {
 	Sketch(linear int, h matrix.Dense[T]) (*estimator.Sketch, error)
 	Gradient(linear int, gradZ matrix.Dense[T]) error
 }
 
-type blockTape[T Float] struct {
-	xhat1, xhat2  dense[T]
+type blockTape[T matrix.Float] struct {
+	xhat1, xhat2  matrix.Dense[T]
 	inv1, inv2    []T
-	q, k, v, p, u dense[T]
+	q, k, v, p, u matrix.Dense[T]
 	lin           [LinearPerBlock]linear.Saved[T]
 }
 
 // Tape holds what a forward pass saved for backward, and its outputs.
-type Tape[T Float] struct {
+type Tape[T matrix.Float] struct {
 	batch   Batch
 	blocks  []blockTape[T]
-	xhatF   dense[T]
+	xhatF   matrix.Dense[T]
 	invF    []T
-	cls     dense[T] // B×d normalised [CLS] rows fed to the head
+	cls     matrix.Dense[T] // B×d normalised [CLS] rows fed to the head
 	Logits  matrix.Dense[T]
 	Loss    float64 // mean cross-entropy (0 without labels)
-	dLogits dense[T]
+	dLogits matrix.Dense[T]
 }
 
 // Forward runs the model on a batch and returns the tape backward needs, with the logits and,
@@ -252,25 +252,25 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		}
 	}
 	tape := &Tape[T]{batch: b, blocks: make([]blockTape[T], m.Cfg.Blocks)}
-	lin := func(i int, h dense[T]) (dense[T], linear.Saved[T], error) {
+	lin := func(i int, h matrix.Dense[T]) (matrix.Dense[T], linear.Saved[T], error) {
 		var s *estimator.Sketch
 		if hook != nil {
 			var err error
 			if s, err = hook.Sketch(i, h); err != nil {
-				return dense[T]{}, linear.Saved[T]{}, err
+				return matrix.Dense[T]{}, linear.Saved[T]{}, err
 			}
 		}
 		w, bias := m.Linear(i)
 		z, saved, err := linear.Forward(h, w.W, bias.W.Data, s)
 		if err != nil {
-			return dense[T]{}, linear.Saved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+			return matrix.Dense[T]{}, linear.Saved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
 		}
 		return z, saved, nil
 	}
 	for l := range m.blocks {
 		bl, bt := &m.blocks[l], &tape.blocks[l]
 		var err error
-		var y dense[T]
+		var y matrix.Dense[T]
 		y, bt.xhat1, bt.inv1 = layerNormForward(x, bl.ln1g.W.Data, bl.ln1b.W.Data)
 		base := LinearIndex(l, 0)
 		if bt.q, bt.lin[0], err = lin(base, y); err != nil {
@@ -282,9 +282,9 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		if bt.v, bt.lin[2], err = lin(base+2, y); err != nil {
 			return nil, err
 		}
-		var ctx dense[T]
+		var ctx matrix.Dense[T]
 		ctx = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
-		var o dense[T]
+		var o matrix.Dense[T]
 		if o, bt.lin[3], err = lin(base+3, ctx); err != nil {
 			return nil, err
 		}
@@ -293,20 +293,20 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		if bt.u, bt.lin[4], err = lin(base+4, y); err != nil {
 			return nil, err
 		}
-		var f dense[T]
+		var f matrix.Dense[T]
 		if f, bt.lin[5], err = lin(base+5, gelu(bt.u)); err != nil {
 			return nil, err
 		}
 		add(x, f)
 		if m.Cfg.Recompute {
-			bt.q, bt.k, bt.v, bt.u = dense[T]{}, dense[T]{}, dense[T]{}, dense[T]{}
+			bt.q, bt.k, bt.v, bt.u = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
 		}
 	}
 	cls := newDense[T](b.B, d)
 	for s := 0; s < b.B; s++ {
 		copy(cls.Row(s), x.Row(s*b.S))
 	}
-	var y dense[T]
+	var y matrix.Dense[T]
 	y, tape.xhatF, tape.invF = layerNormForward(cls, m.lnfg.W.Data, m.lnfb.W.Data)
 	tape.cls = y
 	logits, err := matrix.Product(y, m.headW.W)
@@ -362,17 +362,17 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 	for s := 0; s < b.B; s++ {
 		copy(dx.Row(s*b.S), dcls.Row(s))
 	}
-	linBack := func(i int, saved linear.Saved[T], gz dense[T]) (dense[T], error) {
+	linBack := func(i int, saved linear.Saved[T], gz matrix.Dense[T]) (matrix.Dense[T], error) {
 		if hook != nil {
 			if err := hook.Gradient(i, gz); err != nil {
-				return dense[T]{}, err
+				return matrix.Dense[T]{}, err
 			}
 		}
 		w, bias := m.Linear(i)
 		gh := newDense[T](n, w.W.Rows)
 		gw := matrix.Dense[T]{Rows: w.W.Rows, Cols: w.W.Cols, Data: w.G}
 		if err := linear.BackwardAdd(saved, w.W, gz, gh, gw, bias.G); err != nil {
-			return dense[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+			return matrix.Dense[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
 		}
 		return gh, nil
 	}
@@ -445,7 +445,7 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 // recompute returns the outputs of the linear layers that read the LayerNorm output
 // x̂·g + b: layers first, first+1, first+2 (q, k, v) or first alone (ffn_in), computed exactly as
 // forward computed them.
-func (m *Model[T]) recompute(first int, xhat dense[T], g, b []T) []dense[T] {
+func (m *Model[T]) recompute(first int, xhat matrix.Dense[T], g, b []T) []matrix.Dense[T] {
 	y := newDense[T](xhat.Rows, xhat.Cols)
 	for i := 0; i < xhat.Rows; i++ {
 		yr := y.Row(i)
@@ -457,7 +457,7 @@ func (m *Model[T]) recompute(first int, xhat dense[T], g, b []T) []dense[T] {
 	if first%LinearPerBlock == 4 {
 		count = 1
 	}
-	out := make([]dense[T], count)
+	out := make([]matrix.Dense[T], count)
 	for c := range out {
 		w, bias := m.Linear(first + c)
 		z, _, err := linear.Forward(y, w.W, bias.W.Data, nil)

@@ -7,10 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/matrix"
 	"gonum.org/v1/gonum/floats/scalar"
 )
 
-func randDense(rng *rand.Rand, r, c int) dense[float64] {
+func randDense(rng *rand.Rand, r, c int) matrix.Dense[float64] {
 	d := newDense[float64](r, c)
 	for i := range d.Data {
 		d.Data[i] = rng.NormFloat64()
@@ -65,7 +66,7 @@ func TestGELUGradient(t *testing.T) {
 	u, r := randDense(rng, 4, 6), randDense(rng, 4, 6)
 	loss := func() float64 { return dot(gelu(u).Data, r.Data) }
 	checkGrad(t, "u", u.Data, geluBackward(u, r).Data, loss)
-	assert.InDelta(t, 0.8411920, gelu(dense[float64]{Rows: 1, Cols: 1, Data: []float64{1}}).Data[0], 1e-6)
+	assert.InDelta(t, 0.8411920, gelu(matrix.Dense[float64]{Rows: 1, Cols: 1, Data: []float64{1}}).Data[0], 1e-6)
 }
 
 func TestAttentionGradient(t *testing.T) {
@@ -110,7 +111,7 @@ func TestCrossEntropyGradient(t *testing.T) {
 	loss := func() float64 { l, _ := crossEntropy(logits, labels); return l }
 	l, g := crossEntropy(logits, labels)
 	checkGrad(t, "logits", logits.Data, g.Data, loss)
-	uniform := dense[float64]{Rows: 1, Cols: 2, Data: []float64{0, 0}}
+	uniform := matrix.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{0, 0}}
 	l, _ = crossEntropy(uniform, []int{1})
 	assert.InDelta(t, math.Log(2), l, 1e-12)
 }

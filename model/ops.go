@@ -8,18 +8,15 @@ import (
 	"github.com/wtacrs/wtacrs/matrix"
 )
 
-// Float is the element type of the model.
-type Float = matrix.Float
-
-type dense[T Float] = matrix.Dense[T]
-
-func newDense[T Float](r, c int) dense[T] { return dense[T]{Rows: r, Cols: c, Data: make([]T, r*c)} }
+func newDense[T matrix.Float](r, c int) matrix.Dense[T] {
+	return matrix.Dense[T]{Rows: r, Cols: c, Data: make([]T, r*c)}
+}
 
 const lnEps = 1e-5
 
 // layerNormForward normalises each row of x and applies gain g and bias b. It returns y, the
 // normalised rows x̂ and the inverse standard deviations (what backward needs).
-func layerNormForward[T Float](x dense[T], g, b []T) (y, xhat dense[T], inv []T) {
+func layerNormForward[T matrix.Float](x matrix.Dense[T], g, b []T) (y, xhat matrix.Dense[T], inv []T) {
 	n, d := x.Rows, x.Cols
 	y, xhat, inv = newDense[T](n, d), newDense[T](n, d), make([]T, n)
 	for i := 0; i < n; i++ {
@@ -47,7 +44,7 @@ func layerNormForward[T Float](x dense[T], g, b []T) (y, xhat dense[T], inv []T)
 }
 
 // layerNormBackward returns ∇x and adds to ∇g and ∇b.
-func layerNormBackward[T Float](dy, xhat dense[T], inv, g, dg, db []T) dense[T] {
+func layerNormBackward[T matrix.Float](dy, xhat matrix.Dense[T], inv, g, dg, db []T) matrix.Dense[T] {
 	n, d := dy.Rows, dy.Cols
 	dx := newDense[T](n, d)
 	for i := 0; i < n; i++ {
@@ -74,7 +71,7 @@ func layerNormBackward[T Float](dy, xhat dense[T], inv, g, dg, db []T) dense[T] 
 const geluC = 0.7978845608028654 // √(2/π)
 
 // gelu returns the tanh approximation of GELU of every element.
-func gelu[T Float](u dense[T]) dense[T] {
+func gelu[T matrix.Float](u matrix.Dense[T]) matrix.Dense[T] {
 	y := newDense[T](u.Rows, u.Cols)
 	for i, v := range u.Data {
 		x := float64(v)
@@ -84,7 +81,7 @@ func gelu[T Float](u dense[T]) dense[T] {
 }
 
 // geluBackward returns ∇u for ∇y.
-func geluBackward[T Float](u, dy dense[T]) dense[T] {
+func geluBackward[T matrix.Float](u, dy matrix.Dense[T]) matrix.Dense[T] {
 	du := newDense[T](u.Rows, u.Cols)
 	for i, v := range u.Data {
 		x := float64(v)
@@ -98,7 +95,7 @@ func geluBackward[T Float](u, dy dense[T]) dense[T] {
 // attentionProbs writes into pb (S×S) the attention probabilities of sequence b, head h:
 // softmax(QKᵀ/√d_h) over the unmasked keys. Forward and backward call it alike, so the
 // probabilities backward recomputes are bit for bit those of forward.
-func attentionProbs[T Float](q, k dense[T], b, h, seq, heads int, mask []bool, pb []T) {
+func attentionProbs[T matrix.Float](q, k matrix.Dense[T], b, h, seq, heads int, mask []bool, pb []T) {
 	d := q.Cols
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
@@ -134,7 +131,7 @@ func attentionProbs[T Float](q, k dense[T], b, h, seq, heads int, mask []bool, p
 // attentionForward computes multi-head self-attention context for q, k, v (n×d, n = B·S) with
 // h heads: for each sequence and head, P = softmax(QKᵀ/√d_h) over unmasked keys, ctx = PV. P is
 // not kept: backward recomputes it from q and k.
-func attentionForward[T Float](q, k, v dense[T], batch, seq, heads int, mask []bool) dense[T] {
+func attentionForward[T matrix.Float](q, k, v matrix.Dense[T], batch, seq, heads int, mask []bool) matrix.Dense[T] {
 	d := q.Cols
 	dh := d / heads
 	ctx := newDense[T](q.Rows, d)
@@ -149,7 +146,7 @@ func attentionForward[T Float](q, k, v dense[T], batch, seq, heads int, mask []b
 }
 
 // attentionBackward returns ∇q, ∇k, ∇v for ∇ctx, recomputing the probabilities.
-func attentionBackward[T Float](q, k, v dense[T], mask []bool, dctx dense[T], batch, seq, heads int) (dq, dk, dv dense[T]) {
+func attentionBackward[T matrix.Float](q, k, v matrix.Dense[T], mask []bool, dctx matrix.Dense[T], batch, seq, heads int) (dq, dk, dv matrix.Dense[T]) {
 	d := q.Cols
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
@@ -181,7 +178,7 @@ func attentionBackward[T Float](q, k, v dense[T], mask []bool, dctx dense[T], ba
 }
 
 // crossEntropy returns the mean cross-entropy of logits (B×C) against labels and its gradient.
-func crossEntropy[T Float](logits dense[T], labels []int) (float64, dense[T]) {
+func crossEntropy[T matrix.Float](logits matrix.Dense[T], labels []int) (float64, matrix.Dense[T]) {
 	n, c := logits.Rows, logits.Cols
 	grad := newDense[T](n, c)
 	var loss float64
@@ -209,7 +206,7 @@ func crossEntropy[T Float](logits dense[T], labels []int) (float64, dense[T]) {
 	return loss / float64(n), grad
 }
 
-func add[T Float](dst, src dense[T]) {
+func add[T matrix.Float](dst, src matrix.Dense[T]) {
 	for i, v := range src.Data {
 		dst.Data[i] += v
 	}

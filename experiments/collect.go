@@ -10,13 +10,14 @@ import (
 
 	"github.com/wtacrs/wtacrs/analysis"
 	"github.com/wtacrs/wtacrs/matrix"
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
 // Record is the analysis of one layer, step, norm source and budget: one row of layers.csv and
 // the curve rows of curves.csv.
 type Record struct {
-	Layer       train.LayerID
+	Layer       model.LayerID
 	Step, Epoch int
 	// Source is SourceExact or SourceCached.
 	Source string
@@ -44,11 +45,11 @@ func NewCollector(a Analysis) *Collector { return &Collector{cfg: a} }
 
 // Wants reports whether layer is analysed at step: step 1 and multiples of Every, kinds and
 // blocks as configured.
-func (c *Collector) Wants(step int, layer train.LayerID) bool {
+func (c *Collector) Wants(step int, layer model.LayerID) bool {
 	if !c.cfg.Enabled || (step != 1 && step%c.cfg.Every != 0) {
 		return false
 	}
-	if !slices.Contains(c.cfg.Kinds, string(layer.Kind)) {
+	if !slices.Contains(c.cfg.Kinds, layer.Kind) {
 		return false
 	}
 	return len(c.cfg.Blocks) == 0 || slices.Contains(c.cfg.Blocks, layer.Block)
@@ -153,19 +154,12 @@ func (c *Collector) Records() []Record {
 	return out
 }
 
-func kindOrder(k train.LayerKind) int {
-	if i := slices.Index(train.Kinds(), k); i >= 0 {
-		return i
-	}
-	return len(train.Kinds())
-}
-
 func sortRecords(rs []Record) {
 	slices.SortStableFunc(rs, func(a, b Record) int {
 		return cmp.Or(
 			cmp.Compare(a.Step, b.Step),
 			cmp.Compare(a.Layer.Block, b.Layer.Block),
-			cmp.Compare(kindOrder(a.Layer.Kind), kindOrder(b.Layer.Kind)),
+			cmp.Compare(a.Layer.Kind.Position(), b.Layer.Kind.Position()),
 			cmp.Compare(a.Layer.Kind, b.Layer.Kind),
 			cmp.Compare(sourceOrder(a.Source), sourceOrder(b.Source)),
 			cmp.Compare(a.Budget, b.Budget),

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -55,7 +56,7 @@ type Analysis struct {
 	// Default [0.1, 0.5] (Figures 10 and 11).
 	Budgets []float64 `toml:"budgets"`
 	// Kinds are the layer kinds analysed (q, k, v, o, ffn_in, ffn_out). Default ["q", "k", "v"].
-	Kinds []string `toml:"kinds"`
+	Kinds []model.Kind `toml:"kinds"`
 	// Blocks are the 0-based encoder blocks analysed; empty means every block. Default [].
 	Blocks []int `toml:"blocks"`
 	// Sources are the gradient norms the weights use: "exact" (‖∇Z_t‖ of the step) and/or
@@ -89,7 +90,7 @@ type Variant struct {
 	// error.
 	Ratio float64 `toml:"ratio"`
 	// Kinds are the layer kinds switched; empty means all six. Default [].
-	Kinds []string `toml:"kinds"`
+	Kinds []model.Kind `toml:"kinds"`
 	// Epochs, when positive, overrides train.epochs for this variant; at most 2³¹−1.
 	// Default 0.
 	Epochs int `toml:"epochs"`
@@ -106,7 +107,7 @@ func DefaultConfig() Config {
 	return Config{
 		Analysis: Analysis{
 			Enabled: true, Every: 10, Budgets: []float64{0.1, 0.5},
-			Kinds: []string{"q", "k", "v"}, Sources: []string{SourceExact, SourceCached},
+			Kinds: []model.Kind{model.Query, model.Key, model.Value}, Sources: []string{SourceExact, SourceCached},
 		},
 		Train: train.DefaultConfig(),
 	}
@@ -208,10 +209,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func checkKinds(key string, kinds []string) error {
+func checkKinds(key string, kinds []model.Kind) error {
 	for i, k := range kinds {
-		if !slices.Contains(train.Kinds(), train.LayerKind(k)) {
-			return &tomlconf.FieldError{Key: tomlconf.Elem(key, i), Value: strconv.Quote(k), Want: "q, k, v, o, ffn_in or ffn_out", Err: ErrConfig}
+		if !k.Valid() {
+			return &tomlconf.FieldError{Key: tomlconf.Elem(key, i), Value: strconv.Quote(string(k)), Want: model.KindNames(), Err: ErrConfig}
 		}
 	}
 	return nil
@@ -248,15 +249,13 @@ func tomlValue(v any) string {
 // kinds and v's epochs.
 func VariantConfig(base train.Config, v Variant) train.Config {
 	c := base
-	c.Layers = map[string]train.KindConfig{}
-	for k, kc := range base.Layers {
-		c.Layers[k] = kc
+	c.Layers = maps.Clone(base.Layers)
+	if c.Layers == nil {
+		c.Layers = map[model.Kind]train.KindConfig{}
 	}
 	kinds := v.Kinds
 	if len(kinds) == 0 {
-		for _, k := range train.Kinds() {
-			kinds = append(kinds, string(k))
-		}
+		kinds = model.Kinds()
 	}
 	for _, k := range kinds {
 		c.Layers[k] = train.KindConfig{Method: v.Method, Ratio: v.Ratio}

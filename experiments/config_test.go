@@ -16,6 +16,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/experiments"
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -165,9 +166,9 @@ v = {method = "exact"}
 	require.NoError(t, err)
 	assert.Equal(t, []experiments.Variant{
 		{Name: "a", Method: train.MethodExact, Ratio: train.DefaultRatio},
-		{Name: "b", Method: train.MethodWTACRS, Ratio: train.DefaultRatio, Kinds: []string{"q"}},
+		{Name: "b", Method: train.MethodWTACRS, Ratio: train.DefaultRatio, Kinds: []model.Kind{"q"}},
 	}, c.Compare.Variants)
-	assert.Equal(t, map[string]train.KindConfig{
+	assert.Equal(t, map[model.Kind]train.KindConfig{
 		"q": {Method: train.MethodWTACRS, Ratio: train.DefaultRatio},
 		"k": {Method: train.MethodWTACRS, Ratio: train.DefaultRatio},
 		"v": {Method: train.MethodExact},
@@ -275,7 +276,7 @@ func TestEncodeFloatsExactly(t *testing.T) {
 		c := experiments.DefaultConfig()
 		c.Experiment.Name = "f"
 		c.Train.Epsilon, c.Train.WeightDecay, c.Analysis.Budgets = f, f, []float64{f}
-		c.Train.Layers = map[string]train.KindConfig{"q": {Method: train.MethodWTACRS, Ratio: f}}
+		c.Train.Layers = map[model.Kind]train.KindConfig{"q": {Method: train.MethodWTACRS, Ratio: f}}
 		c.Compare.Variants = []experiments.Variant{{Name: "v", Method: train.MethodExact, Ratio: f}}
 		require.NoError(t, c.Validate(), f)
 		checkRoundTrip(t, c)
@@ -286,7 +287,7 @@ func TestEncodeFloatsExactly(t *testing.T) {
 // and strings of any characters, round-trips through Encode.
 func TestEncodeRoundTripsAnyValidConfig(t *testing.T) {
 	t.Parallel()
-	kinds := []string{"q", "k", "v", "o", "ffn_in", "ffn_out"}
+	kinds := model.Kinds()
 	fraction := rapid.Custom(func(t *rapid.T) float64 {
 		switch rapid.IntRange(0, 3).Draw(t, "fraction kind") {
 		case 0:
@@ -328,7 +329,7 @@ func TestEncodeRoundTripsAnyValidConfig(t *testing.T) {
 		if c.Train.TrainPath != "" {
 			c.Train.DevPath = anyText.Filter(func(s string) bool { return s != "" }).Draw(t, "dev_path")
 		}
-		for _, k := range rapid.SliceOfNDistinct(rapid.SampledFrom(kinds), 0, 6, rapid.ID[string]).Draw(t, "layers") {
+		for _, k := range rapid.SliceOfNDistinct(rapid.SampledFrom(kinds), 0, 6, rapid.ID[model.Kind]).Draw(t, "layers") {
 			c.Train.Layers[k] = train.KindConfig{Method: train.MethodWTACRS, Ratio: fraction.Draw(t, "layer ratio")}
 		}
 		if err := c.Validate(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/philox"
 	"github.com/wtacrs/wtacrs/train"
 )
@@ -26,8 +27,8 @@ func fakeTrain(steps int, cancelAt int) func(ctx context.Context, cfg train.Conf
 			}
 			epoch := min((step-1)/perEpoch, cfg.Epochs-1)
 			for b := 0; b < cfg.Blocks; b++ {
-				for ki, kind := range []train.LayerKind{train.Query, train.Key, train.Value, train.Output} {
-					id := train.LayerID{Block: b, Kind: kind}
+				for ki, kind := range []model.Kind{model.Query, model.Key, model.Value, model.Output} {
+					id := model.LayerID{Block: b, Kind: kind}
 					if opt.Observer == nil || !opt.Observer.Wants(step, id) {
 						continue
 					}

@@ -5,7 +5,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/wtacrs/wtacrs/train"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 type recordKey struct {
@@ -27,7 +27,7 @@ func LoadRecords(dir string) ([]Record, error) {
 	index := map[recordKey]int{}
 	for i := range lt.rows {
 		r := &recs[i]
-		kind := train.LayerKind(lt.str(i, "kind"))
+		kind := model.Kind(lt.str(i, "kind"))
 		r.Source = lt.str(i, "source")
 		if r.Source != SourceExact && r.Source != SourceCached {
 			return nil, fmt.Errorf("%w: %s line %d: source %q", ErrResults, lt.name, i+2, r.Source)
@@ -42,7 +42,7 @@ func LoadRecords(dir string) ([]Record, error) {
 				return nil, err
 			}
 		}
-		r.Layer = train.LayerID{Block: block, Kind: kind}
+		r.Layer = model.LayerID{Block: block, Kind: kind}
 		floats := []struct {
 			col      string
 			dst      *float64

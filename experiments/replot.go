@@ -7,8 +7,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/plots"
-	"github.com/wtacrs/wtacrs/train"
 )
 
 // curveKey identifies one curve of curves.csv.
@@ -99,19 +99,16 @@ func layerRowsOf(recs []Record) []layerRow {
 	return rows
 }
 
-// kindsOf returns the kinds present, in the order of train.Kinds.
+// kindsOf returns the kinds present, in block order (model.Kinds).
 func kindsOf(present map[string]bool) []string {
 	var out []string
-	for _, k := range train.Kinds() {
+	for _, k := range model.Kinds() {
 		if present[string(k)] {
 			out = append(out, string(k))
 		}
 	}
 	return out
 }
-
-var kindTitle = map[string]string{"q": "query", "k": "key", "v": "value", "o": "attention output",
-	"ffn_in": "FFN in", "ffn_out": "FFN out"}
 
 func sourceTitle(s string) string {
 	if s == SourceCached {
@@ -172,7 +169,7 @@ func curveFigures(curves map[curveKey]*curve) []NamedFigure {
 				}
 			}
 			steps, blocks := sortedKeys(stepSet), sortedKeys(blockSet)
-			pn := plots.Panel{Title: kindTitle[kind], XLabel: "|C| / k", YLabel: "P_C (probability mass of C)",
+			pn := plots.Panel{Title: model.Kind(kind).Title(), XLabel: "|C| / k", YLabel: "P_C (probability mass of C)",
 				Diagonal: true, DiagonalLabel: "P_C = |C|/k", LegendLeft: true, YMin: 0, YMax: 1.3}
 			for si, step := range pickSteps(steps) {
 				var cs []*curve
@@ -270,7 +267,7 @@ func layerFigures(rows []layerRow) []NamedFigure {
 					byBlock[r.block] = append(byBlock[r.block], [2]float64{float64(r.step), r.top10})
 				}
 			}
-			pn := plots.Panel{Title: kindTitle[kind], XLabel: "iteration (optimiser step)", YLabel: "mass of the top 10% of pairs",
+			pn := plots.Panel{Title: model.Kind(kind).Title(), XLabel: "iteration (optimiser step)", YLabel: "mass of the top 10% of pairs",
 				YMin: 0, YMax: 1.2, LegendLeft: true}
 			var xmin, xmax = math.Inf(1), math.Inf(-1)
 			for bi, b := range sortedKeys(keysOf(byBlock)) {
@@ -285,7 +282,7 @@ func layerFigures(rows []layerRow) []NamedFigure {
 			pn.Series = append(pn.Series, plots.Series{Label: "uniform p (0.1)", X: []float64{xmin, xmax}, Y: []float64{0.1, 0.1}, Dashed: true, Color: 6})
 			top.Panels = append(top.Panels, pn)
 
-			rp := plots.Panel{Title: kindTitle[kind], XLabel: "iteration (optimiser step)", YLabel: "Var[WTA-CRS] / Var[CRS]",
+			rp := plots.Panel{Title: model.Kind(kind).Title(), XLabel: "iteration (optimiser step)", YLabel: "Var[WTA-CRS] / Var[CRS]",
 				LegendBottom: true, YMin: 0, YMax: 1.05}
 			for bi, b := range bl {
 				steps := map[int][]layerRow{}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -153,7 +154,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		}
 		out.Variants = append(out.Variants, vr)
 		timings = append(timings, Timing{v.Name, vr.TrainTime.Seconds(), vr.TokensPerSecond})
-		kinds := strings.Join(v.Kinds, " ")
+		kinds := joinKinds(v.Kinds, " ")
 		if kinds == "" {
 			kinds = "all"
 		}
@@ -266,7 +267,7 @@ func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, 
 // every layer kind uses it, else "mixed".
 func mainMethod(c train.Config) string {
 	m := ""
-	for _, k := range train.Kinds() {
+	for _, k := range model.Kinds() {
 		switch km := c.Kind(k).Method; {
 		case m == "":
 			m = km
@@ -327,4 +328,13 @@ func gitCommit() string {
 		return "unknown"
 	}
 	return s
+}
+
+// joinKinds spells kinds joined by sep.
+func joinKinds(kinds []model.Kind, sep string) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, sep)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -28,7 +29,7 @@ func Summarize(dir string, cfg Config, res *train.Result, timings []Timing) ([]b
 			t.Blocks, t.Dim, t.Heads, t.BatchSize, t.Epochs, res.Steps, t.Seed, t.Precision,
 			res.TrainExamples, res.DevExamples, fmtList(res.EpochDevAccuracy), res.MajorityAccuracy)
 		var wta []string
-		for _, k := range train.Kinds() {
+		for _, k := range model.Kinds() {
 			if kc := t.Kind(k); kc.Method == train.MethodWTACRS {
 				wta = append(wta, fmt.Sprintf("%s (k/n = %s)", k, ftoa(kc.Ratio)))
 			}
@@ -75,7 +76,7 @@ func Summarize(dir string, cfg Config, res *train.Result, timings []Timing) ([]b
 				}
 				return 1
 			}
-			return kindOrder(train.LayerKind(a.kind)) - kindOrder(train.LayerKind(c.kind))
+			return model.Kind(a.kind).Position() - model.Kind(c.kind).Position()
 		})
 		for _, k := range keys {
 			g := groups[k]

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/wtacrs/wtacrs/internal/npyfile"
-	"github.com/wtacrs/wtacrs/train"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 // traceSeed is one step directory: the bit i of present says whether the i-th file of
@@ -99,7 +99,7 @@ func FuzzTraceStep(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		o, hm, gm, err := readStep(dir, train.LayerID{Block: 0, Kind: train.LayerKind("q")}, 1)
+		o, hm, gm, err := readStep(dir, model.LayerID{Block: 0, Kind: model.Kind("q")}, 1)
 		if err != nil {
 			if !errors.Is(err, ErrTrace) {
 				t.Fatalf("error does not wrap ErrTrace: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 	"github.com/wtacrs/wtacrs/matrix"
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -53,16 +54,11 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 	if opt.Analysis.Budgets != nil || opt.Analysis.Sources != nil || opt.Analysis.Kinds != nil || opt.Analysis.IncludePadding {
 		cfg.Analysis = opt.Analysis
 	} else {
-		cfg.Analysis.Kinds = nil
-		for _, k := range train.Kinds() {
-			cfg.Analysis.Kinds = append(cfg.Analysis.Kinds, string(k))
-		}
+		cfg.Analysis.Kinds = model.Kinds()
 	}
 	cfg.Analysis.Enabled, cfg.Analysis.Every, cfg.Analysis.Blocks = true, 1, nil
 	if len(cfg.Analysis.Kinds) == 0 {
-		for _, k := range train.Kinds() {
-			cfg.Analysis.Kinds = append(cfg.Analysis.Kinds, string(k))
-		}
+		cfg.Analysis.Kinds = model.Kinds()
 	}
 	cfg.Train.Blocks = math.MaxInt32 // blocks are whatever the traces hold
 	if err := cfg.Validate(); err != nil {
@@ -87,8 +83,8 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 			continue
 		}
 		block, _ := strconv.Atoi(m[1])
-		id := train.LayerID{Block: block, Kind: train.LayerKind(m[2])}
-		if !slices.Contains(cfg.Analysis.Kinds, m[2]) {
+		id := model.LayerID{Block: block, Kind: model.Kind(m[2])}
+		if !slices.Contains(cfg.Analysis.Kinds, id.Kind) {
 			continue
 		}
 		steps, err := os.ReadDir(filepath.Join(dir, ld.Name()))
@@ -147,7 +143,7 @@ func outOrDefault(out string) string {
 }
 
 // readStep reads one step directory into an observation and, when present, H and ∇Z.
-func readStep(dir string, id train.LayerID, step int) (train.Observation, matrix.Dense[float64], matrix.Dense[float64], error) {
+func readStep(dir string, id model.LayerID, step int) (train.Observation, matrix.Dense[float64], matrix.Dense[float64], error) {
 	o := train.Observation{Step: step, Layer: id}
 	var h, g matrix.Dense[float64]
 	read := func(name string, dims int) ([]float64, []int, bool, error) {

@@ -19,5 +19,5 @@
 // no unmasked value and receive zero gradient through every path that reaches the loss.
 //
 // Linear layers are numbered block·6 + kind with kinds in the order q, k, v, o, ffn_in, ffn_out
-// ([LinearIndex]).
+// ([LayerID.Index]; [Kind] is the one list of kinds).
 package model

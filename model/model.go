@@ -19,15 +19,6 @@ var (
 	ErrInput = errors.New("model: invalid input")
 )
 
-// LinearPerBlock is the number of linear layers of an encoder block.
-const LinearPerBlock = 6
-
-// KindNames are the linear layer kinds of a block in index order.
-var KindNames = [LinearPerBlock]string{"q", "k", "v", "o", "ffn_in", "ffn_out"}
-
-// LinearIndex returns the number of linear layer kind (0..5, see [KindNames]) of block.
-func LinearIndex(block, kind int) int { return block*LinearPerBlock + kind }
-
 // Config holds the model sizes.
 type Config struct {
 	Vocab   int // token ids are in [0, Vocab); ≥ 1
@@ -108,17 +99,11 @@ func New[T matrix.Float](cfg Config, seed uint64) (*Model[T], error) {
 		var b block[T]
 		pre := fmt.Sprintf("block%d.", l)
 		b.ln1g, b.ln1b = param(pre+"ln1.g", 1, d, one), param(pre+"ln1.b", 1, d, zero)
-		for k, name := range KindNames {
-			in, out := d, d
-			if name == "ffn_in" {
-				out = cfg.FFN
-			}
-			if name == "ffn_out" {
-				in = cfg.FFN
-			}
-			b.w[k] = param(pre+name+".w", in, out, normal)
-			b.b[k] = param(pre+name+".b", 1, out, zero)
-			if name == "o" {
+		for p, k := range Kinds() {
+			in, out := k.Shape(d, cfg.FFN)
+			b.w[p] = param(pre+string(k)+".w", in, out, normal)
+			b.b[p] = param(pre+string(k)+".b", 1, out, zero)
+			if k == Output {
 				b.ln2g, b.ln2b = param(pre+"ln2.g", 1, d, one), param(pre+"ln2.b", 1, d, zero)
 			}
 		}
@@ -145,10 +130,12 @@ func (m *Model[T]) NumParams() int {
 	return n
 }
 
-// Linear returns the weight (d_in×d_out) and bias parameters of linear layer i ([LinearIndex]).
+// Linear returns the weight (d_in×d_out) and bias parameters of linear layer i
+// ([LayerID.Index]).
 func (m *Model[T]) Linear(i int) (w, b *Param[T]) {
-	bl := m.blocks[i/LinearPerBlock]
-	return bl.w[i%LinearPerBlock], bl.b[i%LinearPerBlock]
+	id := LayerOf(i)
+	bl := m.blocks[id.Block]
+	return bl.w[id.Kind.Position()], bl.b[id.Kind.Position()]
 }
 
 // Batch is B sequences of S pooled tokens: token t = b·S + s.
@@ -272,29 +259,35 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		var err error
 		var y matrix.Dense[T]
 		y, bt.xhat1, bt.inv1 = layerNormForward(x, bl.ln1g.W.Data, bl.ln1b.W.Data)
-		base := LinearIndex(l, 0)
-		if bt.q, bt.lin[0], err = lin(base, y); err != nil {
+		at := func(k Kind) (int, *linear.Saved[T]) { return LayerID{Block: l, Kind: k}.Index(), &bt.lin[k.Position()] }
+		layer := func(k Kind, h matrix.Dense[T]) (matrix.Dense[T], error) {
+			i, saved := at(k)
+			z, sv, err := lin(i, h)
+			*saved = sv
+			return z, err
+		}
+		if bt.q, err = layer(Query, y); err != nil {
 			return nil, err
 		}
-		if bt.k, bt.lin[1], err = lin(base+1, y); err != nil {
+		if bt.k, err = layer(Key, y); err != nil {
 			return nil, err
 		}
-		if bt.v, bt.lin[2], err = lin(base+2, y); err != nil {
+		if bt.v, err = layer(Value, y); err != nil {
 			return nil, err
 		}
 		var ctx matrix.Dense[T]
 		ctx = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
 		var o matrix.Dense[T]
-		if o, bt.lin[3], err = lin(base+3, ctx); err != nil {
+		if o, err = layer(Output, ctx); err != nil {
 			return nil, err
 		}
 		add(x, o)
 		y, bt.xhat2, bt.inv2 = layerNormForward(x, bl.ln2g.W.Data, bl.ln2b.W.Data)
-		if bt.u, bt.lin[4], err = lin(base+4, y); err != nil {
+		if bt.u, err = layer(FFNIn, y); err != nil {
 			return nil, err
 		}
 		var f matrix.Dense[T]
-		if f, bt.lin[5], err = lin(base+5, gelu(bt.u)); err != nil {
+		if f, err = layer(FFNOut, gelu(bt.u)); err != nil {
 			return nil, err
 		}
 		add(x, f)
@@ -378,43 +371,45 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 	}
 	for l := len(m.blocks) - 1; l >= 0; l-- {
 		bl, bt := &m.blocks[l], &tape.blocks[l]
-		base := LinearIndex(l, 0)
+		back := func(k Kind, gz matrix.Dense[T]) (matrix.Dense[T], error) {
+			return linBack(LayerID{Block: l, Kind: k}.Index(), bt.lin[k.Position()], gz)
+		}
 		// x ← x + ffn_out(gelu(ffn_in(ln2(x)))).
-		dg, err := linBack(base+5, bt.lin[5], dx)
+		dg, err := back(FFNOut, dx)
 		if err != nil {
 			return err
 		}
 		u := bt.u
 		if u.Data == nil {
-			u = m.recompute(LinearIndex(l, 4), bt.xhat2, bl.ln2g.W.Data, bl.ln2b.W.Data)[0]
+			u = m.recompute(l, bt.xhat2, bl.ln2g.W.Data, bl.ln2b.W.Data, FFNIn)[0]
 		}
 		du := geluBackward(u, dg)
-		dy2, err := linBack(base+4, bt.lin[4], du)
+		dy2, err := back(FFNIn, du)
 		if err != nil {
 			return err
 		}
 		add(dx, layerNormBackward(dy2, bt.xhat2, bt.inv2, bl.ln2g.W.Data, bl.ln2g.G, bl.ln2b.G))
 		// x ← x + o(attn(q, k, v of ln1(x))).
-		dctx, err := linBack(base+3, bt.lin[3], dx)
+		dctx, err := back(Output, dx)
 		if err != nil {
 			return err
 		}
 		q, k, v := bt.q, bt.k, bt.v
 		if q.Data == nil {
-			qkv := m.recompute(base, bt.xhat1, bl.ln1g.W.Data, bl.ln1b.W.Data)
+			qkv := m.recompute(l, bt.xhat1, bl.ln1g.W.Data, bl.ln1b.W.Data, Query, Key, Value)
 			q, k, v = qkv[0], qkv[1], qkv[2]
 		}
 		dq, dk, dv := attentionBackward(q, k, v, b.Mask, dctx, b.B, b.S, m.Cfg.Heads)
-		dy1, err := linBack(base, bt.lin[0], dq)
+		dy1, err := back(Query, dq)
 		if err != nil {
 			return err
 		}
-		g, err := linBack(base+1, bt.lin[1], dk)
+		g, err := back(Key, dk)
 		if err != nil {
 			return err
 		}
 		add(dy1, g)
-		if g, err = linBack(base+2, bt.lin[2], dv); err != nil {
+		if g, err = back(Value, dv); err != nil {
 			return err
 		}
 		add(dy1, g)
@@ -442,10 +437,9 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 	return nil
 }
 
-// recompute returns the outputs of the linear layers that read the LayerNorm output
-// x̂·g + b: layers first, first+1, first+2 (q, k, v) or first alone (ffn_in), computed exactly as
-// forward computed them.
-func (m *Model[T]) recompute(first int, xhat matrix.Dense[T], g, b []T) []matrix.Dense[T] {
+// recompute returns the outputs of the given linear layers of block that read the LayerNorm
+// output x̂·g + b (q, k and v, or ffn_in), computed exactly as forward computed them.
+func (m *Model[T]) recompute(block int, xhat matrix.Dense[T], g, b []T, kinds ...Kind) []matrix.Dense[T] {
 	y := newDense[T](xhat.Rows, xhat.Cols)
 	for i := 0; i < xhat.Rows; i++ {
 		yr := y.Row(i)
@@ -453,13 +447,9 @@ func (m *Model[T]) recompute(first int, xhat matrix.Dense[T], g, b []T) []matrix
 			yr[j] = h*g[j] + b[j]
 		}
 	}
-	count := 3
-	if first%LinearPerBlock == 4 {
-		count = 1
-	}
-	out := make([]matrix.Dense[T], count)
-	for c := range out {
-		w, bias := m.Linear(first + c)
+	out := make([]matrix.Dense[T], len(kinds))
+	for c, k := range kinds {
+		w, bias := m.Linear(LayerID{Block: block, Kind: k}.Index())
 		z, _, err := linear.Forward(y, w.W, bias.W.Data, nil)
 		if err != nil {
 			panic("model: recomputation failed on inputs forward accepted: " + err.Error())
@@ -483,9 +473,10 @@ func (t *Tape[T]) Predict() []int {
 	return out
 }
 
-// LinearSaved returns what linear layer i kept for backward.
+// LinearSaved returns what linear layer i ([LayerID.Index]) kept for backward.
 func (t *Tape[T]) LinearSaved(i int) linear.Saved[T] {
-	return t.blocks[i/LinearPerBlock].lin[i%LinearPerBlock]
+	id := LayerOf(i)
+	return t.blocks[id.Block].lin[id.Kind.Position()]
 }
 
 // SavedBytes returns the bytes of activations the tape keeps for backward, counting a tensor

@@ -3,11 +3,13 @@ package train
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 // Errors returned by this package, wrapped with context.
@@ -43,9 +45,6 @@ const (
 	MethodExact  = "exact"  // exact weight gradient, the whole input kept for backward
 	MethodWTACRS = "wtacrs" // Algorithm 1: WTA-CRS weight gradient from the kept rows only
 )
-
-// Kinds lists the linear layer kinds of an encoder block in a fixed order.
-func Kinds() []LayerKind { return []LayerKind{Query, Key, Value, Output, FFNIn, FFNOut} }
 
 // DefaultRatio is the ratio k/n of a "wtacrs" layer whose configuration gives none.
 const DefaultRatio = 0.3
@@ -140,7 +139,7 @@ type Config struct {
 
 	// Layers chooses exact or WTA-CRS backward per layer kind: keys q, k, v, o, ffn_in,
 	// ffn_out. A kind that is absent is exact. Default: every kind exact.
-	Layers map[string]KindConfig `toml:"layers"`
+	Layers map[model.Kind]KindConfig `toml:"layers"`
 }
 
 // DefaultConfig returns the default configuration: a 2-block, d = 128, 4-head encoder on the
@@ -150,22 +149,22 @@ func DefaultConfig() Config {
 		Dim: 128, Heads: 4, Blocks: 2, FFNDim: 512, MaxLen: 128, VocabSize: 8000, TrimPadding: true, Recompute: true,
 		BatchSize: 16, Epochs: 3, LearningRate: 5e-4, ConstantSteps: 500,
 		Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, ClipNorm: 1, Seed: 1, Precision: "float32",
-		Layers: map[string]KindConfig{},
+		Layers: map[model.Kind]KindConfig{},
 	}
 }
 
 // WithAll returns a copy of c in which every layer kind uses method with the given ratio.
 func (c Config) WithAll(method string, ratio float64) Config {
-	c.Layers = map[string]KindConfig{}
-	for _, k := range Kinds() {
-		c.Layers[string(k)] = KindConfig{Method: method, Ratio: ratio}
+	c.Layers = map[model.Kind]KindConfig{}
+	for _, k := range model.Kinds() {
+		c.Layers[k] = KindConfig{Method: method, Ratio: ratio}
 	}
 	return c
 }
 
 // Kind returns the configuration of one layer kind (exact when absent).
-func (c Config) Kind(k LayerKind) KindConfig {
-	kc, ok := c.Layers[string(k)]
+func (c Config) Kind(k model.Kind) KindConfig {
+	kc, ok := c.Layers[k]
 	if !ok || kc.Method == "" {
 		return KindConfig{Method: MethodExact}
 	}
@@ -176,7 +175,7 @@ func (c Config) Kind(k LayerKind) KindConfig {
 const maxCount = math.MaxInt32
 
 // Validate returns nil or a *tomlconf.FieldError wrapping ErrConfig for the first invalid field,
-// its Key relative to the configuration's own table ("layers.q.ratio") and without a line
+// its model.Key relative to the configuration's own table ("layers.q.ratio") and without a line
 // ([ParseConfig] adds the file and line). A check that involves two keys (heads and dim,
 // train_path and dev_path) lists the other in Related.
 func (c Config) Validate() error {
@@ -231,16 +230,12 @@ func (c Config) Validate() error {
 	case c.Precision != "float32" && c.Precision != "float64":
 		return bad("precision", c.Precision, `"float32" or "float64"`)
 	}
-	names := make([]string, 0, len(c.Layers))
-	for k := range c.Layers {
-		names = append(names, k)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(c.Layers))
 	for _, name := range names {
 		kc := c.Layers[name]
-		key := tomlconf.Join("layers", name)
-		if !slices.Contains(Kinds(), LayerKind(name)) {
-			return &tomlconf.FieldError{Key: key, Problem: "unknown layer kind", Want: "q, k, v, o, ffn_in or ffn_out", Err: ErrConfig}
+		key := tomlconf.Join("layers", string(name))
+		if !name.Valid() {
+			return &tomlconf.FieldError{Key: key, Problem: "unknown layer kind", Want: model.KindNames(), Err: ErrConfig}
 		}
 		switch kc.Method {
 		case MethodExact, "":

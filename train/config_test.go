@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 // Every configuration error names the file, the key and its line, and wraps ErrConfig.
@@ -68,9 +69,9 @@ func TestParseConfigWTACRSLayerWithoutRatioGetsDefault(t *testing.T) {
 	t.Parallel()
 	c, err := ParseConfig("[layers.q]\nmethod = \"wtacrs\"\n[layers]\nk = {method = \"wtacrs\"}\nv = {method = \"exact\"}\n", "t.toml")
 	require.NoError(t, err)
-	assert.Equal(t, KindConfig{MethodWTACRS, DefaultRatio}, c.Kind(Query))
-	assert.Equal(t, KindConfig{MethodWTACRS, DefaultRatio}, c.Kind(Key))
-	assert.Equal(t, KindConfig{MethodExact, 0}, c.Kind(Value))
+	assert.Equal(t, KindConfig{MethodWTACRS, DefaultRatio}, c.Kind(model.Query))
+	assert.Equal(t, KindConfig{MethodWTACRS, DefaultRatio}, c.Kind(model.Key))
+	assert.Equal(t, KindConfig{MethodExact, 0}, c.Kind(model.Value))
 }
 
 // Nothing that a file gives is changed: every value parsed is the value written.
@@ -109,7 +110,7 @@ v = {method = "", ratio = 0.0}
 	want := Config{Dim: 64, Heads: 8, Blocks: 3, FFNDim: 100, MaxLen: 3, VocabSize: 8, TrainPath: "a.tsv", DevPath: "b.tsv",
 		MaxTrain: 5, MaxDev: 6, BatchSize: 7, Epochs: 2147483647, LearningRate: 1e-3, WarmupSteps: 9, Beta2: 0.5,
 		Epsilon: 1e-12, WeightDecay: 0.01, Seed: 1<<63 - 1, Precision: "float64",
-		Layers: map[string]KindConfig{"q": {MethodWTACRS, 1}, "k": {MethodExact, 0.7}, "v": {"", 0}}}
+		Layers: map[model.Kind]KindConfig{"q": {MethodWTACRS, 1}, "k": {MethodExact, 0.7}, "v": {"", 0}}}
 	assert.Equal(t, want, c)
 }
 
@@ -126,7 +127,7 @@ func TestValidateReturnsFieldErrors(t *testing.T) {
 		{"max_len", func(c *Config) { c.MaxLen = MinMaxLen - 1 }, "max_len", nil},
 		{"dev_path", func(c *Config) { c.TrainPath = "x" }, "dev_path", []string{"train_path"}},
 		{"train_path", func(c *Config) { c.DevPath = "x" }, "train_path", []string{"dev_path"}},
-		{"layer kind", func(c *Config) { c.Layers = map[string]KindConfig{"a.b": {}} }, `layers."a.b"`, nil},
+		{"layer kind", func(c *Config) { c.Layers = map[model.Kind]KindConfig{"a.b": {}} }, `layers."a.b"`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -42,7 +43,7 @@ q = { method = "wtacrs", ratio = 0.3 }
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(cfg.Epochs, cfg.Kind(train.Query), cfg.Kind(train.Key))
+	fmt.Println(cfg.Epochs, cfg.Kind(model.Query), cfg.Kind(model.Key))
 	_, err = train.ParseConfig("heads = 3\n", "bad.toml")
 	fmt.Println(err)
 	// Output:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/data"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 // DataShape is what the memory of a run depends on besides its configuration: the number of
@@ -78,7 +79,7 @@ func EstimateMemory(cfg Config, shape DataShape) Memory {
 	m.Activations = satMul(sum(satMul(perBlockAct, l), mul(4, tokens, d), mul(2, tokens, max(d, f))), elem)
 	m.Attention = satMul(mul(2, runtime.GOMAXPROCS(0), s, s), elem)
 	wtacrs := 0
-	for _, k := range Kinds() {
+	for _, k := range model.Kinds() {
 		if cfg.Kind(k).Method == MethodWTACRS {
 			wtacrs++
 		}

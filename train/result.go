@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/data"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 // Options are the optional hooks of [Run].
@@ -37,7 +38,7 @@ type Progress struct {
 // LayerMemory is the activation memory one linear layer saved for backward, averaged over the
 // training steps of a run.
 type LayerMemory struct {
-	Layer LayerID
+	Layer model.LayerID
 	// Method is "exact" or "wtacrs".
 	Method string
 	// ExactBytes is what exact backward keeps: the whole input, n × d_in elements.

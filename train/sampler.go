@@ -28,7 +28,7 @@ const coldFloor = 1e-3
 type sampler[T matrix.Float] struct {
 	cfg     Config
 	layers  int
-	ids     []LayerID
+	ids     []model.LayerID
 	kinds   []KindConfig
 	dIn     []int
 	maxLen  int
@@ -46,7 +46,7 @@ type sampler[T matrix.Float] struct {
 func newSampler[T matrix.Float](cfg Config, m *model.Model[T], nTrain, maxLen int) *sampler[T] {
 	s := &sampler[T]{cfg: cfg, layers: cfg.Blocks * model.LinearPerBlock, maxLen: maxLen}
 	for i := 0; i < s.layers; i++ {
-		id := LayerID{Block: i / model.LinearPerBlock, Kind: Kinds()[i%model.LinearPerBlock]}
+		id := model.LayerOf(i)
 		s.ids = append(s.ids, id)
 		kc := cfg.Kind(id.Kind)
 		s.kinds = append(s.kinds, kc)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 func TestDefaultConfigFile(t *testing.T) {
@@ -82,7 +83,7 @@ func TestRunLearns(t *testing.T) {
 	for _, c := range []Config{tinyConfig(), tinyConfig().WithAll(MethodWTACRS, 0.3)} {
 		res, err := Run(context.Background(), c, *opt)
 		require.NoError(t, err)
-		t.Logf("%v: dev accuracy per epoch %v, majority %.3f, %.0f tokens/s", c.Kind(Query).Method, res.EpochDevAccuracy, res.MajorityAccuracy, res.TokensPerSecond)
+		t.Logf("%v: dev accuracy per epoch %v, majority %.3f, %.0f tokens/s", c.Kind(model.Query).Method, res.EpochDevAccuracy, res.MajorityAccuracy, res.TokensPerSecond)
 		assert.Greater(t, res.DevAccuracy, res.MajorityAccuracy+0.2)
 		assert.Len(t, res.EpochDevAccuracy, 3)
 		assert.Equal(t, TotalSteps(c, 320), res.Steps)
@@ -138,8 +139,8 @@ type recorder struct {
 	obs  []Observation
 }
 
-func (r *recorder) Wants(step int, l LayerID) bool {
-	return r.want[step] && (l == LayerID{0, Query} || l == LayerID{0, FFNOut})
+func (r *recorder) Wants(step int, l model.LayerID) bool {
+	return r.want[step] && (l == model.LayerID{Block: 0, Kind: model.Query} || l == model.LayerID{Block: 0, Kind: model.FFNOut})
 }
 func (r *recorder) Observe(o Observation) { r.obs = append(r.obs, o) }
 
@@ -148,7 +149,7 @@ func TestObserver(t *testing.T) {
 	opt := tinyData(t)
 	c := tinyConfig()
 	c.Epochs = 2
-	c.Layers = map[string]KindConfig{"q": {Method: MethodWTACRS, Ratio: 0.2}}
+	c.Layers = map[model.Kind]KindConfig{"q": {Method: MethodWTACRS, Ratio: 0.2}}
 	perEpoch := TotalSteps(c, 320) / 2
 	rec := &recorder{want: map[int]bool{1: true, perEpoch + 1: true}}
 	opt.Observer = rec
@@ -175,11 +176,11 @@ func TestObserver(t *testing.T) {
 		}
 		assert.Less(t, valid, n, "the batch has padding")
 		switch o.Layer.Kind {
-		case Query:
+		case model.Query:
 			require.Len(t, o.CachedGradNorms, n)
 			assert.Equal(t, Budget(0.2, n), o.K)
 			assert.Equal(t, o.Epoch == 0, o.CacheCold)
-		case FFNOut:
+		case model.FFNOut:
 			assert.Nil(t, o.CachedGradNorms)
 			assert.Zero(t, o.K)
 		}

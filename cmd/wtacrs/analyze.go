@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 func init() {
@@ -52,7 +53,14 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run.`)
 		a.Budgets = append(a.Budgets, v)
 	}
 	a.Sources = splitList(*sources)
-	a.Kinds = splitList(*kinds)
+	a.Kinds = nil
+	for _, name := range splitList(*kinds) {
+		k, err := model.ParseKind(name)
+		if err != nil {
+			return errUsage(fmt.Sprintf("-kinds: %v", err))
+		}
+		a.Kinds = append(a.Kinds, k)
+	}
 	a.IncludePadding = *padding
 	ctx, stop := signalContext(stderr)
 	defer stop()

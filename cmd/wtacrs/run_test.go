@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -22,7 +23,7 @@ func stubTrain(ctx context.Context, cfg train.Config, opt train.Options) (*train
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		id := train.LayerID{Block: 0, Kind: train.Query}
+		id := model.LayerID{Block: 0, Kind: model.Query}
 		if opt.Observer != nil && opt.Observer.Wants(step, id) {
 			o := train.Observation{Step: step, Layer: id, ActNorms: make([]float64, n), GradNorms: make([]float64, n)}
 			for t := range n {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/experiments"
 	"github.com/wtacrs/wtacrs/internal/atomicfile"
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/plots"
 	"github.com/wtacrs/wtacrs/train"
 )
@@ -170,22 +171,22 @@ func MassAt(r experiments.Record, frac float64) float64 {
 }
 
 // KindName spells a layer kind.
-func KindName(k train.LayerKind) string {
+func KindName(k model.Kind) string {
 	switch k {
-	case train.Query:
+	case model.Query:
 		return "query"
-	case train.Key:
+	case model.Key:
 		return "key"
-	case train.Value:
+	case model.Value:
 		return "value"
 	}
 	return string(k)
 }
 
 // Kinds returns the kinds present in recs, in the order q, k, v, o, ffn_in, ffn_out.
-func Kinds(recs []experiments.Record) []train.LayerKind {
-	var out []train.LayerKind
-	for _, k := range train.Kinds() {
+func Kinds(recs []experiments.Record) []model.Kind {
+	var out []model.Kind
+	for _, k := range model.Kinds() {
 		for _, r := range recs {
 			if r.Layer.Kind == k {
 				out = append(out, k)

@@ -10,29 +10,29 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/experiments"
-	"github.com/wtacrs/wtacrs/train"
+	"github.com/wtacrs/wtacrs/model"
 )
 
-func rec(step int, kind train.LayerKind, mass []float64, k int) experiments.Record {
-	r := experiments.Record{Step: step, Layer: train.LayerID{Kind: kind}}
+func rec(step int, kind model.Kind, mass []float64, k int) experiments.Record {
+	r := experiments.Record{Step: step, Layer: model.LayerID{Kind: kind}}
 	r.Stats.Mass, r.Stats.K = mass, k
 	return r
 }
 
 func TestHelpers(t *testing.T) {
 	recs := []experiments.Record{
-		rec(10, train.Value, []float64{0, 0.5, 0.7, 0.8, 0.9}, 4),
-		rec(1, train.Query, []float64{0, 0.5, 0.7, 0.8, 0.9}, 4),
-		rec(5, train.Query, nil, 4), rec(20, train.Key, nil, 4), rec(30, train.Key, nil, 4),
+		rec(10, model.Value, []float64{0, 0.5, 0.7, 0.8, 0.9}, 4),
+		rec(1, model.Query, []float64{0, 0.5, 0.7, 0.8, 0.9}, 4),
+		rec(5, model.Query, nil, 4), rec(20, model.Key, nil, 4), rec(30, model.Key, nil, 4),
 	}
 	all, picked := Steps(recs)
 	assert.Equal(t, []int{1, 5, 10, 20, 30}, all)
 	assert.Equal(t, []int{1, 10, 30}, picked)
-	assert.Equal(t, []train.LayerKind{train.Query, train.Key, train.Value}, Kinds(recs))
+	assert.Equal(t, []model.Kind{model.Query, model.Key, model.Value}, Kinds(recs))
 	assert.Equal(t, 0.7, MassAt(recs[0], 0.5))
 	assert.Equal(t, 0.9, MassAt(recs[0], 1))
 	assert.Equal(t, 0.5, MassAt(recs[0], 0.2), "round(0.8) = 1")
-	q := Filter(recs, func(r experiments.Record) bool { return r.Layer.Kind == train.Query })
+	q := Filter(recs, func(r experiments.Record) bool { return r.Layer.Kind == model.Query })
 	assert.Len(t, q, 2)
 	assert.Equal(t, 3.0, Mean(q, func(r experiments.Record) float64 { return float64(r.Step) }))
 	assert.True(t, math.IsNaN(Mean(nil, func(experiments.Record) float64 { return 1 })))

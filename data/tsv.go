@@ -118,7 +118,8 @@ func ReadTSV(path string) (*Dataset, error) {
 // A UTF-8 byte-order mark and CRLF line ends are accepted and blank lines are skipped.
 // Columns other than index, sentence1, sentence2 and label are rejected, as are duplicate
 // columns, rows with the wrong number of fields, non-integer or duplicate indices, empty
-// sentences and unknown labels. A file with a header and no rows is an error wrapping ErrEmpty.
+// sentences, carriage returns inside a sentence and unknown labels. A file with a header and
+// no rows is an error wrapping ErrEmpty.
 func ParseTSV(r io.Reader, name string) (*Dataset, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
@@ -172,6 +173,9 @@ func ParseTSV(r io.Reader, name string) (*Dataset, error) {
 			Sentence2: strings.TrimSpace(fields[col["sentence2"]]), Label: NoLabel, Line: line}
 		if ex.Sentence1 == "" || ex.Sentence2 == "" {
 			return nil, fmt.Errorf("%w: %s:%d: empty sentence", ErrFormat, name, line)
+		}
+		if strings.ContainsRune(ex.Sentence1, '\r') || strings.ContainsRune(ex.Sentence2, '\r') {
+			return nil, fmt.Errorf("%w: %s:%d: a carriage return inside a sentence (a file with old Mac line ends? convert them to \\n)", ErrFormat, name, line)
 		}
 		if ds.Labelled {
 			l, err := ParseLabel(strings.TrimSpace(fields[col["label"]]))

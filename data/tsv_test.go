@@ -129,3 +129,12 @@ func TestLabelString(t *testing.T) {
 	}
 	assert.Equal(t, "Label(7)", Label(7).String())
 }
+
+// Regression (found by FuzzParseTSV): a carriage return inside a field was accepted, and the
+// set could then not be written back.
+func TestCarriageReturnInsideSentence(t *testing.T) {
+	t.Parallel()
+	_, err := ParseTSV(strings.NewReader("index\tsentence1\tsentence2\tlabel\n0\ta\rb\tc\tentailment\n"), "mac.tsv")
+	require.ErrorIs(t, err, ErrFormat)
+	assert.ErrorContains(t, err, "mac.tsv:2: a carriage return")
+}

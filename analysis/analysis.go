@@ -41,16 +41,6 @@ type Stats struct {
 	VarianceRatio float64
 }
 
-// Budget returns the budget k = ⌊fraction·m⌋ clamped to [1, m] (the paper's k = 0.1|D| or
-// 0.5|D|). It needs m ≥ 1 and 0 < fraction ≤ 1, and returns ErrInput otherwise.
-func Budget(m int, fraction float64) (int, error) {
-	if m < 1 || !(fraction > 0 && fraction <= 1) {
-		return 0, fmt.Errorf("%w: budget fraction %v of %d pairs", ErrInput, fraction, m)
-	}
-	k := int(math.Floor(fraction*float64(m) + 1e-9))
-	return min(max(k, 1), m), nil
-}
-
 // Select returns the weights w_t = act[t]·grad[t] of the tokens t with valid[t] (every token
 // when valid is nil). act and grad are per-token norms, for example ‖H_t‖ and the exact or cached
 // ‖∇Z_t‖. It returns ErrInput when the lengths differ or a norm is NaN, ±Inf or negative.

@@ -86,28 +86,6 @@ func TestAnalyzeErrors(t *testing.T) {
 	}
 }
 
-func TestBudget(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		m    int
-		f    float64
-		want int
-		err  bool
-	}{
-		{100, 0.1, 10, false}, {100, 0.5, 50, false}, {7, 0.1, 1, false}, {3, 1, 3, false},
-		{30, 0.3, 9, false}, // 0.3·30 rounds to 8.999…
-		{0, 0.1, 0, true}, {10, 0, 0, true}, {10, 1.5, 0, true}, {10, math.NaN(), 0, true},
-	} {
-		k, err := analysis.Budget(tc.m, tc.f)
-		if tc.err {
-			assert.ErrorIs(t, err, analysis.ErrInput)
-			continue
-		}
-		require.NoError(t, err)
-		assert.Equal(t, tc.want, k, "m=%d f=%v", tc.m, tc.f)
-	}
-}
-
 func TestSelect(t *testing.T) {
 	t.Parallel()
 	w, err := analysis.Select([]float64{1, 2, 3}, []float64{4, 5, 6}, []bool{true, false, true})

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/wtacrs/wtacrs/analysis"
+	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
@@ -97,7 +98,7 @@ func (c *Collector) add(o train.Observation, h, g matrix.Dense[float64]) error {
 			continue
 		}
 		for _, b := range c.cfg.Budgets {
-			k, err := analysis.Budget(len(w), b)
+			k, err := estimator.Budget(b, len(w))
 			if err != nil {
 				return fmt.Errorf("experiments: %s: %w", where, err)
 			}

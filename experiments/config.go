@@ -52,7 +52,7 @@ type Analysis struct {
 	Enabled bool `toml:"enabled"`
 	// Every records step 1 and every step that is a multiple of Every (≥ 1). Default 10.
 	Every int `toml:"every"`
-	// Budgets are the fractions k/|D| analysed, each in (0, 1]; k = max(1, ⌊fraction·|D|⌋).
+	// Budgets are the fractions k/|D| analysed, each in (0, 1]; k = estimator.Budget(fraction, |D|), ⌈fraction·|D|⌉ in [1, |D|].
 	// Default [0.1, 0.5] (Figures 10 and 11).
 	Budgets []float64 `toml:"budgets"`
 	// Kinds are the layer kinds analysed (q, k, v, o, ffn_in, ffn_out). Default ["q", "k", "v"].

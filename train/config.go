@@ -26,7 +26,7 @@ var (
 //
 // A "wtacrs" layer runs Algorithm 1 of the paper on the n = batch × sequence pooled tokens of a
 // step: in forward it builds the WTA-CRS plan ([estimator.NewWTACRS], |C| by Theorem 2's rule)
-// with budget k = max(1, ⌈ratio·n⌉) over the weights w_t = ‖H_t‖·b_t, draws one sketch with
+// with budget k = [estimator.Budget](ratio, n) = ⌈ratio·n⌉ in [1, n] over the weights w_t = ‖H_t‖·b_t, draws one sketch with
 // [estimator.Plan.Sample] (seed [StepSeed](Seed, step), stream = the layer's index block·6 +
 // kind) and keeps only the sketch's pre-scaled rows of H; backward computes ∇H and the bias
 // gradient exactly and ∇W from the kept rows, then writes the exact ‖∇Z_t‖ of every token of the
@@ -58,7 +58,7 @@ type KindConfig struct {
 	// Method is "exact" (default) or "wtacrs".
 	Method string `toml:"method"`
 	// Ratio is k/n, the fraction of the n = batch × sequence pooled tokens kept by a "wtacrs"
-	// layer, in (0, 1]; k = max(1, ⌈Ratio·n⌉). Default [DefaultRatio] (0.3) for "wtacrs"; for
+	// layer, in (0, 1]; k = estimator.Budget(Ratio, n). Default [DefaultRatio] (0.3) for "wtacrs"; for
 	// "exact" it is ignored and may be 0 (unset) or a fraction in (0, 1].
 	Ratio float64 `toml:"ratio"`
 }

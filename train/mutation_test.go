@@ -14,26 +14,8 @@ import (
 // This file holds the regression tests of mutations that a review found surviving the rest of
 // the suite; each test is named after what it pins.
 
-// TestBudgetRoundsUpAtNonIntegralRatio pins k = ⌈ratio·n⌉ (not ⌊ratio·n⌋) where ratio·n is not an
-// integer, the guard against ratio·n landing just above an integer, and the clamp to [1, n].
-func TestBudgetRoundsUpAtNonIntegralRatio(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		ratio float64
-		n     int
-		want  int
-	}{
-		{0.25, 10, 3}, // 2.5
-		{0.1, 25, 3},  // 2.5
-		{0.5, 7, 4},   // 3.5
-		{0.3, 10, 3},  // 3.0000000000000004 stays 3
-		{0.01, 10, 1}, // 0.1, at least 1
-		{1, 5, 5},
-		{2, 5, 5}, // capped at n
-	} {
-		assert.Equal(t, tc.want, Budget(tc.ratio, tc.n), "ratio %v, n %d", tc.ratio, tc.n)
-	}
-}
+// The budget rule k = ⌈ratio·n⌉ is estimator.Budget's, pinned there
+// (TestBudgetRoundsUpAtNonIntegralFraction); the sampler uses it (TestObserver checks o.K).
 
 // newTestSampler returns a sampler with every linear layer of one block on WTA-CRS, over nTrain
 // samples of at most maxLen tokens.

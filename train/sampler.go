@@ -76,12 +76,6 @@ func splitmix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// Budget returns k = max(1, ⌈ratio·n⌉) capped at n.
-func Budget(ratio float64, n int) int {
-	k := int(math.Ceil(ratio*float64(n) - 1e-9))
-	return min(max(k, 1), n)
-}
-
 func (s *sampler[T]) begin(step, epoch int, indices []int, b model.Batch, obs Observer) {
 	s.step, s.epoch, s.indices, s.batch, s.obs = step, epoch, indices, b, obs
 	s.seed = StepSeed(s.cfg.Seed, step)
@@ -118,7 +112,10 @@ func (s *sampler[T]) Sketch(i int, h matrix.Dense[T]) (*estimator.Sketch, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: layer %v step %d: %w", ErrDiverged, s.ids[i], s.step, err)
 	}
-	k := Budget(kc.Ratio, h.Rows)
+	k, err := estimator.Budget(kc.Ratio, h.Rows)
+	if err != nil {
+		return nil, fmt.Errorf("layer %v step %d: %w", s.ids[i], s.step, err)
+	}
 	plan, err := estimator.NewWTACRS(w, k)
 	if err != nil {
 		return nil, fmt.Errorf("layer %v step %d: %w", s.ids[i], s.step, err)

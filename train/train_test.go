@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/model"
 )
 
@@ -178,7 +179,9 @@ func TestObserver(t *testing.T) {
 		switch o.Layer.Kind {
 		case model.Query:
 			require.Len(t, o.CachedGradNorms, n)
-			assert.Equal(t, Budget(0.2, n), o.K)
+			k, err := estimator.Budget(0.2, n)
+			require.NoError(t, err)
+			assert.Equal(t, k, o.K)
 			assert.Equal(t, o.Epoch == 0, o.CacheCold)
 		case model.FFNOut:
 			assert.Nil(t, o.CachedGradNorms)

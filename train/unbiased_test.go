@@ -58,7 +58,11 @@ func (s *sampler[T]) plan(i int, h matrix.Dense[T]) *estimator.Plan {
 	if err != nil {
 		panic(err)
 	}
-	p, err := estimator.NewWTACRS(w, Budget(s.kinds[i].Ratio, h.Rows))
+	k, err := estimator.Budget(s.kinds[i].Ratio, h.Rows)
+	if err != nil {
+		panic(err)
+	}
+	p, err := estimator.NewWTACRS(w, k)
 	if err != nil {
 		panic(err)
 	}

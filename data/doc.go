@@ -28,7 +28,7 @@
 //
 // [Encode] turns a data set into an [Encoded] one: fixed-length rows, row-major. Sample i of an
 // Encoded set is its i-th example; that index is stable for the life of the set and is what a
-// [Batch] reports in Indices, so the trainer can key its per-sample gradient-norm cache on it.
+// [Minibatch] reports in Indices, so the trainer can key its per-sample gradient-norm cache on it.
 // A [Loader] visits every sample exactly once per epoch, in an order that depends only on the
 // seed and the epoch number.
 //

@@ -48,9 +48,10 @@ func Encode(d *Dataset, tok *Tokenizer, maxLen int) (*Encoded, error) {
 	return e, nil
 }
 
-// Batch is a mini-batch of Size samples of SeqLen tokens, row-major: token t of row r is at
+// Minibatch is the examples of one optimiser step as the loader yields them (the model's own
+// input is model.Batch): Size samples of SeqLen tokens, row-major: token t of row r is at
 // r·SeqLen + t, which is also its pooled token index in the trainer.
-type Batch struct {
+type Minibatch struct {
 	Size, SeqLen int
 	// Indices are the samples' rows in the Encoded set (0..N-1), stable across epochs: the key
 	// of the gradient-norm cache.
@@ -62,7 +63,7 @@ type Batch struct {
 }
 
 // Valid returns the number of non-padding tokens of the batch.
-func (b *Batch) Valid() int {
+func (b *Minibatch) Valid() int {
 	n := 0
 	for _, m := range b.Mask {
 		if m {
@@ -155,12 +156,12 @@ func boundedUint64(src *rand.PCG, n uint64) uint64 {
 
 // Epoch returns the batches of an epoch (epoch ≥ 0), in order. Every sample appears exactly once
 // (once at most with DropLast). The batches own their slices.
-func (l *Loader) Epoch(epoch int) ([]Batch, error) {
+func (l *Loader) Epoch(epoch int) ([]Minibatch, error) {
 	order, err := l.Order(epoch)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Batch, 0, l.NumBatches())
+	out := make([]Minibatch, 0, l.NumBatches())
 	for start := 0; start < len(order); start += l.cfg.BatchSize {
 		end := min(start+l.cfg.BatchSize, len(order))
 		out = append(out, l.set.gather(order[start:end]))
@@ -183,22 +184,22 @@ func (e *Encoded) check() error {
 
 // Gather returns the batch of the given sample rows, in the order given, copying them. A row
 // outside [0, N) returns an error wrapping ErrRange.
-func (e *Encoded) Gather(rows []int) (Batch, error) {
+func (e *Encoded) Gather(rows []int) (Minibatch, error) {
 	if err := e.check(); err != nil {
-		return Batch{}, err
+		return Minibatch{}, err
 	}
 	for _, r := range rows {
 		if r < 0 || r >= e.N {
-			return Batch{}, fmt.Errorf("%w: gather from %s: row %d outside [0, %d)", ErrRange, e.Name, r, e.N)
+			return Minibatch{}, fmt.Errorf("%w: gather from %s: row %d outside [0, %d)", ErrRange, e.Name, r, e.N)
 		}
 	}
 	return e.gather(rows), nil
 }
 
 // gather is Gather for rows known to be valid.
-func (e *Encoded) gather(rows []int) Batch {
+func (e *Encoded) gather(rows []int) Minibatch {
 	s := e.SeqLen
-	b := Batch{Size: len(rows), SeqLen: s, Indices: append([]int(nil), rows...),
+	b := Minibatch{Size: len(rows), SeqLen: s, Indices: append([]int(nil), rows...),
 		IDs: make([]int, len(rows)*s), Mask: make([]bool, len(rows)*s),
 		Segments: make([]int, len(rows)*s), Labels: make([]Label, len(rows))}
 	for r, i := range rows {

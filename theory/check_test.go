@@ -137,17 +137,17 @@ func TestSquaredErrorSpreadByEnumeration(t *testing.T) {
 func TestNewCaseErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		kind          string
+		family        string
 		n, m, q, k, c int
 	}{
-		{KindGaussian, 0, 4, 1, 2, 0},
-		{KindGaussian, 1, 0, 1, 1, 0},
-		{KindGaussian, 1, MaxPairs + 1, 1, 1, 0},
-		{KindGaussian, 1, 4, 1, 5, 0},
-		{KindGaussian, 1, 4, 1, 2, 2},
+		{FamilyGaussian, 0, 4, 1, 2, 0},
+		{FamilyGaussian, 1, 0, 1, 1, 0},
+		{FamilyGaussian, 1, MaxPairs + 1, 1, 1, 0},
+		{FamilyGaussian, 1, 4, 1, 5, 0},
+		{FamilyGaussian, 1, 4, 1, 2, 2},
 		{"cauchy", 1, 4, 1, 2, 0},
 	} {
-		_, err := NewCase(tc.kind, tc.n, tc.m, tc.q, tc.k, tc.c, 1)
+		_, err := NewCase(tc.family, tc.n, tc.m, tc.q, tc.k, tc.c, 1)
 		assert.ErrorIs(t, err, ErrCase, "%+v", tc)
 	}
 }
@@ -157,10 +157,10 @@ func TestNewCaseErrors(t *testing.T) {
 // dominant pairs with P_C > 1 − 1e-3 and near-ties.
 func TestGeneratorCoverage(t *testing.T) {
 	t.Parallel()
-	kinds := map[string]int{}
+	families := map[string]int{}
 	var m1, mLarge, k1, km, padded, dominant, ties int
 	for _, c := range exampleCases(600) {
-		kinds[c.Kind]++
+		families[c.Family]++
 		w := c.Weights()
 		switch {
 		case c.M == 1:
@@ -174,15 +174,15 @@ func TestGeneratorCoverage(t *testing.T) {
 		if c.K == c.M {
 			km++
 		}
-		if c.Kind == KindPadded && 2*(c.M-positive(w)) >= c.M {
+		if c.Family == FamilyPadded && 2*(c.M-positive(w)) >= c.M {
 			padded++
 		}
-		if c.Kind == KindDominant {
+		if c.Family == FamilyDominant {
 			if p, err := estimator.NewWTACRS(w, c.K); err == nil && p.MassC > ZeroingThreshold {
 				dominant++
 			}
 		}
-		if c.Kind == KindNearTie && c.M > 1 {
+		if c.Family == FamilyNearTie && c.M > 1 {
 			lo, hi := math.Inf(1), 0.0
 			for _, v := range w {
 				lo, hi = min(lo, v), max(hi, v)
@@ -192,8 +192,8 @@ func TestGeneratorCoverage(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range Kinds() {
-		assert.Greater(t, kinds[k], 50, "family %s", k)
+	for _, k := range Families() {
+		assert.Greater(t, families[k], 50, "family %s", k)
 	}
 	for name, n := range map[string]int{"m = 1": m1, "m ≥ 48": mLarge, "k = 1": k1, "k = m": km,
 		"padded": padded, "P_C > 1−1e-3": dominant, "near-ties": ties} {

@@ -9,8 +9,8 @@ import (
 	"github.com/wtacrs/wtacrs/matrix"
 )
 
-// Outcome is the verdict of one claim on one case.
-type Outcome struct {
+// Verdict is the verdict of one claim on one case.
+type Verdict struct {
 	// Applies is false when the case says nothing about the claim (for example k = 1 for a
 	// claim about |C| ≥ 1); Holds is then true.
 	Applies, Holds bool
@@ -20,10 +20,10 @@ type Outcome struct {
 	Detail string
 }
 
-func holds(worst float64) Outcome { return Outcome{Applies: true, Holds: true, Worst: worst} }
+func holds(worst float64) Verdict { return Verdict{Applies: true, Holds: true, Worst: worst} }
 
-func fails(worst float64, format string, args ...any) Outcome {
-	return Outcome{Applies: true, Worst: worst, Detail: fmt.Sprintf(format, args...)}
+func fails(worst float64, format string, args ...any) Verdict {
+	return Verdict{Applies: true, Worst: worst, Detail: fmt.Sprintf(format, args...)}
 }
 
 // MC holds the Monte Carlo parameters of a statistical claim on one case.
@@ -59,16 +59,16 @@ func unbiasedPlans(c Case) ([]*estimator.Plan, []string, error) {
 // UnbiasedExact checks Theorem 1 exactly on a case: CRS, WTA-CRS with the rule's |C| and with
 // the case's |C| have expectation XY ([CheckExact]), and the enumerated expectation agrees with
 // estimator.ClosedForm. Worst is the largest relative deviation.
-func UnbiasedExact(c Case) (Outcome, error) {
+func UnbiasedExact(c Case) (Verdict, error) {
 	plans, names, err := unbiasedPlans(c)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	worst := 0.0
 	for i, p := range plans {
 		r, err := CheckExact(c.X, c.Y, p)
 		if err != nil {
-			return Outcome{}, err
+			return Verdict{}, err
 		}
 		worst = max(worst, r.Worst)
 		if r.Biased {
@@ -84,16 +84,16 @@ func UnbiasedExact(c Case) (Outcome, error) {
 // UnbiasedMC checks Theorem 1 by Monte Carlo on a case: [CheckMean] on the plans of
 // [UnbiasedExact], α/3 each. Worst is the largest deviation of a mean over its threshold
 // (above 1 refutes).
-func UnbiasedMC(c Case, mc MC) (Outcome, error) {
+func UnbiasedMC(c Case, mc MC) (Verdict, error) {
 	plans, names, err := unbiasedPlans(c)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	worst := 0.0
 	for i, p := range plans {
 		r, err := CheckMean(c.X, c.Y, p, mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(plans)))
 		if err != nil {
-			return Outcome{}, err
+			return Verdict{}, err
 		}
 		worst = max(worst, r.WorstRatio)
 		if r.Rejected {
@@ -168,23 +168,23 @@ func roundingScale(w []float64) float64 {
 // Eq3ClosedForm checks Eq. 3 in closed form on a case: the variance of CRS with p ∝ w ([Law])
 // is no larger than with any of the [Alternatives], up to RelTol·(Σw)². Worst is the largest
 // Var(p)/Var(alternative).
-func Eq3ClosedForm(c Case) (Outcome, error) {
+func Eq3ClosedForm(c Case) (Verdict, error) {
 	return eq3ClosedForm(c, c.Weights(), Alternatives(c))
 }
 
 // eq3ClosedForm checks that CRS with weights best is no worse than with any alternative.
-func eq3ClosedForm(c Case, best []float64, alts []Alternative) (Outcome, error) {
+func eq3ClosedForm(c Case, best []float64, alts []Alternative) (Verdict, error) {
 	w := c.Weights()
 	tol := RelTol * roundingScale(w)
 	v0, err := crsVariance(c, best)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	worst := 0.0
 	for _, alt := range alts {
 		v, err := crsVariance(c, alt.Weights)
 		if err != nil {
-			return Outcome{}, err
+			return Verdict{}, err
 		}
 		worst = max(worst, ratio(v0, v))
 		if v0 > v+tol {
@@ -210,11 +210,11 @@ func crsVariance(c Case, w []float64) (float64, error) {
 // means interval of [CheckVariance] for the expected squared error is computed; the claim is
 // refuted when the interval of p lies wholly above an alternative's. Worst is the largest
 // (Estimate_p − Estimate_alt) / (HalfWidth_p + HalfWidth_alt) (above 1 refutes).
-func Eq3MC(c Case, mc MC) (Outcome, error) {
+func Eq3MC(c Case, mc MC) (Verdict, error) {
 	return eq3MC(c, c.Weights(), Alternatives(c), mc)
 }
 
-func eq3MC(c Case, best []float64, alts []Alternative, mc MC) (Outcome, error) {
+func eq3MC(c Case, best []float64, alts []Alternative, mc MC) (Verdict, error) {
 	alpha := mc.Alpha / float64(1+len(alts))
 	interval := func(w []float64, seed uint64) (VarianceResult, error) {
 		p, err := estimator.NewCRS(w, c.K)
@@ -229,13 +229,13 @@ func eq3MC(c Case, best []float64, alts []Alternative, mc MC) (Outcome, error) {
 	}
 	r0, err := interval(best, mc.Seed)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	worst := math.Inf(-1)
 	for i, alt := range alts {
 		r, err := interval(alt.Weights, mc.Seed+1+uint64(i))
 		if err != nil {
-			return Outcome{}, err
+			return Verdict{}, err
 		}
 		gap := r0.Estimate - r.Estimate
 		width := r0.HalfWidth + r.HalfWidth
@@ -278,26 +278,26 @@ func closedFormPlans(c Case) ([]*estimator.Plan, []string, error) {
 // enumerated variance of [Law] to rounding (RelTol·Σ Magnitude²), and pass [CheckVariance]
 // (α/5 each).
 // Worst is the largest |Estimate − closed form| / HalfWidth (above 1 refutes).
-func ClosedFormMC(c Case, mc MC) (Outcome, error) {
+func ClosedFormMC(c Case, mc MC) (Verdict, error) {
 	return closedFormMC(c, mc, func(m estimator.Moments) float64 { return m.Variance })
 }
 
 // closedFormMC checks the claimed variance claim(ClosedForm) for the plans of closedFormPlans.
-func closedFormMC(c Case, mc MC, claim func(estimator.Moments) float64) (Outcome, error) {
+func closedFormMC(c Case, mc MC, claim func(estimator.Moments) float64) (Verdict, error) {
 	plans, names, err := closedFormPlans(c)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	worst := 0.0
 	for i, p := range plans {
 		cf, err := estimator.ClosedForm(c.X, c.Y, p)
 		if err != nil {
-			return Outcome{}, err
+			return Verdict{}, err
 		}
 		claimed := claim(cf)
 		r, err := CheckVariance(c.X, c.Y, p, claimed, mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(plans)))
 		if err != nil {
-			return Outcome{}, err
+			return Verdict{}, err
 		}
 		worst = max(worst, ratio(math.Abs(r.Estimate-r.Claimed), r.HalfWidth))
 		if r.Rejected {
@@ -315,13 +315,13 @@ func closedFormMC(c Case, mc MC, claim func(estimator.Moments) float64) (Outcome
 type Theorem2 struct {
 	// Condition: Var[WTA-CRS] < Var[CRS] for every |C| with P_C > |C|/k (Worst: the largest
 	// Var[WTA-CRS]/Var[CRS] among them, over the cases where Var[CRS] exceeds rounding).
-	Condition Outcome
+	Condition Verdict
 	// Bound: Var[WTA-CRS] ≤ k(1−P_C)/(k−|C|)·Var[CRS] for every |C| (Worst: the largest
 	// Var[WTA-CRS]/bound over |C| ≥ 1 where the bound exceeds rounding; |C| = 0 is equality).
-	Bound Outcome
+	Bound Verdict
 	// Rule: estimator.ChooseC returns the argmin of the bound's factor (Worst: factor of the
 	// chosen |C| over the least factor).
-	Rule Outcome
+	Rule Verdict
 	// BoundC is the |C| of the rule, BestC the |C| of least true variance (smallest on ties),
 	// VarBoundC and VarBestC their variances; Agree reports VarBoundC ≤ VarBestC up to rounding.
 	BoundC, BestC       int

@@ -36,7 +36,7 @@
 //
 // # Claims
 //
-// Each claim is a function of one [Case] that returns an [Outcome]: [UnbiasedExact] and
+// Each claim is a function of one [Case] that returns an [Verdict]: [UnbiasedExact] and
 // [UnbiasedMC] (Theorem 1), [Eq3ClosedForm] and [Eq3MC] (Eq. 3), [ClosedFormMC] (closed forms),
 // [CheckTheorem2] (Theorem 2 and the |C| rule), [LinearExact] and [LinearMC] (the linear layer),
 // [CheckControls] (the negative controls). The tests run them as rapid properties; [Verify] runs

@@ -26,7 +26,7 @@ func ExampleCheckExact() {
 
 // CheckMean averages sketches and tests every entry against XY with a Bernstein threshold.
 func ExampleCheckMean() {
-	c, _ := theory.NewCase(theory.KindLogNormal, 2, 16, 2, 4, 1, 7)
+	c, _ := theory.NewCase(theory.FamilyLogNormal, 2, 16, 2, 4, 1, 7)
 	w := c.Weights()
 	wta, _ := estimator.NewWTACRS(w, c.K)
 	zc, _ := theory.ControlZeroCache(w, c.K)

@@ -15,33 +15,33 @@ const MaxPairs = 64
 
 // The families of generated cases.
 const (
-	KindGaussian  = "gaussian"  // i.i.d. standard normal entries
-	KindLogNormal = "lognormal" // column and row scales log-normal with σ up to 3
-	KindZipf      = "zipf"      // pair scales 1/rank^s, s in [0.5, 2.5], in random order
-	KindPadded    = "padded"    // at least half of the pairs are padding tokens: Y row exactly zero
-	KindDominant  = "dominant"  // one to three pairs up to 10⁶ times heavier than the rest
-	KindNearTie   = "neartie"   // every pair of almost the same weight (relative spread 1e-12)
+	FamilyGaussian  = "gaussian"  // i.i.d. standard normal entries
+	FamilyLogNormal = "lognormal" // column and row scales log-normal with σ up to 3
+	FamilyZipf      = "zipf"      // pair scales 1/rank^s, s in [0.5, 2.5], in random order
+	FamilyPadded    = "padded"    // at least half of the pairs are padding tokens: Y row exactly zero
+	FamilyDominant  = "dominant"  // one to three pairs up to 10⁶ times heavier than the rest
+	FamilyNearTie   = "neartie"   // every pair of almost the same weight (relative spread 1e-12)
 )
 
-// Kinds lists the case families in a fixed order.
-func Kinds() []string {
-	return []string{KindGaussian, KindLogNormal, KindZipf, KindPadded, KindDominant, KindNearTie}
+// Families lists the case families in a fixed order.
+func Families() []string {
+	return []string{FamilyGaussian, FamilyLogNormal, FamilyZipf, FamilyPadded, FamilyDominant, FamilyNearTie}
 }
 
 // Case is one generated product X·Y (X is N×M, Y is M×Q) with a budget K (1 ≤ K ≤ M) and a
 // kept-set size C (0 ≤ C ≤ min(K−1, M)) for the WTA-CRS plans with a fixed |C|.
 type Case struct {
-	Kind    string
+	Family  string
 	N, M, Q int
 	K, C    int
-	// Seed is the seed the entries were drawn from (with Kind and the sizes it fixes the case).
+	// Seed is the seed the entries were drawn from (with Family and the sizes it fixes the case).
 	Seed uint64
 	X, Y matrix.Dense[float64]
 }
 
 // String describes the case in one line, for counterexamples.
 func (c Case) String() string {
-	return fmt.Sprintf("%s n=%d m=%d q=%d k=%d |C|=%d seed=%d", c.Kind, c.N, c.M, c.Q, c.K, c.C, c.Seed)
+	return fmt.Sprintf("%s n=%d m=%d q=%d k=%d |C|=%d seed=%d", c.Family, c.N, c.M, c.Q, c.K, c.C, c.Seed)
 }
 
 // Weights returns the norm-product weights ‖X[:,i]‖·‖Y[i,:]‖ of the case's pairs.
@@ -54,8 +54,8 @@ func (c Case) Weights() []float64 {
 }
 
 // NewCase builds the case of the given family, sizes and seed. It returns ErrCase when a size is
-// out of range (n, q ≥ 1, 1 ≤ m ≤ MaxPairs, 1 ≤ k ≤ m, 0 ≤ c ≤ k−1) or the kind is unknown.
-func NewCase(kind string, n, m, q, k, c int, seed uint64) (Case, error) {
+// out of range (n, q ≥ 1, 1 ≤ m ≤ MaxPairs, 1 ≤ k ≤ m, 0 ≤ c ≤ k−1) or the family is unknown.
+func NewCase(family string, n, m, q, k, c int, seed uint64) (Case, error) {
 	if n < 1 || q < 1 || m < 1 || m > MaxPairs || k < 1 || k > m || c < 0 || c > k-1 {
 		return Case{}, fmt.Errorf("%w: n=%d m=%d q=%d k=%d |C|=%d", ErrCase, n, m, q, k, c)
 	}
@@ -65,34 +65,34 @@ func NewCase(kind string, n, m, q, k, c int, seed uint64) (Case, error) {
 	for i := range a {
 		a[i], b[i] = 1, 1
 	}
-	switch kind {
-	case KindGaussian:
-	case KindLogNormal:
+	switch family {
+	case FamilyGaussian:
+	case FamilyLogNormal:
 		s := 0.5 + 2.5*r.Float64()
 		for i := range a {
 			a[i] = math.Exp(s * r.NormFloat64())
 			b[i] = math.Exp(s * r.NormFloat64())
 		}
-	case KindZipf:
+	case FamilyZipf:
 		s := 0.5 + 2*r.Float64()
 		for rank, i := range r.Perm(m) {
 			a[i] = math.Pow(float64(rank+1), -s)
 		}
-	case KindPadded:
+	case FamilyPadded:
 		pad := m/2 + r.IntN(m-m/2+1) // at least half, possibly all
 		for _, i := range r.Perm(m)[:pad] {
 			b[i] = 0
 		}
-	case KindDominant:
+	case FamilyDominant:
 		for _, i := range r.Perm(m)[:1+r.IntN(min(3, m))] {
 			s := math.Pow(10, 1+2*r.Float64()) // weight factor 10² to 10⁶
 			a[i], b[i] = s, s
 		}
-	case KindNearTie:
+	case FamilyNearTie:
 	default:
-		return Case{}, fmt.Errorf("%w: unknown kind %q", ErrCase, kind)
+		return Case{}, fmt.Errorf("%w: unknown family %q", ErrCase, family)
 	}
-	cs := Case{Kind: kind, N: n, M: m, Q: q, K: k, C: c, Seed: seed}
+	cs := Case{Family: family, N: n, M: m, Q: q, K: k, C: c, Seed: seed}
 	cs.X = matrix.Dense[float64]{Rows: n, Cols: m, Data: make([]float64, n*m)}
 	cs.Y = matrix.Dense[float64]{Rows: m, Cols: q, Data: make([]float64, m*q)}
 	for i := range n {
@@ -105,7 +105,7 @@ func NewCase(kind string, n, m, q, k, c int, seed uint64) (Case, error) {
 			cs.Y.Data[j*q+l] = b[j] * r.NormFloat64()
 		}
 	}
-	if kind == KindNearTie {
+	if family == FamilyNearTie {
 		// Normalise every pair to weight 1, then perturb by a relative 1e-12.
 		w := cs.Weights()
 		for j := range m {
@@ -124,22 +124,22 @@ func NewCase(kind string, n, m, q, k, c int, seed uint64) (Case, error) {
 // Cases returns the generator of cases: the family, n and q from 1 to 4, m from 1 to MaxPairs,
 // k from 1 to m, |C| from 0 to k−1 and the seed of the entries are drawn with labels, so that a
 // shrunk failure names the case.
-func Cases() *rapid.Generator[Case] { return CasesOf(Kinds()...) }
+func Cases() *rapid.Generator[Case] { return CasesOf(Families()...) }
 
 // CasesOf returns the generator of [Cases] restricted to the given families (all when none).
-func CasesOf(kinds ...string) *rapid.Generator[Case] {
-	if len(kinds) == 0 {
-		kinds = Kinds()
+func CasesOf(families ...string) *rapid.Generator[Case] {
+	if len(families) == 0 {
+		families = Families()
 	}
 	return rapid.Custom(func(t *rapid.T) Case {
-		kind := rapid.SampledFrom(kinds).Draw(t, "kind")
+		family := rapid.SampledFrom(families).Draw(t, "family")
 		m := rapid.IntRange(1, MaxPairs).Draw(t, "m")
 		k := rapid.IntRange(1, m).Draw(t, "k")
 		c := rapid.IntRange(0, k-1).Draw(t, "|C|")
 		n := rapid.IntRange(1, 4).Draw(t, "n")
 		q := rapid.IntRange(1, 4).Draw(t, "q")
 		seed := rapid.Uint64().Draw(t, "seed")
-		cs, err := NewCase(kind, n, m, q, k, c, seed)
+		cs, err := NewCase(family, n, m, q, k, c, seed)
 		if err != nil {
 			panic("theory: " + err.Error())
 		}
@@ -147,6 +147,6 @@ func CasesOf(kinds ...string) *rapid.Generator[Case] {
 	})
 }
 
-// GoString describes the case without its entries (which its Kind, sizes and Seed determine),
+// GoString describes the case without its entries (which its Family, sizes and Seed determine),
 // so that a shrunk rapid failure reads as a one-line bug report.
 func (c Case) GoString() string { return "theory.Case{" + c.String() + "}" }

@@ -71,18 +71,18 @@ func (lc LinearCase) linearStep(s *estimator.Sketch) (z, gradH, gradW matrix.Den
 // sampling, enumerated through the layer itself (the kept tokens as one sketch, plus Draws times
 // Σ_j p_j times the sketch of token j alone with its scale, by linearity of ∇W in the sketch), is
 // HᵀGradZ to RelTol of the terms. Worst is the largest relative deviation.
-func LinearExact(c Case) (Outcome, error) {
+func LinearExact(c Case) (Verdict, error) {
 	lc, err := NewLinearCase(c)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	law, err := NewLaw(c.X, c.Y, lc.Plan)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	exact, err := matrix.ProductTransA(lc.H, lc.GradZ)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	p := lc.Plan
 	kept := slices.Sorted(slices.Values(p.Kept))
@@ -92,7 +92,7 @@ func LinearExact(c Case) (Outcome, error) {
 	}
 	_, _, mean, _, err := lc.linearStep(&estimator.Sketch{M: p.M, Kept: p.Kept, Index: kept, Scale: ones})
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	for j, q := range p.Prob {
 		if q == 0 {
@@ -100,7 +100,7 @@ func LinearExact(c Case) (Outcome, error) {
 		}
 		_, _, gw, _, err := lc.linearStep(&estimator.Sketch{M: p.M, Draws: []int{j}, Index: []int{j}, Scale: []float64{p.Scale[j]}})
 		if err != nil {
-			return Outcome{}, err
+			return Verdict{}, err
 		}
 		for e, v := range gw.Data {
 			mean.Data[e] += float64(p.Draws) * q * v
@@ -121,14 +121,14 @@ func LinearExact(c Case) (Outcome, error) {
 // plan, the mean of the ∇W that LinearForward/LinearBackward return passes [CheckMeanOf]
 // (α = mc.Alpha), and in every sketch Z, ∇H and the bias gradient equal those of the exact
 // layer to RelTol of their terms. Worst is the largest deviation of a mean over its threshold.
-func LinearMC(c Case, mc MC) (Outcome, error) {
+func LinearMC(c Case, mc MC) (Verdict, error) {
 	lc, err := NewLinearCase(c)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	z0, gh0, _, gb0, err := lc.linearStep(nil)
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	zTol := termScale(lc.H, lc.W, lc.B)
 	hTol := termScale(lc.GradZ, matrix.Transpose(lc.W), nil)
@@ -151,7 +151,7 @@ func LinearMC(c Case, mc MC) (Outcome, error) {
 		return gw.Data, nil
 	})
 	if err != nil {
-		return Outcome{}, err
+		return Verdict{}, err
 	}
 	if mismatch != "" {
 		return fails(res.WorstRatio, "%s", mismatch), nil

@@ -80,10 +80,10 @@ func caseAlpha(total float64) float64 { return total / float64(checks) }
 // mcSeed derives the sketches' seed of a case from the run's seed and the case's own seed.
 func mcSeed(c Case) uint64 { return testSeed*0x9e3779b97f4a7c15 ^ c.Seed }
 
-// exampleCases returns the first n cases of the generator (restricted to kinds, if any) with
+// exampleCases returns the first n cases of the generator (restricted to families, if any) with
 // seeds derived from testSeed: the cases a search for a counterexample walks through.
-func exampleCases(n int, kinds ...string) []Case {
-	g := CasesOf(kinds...)
+func exampleCases(n int, families ...string) []Case {
+	g := CasesOf(families...)
 	out := make([]Case, n)
 	for i := range out {
 		out[i] = g.Example(int(testSeed%1_000_000) + i)

@@ -272,7 +272,7 @@ func TestGeneratorCoversFixedC(t *testing.T) {
 	assert.Greater(t, c1, 300, "|C| ≥ 1")
 	assert.Greater(t, c2, 100, "|C| ≥ 2")
 	assert.Greater(t, cTop, 10, "|C| = k − 1")
-	c, err := NewCase(KindLogNormal, 2, 10, 2, 6, 5, 1)
+	c, err := NewCase(FamilyLogNormal, 2, 10, 2, 6, 5, 1)
 	require.NoError(t, err)
 	assert.Equal(t, 5, c.C)
 

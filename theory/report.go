@@ -75,8 +75,8 @@ type CRule struct {
 	WorstLossCRS float64 `json:"worst_loss_of_crs_variance"`
 	// WorstCase describes the case of WorstLossCRS.
 	WorstCase string `json:"worst_case,omitempty"`
-	// ByKind gives, per family, the cases and the agreements.
-	ByKind map[string][2]int `json:"by_kind_cases_agree"`
+	// ByFamily gives, per family, the cases and the agreements.
+	ByFamily map[string][2]int `json:"by_kind_cases_agree"`
 }
 
 // Report is the result of [Verify].
@@ -93,7 +93,7 @@ type tally struct {
 	control bool
 }
 
-func (t *tally) add(c Case, o Outcome) {
+func (t *tally) add(c Case, o Verdict) {
 	t.Cases++
 	if !o.Applies {
 		return
@@ -169,7 +169,7 @@ func Verify(cfg Config) (*Report, error) {
 		ctrlMean[c.Name] = mk("Control "+c.Name+" ("+c.Models+"): Monte Carlo check", "deviation/threshold")
 		ctrlExact[c.Name].control, ctrlMean[c.Name].control = true, true
 	}
-	rep := &Report{Config: cfg, CRule: CRule{ByKind: map[string][2]int{}}}
+	rep := &Report{Config: cfg, CRule: CRule{ByFamily: map[string][2]int{}}}
 	var losses []float64
 	var lossCRS float64
 	gen := Cases()
@@ -178,15 +178,15 @@ func Verify(cfg Config) (*Report, error) {
 		mc := MC{Sketches: cfg.Sketches, Seed: cfg.Seed<<32 + uint64(i)<<8, Alpha: alpha}
 		steps := []struct {
 			t   *tally
-			run func() (Outcome, error)
+			run func() (Verdict, error)
 		}{
-			{exact, func() (Outcome, error) { return UnbiasedExact(c) }},
-			{mean, func() (Outcome, error) { return UnbiasedMC(c, mc) }},
-			{eq3, func() (Outcome, error) { return Eq3ClosedForm(c) }},
-			{eq3mc, func() (Outcome, error) { return Eq3MC(c, mc) }},
-			{cf, func() (Outcome, error) { return ClosedFormMC(c, mc) }},
-			{linExact, func() (Outcome, error) { return LinearExact(c) }},
-			{linMC, func() (Outcome, error) { return LinearMC(c, mc) }},
+			{exact, func() (Verdict, error) { return UnbiasedExact(c) }},
+			{mean, func() (Verdict, error) { return UnbiasedMC(c, mc) }},
+			{eq3, func() (Verdict, error) { return Eq3ClosedForm(c) }},
+			{eq3mc, func() (Verdict, error) { return Eq3MC(c, mc) }},
+			{cf, func() (Verdict, error) { return ClosedFormMC(c, mc) }},
+			{linExact, func() (Verdict, error) { return LinearExact(c) }},
+			{linMC, func() (Verdict, error) { return LinearMC(c, mc) }},
 		}
 		for _, s := range steps {
 			o, err := s.run()
@@ -202,7 +202,7 @@ func Verify(cfg Config) (*Report, error) {
 		cond.add(c, t2.Condition)
 		bound.add(c, t2.Bound)
 		rule.add(c, t2.Rule)
-		o := Outcome{Applies: t2.MaxC >= 1, Holds: t2.Agree}
+		o := Verdict{Applies: t2.MaxC >= 1, Holds: t2.Agree}
 		if !t2.Agree {
 			o.Worst = ratio(t2.VarBoundC-t2.VarBestC, t2.VarCRS)
 		}
@@ -212,7 +212,7 @@ func Verify(cfg Config) (*Report, error) {
 		best.add(c, o)
 		if o.Applies {
 			rep.CRule.Cases++
-			kb := rep.CRule.ByKind[c.Kind]
+			kb := rep.CRule.ByFamily[c.Family]
 			kb[0]++
 			if t2.Agree {
 				rep.CRule.Agree++
@@ -230,16 +230,16 @@ func Verify(cfg Config) (*Report, error) {
 					rep.CRule.WorstLossCRS, rep.CRule.WorstCase = l, c.String()+": "+o.Detail
 				}
 			}
-			rep.CRule.ByKind[c.Kind] = kb
+			rep.CRule.ByFamily[c.Family] = kb
 		}
 		cr, err := CheckControls(c, mc)
 		if err != nil {
 			return nil, fmt.Errorf("controls on %v: %w", c, err)
 		}
 		for _, r := range cr {
-			oe := Outcome{Applies: r.Checkable, Holds: !r.Exact.Biased, Worst: r.Exact.Worst,
+			oe := Verdict{Applies: r.Checkable, Holds: !r.Exact.Biased, Worst: r.Exact.Worst,
 				Detail: fmt.Sprintf("bias %.3g of the terms at (%d,%d)", r.Exact.Worst, r.Exact.Row, r.Exact.Col)}
-			om := Outcome{Applies: r.Checkable, Holds: !r.Mean.Rejected, Worst: r.Mean.WorstRatio,
+			om := Verdict{Applies: r.Checkable, Holds: !r.Mean.Rejected, Worst: r.Mean.WorstRatio,
 				Detail: fmt.Sprintf("mean of %d sketches off by %.3g thresholds (z = %.3g)", r.Mean.Sketches, r.Mean.WorstRatio, r.Mean.WorstZ)}
 			ctrlExact[r.Name].add(c, oe)
 			ctrlMean[r.Name].add(c, om)
@@ -307,13 +307,13 @@ func (r *Report) Markdown() []byte {
 	b.WriteString("\n## Does the |C| rule minimise the true variance?\n\n")
 	b.WriteString(r.cRuleText())
 	b.WriteString("\n| family | cases (k ≥ 2) | rule's \\|C\\| is best |\n|---|---:|---:|\n")
-	kinds := make([]string, 0, len(r.CRule.ByKind))
-	for k := range r.CRule.ByKind {
-		kinds = append(kinds, k)
+	families := make([]string, 0, len(r.CRule.ByFamily))
+	for k := range r.CRule.ByFamily {
+		families = append(families, k)
 	}
-	slices.Sort(kinds)
-	for _, k := range kinds {
-		v := r.CRule.ByKind[k]
+	slices.Sort(families)
+	for _, k := range families {
+		v := r.CRule.ByFamily[k]
 		fmt.Fprintf(&b, "| %s | %d | %d |\n", k, v[0], v[1])
 	}
 	if r.CRule.WorstCase != "" {

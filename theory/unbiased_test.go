@@ -59,7 +59,7 @@ const controlSearch = 200
 func TestControlsRejected(t *testing.T) {
 	t.Parallel()
 	kinds := map[string][]string{ // the families where each control is biased
-		"topk": nil, "norepl": {KindPadded, KindZipf, KindGaussian}, "zeroing": {KindDominant}, "zerocache": nil,
+		"topk": nil, "norepl": {FamilyPadded, FamilyZipf, FamilyGaussian}, "zeroing": {FamilyDominant}, "zerocache": nil,
 	}
 	for _, name := range []string{"topk", "norepl", "zeroing", "zerocache"} {
 		t.Run(name, func(t *testing.T) {

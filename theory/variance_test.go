@@ -54,7 +54,7 @@ func TestEq3MonteCarlo(t *testing.T) {
 func TestEq3CheckersReject(t *testing.T) {
 	t.Parallel()
 	closedFound, mcFound := false, false
-	for _, c := range exampleCases(controlSearch, KindLogNormal, KindZipf, KindDominant) {
+	for _, c := range exampleCases(controlSearch, FamilyLogNormal, FamilyZipf, FamilyDominant) {
 		w := c.Weights()
 		uniform := make([]float64, len(w))
 		for i := range uniform {
@@ -124,7 +124,7 @@ func TestClosedFormMonteCarlo(t *testing.T) {
 // is detectable (it is then missed with probability at most alphaCFControl = 5e-8).
 func TestClosedFormCheckerRejects(t *testing.T) {
 	t.Parallel()
-	for _, c := range exampleCases(controlSearch, KindGaussian, KindNearTie) {
+	for _, c := range exampleCases(controlSearch, FamilyGaussian, FamilyNearTie) {
 		p, err := estimator.NewCRS(c.Weights(), c.K)
 		require.NoError(t, err)
 		cf, err := estimator.ClosedForm(c.X, c.Y, p)
@@ -153,7 +153,7 @@ func checkTheorem2(t *rapid.T) {
 	if err != nil {
 		t.Fatalf("%v: %v", c, err)
 	}
-	for name, o := range map[string]Outcome{"condition": r.Condition, "bound": r.Bound, "rule": r.Rule} {
+	for name, o := range map[string]Verdict{"condition": r.Condition, "bound": r.Bound, "rule": r.Rule} {
 		if !o.Holds {
 			t.Fatalf("%v: %s: %s", c, name, o.Detail)
 		}

@@ -199,7 +199,7 @@ func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *d
 }
 
 // toModelBatch converts a loader batch, trimmed to its longest sequence when trim is set.
-func toModelBatch(db data.Batch, trim, labels bool) (model.Batch, error) {
+func toModelBatch(db data.Minibatch, trim, labels bool) (model.Batch, error) {
 	s := db.SeqLen
 	keep := s
 	if trim {

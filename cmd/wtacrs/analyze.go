@@ -18,30 +18,30 @@ func init() {
 func runAnalyze(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: wtacrs analyze [-out DIR] [-name NAME] [-budgets 0.1,0.5] [-sources exact,cached] [-kinds q,k,v] [-include-padding] TRACE_DIR
-
-TRACE_DIR holds one directory per layer and step, C-order float32/float64 .npy files:
-  TRACE_DIR/block<B>.<kind>/step<N>/H.npy        tokens × d_in  layer input H
-  TRACE_DIR/block<B>.<kind>/step<N>/dZ.npy       tokens × d_out output gradient ∇Z
+	fs.Usage = usageFunc(fs, stderr, "wtacrs analyze [flags] TRACE_DIR",
+		`Runs the Figure 10-12 analyses on tensors saved as .npy files (C order, any real or boolean
+dtype), one directory per layer and step:
+  TRACE_DIR/block<B>.<kind>/step<N>/H.npy        tokens x d_in   layer input H
+  TRACE_DIR/block<B>.<kind>/step<N>/dZ.npy       tokens x d_out  output gradient dZ
   TRACE_DIR/block<B>.<kind>/step<N>/valid.npy    tokens, optional mask (non-zero = real token)
 or, instead of H and dZ, the per-token norms act_norms.npy, grad_norms.npy and optionally
 cached_grad_norms.npy (tokens). kind is q, k, v, o, ffn_in or ffn_out; tokens are pooled over
-the batch. Outputs go to DIR/NAME/ as for wtacrs run.`)
-		fs.PrintDefaults()
-	}
-	out := fs.String("out", "results", "parent output directory")
+the batch. Outputs go to DIR/NAME/ as for wtacrs run (never into TRACE_DIR's own files).`,
+		"wtacrs analyze traces/",
+		"wtacrs analyze -out results -name t5-rte -budgets 0.1,0.5 -kinds q,k,v traces/")
+	out := fs.String("out", "results", "parent `DIR` of the output directory")
 	name := fs.String("name", "traces", "experiment name (the output subdirectory)")
 	budgets := fs.String("budgets", "0.1,0.5", "comma-separated budget fractions k/|D| in (0, 1]")
 	sources := fs.String("sources", "exact,cached", "gradient norms to analyse: exact and/or cached")
 	kinds := fs.String("kinds", "q,k,v,o,ffn_in,ffn_out", "layer kinds to analyse")
 	padding := fs.Bool("include-padding", false, "analyse padding tokens too (default: only tokens valid.npy marks)")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
-		return errUsage("analyze needs exactly one TRACE_DIR argument")
+		return errUsage(fmt.Sprintf("analyze needs exactly one TRACE_DIR argument, got %d", len(pos)))
 	}
 	a := experiments.DefaultConfig().Analysis
 	a.Budgets = nil
@@ -64,7 +64,7 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run.`)
 	a.IncludePadding = *padding
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	o, err := experiments.AnalyzeTraces(ctx, fs.Arg(0), experiments.TraceOptions{Out: *out, Name: *name, Analysis: a})
+	o, err := experiments.AnalyzeTraces(ctx, pos[0], experiments.TraceOptions{Out: *out, Name: *name, Analysis: a})
 	if err != nil {
 		return interruptedErr(ctx, err, "")
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(command{name: "estimate", summary: "estimate X·Y from .npy files with one method; print JSON", run: runEstimate})
+	register(command{name: "estimate", summary: "estimate X.Y from .npy files with one method; print JSON", run: runEstimate})
 }
 
 // errTooMuchWork reports an estimate whose random draws, over all trials, exceed -max-draws.
@@ -110,20 +110,23 @@ type estimateLimits struct {
 func runEstimate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("estimate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wtacrs estimate -x X.npy -y Y.npy -method wtacrs|crs|uniform|topk|bernoulli|norepl -k K [-c C] [-trials T] [-seed S] [-mem-limit SIZE] [-max-draws N]")
-		fs.PrintDefaults()
-	}
-	xPath := fs.String("x", "", "X, an n×m float32 or float64 .npy file (C order)")
-	yPath := fs.String("y", "", "Y, an m×q float32 or float64 .npy file (C order)")
+	fs.Usage = usageFunc(fs, stderr, "wtacrs estimate -x X.npy -y Y.npy [flags]",
+		"Estimates the product X.Y with one method over -trials independent sketches and prints one\n"+
+			"JSON object: the closed-form expected squared error (bias included; null where no closed\n"+
+			"form exists) against the empirical one, and the empirical bias. Figures float64 cannot\n"+
+			"hold to full precision are printed as strings.",
+		"wtacrs estimate -x testdata/example/X.npy -y testdata/example/Y.npy -method wtacrs -k 64",
+		"wtacrs estimate -x X.npy -y Y.npy -method crs -k 100 -trials 5000 -seed 7")
+	xPath := fs.String("x", "", "X, an n x m float32 or float64 .npy `FILE` (C order)")
+	yPath := fs.String("y", "", "Y, an m x q float32 or float64 .npy `FILE` (C order)")
 	methodName := fs.String("method", "wtacrs", "estimator: wtacrs, crs, uniform, topk, bernoulli or norepl")
-	k := fs.Int("k", 0, "budget of column-row pairs, k ≥ 1")
-	c := fs.Int("c", estimator.AutoC, "|C| for wtacrs, 0 ≤ c ≤ min(k−1, m); −1 picks it by the rule of Theorem 2")
-	trials := fs.Int("trials", 1000, "number of independent sketches for the empirical figures, ≥ 1")
+	k := fs.Int("k", 0, "budget of column-row pairs, k >= 1 (required)")
+	c := fs.Int("c", estimator.AutoC, "|C| for wtacrs, 0 <= c <= min(k-1, m); -1 picks it by the rule of Theorem 2")
+	trials := fs.Int("trials", 1000, "number of independent sketches for the empirical figures, >= 1")
 	seed := fs.Uint64("seed", 1, "seed of the Philox generator; trial t uses stream t")
 	lim := estimateLimits{maxDraws: defaultMaxDraws}
 	memLimit := memLimitFlag(fs)
-	fs.Func("max-draws", fmt.Sprintf("refuse an estimate that draws more than N random numbers over all trials (default %d)", uint64(defaultMaxDraws)), func(s string) error {
+	fs.Func("max-draws", fmt.Sprintf("refuse an estimate that draws more than `N` random numbers over all trials (default %d)", uint64(defaultMaxDraws)), func(s string) error {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || !(v >= 1) {
 			return fmt.Errorf("want a count ≥ 1 such as 1e9")
@@ -134,13 +137,14 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
 	lim.mem = memLimit()
 	switch {
-	case fs.NArg() > 0:
-		return errUsage(fmt.Sprintf("unexpected arguments %q", fs.Args()))
+	case len(pos) > 0:
+		return errUsage(fmt.Sprintf("unexpected arguments %q (X and Y are given with -x and -y)", pos))
 	case *xPath == "" || *yPath == "":
 		return errUsage("both -x and -y are required")
 	case *k < 1:

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/outdir"
@@ -19,7 +21,7 @@ import (
 func memLimitFlag(fs *flag.FlagSet) func() uint64 {
 	var limit uint64
 	set := false
-	fs.Func("mem-limit", "refuse a job estimated to need more memory than this (e.g. 8GiB, 512MiB, or none); default: the memory available now",
+	fs.Func("mem-limit", "refuse a job estimated to need more than `SIZE` bytes of memory (8GiB, 512MiB, 1e9, or none); default: the memory available now",
 		func(s string) error {
 			v, err := memlimit.ParseSize(s)
 			if err != nil {
@@ -92,4 +94,49 @@ func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)
 	sb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// parseArgs parses a command's flags and returns its positional arguments. Flags may come
+// before or after the positional arguments (wtacrs run CONFIG -out DIR); "--" ends the flags.
+// A malformed flag is a usage error; -h returns flag.ErrHelp.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil // everything after "--" is positional
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageFunc returns a flag set's Usage: the synopsis, a description, the flags and examples,
+// all in ASCII so that they paste into any shell.
+func usageFunc(fs *flag.FlagSet, w io.Writer, synopsis, description string, examples ...string) func() {
+	return func() {
+		fmt.Fprintf(w, "usage: %s\n\n%s\n", synopsis, strings.TrimSpace(description))
+		if hasFlags(fs) {
+			fmt.Fprintln(w, "\nflags (before or after the arguments):")
+			fs.PrintDefaults()
+		}
+		if len(examples) > 0 {
+			fmt.Fprintln(w, "\nexamples:")
+			for _, e := range examples {
+				fmt.Fprintf(w, "  %s\n", e)
+			}
+		}
+	}
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
 }

@@ -42,7 +42,15 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // run dispatches to a subcommand and returns the exit status (see the package documentation).
 // A panic of the command is reported as an internal error.
 func run(args []string, stdout, stderr io.Writer) (code int) {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		if len(args) == 2 && args[0] == "help" { // wtacrs help COMMAND: the command's own usage
+			if c, ok := commands[args[1]]; ok {
+				return exitStatus(c.run([]string{"-h"}, stdout, stderr))
+			}
+			fmt.Fprintf(stderr, "wtacrs: unknown command %q\n", args[1])
+			usage(stderr)
+			return exitUsage
+		}
 		usage(stderr)
 		if len(args) == 0 {
 			return exitUsage
@@ -78,7 +86,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'wtacrs <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'wtacrs help <command>' (or 'wtacrs <command> -h') for a command's flags and examples.")
 	fmt.Fprintln(w, "\nExit status: 0 success; 1 the job failed while running (I/O error, training diverged,")
 	fmt.Fprintln(w, "output locked by another run); 2 usage, configuration or input error (nothing was run);")
 	fmt.Fprintln(w, "3 internal error (a bug); 128+n stopped by signal n (130 Ctrl-C, 143 SIGTERM).")

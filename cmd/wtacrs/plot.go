@@ -15,25 +15,26 @@ func init() {
 func runPlot(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wtacrs plot RESULTS_DIR\n\nRedraws the PNG and SVG figures of RESULTS_DIR (a directory written by wtacrs run or\nwtacrs analyze) from its curves.csv, layers.csv and training.csv.")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	fs.Usage = usageFunc(fs, stderr, "wtacrs plot RESULTS_DIR",
+		"Redraws the PNG and SVG figures of RESULTS_DIR (a directory written by wtacrs run or\n"+
+			"wtacrs analyze) from its curves.csv, layers.csv and training.csv.",
+		"wtacrs plot results/fig10")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return errUsage("plot needs exactly one RESULTS_DIR argument")
 	}
-	figs, err := experiments.Replot(fs.Arg(0))
+	figs, err := experiments.Replot(pos[0])
 	if err != nil {
 		return err
 	}
 	if len(figs) == 0 {
-		return fmt.Errorf("%w: %s holds no curves.csv, layers.csv or training.csv to plot", experiments.ErrResults, fs.Arg(0))
+		return fmt.Errorf("%w: %s holds no curves.csv, layers.csv or training.csv to plot", experiments.ErrResults, pos[0])
 	}
-	if err := experiments.RecordFiles(fs.Arg(0), figs); err != nil {
+	if err := experiments.RecordFiles(pos[0], figs); err != nil {
 		return err
 	}
 	for _, f := range figs {

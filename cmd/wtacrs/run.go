@@ -33,20 +33,24 @@ func isTerminal(w io.Writer) bool {
 func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wtacrs run [-out DIR] CONFIG.toml\n\nRuns the experiment (see experiments/configs/reference.toml) and writes DIR/<name>/.")
-		fs.PrintDefaults()
-	}
-	out := fs.String("out", "results", "parent directory of the experiment's output directory")
+	fs.Usage = usageFunc(fs, stderr, "wtacrs run [flags] CONFIG.toml",
+		"Runs the experiment of CONFIG (every key: experiments/configs/reference.toml): trains, records\n"+
+			"and analyses, and writes DIR/<name>/ (<name> is experiment.name, default the file's base\n"+
+			"name). DIR/<name> must be absent or an earlier results directory of this experiment; it is\n"+
+			"replaced atomically only when the run is complete.",
+		"wtacrs run experiments/configs/quick.toml",
+		"wtacrs run -out /tmp/res -mem-limit 4GiB experiments/configs/fig10.toml")
+	out := fs.String("out", "results", "parent `DIR` of the experiment's output directory")
 	memLimit := memLimitFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
-		return errUsage("run needs exactly one CONFIG argument")
+		return errUsage(fmt.Sprintf("run needs exactly one CONFIG argument, got %d", len(pos)))
 	}
-	cfg, err := experiments.LoadConfig(fs.Arg(0))
+	cfg, err := experiments.LoadConfig(pos[0])
 	if err != nil {
 		return err
 	}
@@ -54,7 +58,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	bar := newProgressBar(stdout, isTerminal(stdout))
 	o, err := experiments.Run(ctx, cfg, experiments.Options{Out: *out, Train: experimentTrain, Progress: bar.update,
-		Inputs: []string{fs.Arg(0)}, MemLimit: memLimit()})
+		Inputs: pos, MemLimit: memLimit()})
 	bar.done()
 	if err != nil {
 		return interruptedErr(ctx, err, fmt.Sprintf("earlier outputs in %s are left as they were", filepath.Join(*out, cfg.Experiment.Name)))

@@ -223,7 +223,7 @@ func TestAnalyzeNeverReplacesItsInput(t *testing.T) {
 	assert.Equal(t, before, tree(t, parent))
 }
 
-// Regression: `train -out` found an unwritable or impossible path only after training, and it
+// Regression: `train -out` (now -json) found an unwritable or impossible path only after training, and it
 // would overwrite any file, its own config included.
 func TestTrainChecksItsOutputFirst(t *testing.T) {
 	dir := t.TempDir()
@@ -241,7 +241,7 @@ func TestTrainChecksItsOutputFirst(t *testing.T) {
 		{filepath.Join(blocker, "r.json"), "cannot create the output folder"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"train", "-quiet", "-out", tc.out, cfg}, &stdout, &stderr)
+		code := run([]string{"train", "-quiet", "-json", tc.out, cfg}, &stdout, &stderr)
 		assert.Equal(t, exitUsage, code, tc.out)
 		assert.Contains(t, stderr.String(), tc.want, tc.out)
 		assert.Empty(t, stdout.String(), "nothing trained")

@@ -18,44 +18,30 @@ func init() {
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wtacrs train [flags] [CONFIG.toml]\n\nWithout CONFIG the default configuration is used (train.DefaultConfig).")
-		fs.PrintDefaults()
-	}
-	out := fs.String("out", "", "write the result as JSON to this file (atomically)")
+	fs.Usage = usageFunc(fs, stderr, "wtacrs train [flags] [CONFIG.toml]",
+		"Trains the encoder once and prints a summary (accuracy, throughput, memory). Without CONFIG\n"+
+			"the default configuration is used (train.DefaultConfig). For the Table-1 comparison over\n"+
+			"seeds and ratios see 'wtacrs help table'.",
+		"wtacrs train",
+		"wtacrs train -all wtacrs:0.3 -json r.json",
+		"wtacrs train -seed 2 -epochs 1 train/testdata/wtacrs03.toml")
+	jsonOut := fs.String("json", "", "also write the result as JSON to this `FILE` (atomically)")
 	all := fs.String("all", "", "override every layer kind: exact, or wtacrs:RATIO with RATIO in (0, 1]")
-	seed := fs.Uint64("seed", 0, "override the configuration's seed (0 to 2^64-1; not with -table, which takes -seeds)")
-	epochs := fs.Int("epochs", 0, "override the configuration's number of epochs (≥ 1)")
-	table := fs.String("table", "", "instead of one run, a Table-1-like comparison: exact and WTA-CRS at these comma-separated ratios in (0, 1], over the seeds of -seeds")
-	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds for -table")
-	jobs := fs.Int("jobs", 1, "with -table, the number of runs trained concurrently (≥ 1)")
+	seed := fs.Uint64("seed", 0, "override the configuration's seed (0 to 2^64-1)")
+	epochs := fs.Int("epochs", 0, "override the configuration's number of epochs (>= 1)")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	memLimit := memLimitFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := checkTrainFlags(set, *table, *epochs, *jobs); err != nil {
+	set := setFlags(fs)
+	if set["epochs"] && *epochs < 1 {
+		return errUsage(fmt.Sprintf("-epochs %d: want >= 1", *epochs))
+	}
+	cfg, err := trainConfig(pos, *all)
+	if err != nil {
 		return err
-	}
-	cfg := train.DefaultConfig()
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		var err error
-		if cfg, err = train.LoadConfig(fs.Arg(0)); err != nil {
-			return err
-		}
-	default:
-		return errUsage(fmt.Sprintf("want at most one CONFIG, got %q", fs.Args()))
-	}
-	if *all != "" {
-		method, ratio, err := parseAll(*all)
-		if err != nil {
-			return err
-		}
-		cfg = cfg.WithAll(method, ratio)
 	}
 	if set["seed"] {
 		cfg.Seed = *seed
@@ -66,51 +52,20 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if *out != "" {
-		if err := checkOutputFile(*out, []string{fs.Arg(0), cfg.TrainPath, cfg.DevPath}, isTrainJSON); err != nil {
+	if *jsonOut != "" {
+		if err := checkOutputFile(*jsonOut, append(pos, cfg.TrainPath, cfg.DevPath), isTrainJSON); err != nil {
 			return err
 		}
 	}
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	opt := train.Options{MemLimit: memLimit()}
-	if !*quiet {
-		opt.Progress = func(p train.Progress) {
-			if p.EpochDone {
-				fmt.Fprintf(stderr, "epoch %d done at step %d: dev accuracy %.4f %s\n", p.Epoch, p.Step, p.DevAccuracy, p.Elapsed.Round(1e9))
-			} else if p.Step%50 == 0 {
-				fmt.Fprintf(stderr, "step %d/%d epoch %d loss %.4f %s\n", p.Step, p.TotalSteps, p.Epoch, p.Loss, p.Elapsed.Round(1e9))
-			}
-		}
-	}
-	if *table != "" {
-		ratios, err := parseRatios(*table)
-		if err != nil {
-			return err
-		}
-		ss, err := parseSeeds(*seeds)
-		if err != nil {
-			return err
-		}
-		rows, err := train.Table(ctx, cfg, ratios, ss, *jobs, opt, func(name string, s uint64, r *train.Result) {
-			fmt.Fprintf(stderr, "%s seed %d: dev accuracy %.4f (majority %.4f) in %s\n", name, s, r.DevAccuracy, r.MajorityAccuracy, r.Elapsed.Round(1e9))
-		})
-		if err != nil {
-			return interruptedErr(ctx, err, "")
-		}
-		if *out != "" {
-			if err := train.WriteJSON(*out, rows); err != nil {
-				return err
-			}
-		}
-		return train.WriteTable(stdout, rows)
-	}
+	opt := train.Options{MemLimit: memLimit(), Progress: trainProgress(stderr, *quiet)}
 	res, err := train.Run(ctx, cfg, opt)
 	if err != nil {
 		return interruptedErr(ctx, err, "")
 	}
-	if *out != "" {
-		if err := train.WriteJSON(*out, res); err != nil {
+	if *jsonOut != "" {
+		if err := train.WriteJSON(*jsonOut, res); err != nil {
 			return err
 		}
 	}
@@ -126,6 +81,51 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "linear-layer activations kept for backward: %.0f bytes/step (%.3f of exact)\n", res.SavedBytes, rel)
 	return nil
+}
+
+// setFlags returns the names of the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// trainConfig loads the training configuration of wtacrs train and table: the default, or the
+// one CONFIG argument, with -all applied.
+func trainConfig(pos []string, all string) (train.Config, error) {
+	cfg := train.DefaultConfig()
+	switch len(pos) {
+	case 0:
+	case 1:
+		var err error
+		if cfg, err = train.LoadConfig(pos[0]); err != nil {
+			return cfg, err
+		}
+	default:
+		return cfg, errUsage(fmt.Sprintf("want at most one CONFIG, got %q", pos))
+	}
+	if all != "" {
+		method, ratio, err := parseAll(all)
+		if err != nil {
+			return cfg, err
+		}
+		cfg = cfg.WithAll(method, ratio)
+	}
+	return cfg, nil
+}
+
+// trainProgress returns the progress lines of wtacrs train and table (nil when quiet).
+func trainProgress(stderr io.Writer, quiet bool) func(train.Progress) {
+	if quiet {
+		return nil
+	}
+	return func(p train.Progress) {
+		if p.EpochDone {
+			fmt.Fprintf(stderr, "epoch %d done at step %d: dev accuracy %.4f %s\n", p.Epoch, p.Step, p.DevAccuracy, p.Elapsed.Round(1e9))
+		} else if p.Step%50 == 0 {
+			fmt.Fprintf(stderr, "step %d/%d epoch %d loss %.4f %s\n", p.Step, p.TotalSteps, p.Epoch, p.Loss, p.Elapsed.Round(1e9))
+		}
+	}
 }
 
 // isTrainJSON reports whether b is a result wtacrs train -out wrote: a train.Result object or a
@@ -151,24 +151,6 @@ func isTrainJSON(b []byte) bool {
 	return true
 }
 
-// checkTrainFlags refuses flags out of range and flags that would be ignored: -seeds and -jobs
-// without -table, -seed with it (each run of the table takes its seed from -seeds).
-func checkTrainFlags(set map[string]bool, table string, epochs, jobs int) error {
-	switch {
-	case set["epochs"] && epochs < 1:
-		return errUsage(fmt.Sprintf("-epochs %d: want ≥ 1", epochs))
-	case jobs < 1:
-		return errUsage(fmt.Sprintf("-jobs %d: want ≥ 1", jobs))
-	case table == "" && set["seeds"]:
-		return errUsage("-seeds without -table: the seeds of a single run are set with -seed")
-	case table == "" && set["jobs"]:
-		return errUsage("-jobs without -table: a single run trains one model")
-	case table != "" && set["seed"]:
-		return errUsage("-seed with -table: the table's runs take their seeds from -seeds")
-	}
-	return nil
-}
-
 // parseAll reads -all: exact, or wtacrs:RATIO with RATIO in (0, 1].
 func parseAll(all string) (method string, ratio float64, err error) {
 	method, r, _ := strings.Cut(all, ":")
@@ -185,16 +167,16 @@ func parseAll(all string) (method string, ratio float64, err error) {
 	return "", 0, errUsage(fmt.Sprintf("-all %q: want exact or wtacrs:RATIO", all))
 }
 
-// parseRatios reads -table: comma-separated ratios in (0, 1].
-func parseRatios(table string) ([]float64, error) {
+// parseRatios reads -ratios: comma-separated ratios in (0, 1].
+func parseRatios(list string) ([]float64, error) {
 	var ratios []float64
-	for _, f := range strings.Split(table, ",") {
+	for _, f := range strings.Split(list, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil {
-			return nil, errUsage(fmt.Sprintf("-table %q: %v", table, err))
+			return nil, errUsage(fmt.Sprintf("-ratios %q: %q is not a number", list, strings.TrimSpace(f)))
 		}
 		if !(r > 0 && r <= 1) {
-			return nil, errUsage(fmt.Sprintf("-table %q: ratio %v, want in (0, 1]", table, r))
+			return nil, errUsage(fmt.Sprintf("-ratios %q: ratio %v, want in (0, 1]", list, r))
 		}
 		ratios = append(ratios, r)
 	}
@@ -207,7 +189,7 @@ func parseSeeds(seeds string) ([]uint64, error) {
 	for _, f := range strings.Split(seeds, ",") {
 		s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
 		if err != nil {
-			return nil, errUsage(fmt.Sprintf("-seeds %q: %v", seeds, err))
+			return nil, errUsage(fmt.Sprintf("-seeds %q: %q is not a seed (an integer from 0 to 2^64-1)", seeds, strings.TrimSpace(f)))
 		}
 		ss = append(ss, s)
 	}

@@ -32,7 +32,7 @@ func TestTrainCommand(t *testing.T) {
 	cfg := filepath.Join(dir, "tiny.toml")
 	require.NoError(t, os.WriteFile(cfg, []byte(tinyTrainTOML), 0o644))
 	out := filepath.Join(dir, "result.json")
-	code, stdout, stderr := runCLI("train", "-quiet", "-all", "wtacrs:0.3", "-out", out, cfg)
+	code, stdout, stderr := runCLI("train", "-quiet", "-all", "wtacrs:0.3", "-json", out, cfg)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "dev accuracy:")
 	assert.Contains(t, stdout, "examples: 48 train, 32 dev")
@@ -43,7 +43,7 @@ func TestTrainCommand(t *testing.T) {
 	assert.Equal(t, 3.0, res["Steps"])
 	assert.Len(t, res["Memory"], 6)
 
-	code, stdout, stderr = runCLI("train", "-quiet", "-table", "0.5", "-seeds", "1", cfg)
+	code, stdout, stderr = runCLI("table", "-quiet", "-ratios", "0.5", "-seeds", "1", cfg)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "| exact |")
 	assert.Contains(t, stdout, "| WTA-CRS@0.5 |")
@@ -65,7 +65,8 @@ func TestTrainCommandErrors(t *testing.T) {
 		{"bad ratio", []string{"train", "-all", "wtacrs:2"}, "ratio"},
 		{"two configs", []string{"train", bad, bad}, "at most one"},
 		{"bad flag", []string{"train", "-nope"}, "nope"},
-		{"bad table", []string{"train", "-table", "x"}, "-table"},
+		{"bad table", []string{"table", "-ratios", "x"}, "-ratios"},
+		{"flag after the config", []string{"train", bad, "-nope"}, "nope"},
 	}
 	for _, tc := range tests {
 		code, _, stderr := runCLI(tc.args...)
@@ -96,18 +97,19 @@ func TestTrainCommandRefusesBadFlagsAndConfigs(t *testing.T) {
 	}{
 		{"negative -seed", []string{"-seed", "-5"}, "-seed", true},
 		{"-seed beyond uint64", []string{"-seed", "18446744073709551616"}, "-seed", true},
-		{"-jobs 0", []string{"-table", "0.5", "-jobs", "0"}, "-jobs 0: want ≥ 1", true},
-		{"-jobs -3", []string{"-table", "0.5", "-jobs", "-3"}, "-jobs -3: want ≥ 1", true},
-		{"-jobs without -table", []string{"-jobs", "2"}, "-jobs without -table", true},
-		{"-seeds without -table", []string{"-seeds", "1,2"}, "-seeds without -table", true},
-		{"-seed with -table", []string{"-table", "0.5", "-seed", "3"}, "-seed with -table", true},
-		{"-epochs 0", []string{"-epochs", "0"}, "-epochs 0: want ≥ 1", true},
-		{"-epochs -2", []string{"-epochs", "-2"}, "-epochs -2: want ≥ 1", true},
+		{"-jobs 0", []string{"table", "-ratios", "0.5", "-jobs", "0"}, "-jobs 0: want >= 1", true},
+		{"-jobs -3", []string{"table", "-ratios", "0.5", "-jobs", "-3"}, "-jobs -3: want >= 1", true},
+		{"-jobs on train", []string{"-jobs", "2"}, "not defined: -jobs", true},
+		{"-seeds on train", []string{"-seeds", "1,2"}, "not defined: -seeds", true},
+		{"-seed on table", []string{"table", "-ratios", "0.5", "-seed", "3"}, "not defined: -seed", true},
+		{"-epochs 0", []string{"-epochs", "0"}, "-epochs 0: want >= 1", true},
+		{"-epochs -2", []string{"-epochs", "-2"}, "-epochs -2: want >= 1", true},
+		{"table -epochs 0", []string{"table", "-epochs", "0"}, "-epochs 0: want >= 1", true},
 		{"-all ratio 0", []string{"-all", "wtacrs:0"}, "-all \"wtacrs:0\"", true},
 		{"-all ratio NaN", []string{"-all", "wtacrs:NaN"}, "-all", true},
 		{"-all exact with ratio", []string{"-all", "exact:0.3"}, "-all", true},
-		{"-table ratio 1.5", []string{"-table", "0.5,1.5"}, "ratio 1.5, want in (0, 1]", true},
-		{"-seeds negative", []string{"-table", "0.5", "-seeds", "1,-2"}, "-seeds", true},
+		{"-ratios 1.5", []string{"table", "-ratios", "0.5,1.5"}, "ratio 1.5, want in (0, 1]", true},
+		{"-seeds negative", []string{"table", "-ratios", "0.5", "-seeds", "1,-2"}, "-seeds", true},
 		{"config seed -1", []string{negSeed}, negSeed + " line 2: seed = -1, want an integer ≥ 0", false},
 		{"config ratio 0", []string{zeroRatio}, zeroRatio + " line 3: layers.q.ratio = 0, want in (0, 1]", false},
 		{"config one path", []string{onePath}, onePath + " line 2: missing key dev_path", false},
@@ -116,16 +118,20 @@ func TestTrainCommandRefusesBadFlagsAndConfigs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			err := runTrain(append([]string{"-quiet"}, tc.args...), &stdout, &stderr)
+			command, runCmd, args := "train", runTrain, tc.args
+			if len(args) > 0 && args[0] == "table" {
+				command, runCmd, args = "table", runTable, args[1:]
+			}
+			err := runCmd(append([]string{"-quiet"}, args...), &stdout, &stderr)
 			require.ErrorContains(t, err, tc.want)
 			var u errUsage
 			assert.Equal(t, tc.usage, errors.As(err, &u), "usage error")
 			if !tc.usage {
 				assert.ErrorIs(t, err, train.ErrConfig)
 			}
-			code, _, errText := runCLI(append([]string{"train", "-quiet"}, tc.args...)...)
+			code, _, errText := runCLI(append([]string{command, "-quiet"}, args...)...)
 			assert.Equal(t, 2, code)
-			assert.Contains(t, errText, "wtacrs train: ")
+			assert.Contains(t, errText, "wtacrs "+command+": ")
 		})
 	}
 }
@@ -138,7 +144,7 @@ func TestTrainSeedFlagSetsAnySeed(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte(tinyTrainTOML), 0o644))
 	for _, seed := range []string{"0", "18446744073709551615"} {
 		out := filepath.Join(t.TempDir(), "r.json")
-		code, _, stderr := runCLI("train", "-quiet", "-seed", seed, "-epochs", "1", "-out", out, cfg)
+		code, _, stderr := runCLI("train", "-quiet", "-seed", seed, "-epochs", "1", "-json", out, cfg)
 		require.Equal(t, 0, code, stderr)
 		b, err := os.ReadFile(out)
 		require.NoError(t, err)

@@ -17,20 +17,22 @@ func init() {
 func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: wtacrs verify [-out DIR] [-long] [-cases N] [-sketches T] [-seed S]")
-		fs.PrintDefaults()
-	}
-	out := fs.String("out", "results", "folder of the results; the findings go to OUT/theory/")
-	long := fs.Bool("long", false, "10× the cases and 10× the sketches (100× the trials)")
+	fs.Usage = usageFunc(fs, stderr, "wtacrs verify [flags]",
+		"Checks the paper's claims (Theorem 1, Eq. 3, the closed forms, Theorem 2, the linear layer)\n"+
+			"on generated cases, prints a table and writes OUT/theory/findings.json and findings.md.",
+		"wtacrs verify",
+		"wtacrs verify -long -out /tmp/res")
+	out := fs.String("out", "results", "`DIR` of the results; the findings go to DIR/theory/")
+	long := fs.Bool("long", false, "10 times the cases and 10 times the sketches (100 times the trials)")
 	cases := fs.Int("cases", 0, "number of generated cases (0: the default, 300, or 3000 with -long)")
 	sketches := fs.Int("sketches", 0, "Monte Carlo sketches per plan and case (0: 500, or 5000 with -long)")
 	seed := fs.Uint64("seed", theory.DefaultConfig.Seed, "seed of the cases and the sketches")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
 	}
-	if fs.NArg() > 0 {
-		return errUsage(fmt.Sprintf("unexpected arguments %q", fs.Args()))
+	if len(pos) > 0 {
+		return errUsage(fmt.Sprintf("unexpected arguments %q", pos))
 	}
 	cfg := theory.DefaultConfig
 	if *long {

@@ -518,12 +518,12 @@ func EstimateGradW(d *Device, h, g matrix.Dense[float32], o Options, seed, strea
 	}()
 	dh, err := d.Upload(h)
 	if err != nil {
-		return zero, nil, fmt.Errorf("H: %w", err)
+		return zero, nil, fmt.Errorf("uploading H: %w", err)
 	}
 	ms = append(ms, dh)
 	dg, err := d.Upload(g)
 	if err != nil {
-		return zero, nil, fmt.Errorf("G: %w", err)
+		return zero, nil, fmt.Errorf("uploading G: %w", err)
 	}
 	ms = append(ms, dg)
 	dw, err := d.Alloc(h.Cols, g.Cols)

@@ -196,10 +196,10 @@ type Hook[T matrix.Float] interface {
 }
 
 type blockTape[T matrix.Float] struct {
-	xhat1, xhat2  matrix.Dense[T]
-	inv1, inv2    []T
-	q, k, v, p, u matrix.Dense[T]
-	lin           [LinearPerBlock]linear.Saved[T]
+	xhat1, xhat2 matrix.Dense[T]
+	inv1, inv2   []T
+	q, k, v, u   matrix.Dense[T]
+	lin          [LinearPerBlock]linear.Saved[T]
 }
 
 // Tape holds what a forward pass saved for backward, and its outputs.
@@ -275,8 +275,7 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		if bt.v, err = layer(Value, y); err != nil {
 			return nil, err
 		}
-		var ctx matrix.Dense[T]
-		ctx = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
+		ctx := attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
 		var o matrix.Dense[T]
 		if o, err = layer(Output, ctx); err != nil {
 			return nil, err

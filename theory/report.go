@@ -197,7 +197,7 @@ func Verify(cfg Config) (*Report, error) {
 		}
 		t2, err := CheckTheorem2(c, nil)
 		if err != nil {
-			return nil, fmt.Errorf("Theorem 2 on %v: %w", c, err)
+			return nil, fmt.Errorf("checking Theorem 2 on %v: %w", c, err)
 		}
 		cond.add(c, t2.Condition)
 		bound.add(c, t2.Bound)

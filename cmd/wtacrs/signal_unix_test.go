@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,13 +46,31 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(run(args[1:], os.Stdout, os.Stderr))
 }
 
+// lockedBuffer is a bytes.Buffer safe for the child's writer and the test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // startHelper runs wtacrs run in a child process and waits until it trains.
-func startHelper(t *testing.T, mode string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startHelper(t *testing.T, mode string, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperProcess$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), "WTACRS_HELPER="+mode)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -65,8 +85,8 @@ func startHelper(t *testing.T, mode string, args ...string) (*exec.Cmd, *bytes.B
 		}
 	}
 	require.Contains(t, seen, "training", stderr.String())
-	go func() { _, _ = bytes.NewBuffer(nil).ReadFrom(stdout) }()
-	return cmd, &stderr
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return cmd, stderr
 }
 
 func exitCode(t *testing.T, cmd *exec.Cmd) (int, time.Duration) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"runtime/debug"
 
 	"fmt"
 	"os"
@@ -48,8 +49,12 @@ type Manifest struct {
 	// ConfigSHA256 is the SHA-256 of config.toml as written.
 	ConfigSHA256 string `json:"config_sha256"`
 	Seed         uint64 `json:"seed"`
-	// GitCommit is `git rev-parse HEAD` of the working directory, or "unknown".
-	GitCommit string    `json:"git_commit"`
+	// GitCommit is the commit the program was built from (the build's VCS stamp; for a
+	// program run with `go run`, `git rev-parse HEAD` of the working directory), or "unknown".
+	GitCommit string `json:"git_commit"`
+	// GitDirty reports that the program was built from (or run in) a working tree with changes
+	// not committed: GitCommit then does not describe the code exactly.
+	GitDirty  bool      `json:"git_dirty"`
 	GoVersion string    `json:"go_version"`
 	GOOS      string    `json:"goos"`
 	GOARCH    string    `json:"goarch"`
@@ -242,9 +247,10 @@ func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, 
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
 	hash := sha256.Sum256(files[Files.Config])
+	commit, dirty := gitCommit()
 	end := now()
 	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
-		GitCommit: gitCommit(), GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+		GitCommit: commit, GitDirty: dirty, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(),
 		Timings: timings}
 	for name := range files {
@@ -317,17 +323,34 @@ func compareRow(name, method string, ratio float64, kinds string, r *train.Resul
 		ftoa(r.MajorityAccuracy), ftoa(final), ftoa(r.SavedBytes / mib), ftoa(r.ExactBytes / mib), ftoa(memRatio)}
 }
 
-// gitCommit returns `git rev-parse HEAD`, or "unknown".
-func gitCommit() string {
+// gitCommit returns the commit of the code and whether its tree had uncommitted changes: the
+// VCS stamp of the binary when it has one (go build), otherwise `git rev-parse HEAD` and
+// `git status --porcelain` of the working directory (go run), or "unknown".
+func gitCommit() (commit string, dirty bool) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			return rev, modified == "true"
+		}
+	}
 	outb, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
-		return "unknown"
+		return "unknown", false
 	}
-	s := strings.TrimSpace(string(outb))
-	if s == "" {
-		return "unknown"
+	commit = strings.TrimSpace(string(outb))
+	if commit == "" {
+		return "unknown", false
 	}
-	return s
+	status, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+	return commit, err != nil || len(strings.TrimSpace(string(status))) > 0
 }
 
 // joinKinds spells kinds joined by sep.

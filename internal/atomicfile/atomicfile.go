@@ -44,11 +44,26 @@ func Write(path string, fn func(io.Writer) error) (err error) {
 	if err := f.Chmod(0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	// The data reach the disk before the rename makes them visible, so that a crash (of the
+	// machine, not only of the program) leaves the old file or the whole new one.
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	SyncDir(filepath.Dir(path))
 	return nil
+}
+
+// SyncDir flushes a directory's entries (a rename into it) to disk, best effort: some file
+// systems cannot sync a directory, and the rename is done regardless.
+func SyncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }

@@ -287,6 +287,9 @@ func (t *Target) Commit(staged string) error {
 	if err := os.Remove(filepath.Join(staged, Marker)); err != nil {
 		return fmt.Errorf("outdir: %w", err)
 	}
+	if err := syncTree(staged); err != nil {
+		return fmt.Errorf("outdir: %w", err)
+	}
 	st, err := os.Lstat(t.dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -362,6 +365,31 @@ func Abort() {
 			t.Close()
 		}
 	}
+}
+
+// syncTree flushes every file of the staged directory, and the directory itself, to disk before
+// it is swapped in, so that a crash of the machine after the swap cannot leave partial files.
+func syncTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	syncDir(dir)
+	return nil
 }
 
 // syncDir flushes the parent's entries to disk, best effort: some file systems cannot sync a

@@ -1,6 +1,7 @@
 package estimator
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -436,5 +437,28 @@ func TestNoReplacementClosedFormWhenRestCancels(t *testing.T) {
 			assert.InDeltaSlice(t, exact.Data, cf.Mean.Data, 1e-12)
 			assert.Less(t, cf.ExpectedSquaredError(), 1e-24)
 		}
+	}
+}
+
+// Regression (found by FuzzRangeProperties): with pairs 2^100 apart the plain differences of the
+// top-k mean and the exact product lost a squared bias of ≈7.8e464 in rounding, and the
+// closed form reported +Inf instead of refusing with ErrRange.
+func TestClosedFormBiasLostInRounding(t *testing.T) {
+	t.Parallel()
+	x, y, ok := fuzzMatrices([]byte("G\xd2\xd00000ad\xd2\xcd"))
+	if !ok {
+		t.Fatal("the case does not decode")
+	}
+	w, err := Weights(x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewTopK(w, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ClosedForm(x, y, p)
+	if !errors.Is(err, ErrRange) {
+		t.Fatalf("ClosedForm = %v, want ErrRange (the squared bias ≈7.8e464 overflows float64)", err)
 	}
 }

@@ -64,10 +64,11 @@ func (a wide) sqrt() wide {
 func (a wide) finite() bool { return !math.IsNaN(a.frac) && !math.IsInf(a.frac, 0) }
 
 // float64 returns a rounded to float64 (a subnormal or 0 below float64's range) and whether it
-// fits: false when it overflows to ±Inf.
+// fits: false when it overflows to ±Inf, and false when a itself is not finite (a wide
+// computation that overflowed its fraction lies above float64's range too).
 func (a wide) float64() (float64, bool) {
 	f := math.Ldexp(a.frac, a.exp)
-	return f, !math.IsInf(f, 0) || !a.finite()
+	return f, !math.IsInf(f, 0) && a.finite()
 }
 
 // String prints a in decimal with four significant digits, also beyond float64's range

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"testing"
@@ -95,7 +96,9 @@ func TestRunRefusesWhatDoesNotFit(t *testing.T) {
 }
 
 // The estimate bounds the live heap of a real run, measured by garbage collections forced
-// back to back while it trains.
+// back to back while it trains. Objects allocated while a collection marks count as live until
+// the next one, so a loaded machine can only inflate the measurement: the smallest peak over up
+// to three runs is compared.
 func TestEstimateMemoryBoundsTheLiveHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a small model")
@@ -107,33 +110,46 @@ func TestEstimateMemoryBoundsTheLiveHeap(t *testing.T) {
 		s, err := LoadData(cfg)
 		require.NoError(t, err)
 		est := EstimateMemory(cfg, DataShape{TrainExamples: s.TrainEnc.N, DevExamples: s.DevEnc.N, Vocab: s.Tokenizer.VocabSize()}).Total()
-		runtime.GC()
-		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-		metrics.Read(sample)
-		before := sample[0].Value.Uint64()
-		var peak uint64
-		done := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() {
-			defer close(sampled)
-			s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				runtime.GC()
-				metrics.Read(s)
-				peak = max(peak, s[0].Value.Uint64())
-			}
-		}()
-		_, err = Run(context.Background(), cfg, Options{Data: s})
-		close(done)
-		<-sampled
-		require.NoError(t, err)
-		live := peak - min(peak, before)
+		live := uint64(math.MaxUint64)
+		for attempt := 0; attempt < 3 && live > est; attempt++ {
+			live = min(live, peakLiveHeap(t, func() error {
+				_, err := Run(context.Background(), cfg, Options{Data: s})
+				return err
+			}))
+		}
 		t.Logf("recompute %v: live heap above the loaded data %s, estimate %s", recompute, memlimit.Format(live), memlimit.Format(est))
 		assert.LessOrEqual(t, live, est)
 	}
+}
+
+// peakLiveHeap runs f while forcing garbage collections back to back and returns the largest
+// live heap they saw above the live heap before f.
+func peakLiveHeap(t *testing.T, f func() error) uint64 {
+	t.Helper()
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	before := sample[0].Value.Uint64()
+	var peak uint64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			runtime.GC()
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+		}
+	}()
+	err := f()
+	close(done)
+	<-sampled
+	require.NoError(t, err)
+	return peak - min(peak, before)
 }

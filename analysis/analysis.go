@@ -193,5 +193,5 @@ func ExactVariances(h, g matrix.Dense[float64], k int) (crs, wta float64, c int,
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	return mc.Variance, mw.Variance, len(pw.Kept), nil
+	return mc.Variance, mw.Variance, len(pw.Kept()), nil
 }

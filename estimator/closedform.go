@@ -27,8 +27,9 @@ func (m Moments) ExpectedSquaredError() float64 { return m.SquaredBias + m.Varia
 
 // ClosedForm returns the exact moments of the plan's estimate of XY, computed in float64:
 //
-//   - i.i.d. plans (CRS, WTA-CRS, uniform; any Scale): mean Σ_C X_cY_c + d·Σ_i p_i s_i X_iY_i and
-//     variance d·(Σ_i p_i s_i² ‖X[:,i]‖²‖Y[i,:]‖² − ‖Σ_i p_i s_i X_iY_i‖²_F) for d draws;
+//   - i.i.d. plans (CRS, WTA-CRS, uniform; any scales, see [Plan.WithScale]): mean
+//     Σ_C X_cY_c + d·Σ_i p_i s_i X_iY_i and variance
+//     d·(Σ_i p_i s_i² ‖X[:,i]‖²‖Y[i,:]‖² − ‖Σ_i p_i s_i X_iY_i‖²_F) for d draws;
 //   - Bernoulli: variance Σ_i p_i(1−p_i) s_i² ‖X[:,i]‖²‖Y[i,:]‖²;
 //   - top-k: deterministic, all error is bias;
 //   - sampling without replacement: by enumerating the subsets of the positive-weight pairs,
@@ -42,20 +43,20 @@ func (m Moments) ExpectedSquaredError() float64 { return m.SquaredBias + m.Varia
 // X or Y by a power of two brings them into range. A result above MaxFloat64 returns ErrRange
 // with its value.
 //
-// X must be n×m and Y m×q with m = p.M; it returns ErrShape or ErrNonFinite otherwise.
+// X must be n×m and Y m×q with m = p.M(); it returns ErrShape or ErrNonFinite otherwise.
 func ClosedForm[T matrix.Float](x, y matrix.Dense[T], p *Plan) (Moments, error) {
 	if err := matrix.CheckProduct(x, y); err != nil {
 		return Moments{}, err
 	}
-	if p == nil || p.M != x.Cols {
+	if p == nil || p.m != x.Cols {
 		return Moments{}, fmt.Errorf("%w: plan over a different number of pairs than X (%d columns)", ErrShape, x.Cols)
 	}
-	switch p.Method {
+	switch p.method {
 	case MethodCRS, MethodWTACRS, MethodUniform, MethodBernoulli, MethodTopK, MethodNoReplacement:
 	default:
-		return Moments{}, fmt.Errorf("estimator: unknown method %v", p.Method)
+		return Moments{}, fmt.Errorf("estimator: unknown method %v", p.method)
 	}
-	if p.Method == MethodNoReplacement {
+	if p.method == MethodNoReplacement {
 		if err := p.checkEnumerable(); err != nil {
 			return Moments{}, err
 		}
@@ -81,23 +82,23 @@ func (p *Plan) closedFormFast(xf, yf matrix.Dense[float64]) (Moments, bool) {
 		return Moments{}, false
 	}
 
-	coef := make([]float64, p.M) // mean = X diag(coef) Y
-	for _, c := range p.Kept {
+	coef := make([]float64, p.m) // mean = X diag(coef) Y
+	for _, c := range p.kept {
 		coef[c] = 1
 	}
 	var variance float64
-	switch p.Method {
+	switch p.method {
 	case MethodCRS, MethodWTACRS, MethodUniform:
-		d := float64(p.Draws)
-		one := make([]float64, p.M) // one draw's mean: X diag(one) Y
+		d := float64(p.draws)
+		one := make([]float64, p.m) // one draw's mean: X diag(one) Y
 		var second float64
-		for i, q := range p.Prob {
-			if !chainSafe(q, p.Scale[i], p.Scale[i], a2[i], b2[i]) {
+		for i, q := range p.prob {
+			if !chainSafe(q, p.scale[i], p.scale[i], a2[i], b2[i]) {
 				return Moments{}, false
 			}
-			one[i] = q * p.Scale[i]
+			one[i] = q * p.scale[i]
 			coef[i] += d * one[i]
-			second += q * p.Scale[i] * p.Scale[i] * a2[i] * b2[i]
+			second += q * p.scale[i] * p.scale[i] * a2[i] * b2[i]
 		}
 		mu := scaledProduct(xf, yf, one)
 		f := frob2(mu.Data)
@@ -106,12 +107,12 @@ func (p *Plan) closedFormFast(xf, yf matrix.Dense[float64]) (Moments, bool) {
 		}
 		variance = d * (second - f)
 	case MethodBernoulli:
-		for i, q := range p.Prob {
-			if !chainSafe(q*(1-q), p.Scale[i], p.Scale[i], a2[i], b2[i]) || !chainSafe(q, p.Scale[i]) {
+		for i, q := range p.prob {
+			if !chainSafe(q*(1-q), p.scale[i], p.scale[i], a2[i], b2[i]) || !chainSafe(q, p.scale[i]) {
 				return Moments{}, false
 			}
-			coef[i] += q * p.Scale[i]
-			variance += q * (1 - q) * p.Scale[i] * p.Scale[i] * a2[i] * b2[i]
+			coef[i] += q * p.scale[i]
+			variance += q * (1 - q) * p.scale[i] * p.scale[i] * a2[i] * b2[i]
 		}
 	case MethodTopK:
 	case MethodNoReplacement:
@@ -139,7 +140,7 @@ func (p *Plan) closedFormFast(xf, yf matrix.Dense[float64]) (Moments, bool) {
 	}
 	if bias < 0x1p-1022 && !equalData(mean.Data, exact.Data) {
 		// The differences' squares underflowed: ‖X·diag(coef − 1)·Y‖² over rescaled pairs.
-		off := make([]float64, p.M)
+		off := make([]float64, p.m)
 		for i, c := range coef {
 			off[i] = c - 1
 		}
@@ -164,24 +165,24 @@ func (p *Plan) closedFormFast(xf, yf matrix.Dense[float64]) (Moments, bool) {
 // squares are then summed with scaling.
 func (p *Plan) closedFormWide(xf, yf matrix.Dense[float64]) (Moments, error) {
 	a, b := columnNorms(xf), rowNorms(yf)
-	if p.Method == MethodNoReplacement {
+	if p.method == MethodNoReplacement {
 		return p.closedFormNoReplacementWide(xf, yf, a, b)
 	}
-	coef := make([]float64, p.M)
-	for _, c := range p.Kept {
+	coef := make([]float64, p.m)
+	for _, c := range p.kept {
 		coef[c] = 1
 	}
 	var variance wide
-	switch p.Method {
+	switch p.method {
 	case MethodCRS, MethodWTACRS, MethodUniform:
-		d := float64(p.Draws)
-		one := make([]float64, p.M)
+		d := float64(p.draws)
+		one := make([]float64, p.m)
 		var second wide
-		for i, q := range p.Prob {
-			one[i] = q * p.Scale[i]
+		for i, q := range p.prob {
+			one[i] = q * p.scale[i]
 			coef[i] += d * one[i]
 			ab := a.at(i).mul(b.at(i))
-			s := makeWide(p.Scale[i], 0)
+			s := makeWide(p.scale[i], 0)
 			second = second.add(makeWide(q, 0).mul(s).mul(s).mul(ab).mul(ab))
 		}
 		mu, err := pairSquares(xf, yf, a, b, one)
@@ -190,17 +191,17 @@ func (p *Plan) closedFormWide(xf, yf matrix.Dense[float64]) (Moments, error) {
 		}
 		variance = makeWide(d, 0).mul(second.add(mu.neg()))
 	case MethodBernoulli:
-		for i, q := range p.Prob {
-			coef[i] += q * p.Scale[i]
+		for i, q := range p.prob {
+			coef[i] += q * p.scale[i]
 			ab := a.at(i).mul(b.at(i))
-			s := makeWide(p.Scale[i], 0)
+			s := makeWide(p.scale[i], 0)
 			variance = variance.add(makeWide(q*(1-q), 0).mul(s).mul(s).mul(ab).mul(ab))
 		}
 	}
 	if !allFinite(coef) {
 		return Moments{}, fmt.Errorf("%w: the coefficients d·p_i·s_i of the mean overflow float64 (scales too large)", ErrRange)
 	}
-	off := make([]float64, p.M) // the bias is X·diag(coef − 1)·Y
+	off := make([]float64, p.m) // the bias is X·diag(coef − 1)·Y
 	for i, c := range coef {
 		off[i] = c - 1
 	}
@@ -208,7 +209,7 @@ func (p *Plan) closedFormWide(xf, yf matrix.Dense[float64]) (Moments, error) {
 	if err != nil {
 		return Moments{}, err
 	}
-	mean, e, err := pairProduct(xf, yf, a, b, coef, wideProductExp(p.M))
+	mean, e, err := pairProduct(xf, yf, a, b, coef, wideProductExp(p.m))
 	if err != nil {
 		return Moments{}, err
 	}
@@ -399,13 +400,13 @@ func (p *Plan) checkEnumerable() error {
 // rescaled by one power of two (each pair product X[:,j]·Y[j,:] is multiplied by the same 2^s,
 // so the enumeration's sums are those of XY·2^s), then scales the moments back.
 func (p *Plan) closedFormNoReplacementWide(x, y matrix.Dense[float64], a, b norms) (Moments, error) {
-	ones := make([]float64, p.M)
+	ones := make([]float64, p.m)
 	for i := range ones {
 		ones[i] = 1
 	}
 	// The enumeration sums squares of sums of up to m pair products in float64: keep the largest
 	// pair product at 2^(500 − log2 m), so that those squares stay below 2^1000.
-	xs, ys, e := balancedPairs(x, y, a, b, ones, 500-bits.Len(uint(p.M)))
+	xs, ys, e := balancedPairs(x, y, a, b, ones, 500-bits.Len(uint(p.m)))
 	exact, _ := matrix.Product(xs, ys)
 	m := p.closedFormNoReplacement(xs, ys, exact)
 	for i, v := range m.Mean.Data {
@@ -439,7 +440,7 @@ func (p *Plan) closedFormNoReplacement(x, y, exact matrix.Dense[float64]) Moment
 		if prob[s] == 0 {
 			continue
 		}
-		if bits.OnesCount(uint(s)) == p.Draws {
+		if bits.OnesCount(uint(s)) == p.draws {
 			final = append(final, s)
 			continue
 		}
@@ -468,8 +469,8 @@ func (p *Plan) closedFormNoReplacement(x, y, exact matrix.Dense[float64]) Moment
 	// Products of the positive pairs: inner products with XY and with each other.
 	outer := make([]matrix.Dense[float64], np)
 	for j, i := range pos {
-		e := make([]float64, p.M)
-		e[i] = p.Scale[i]
+		e := make([]float64, p.m)
+		e[i] = p.scale[i]
 		outer[j] = scaledProduct(x, y, e)
 	}
 	gram := make([]float64, np*np)
@@ -481,7 +482,7 @@ func (p *Plan) closedFormNoReplacement(x, y, exact matrix.Dense[float64]) Moment
 		}
 	}
 	norm2 := frob2(exact.Data)
-	incl := make([]float64, p.M)
+	incl := make([]float64, p.m)
 	var err2 float64
 	for _, s := range final {
 		e := norm2
@@ -499,9 +500,9 @@ func (p *Plan) closedFormNoReplacement(x, y, exact matrix.Dense[float64]) Moment
 		}
 		err2 += prob[s] * max(e, 0)
 	}
-	coef := make([]float64, p.M)
+	coef := make([]float64, p.m)
 	for i := range coef {
-		coef[i] = incl[i] * p.Scale[i]
+		coef[i] = incl[i] * p.scale[i]
 	}
 	mean := scaledProduct(x, y, coef)
 	bias2 := diff2(mean.Data, exact.Data)

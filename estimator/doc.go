@@ -16,7 +16,12 @@
 // (the set C of WTA-CRS, or the top k), the distribution of one random draw and the scale every
 // drawn pair gets. [Plan.Sample] turns a plan and a seed into a [Sketch]: the pairs used and their
 // scale factors. [Apply] and [ApplyTransA] compute the estimate from a sketch with one GEMM over
-// the gathered, scaled pairs. Closed forms ([ExpectedSquaredError], [Expectation]) take the plan.
+// the gathered, scaled pairs. The closed forms ([ClosedForm], [Moments]) take the plan.
+//
+// A plan is immutable: it keeps a copy of its weights, its accessors return copies (or one
+// entry, [Plan.Prob] and [Plan.Scale]), and [Plan.WithScale] makes a new plan with other scales.
+// A sketch is a plain value that its holder owns; every function that uses one validates it
+// ([Sketch.Validate]).
 //
 // Repeated draws of one pair are merged: a [Sketch] lists each pair once in Index, with the sum
 // of the scales of its draws in Scale (added in draw order); Draws keeps the raw draw sequence.

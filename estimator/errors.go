@@ -14,7 +14,7 @@ var (
 	ErrNonFinite = matrix.ErrNonFinite
 	// ErrBudget reports a budget k or a kept-set size |C| out of range.
 	ErrBudget = errors.New("estimator: budget out of range")
-	// ErrNegative reports a negative norm or weight.
+	// ErrNegative reports a negative norm, weight or scale.
 	ErrNegative = errors.New("estimator: negative norm")
 	// ErrNoClosedForm reports a closed form that is not available for a plan.
 	ErrNoClosedForm = errors.New("estimator: no closed form")

@@ -125,8 +125,8 @@ func TestTopMassAndBound(t *testing.T) {
 func enumerateIID(t *testing.T, x, y matrix.Dense[float64], p *Plan) matrix.Dense[float64] {
 	t.Helper()
 	w := p.Weights()
-	inC := make([]bool, p.M)
-	for _, c := range p.Kept {
+	inC := make([]bool, p.M())
+	for _, c := range p.Kept() {
 		inC[c] = true
 	}
 	var rest float64
@@ -137,16 +137,16 @@ func enumerateIID(t *testing.T, x, y matrix.Dense[float64], p *Plan) matrix.Dens
 	}
 	mean, err := matrix.NewDense[float64](x.Rows, y.Cols, nil)
 	require.NoError(t, err)
-	seq := make([]int, p.Draws)
+	seq := make([]int, p.Draws())
 	var walk func(d int, prob float64)
 	walk = func(d int, prob float64) {
-		if d == p.Draws {
-			s := &Sketch{M: p.M, Kept: p.Kept, Draws: append([]int(nil), seq...)}
-			scale := make([]float64, p.M)
+		if d == p.Draws() {
+			s := &Sketch{M: p.M(), Kept: p.Kept(), Draws: append([]int(nil), seq...)}
+			scale := make([]float64, p.M())
 			for i, v := range w {
 				if v > 0 && !inC[i] {
 					// (1 − P_C)/((k − |C|) p_i) with p_i = w_i/Σw, i.e. rest/(draws·w_i).
-					scale[i] = rest / (float64(p.Draws) * v)
+					scale[i] = rest / (float64(p.Draws()) * v)
 				}
 			}
 			s.merge(scale)
@@ -218,11 +218,10 @@ func TestBiasedBaselinesAreCaught(t *testing.T) {
 		assert.Greater(t, diff2(cf.Mean.Data, exact.Data), 1.0)
 	}
 	// A wrongly scaled WTA-CRS (the sampled part multiplied by 0) is biased too.
-	p, err := NewWTACRSFixed(w, 3, 1)
+	wta, err := NewWTACRSFixed(w, 3, 1)
 	require.NoError(t, err)
-	for i := range p.Scale {
-		p.Scale[i] = 0
-	}
+	p, err := wta.WithScale(make([]float64, wta.M()))
+	require.NoError(t, err)
 	cf, err := ClosedForm(x, y, p)
 	require.NoError(t, err)
 	assert.Greater(t, cf.SquaredBias, 1.0)
@@ -256,17 +255,17 @@ func TestWTACRSMatchesEq4(t *testing.T) {
 	w := []float64{8, 1, 4, 0, 2, 1}
 	p, err := NewWTACRSFixed(w, 4, 2)
 	require.NoError(t, err)
-	assert.Equal(t, []int{0, 2}, p.Kept)
-	assert.InDelta(t, 12.0/16, p.MassC, 1e-15)
-	assert.Equal(t, 2, p.Draws)
+	assert.Equal(t, []int{0, 2}, p.Kept())
+	assert.InDelta(t, 12.0/16, p.MassC(), 1e-15)
+	assert.Equal(t, 2, p.Draws())
 	for i, wi := range w {
 		if i == 0 || i == 2 || wi == 0 {
-			assert.Zero(t, p.Prob[i])
+			assert.Zero(t, p.Prob(i))
 			continue
 		}
 		pi := wi / 16
-		assert.InDelta(t, pi/(1-p.MassC), p.Prob[i], 1e-15, "q_%d = p/(1−P_C)", i)
-		assert.InDelta(t, (1-p.MassC)/(2*pi), p.Scale[i], 1e-12, "scale_%d", i)
+		assert.InDelta(t, pi/(1-p.MassC()), p.Prob(i), 1e-15, "q_%d = p/(1−P_C)", i)
+		assert.InDelta(t, (1-p.MassC())/(2*pi), p.Scale(i), 1e-12, "scale_%d", i)
 	}
 }
 
@@ -294,8 +293,8 @@ func TestEdgeCases(t *testing.T) {
 		w := []float64{0, 3, 0, 2, 0}
 		p, err := NewWTACRSFixed(w, 3, 2)
 		require.NoError(t, err)
-		assert.Equal(t, 0, p.Draws)
-		assert.Equal(t, 1.0, p.MassC)
+		assert.Equal(t, 0, p.Draws())
+		assert.Equal(t, 1.0, p.MassC())
 		assert.Equal(t, []int{1, 3}, p.Sample(5, 0).Index)
 	})
 	t.Run("k ≥ m: WTA-CRS is exact", func(t *testing.T) {
@@ -313,7 +312,7 @@ func TestEdgeCases(t *testing.T) {
 	t.Run("ties break by index", func(t *testing.T) {
 		p, err := NewTopK([]float64{1, 2, 2, 1, 2}, 2)
 		require.NoError(t, err)
-		assert.Equal(t, []int{1, 2}, p.Kept)
+		assert.Equal(t, []int{1, 2}, p.Kept())
 	})
 	t.Run("n = q = 1 and m = 1", func(t *testing.T) {
 		for _, sh := range [][3]int{{1, 4, 1}, {3, 1, 2}, {1, 1, 1}} {
@@ -358,7 +357,7 @@ func TestRepeatedDrawsAreMerged(t *testing.T) {
 	}
 	require.Equal(t, len(count), s.Rows())
 	for j, i := range s.Index {
-		assert.InDelta(t, float64(count[i])*p.Scale[i], s.Scale[j], 1e-12)
+		assert.InDelta(t, float64(count[i])*p.Scale(i), s.Scale[j], 1e-12)
 	}
 }
 

@@ -39,7 +39,7 @@ func ExampleNewWTACRS() {
 	sketch := plan.Sample(7, 0)
 	grad, _ := estimator.ApplyTransA(h, dz, sketch)
 	exact, _ := matrix.ProductTransA(h, dz)
-	fmt.Printf("kept exactly: %v (P_C = %.3f), drawn: %v\n", plan.Kept, plan.MassC, sketch.Draws)
+	fmt.Printf("kept exactly: %v (P_C = %.3f), drawn: %v\n", plan.Kept(), plan.MassC(), sketch.Draws)
 	fmt.Printf("rows kept for backward: %d of %d\n", sketch.Rows(), h.Rows)
 	fmt.Printf("estimate %.3g, exact %.3g\n", grad.Data, exact.Data)
 	// Output:

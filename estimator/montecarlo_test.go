@@ -121,9 +121,12 @@ func TestMonteCarloCheckRejectsWrongClosedForm(t *testing.T) {
 	assert.Greater(t, math.Abs(z), zLimit, "k = 4's variance claimed for k = 5: z = %.2f", z)
 
 	wrong, _ := NewWTACRSFixed(w, 5, 2)
-	for i := range wrong.Scale {
-		wrong.Scale[i] *= 1.2 // the sampled part over-weighted: biased
+	scale := wrong.Scales()
+	for i := range scale {
+		scale[i] *= 1.2 // the sampled part over-weighted: biased
 	}
+	wrong, err = wrong.WithScale(scale)
+	require.NoError(t, err)
 	good, _ := NewWTACRSFixed(w, 5, 2)
 	cfGood, _ := ClosedForm(x, y, good)
 	z = meanZ(squaredErrors(t, x, y, wrong, 20000), cfGood.ExpectedSquaredError())
@@ -143,7 +146,7 @@ func TestDrawFrequencies(t *testing.T) {
 		count[i]++
 	}
 	n := float64(len(s.Draws))
-	for i, q := range p.Prob {
+	for i, q := range p.Probs() {
 		if q == 0 {
 			assert.Zero(t, count[i], "pair %d has weight zero", i)
 			continue

@@ -33,10 +33,10 @@ func bernoulliMean(t *testing.T, x, y matrix.Dense[float64], p *Plan) matrix.Den
 	t.Helper()
 	mean, err := matrix.NewDense[float64](x.Rows, y.Cols, nil)
 	require.NoError(t, err)
-	for set := 0; set < 1<<p.M; set++ {
+	for set := 0; set < 1<<p.M(); set++ {
 		prob := 1.0
-		s := &Sketch{M: p.M}
-		for i, q := range p.Prob {
+		s := &Sketch{M: p.M()}
+		for i, q := range p.Probs() {
 			if set&(1<<i) != 0 {
 				prob *= q
 				s.Draws = append(s.Draws, i)
@@ -47,7 +47,7 @@ func bernoulliMean(t *testing.T, x, y matrix.Dense[float64], p *Plan) matrix.Den
 		if prob == 0 {
 			continue
 		}
-		s.merge(p.Scale)
+		s.merge(p.Scales())
 		est, err := Apply(x, y, s)
 		require.NoError(t, err)
 		for e, v := range est.Data {
@@ -76,11 +76,11 @@ func TestBernoulliUnbiasedWhenCapBinds(t *testing.T) {
 	for i, v := range w {
 		if float64(k)*v/total > 1 {
 			capped++
-			assert.Equal(t, 1.0, p.Prob[i], "pair %d: probability capped at 1", i)
-			assert.Equal(t, 1.0, p.Scale[i], "pair %d: scale of a pair always kept", i)
+			assert.Equal(t, 1.0, p.Prob(i), "pair %d: probability capped at 1", i)
+			assert.Equal(t, 1.0, p.Scale(i), "pair %d: scale of a pair always kept", i)
 			continue
 		}
-		assert.True(t, scalar.EqualWithinAbsOrRel(p.Scale[i]*p.Prob[i], 1, 1e-15, 1e-15), "pair %d: scale·p = 1", i)
+		assert.True(t, scalar.EqualWithinAbsOrRel(p.Scale(i)*p.Prob(i), 1, 1e-15, 1e-15), "pair %d: scale·p = 1", i)
 	}
 	require.Equal(t, 1, capped, "the case must make the cap bind")
 
@@ -95,13 +95,16 @@ func TestBernoulliUnbiasedWhenCapBinds(t *testing.T) {
 	assert.LessOrEqual(t, cf.SquaredBias, 1e-24*norm2, "squared bias of an unbiased plan")
 
 	// Negative control: the scale 1/(k·w_i/Σw) without the cap.
-	wrong, err := NewBernoulli(w, k)
+	bern, err := NewBernoulli(w, k)
 	require.NoError(t, err)
+	uncapped := bern.Scales()
 	for i, v := range w {
 		if v > 0 {
-			wrong.Scale[i] = total / (float64(k) * v)
+			uncapped[i] = total / (float64(k) * v)
 		}
 	}
+	wrong, err := bern.WithScale(uncapped)
+	require.NoError(t, err)
 	cfWrong, err := ClosedForm(x, y, wrong)
 	require.NoError(t, err)
 	assert.Greater(t, cfWrong.SquaredBias, 1e-3*norm2, "the uncapped scale is biased")
@@ -127,7 +130,7 @@ func gridLaw(cdf, prob []float64, n int, pickFn func([]float64, float64) int) (w
 }
 
 // TestPickLawEqualsProb is the exact check that the inverse-CDF map of Plan.Sample draws pair i
-// with probability Plan.Prob[i]: on a grid of 2^16 uniform numbers every pair gets n·Prob[i] ± 1
+// with probability Plan.Prob(i): on a grid of 2^16 uniform numbers every pair gets n·Prob(i) ± 1
 // of them. Plans with a light last pair, zero pairs, kept pairs and several CDF blocks. The
 // negative controls, maps that never reach the last 1% of the CDF, are rejected by the same check.
 func TestPickLawEqualsProb(t *testing.T) {
@@ -157,8 +160,8 @@ func TestPickLawEqualsProb(t *testing.T) {
 	for _, tc := range plans {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			require.Positive(t, tc.p.Draws)
-			worst, at := gridLaw(tc.p.cdf, tc.p.Prob, n, pick)
+			require.Positive(t, tc.p.Draws())
+			worst, at := gridLaw(tc.p.cdf, tc.p.Probs(), n, pick)
 			assert.LessOrEqual(t, worst, tol, "pair %d: count off n·Prob by %v", at, worst)
 		})
 	}
@@ -169,7 +172,7 @@ func TestPickLawEqualsProb(t *testing.T) {
 			"u clamped to 0.99": func(cdf []float64, u float64) int { return pick(cdf, min(u, 0.99)) },
 			"u shrunk by 0.99":  func(cdf []float64, u float64) int { return pick(cdf, 0.99*u) },
 		} {
-			worst, _ := gridLaw(p.cdf, p.Prob, n, cut)
+			worst, _ := gridLaw(p.cdf, p.Probs(), n, cut)
 			assert.Greater(t, worst, tol, "%s must be rejected", name)
 		}
 	})
@@ -226,12 +229,12 @@ func TestWTACRSExactPathSkipsZeroWeights(t *testing.T) {
 	} {
 		p, err := NewWTACRS(tc.w, tc.k)
 		require.NoError(t, err, tc.name)
-		assert.Equal(t, tc.want, append([]int{}, p.Kept...), tc.name)
-		assert.Zero(t, p.Draws, tc.name)
+		assert.Equal(t, tc.want, append([]int{}, p.Kept()...), tc.name)
+		assert.Zero(t, p.Draws(), tc.name)
 		s := p.Sample(1, 0)
 		assert.Equal(t, append([]int{}, slices.Sorted(slices.Values(tc.want))...), append([]int{}, s.Index...), tc.name)
 		if len(tc.want) > 0 {
-			assert.Equal(t, 1.0, p.MassC, tc.name)
+			assert.Equal(t, 1.0, p.MassC(), tc.name)
 		}
 	}
 }

@@ -71,36 +71,106 @@ const AutoC = -1
 
 // Plan is the deterministic part of an estimator over m pairs: the pairs kept exactly, the
 // distribution of the random part and the scales. Build it with [NewPlan] or a NewX function;
-// draw sketches with [Plan.Sample]. Scale may be changed after construction to study other
-// (for example wrongly scaled) estimators: the closed forms and Sample follow it. The other
-// fields must not be changed.
+// draw sketches with [Plan.Sample]. A plan is immutable: its accessors return copies or single
+// entries, so that the cumulative sum behind the draws always matches the probabilities, and
+// the plans that study other (for example wrongly scaled) estimators are new plans made by
+// [Plan.WithScale]. A plan is safe for concurrent use.
 type Plan struct {
-	Method Method
-	// M is the number of pairs and K the budget.
-	M, K int
-	// Kept lists the pairs kept exactly with scale 1 (the set C, or the top k), heaviest first,
-	// ties broken by smaller index.
-	Kept []int
-	// MassC is P_C = Σ_{c∈C} w_c / Σ w (0 when every weight is zero).
-	MassC float64
-	// Draws is the number of i.i.d. draws (CRS, WTA-CRS, uniform) or of distinct pairs drawn
-	// without replacement; 0 for top-k and Bernoulli.
-	Draws int
-	// Prob is, for i.i.d. methods, the probability that one draw picks pair i (zero on Kept);
-	// for Bernoulli, the probability that pair i is kept; nil otherwise.
-	Prob []float64
-	// Scale is the factor applied to pair i each time it is drawn or kept at random.
-	Scale []float64
+	method Method
+	m, k   int
+	kept   []int     // the pairs kept exactly, heaviest first
+	massC  float64   // P_C
+	draws  int       // i.i.d. draws, or distinct pairs drawn without replacement
+	prob   []float64 // per-draw (i.i.d.) or keep (Bernoulli) probabilities; nil otherwise
+	scale  []float64 // the factor of a pair drawn or kept at random
 
-	weights []float64 // the weights the plan was built from
+	weights []float64 // a copy of the weights the plan was built from
 	cdf     []float64 // blocked cumulative draw weights, i.i.d. methods only
 	total   float64   // Σ weights
+}
+
+// Method returns the plan's estimator.
+func (p *Plan) Method() Method { return p.method }
+
+// M returns the number of pairs m.
+func (p *Plan) M() int { return p.m }
+
+// K returns the budget k the plan was built with.
+func (p *Plan) K() int { return p.k }
+
+// Kept returns the pairs kept exactly with scale 1 (the set C of WTA-CRS, or the top k),
+// heaviest first, ties broken by smaller index; nil or empty when none is. It returns a copy.
+func (p *Plan) Kept() []int { return slices.Clone(p.kept) }
+
+// MassC returns P_C = Σ_{c∈C} w_c / Σ w, the share of the weight kept exactly (0 when every
+// weight is zero).
+func (p *Plan) MassC() float64 { return p.massC }
+
+// Draws returns the number of i.i.d. draws (CRS, WTA-CRS, uniform) or of distinct pairs drawn
+// without replacement; 0 for top-k and Bernoulli.
+func (p *Plan) Draws() int { return p.draws }
+
+// Prob returns, for the i.i.d. methods, the probability that one draw picks pair i (zero on
+// Kept); for Bernoulli, the probability that pair i is kept; 0 for top-k and sampling without
+// replacement, which have no such per-pair probability. It panics unless 0 ≤ i < M().
+func (p *Plan) Prob(i int) float64 {
+	if p.prob == nil {
+		p.checkPair(i)
+		return 0
+	}
+	return p.prob[i]
+}
+
+// Probs returns the probabilities of [Plan.Prob] for every pair, nil for top-k and sampling
+// without replacement. It returns a copy; Prob(i) reads one entry without copying.
+func (p *Plan) Probs() []float64 { return slices.Clone(p.prob) }
+
+// Scale returns the factor applied to pair i each time it is drawn or kept at random (the kept
+// pairs of Kept always get 1, whatever their Scale). It panics unless 0 ≤ i < M().
+func (p *Plan) Scale(i int) float64 { return p.scale[i] }
+
+// Scales returns the factors of [Plan.Scale] for every pair. It returns a copy; Scale(i) reads
+// one entry without copying.
+func (p *Plan) Scales() []float64 { return slices.Clone(p.scale) }
+
+// Weights returns the weights the plan was built from (uniform: all ones). It returns a copy.
+func (p *Plan) Weights() []float64 { return slices.Clone(p.weights) }
+
+func (p *Plan) checkPair(i int) {
+	if i < 0 || i >= p.m {
+		panic(fmt.Sprintf("estimator: pair %d of a plan over %d pairs", i, p.m))
+	}
+}
+
+// WithScale returns a copy of p in which a pair drawn or kept at random gets the factor
+// scale[i] instead of p.Scale(i): another estimator with the same random choice of pairs, for
+// example the wrongly scaled ones that a check of unbiasedness must reject. The method, the
+// kept pairs (scale 1), the probabilities and the draws are those of p, so the same seed and
+// stream pick the same pairs; Sample, SampleMerged and the closed forms follow the new scales.
+// scale is copied and p is not changed. It returns ErrShape unless len(scale) = M(),
+// ErrNonFinite for a NaN or ±Inf factor and ErrNegative for a negative one.
+func (p *Plan) WithScale(scale []float64) (*Plan, error) {
+	if len(scale) != p.m {
+		return nil, fmt.Errorf("%w: %d scales for a plan over %d pairs", ErrShape, len(scale), p.m)
+	}
+	for i, s := range scale {
+		switch {
+		case math.IsNaN(s) || math.IsInf(s, 0):
+			return nil, fmt.Errorf("%w: scale %d is %v", ErrNonFinite, i, s)
+		case s < 0:
+			return nil, fmt.Errorf("%w: scale %d is %v", ErrNegative, i, s)
+		}
+	}
+	q := *p // the other fields are never written after construction: sharing them is safe
+	q.scale = slices.Clone(scale)
+	return &q, nil
 }
 
 // NewPlan builds the plan of method over weights w with budget k ≥ 1. c fixes |C| for WTA-CRS
 // (0 ≤ c ≤ min(k−1, m)); pass [AutoC] for the rule of [ChooseC]. c must be AutoC for other
 // methods. Errors: ErrBudget, ErrNonFinite, ErrNegative, and for CRS, WTA-CRS and Bernoulli
 // ErrRange when a positive weight is more than 2^1020 below the sum (its scale would overflow).
+// The plan keeps a copy of w (as every NewX function does): changing w later does not change it.
 func NewPlan(method Method, w []float64, k, c int) (*Plan, error) {
 	if c != AutoC && method != MethodWTACRS {
 		return nil, fmt.Errorf("%w: |C| = %d given for method %v", ErrBudget, c, method)
@@ -215,7 +285,7 @@ func newWTACRS(w []float64, k int, kept []int) *Plan {
 // newIID builds a with-replacement plan: draws i.i.d. draws from drawWeight (zero on kept),
 // scale T/(draws·drawWeight_i) with T the blocked total of drawWeight.
 func newIID(method Method, w, drawWeight []float64, draws int, kept []int, k int) *Plan {
-	p := &Plan{Method: method, M: len(w), K: k, Kept: kept, weights: w}
+	p := &Plan{method: method, m: len(w), k: k, kept: kept, weights: slices.Clone(w)}
 	p.total = sum(w)
 	p.cdf = blockedCDF(drawWeight)
 	t := 0.0
@@ -225,16 +295,16 @@ func newIID(method Method, w, drawWeight []float64, draws int, kept []int, k int
 	if t == 0 {
 		draws = 0
 	}
-	p.Draws = draws
-	p.Prob = make([]float64, p.M)
-	p.Scale = make([]float64, p.M)
+	p.draws = draws
+	p.prob = make([]float64, p.m)
+	p.scale = make([]float64, p.m)
 	for i, v := range drawWeight {
 		if v > 0 && draws > 0 {
-			p.Prob[i] = v / t
-			p.Scale[i] = t / (float64(draws) * v)
+			p.prob[i] = v / t
+			p.scale[i] = t / (float64(draws) * v)
 		}
 	}
-	p.MassC = p.massOf(kept)
+	p.massC = p.massOf(kept)
 	return p
 }
 
@@ -261,9 +331,9 @@ func NewTopK(w []float64, k int) (*Plan, error) {
 	for n < len(top) && w[top[n]] > 0 {
 		n++
 	}
-	p := &Plan{Method: MethodTopK, M: len(w), K: k, Kept: top[:n],
-		Scale: make([]float64, len(w)), weights: w, total: sum(w)}
-	p.MassC = p.massOf(p.Kept)
+	p := &Plan{method: MethodTopK, m: len(w), k: k, kept: top[:n],
+		scale: make([]float64, len(w)), weights: slices.Clone(w), total: sum(w)}
+	p.massC = p.massOf(p.kept)
 	return p, nil
 }
 
@@ -273,13 +343,13 @@ func NewBernoulli(w []float64, k int) (*Plan, error) {
 	if err := checkSampled(w, k); err != nil {
 		return nil, err
 	}
-	p := &Plan{Method: MethodBernoulli, M: len(w), K: k, Prob: make([]float64, len(w)),
-		Scale: make([]float64, len(w)), weights: w, total: sum(w)}
+	p := &Plan{method: MethodBernoulli, m: len(w), k: k, prob: make([]float64, len(w)),
+		scale: make([]float64, len(w)), weights: slices.Clone(w), total: sum(w)}
 	if p.total > 0 {
 		for i, v := range w {
 			if v > 0 {
-				p.Prob[i] = min(1, float64(k)*v/p.total)
-				p.Scale[i] = 1 / p.Prob[i]
+				p.prob[i] = min(1, float64(k)*v/p.total)
+				p.scale[i] = 1 / p.prob[i]
 			}
 		}
 	}
@@ -292,21 +362,18 @@ func NewNoReplacement(w []float64, k int) (*Plan, error) {
 	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
-	p := &Plan{Method: MethodNoReplacement, M: len(w), K: k, Scale: make([]float64, len(w)),
-		weights: w, total: sum(w)}
+	p := &Plan{method: MethodNoReplacement, m: len(w), k: k, scale: make([]float64, len(w)),
+		weights: slices.Clone(w), total: sum(w)}
 	positive := 0
 	for i, v := range w {
 		if v > 0 {
 			positive++
-			p.Scale[i] = 1
+			p.scale[i] = 1
 		}
 	}
-	p.Draws = min(k, positive)
+	p.draws = min(k, positive)
 	return p, nil
 }
-
-// Weights returns the weights the plan was built from (uniform: all ones). Do not modify.
-func (p *Plan) Weights() []float64 { return p.weights }
 
 // SortedOrder returns the pair indices by decreasing weight, ties broken by smaller index.
 func SortedOrder(w []float64) []int {

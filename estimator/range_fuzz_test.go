@@ -88,7 +88,7 @@ func FuzzRangeProperties(f *testing.F) {
 					}
 					continue
 				}
-				for i, s := range p.Scale {
+				for i, s := range p.Scales() {
 					if math.IsNaN(s) || math.IsInf(s, 0) {
 						t.Fatalf("%v, k = %d: scale %d = %v", m, k, i, s)
 					}

@@ -235,7 +235,7 @@ func TestPlanRefusesOverflowingScale(t *testing.T) {
 	// At the limit every scale is finite.
 	p, err := NewCRS([]float64{1, 0x1p-1019}, 1)
 	require.NoError(t, err)
-	for _, s := range p.Scale {
+	for _, s := range p.Scales() {
 		assert.False(t, math.IsInf(s, 0))
 	}
 }
@@ -324,7 +324,7 @@ func TestUnbiasedAtFloatLimits(t *testing.T) {
 				mean := enumerateIID(t, x, y, p)
 				for i := range mean.Data {
 					assert.True(t, scalar.EqualWithinAbsOrRel(mean.Data[i], exact.Data[i], math.Ldexp(1e-12, e), 1e-12),
-						"2^%d, k = %d, %v: entry %d: mean %v, exact %v", e, k, p.Method, i, mean.Data[i], exact.Data[i])
+						"2^%d, k = %d, %v: entry %d: mean %v, exact %v", e, k, p.Method(), i, mean.Data[i], exact.Data[i])
 				}
 			}
 		}

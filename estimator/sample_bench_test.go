@@ -3,6 +3,7 @@ package estimator
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,11 +112,11 @@ func BenchmarkSampleMergedOverhead(b *testing.B) {
 			var sorted, dense time.Duration
 			for i := range b.N {
 				t0 := time.Now()
-				s := &Sketch{M: plan.M, Kept: plan.Kept, Draws: make([]int, plan.Draws)}
+				s := &Sketch{M: plan.m, Kept: slices.Clone(plan.kept), Draws: make([]int, plan.draws)}
 				for j := range s.Draws {
 					s.Draws[j] = pick(plan.cdf, philox.Uniform(uint64(i), 0, uint64(j)))
 				}
-				s.merge(plan.Scale)
+				s.merge(plan.scale) // as sample does, without a copy of the scales
 				t1 := time.Now()
 				sketchSink = plan.Sample(uint64(i), 0)
 				sorted, dense = sorted+t1.Sub(t0), dense+time.Since(t1)

@@ -55,7 +55,7 @@ func TestSampleMergedMatchesSample(t *testing.T) {
 				require.NoError(t, err, name)
 				for seed := range uint64(3) {
 					s := p.Sample(seed, 7)
-					idx, sc := sortMerged(s, p.Scale)
+					idx, sc := sortMerged(s, p.Scales())
 					require.Equal(t, idx, s.Index, name)
 					require.Equal(t, float64Bits(sc), float64Bits(s.Scale), name)
 					merged := p.SampleMerged(seed, 7)
@@ -105,7 +105,7 @@ func TestHugeBudgetCostsOrderM(t *testing.T) {
 	for _, m := range []Method{MethodWTACRS, MethodBernoulli, MethodTopK, MethodNoReplacement} {
 		p, err := NewPlan(m, w, math.MaxInt, AutoC)
 		require.NoError(t, err, "%v", m)
-		assert.LessOrEqual(t, p.Draws, p.M, "%v", m)
+		assert.LessOrEqual(t, p.Draws(), p.M(), "%v", m)
 		s := p.SampleMerged(1, 0)
 		assert.Equal(t, []int{0, 1, 3, 4}, s.Index, "%v: every pair of positive weight", m)
 		est, err := Apply(x, y, s)

@@ -41,27 +41,27 @@ func (p *Plan) SampleMerged(seed, stream uint64) *Sketch { return p.sample(seed,
 const denseMergeDraws = 1.0 / 64
 
 func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
-	s := &Sketch{M: p.M, Kept: p.Kept}
-	switch p.Method {
+	s := &Sketch{M: p.m, Kept: p.kept}
+	switch p.method {
 	case MethodCRS, MethodWTACRS, MethodUniform:
 		if keep {
-			s.Draws = make([]int, p.Draws)
+			s.Draws = make([]int, p.draws)
 		}
-		if float64(p.Draws) >= denseMergeDraws*float64(p.M) {
+		if float64(p.draws) >= denseMergeDraws*float64(p.m) {
 			s.mergeDense(p, seed, stream)
 			return s
 		}
 		draws := s.Draws
 		if !keep {
-			draws = make([]int, p.Draws)
+			draws = make([]int, p.draws)
 		}
 		for j := range draws {
 			draws[j] = pick(p.cdf, philox.Uniform(seed, stream, uint64(j)))
 		}
-		s.mergeDraws(draws, p.Scale)
+		s.mergeDraws(draws, p.scale)
 		return s
 	case MethodBernoulli:
-		for i, q := range p.Prob {
+		for i, q := range p.prob {
 			if q > 0 && philox.Uniform(seed, stream, uint64(i)) < q {
 				s.Draws = append(s.Draws, i)
 			}
@@ -69,7 +69,7 @@ func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
 	case MethodNoReplacement:
 		s.Draws = p.successive(seed, stream)
 	}
-	s.merge(p.Scale)
+	s.merge(p.scale)
 	if !keep {
 		s.Draws = nil
 	}
@@ -81,17 +81,17 @@ func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
 // order gives the bits that merge gives (every draw of a pair adds the same scale, so the
 // interleaving of other pairs does not matter).
 func (s *Sketch) mergeDense(p *Plan, seed, stream uint64) {
-	acc := make([]float64, p.M)
-	seen := make([]bool, p.M)
-	for j := 0; j < p.Draws; j++ {
+	acc := make([]float64, p.m)
+	seen := make([]bool, p.m)
+	for j := 0; j < p.draws; j++ {
 		i := pick(p.cdf, philox.Uniform(seed, stream, uint64(j)))
 		if s.Draws != nil {
 			s.Draws[j] = i
 		}
 		if seen[i] {
-			acc[i] += p.Scale[i]
+			acc[i] += p.scale[i]
 		} else {
-			seen[i], acc[i] = true, p.Scale[i]
+			seen[i], acc[i] = true, p.scale[i]
 		}
 	}
 	for _, c := range s.Kept {
@@ -113,14 +113,14 @@ func (s *Sketch) mergeDense(p *Plan, seed, stream uint64) {
 	}
 }
 
-// successive draws p.Draws distinct pairs by Efraimidis–Spirakis keys log(u)/w_i, which gives the
+// successive draws p.draws distinct pairs by Efraimidis–Spirakis keys log(u)/w_i, which gives the
 // distribution of successive sampling without replacement.
 func (p *Plan) successive(seed, stream uint64) []int {
 	type keyed struct {
 		key float64
 		i   int
 	}
-	keys := make([]keyed, 0, p.M)
+	keys := make([]keyed, 0, p.m)
 	for i, v := range p.weights {
 		if v > 0 {
 			keys = append(keys, keyed{math.Log(philox.Uniform(seed, stream, uint64(i))) / v, i})
@@ -132,7 +132,7 @@ func (p *Plan) successive(seed, stream uint64) []int {
 		}
 		return cmp.Compare(a.i, b.i)
 	})
-	out := make([]int, p.Draws)
+	out := make([]int, p.draws)
 	for j := range out {
 		out[j] = keys[j].i
 	}

@@ -57,7 +57,7 @@ func ExampleEstimateGradW() {
 			return
 		}
 		sk := plan.Sample(42, 0) // estimator.ApplyTransA(h, g, sk) is the estimate
-		kept, draws = plan.Kept, sk.Draws
+		kept, draws = plan.Kept(), sk.Draws
 	default:
 		fmt.Println(err)
 		return
@@ -92,7 +92,7 @@ func ExampleDevice_NewEstimator() {
 	if errors.Is(err, gpu.ErrNoGPU) {
 		w, _ := estimator.WeightsTransA(h, g)
 		plan, _ := estimator.NewPlan(opts.Method, w, k, opts.PlanC())
-		fmt.Println("kept:", plan.Kept)
+		fmt.Println("kept:", plan.Kept())
 		fmt.Println("first draws of step 2:", plan.Sample(7, 2).Draws[:6])
 		return
 	}

@@ -145,7 +145,7 @@ func TestDeviceParity(t *testing.T) {
 				}
 				plan, sk := cpuTrace(t, tr.Weights, tc.opts, seed, stream)
 				requireSameAsCPU(t, tr, plan, sk)
-				t.Logf("|C| = %d, draws = %d, P_C = %.4f", len(tr.Kept), len(tr.Draws), plan.MassC)
+				t.Logf("|C| = %d, draws = %d, P_C = %.4f", len(tr.Kept), len(tr.Draws), plan.MassC())
 
 				// The estimate against the sketch's product computed in float64 on the host.
 				want, err := estimator.ApplyTransA(h64, g64, sk)
@@ -315,7 +315,7 @@ func TestDeviceUnbiased(t *testing.T) {
 						bad += as[p][c]
 					}
 					for _, i := range tr.Draws {
-						bad += (1 - plan.MassC) / float64(plan.Draws) * as[p][i]
+						bad += (1 - plan.MassC()) / float64(plan.Draws()) * as[p][i]
 					}
 					sumBad[p] += bad
 				}
@@ -327,11 +327,11 @@ func TestDeviceUnbiased(t *testing.T) {
 				for i, v := range exact.Data {
 					truth += v * u[i]
 				}
-				for i, q := range plan.Prob {
-					mean1 += q * plan.Scale[i] * as[p][i]
-					second += q * plan.Scale[i] * plan.Scale[i] * as[p][i] * as[p][i]
+				for i, q := range plan.Probs() {
+					mean1 += q * plan.Scale(i) * as[p][i]
+					second += q * plan.Scale(i) * plan.Scale(i) * as[p][i] * as[p][i]
 				}
-				variance := float64(plan.Draws) * (second - mean1*mean1)
+				variance := float64(plan.Draws()) * (second - mean1*mean1)
 				se := math.Sqrt(variance / reps)
 				z := (sum[p]/reps - truth) / se
 				zBad := (sumBad[p]/reps - truth) / se

@@ -185,7 +185,7 @@ func TestLinearUnbiased(t *testing.T) {
 	require.NoError(t, err)
 	plan, err := estimator.NewWTACRS(wts, k)
 	require.NoError(t, err)
-	require.Greater(t, len(plan.Kept), 0)
+	require.Greater(t, len(plan.Kept()), 0)
 	// Each |z| is asymptotically standard normal under unbiasedness (a mean of 3000 i.i.d.
 	// bounded draws): P(|z| > 6) ≈ 2e-9 per assertion, 3 assertions: false-failure ≈ 6e-9.
 	for _, e := range [][2]int{{0, 0}, {2, 1}, {4, 3}} {
@@ -194,13 +194,16 @@ func TestLinearUnbiased(t *testing.T) {
 	}
 	// Negative control: the published code's cold-cache scaling, (1 − P_C) alone on the
 	// sampled rows. The same check must reject it (|z| far above 6 with these inputs).
-	biased, err := estimator.NewWTACRS(wts, k)
+	wta, err := estimator.NewWTACRS(wts, k)
 	require.NoError(t, err)
-	for i := range biased.Scale {
-		if biased.Scale[i] != 0 {
-			biased.Scale[i] = 1 - biased.MassC
+	scale := wta.Scales()
+	for i := range scale {
+		if scale[i] != 0 {
+			scale[i] = 1 - wta.MassC()
 		}
 	}
+	biased, err := wta.WithScale(scale)
+	require.NoError(t, err)
 	z := meanEntryZ(t, h, w, gz, biased, 0, 0, trials)
 	assert.Greater(t, math.Abs(z), 6.0, "biased control: z = %v", z)
 }

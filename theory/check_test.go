@@ -112,10 +112,10 @@ func TestSquaredErrorSpreadByEnumeration(t *testing.T) {
 				e2 += prob * s * s
 				return
 			}
-			for i, q := range p.Prob {
+			for i, q := range p.Probs() {
 				next := append([]float64(nil), est...)
 				for c := range 2 {
-					next[c] += p.Scale[i] * x.Data[i] * y.Data[i*2+c]
+					next[c] += p.Scale(i) * x.Data[i] * y.Data[i*2+c]
 				}
 				rec(depth+1, prob*q, next)
 			}
@@ -178,7 +178,7 @@ func TestGeneratorCoverage(t *testing.T) {
 			padded++
 		}
 		if c.Family == FamilyDominant {
-			if p, err := estimator.NewWTACRS(w, c.K); err == nil && p.MassC > ZeroingThreshold {
+			if p, err := estimator.NewWTACRS(w, c.K); err == nil && p.MassC() > ZeroingThreshold {
 				dominant++
 			}
 		}

@@ -53,7 +53,7 @@ func unbiasedPlans(c Case) ([]*estimator.Plan, []string, error) {
 		return nil, nil, err
 	}
 	return []*estimator.Plan{crs, auto, fixed},
-		[]string{"CRS", fmt.Sprintf("WTA-CRS |C|=%d (rule)", len(auto.Kept)), fmt.Sprintf("WTA-CRS |C|=%d", c.C)}, nil
+		[]string{"CRS", fmt.Sprintf("WTA-CRS |C|=%d (rule)", len(auto.Kept())), fmt.Sprintf("WTA-CRS |C|=%d", c.C)}, nil
 }
 
 // UnbiasedExact checks Theorem 1 exactly on a case: CRS, WTA-CRS with the rule's |C| and with

@@ -16,37 +16,33 @@ type Control struct {
 
 // ControlZeroing returns the WTA-CRS plan over w with budget k (|C| by estimator.ChooseC) as the
 // published code uses it when P_C > 1 − 1e-3: the sampled part is multiplied by 0, that is, every
-// pair outside C gets scale 0. When P_C ≤ ZeroingThreshold the plan is plain WTA-CRS (unbiased).
-// Errors are those of estimator.NewWTACRS.
+// pair outside C gets scale 0 (estimator.Plan.WithScale). When P_C ≤ ZeroingThreshold the plan
+// is plain WTA-CRS (unbiased). Errors are those of estimator.NewWTACRS.
 func ControlZeroing(w []float64, k int) (*estimator.Plan, error) {
 	p, err := estimator.NewWTACRS(w, k)
-	if err != nil {
-		return nil, err
+	if err != nil || p.MassC() <= ZeroingThreshold {
+		return p, err
 	}
-	if p.MassC > ZeroingThreshold {
-		for i := range p.Scale {
-			p.Scale[i] = 0
-		}
-	}
-	return p, nil
+	return p.WithScale(make([]float64, p.M()))
 }
 
 // ControlZeroCache returns the WTA-CRS plan over w with budget k (|C| by estimator.ChooseC) with
 // the scaling the published code applies while the gradient-norm cache is all zero (every
 // sample of the first epoch): a drawn pair j ∉ C gets only the factor 1 − P_C instead of
-// (1 − P_C)/((k − |C|)·p_j). The plan draws as WTA-CRS does; only Scale differs. Errors are
-// those of estimator.NewWTACRS.
+// (1 − P_C)/((k − |C|)·p_j). The plan draws as WTA-CRS does; only the scales differ
+// (estimator.Plan.WithScale). Errors are those of estimator.NewWTACRS.
 func ControlZeroCache(w []float64, k int) (*estimator.Plan, error) {
 	p, err := estimator.NewWTACRS(w, k)
 	if err != nil {
 		return nil, err
 	}
-	for i, q := range p.Prob {
-		if q > 0 {
-			p.Scale[i] = 1 - p.MassC
+	scale := p.Scales()
+	for i := range scale {
+		if p.Prob(i) > 0 {
+			scale[i] = 1 - p.MassC()
 		}
 	}
-	return p, nil
+	return p.WithScale(scale)
 }
 
 // Controls returns the four negative controls over weights w with budget k: deterministic top-k
@@ -98,7 +94,7 @@ func CheckControls(c Case, mc MC) ([]ControlResult, error) {
 	out := make([]ControlResult, len(ctrls))
 	for i, ctl := range ctrls {
 		out[i].Name = ctl.Name
-		if ctl.Plan.Method == estimator.MethodNoReplacement && positive(c.Weights()) > MaxEnumerated {
+		if ctl.Plan.Method() == estimator.MethodNoReplacement && positive(c.Weights()) > MaxEnumerated {
 			continue
 		}
 		out[i].Checkable = true

@@ -17,7 +17,7 @@ func ExampleCheckExact() {
 	top, _ := estimator.NewTopK(w, 2)
 	for _, p := range []*estimator.Plan{crs, top} {
 		r, _ := theory.CheckExact(x, y, p)
-		fmt.Printf("%v biased: %v (worst %.3f)\n", p.Method, r.Biased, r.Worst)
+		fmt.Printf("%v biased: %v (worst %.3f)\n", p.Method(), r.Biased, r.Worst)
 	}
 	// Output:
 	// crs biased: false (worst 0.000)

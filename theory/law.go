@@ -27,7 +27,7 @@ var (
 const MaxEnumerated = 16
 
 // Law is the exact law, entry by entry, of the estimate X'Y' of a plan, as far as the checkers
-// need it. It is computed from the plan's Kept, Prob, Scale and Draws alone (and, for sampling
+// need it. It is computed from the plan's Kept, Probs, Scales and Draws alone (and, for sampling
 // without replacement, from its weights), independently of estimator.ClosedForm.
 //
 // One sketch's estimate is a constant (the kept pairs) plus Terms independent random terms: the
@@ -74,23 +74,24 @@ func NewLaw(x, y matrix.Dense[float64], p *estimator.Plan) (Law, error) {
 	if _, err := matrix.Product(x, y); err != nil {
 		return Law{}, err
 	}
-	if p == nil || p.M != x.Cols || len(p.Scale) != p.M {
+	if p == nil || p.M() != x.Cols {
 		return Law{}, fmt.Errorf("%w: plan does not fit X with %d columns", estimator.ErrShape, x.Cols)
 	}
 	n, m, q := x.Rows, x.Cols, y.Cols
 	l := Law{Rows: n, Cols: q, Mean: make([]float64, n*q), Var: make([]float64, n*q),
 		Range: make([]float64, n*q), Magnitude: make([]float64, n*q)}
 	kept := make([]bool, m)
-	for _, c := range p.Kept {
+	for _, c := range p.Kept() {
 		kept[c] = true
 	}
 	var subsets []subset
-	if p.Method == estimator.MethodNoReplacement {
+	if p.Method() == estimator.MethodNoReplacement {
 		var err error
-		if subsets, err = successiveSubsets(p.Weights(), p.Draws); err != nil {
+		if subsets, err = successiveSubsets(p.Weights(), p.Draws()); err != nil {
 			return Law{}, err
 		}
 	}
+	pl := planLaw{prob: p.Probs(), scale: p.Scales(), draws: p.Draws()}
 	t := make([]float64, m) // the terms X[r,i]·Y[i,c] of one entry
 	for r := range n {
 		for c := range q {
@@ -104,19 +105,19 @@ func NewLaw(x, y matrix.Dense[float64], p *estimator.Plan) (Law, error) {
 				}
 			}
 			var mean, variance, rng, mag float64
-			switch p.Method {
+			switch p.Method() {
 			case estimator.MethodCRS, estimator.MethodWTACRS, estimator.MethodUniform:
-				mean, variance, rng, mag = iidEntry(p, t)
-				l.Terms = p.Draws
+				mean, variance, rng, mag = pl.iidEntry(t)
+				l.Terms = pl.draws
 			case estimator.MethodBernoulli:
-				mean, variance, rng, mag = bernoulliEntry(p, t)
+				mean, variance, rng, mag = pl.bernoulliEntry(t)
 				l.Terms = m
 			case estimator.MethodTopK:
 			case estimator.MethodNoReplacement:
-				mean, variance, rng, mag = subsetEntry(p, t, subsets)
+				mean, variance, rng, mag = pl.subsetEntry(t, subsets)
 				l.Terms = 1
 			default:
-				return Law{}, fmt.Errorf("%w: method %v", ErrUnsupported, p.Method)
+				return Law{}, fmt.Errorf("%w: method %v", ErrUnsupported, p.Method())
 			}
 			l.Mean[e] = keptSum + mean
 			l.Var[e] = variance
@@ -127,41 +128,47 @@ func NewLaw(x, y matrix.Dense[float64], p *estimator.Plan) (Law, error) {
 	return l, nil
 }
 
-// iidEntry enumerates the one-draw law: pair i with probability Prob[i] contributes Scale[i]·t_i.
-// The entry sums Draws such draws.
-func iidEntry(p *estimator.Plan, t []float64) (mean, variance, rng, mag float64) {
+// planLaw holds what the law of an entry reads from a plan, copied once per [NewLaw].
+type planLaw struct {
+	prob, scale []float64 // Plan.Probs and Plan.Scales
+	draws       int
+}
+
+// iidEntry enumerates the one-draw law: pair i with probability prob[i] contributes scale[i]·t_i.
+// The entry sums draws such draws.
+func (p planLaw) iidEntry(t []float64) (mean, variance, rng, mag float64) {
 	var mu, biggest float64
-	for i, pi := range p.Prob {
+	for i, pi := range p.prob {
 		if pi > 0 {
-			v := p.Scale[i] * t[i]
+			v := p.scale[i] * t[i]
 			mu += pi * v
 			biggest = max(biggest, math.Abs(v))
 		}
 	}
-	for i, pi := range p.Prob {
+	for i, pi := range p.prob {
 		if pi > 0 {
-			rng = max(rng, math.Abs(p.Scale[i]*t[i]-mu))
+			rng = max(rng, math.Abs(p.scale[i]*t[i]-mu))
 		}
 	}
-	d := float64(p.Draws)
+	d := float64(p.draws)
 	// Var of one draw as Σ p (v − μ)², which cannot go negative.
 	var v1 float64
-	for i, pi := range p.Prob {
+	for i, pi := range p.prob {
 		if pi > 0 {
-			dv := p.Scale[i]*t[i] - mu
+			dv := p.scale[i]*t[i] - mu
 			v1 += pi * dv * dv
 		}
 	}
 	return d * mu, d * v1, rng, d * biggest
 }
 
-// bernoulliEntry: pair i is kept with probability Prob[i] and then contributes Scale[i]·t_i.
-func bernoulliEntry(p *estimator.Plan, t []float64) (mean, variance, rng, mag float64) {
-	for i, pi := range p.Prob {
+// bernoulliEntry: pair i is kept with probability prob[i] and then contributes scale[i]·t_i.
+func (p planLaw) bernoulliEntry(t []float64) (mean, variance, rng, mag float64) {
+	for i, pi := range p.prob {
 		if pi <= 0 {
 			continue
 		}
-		v := p.Scale[i] * t[i]
+		v := p.scale[i] * t[i]
 		mean += pi * v
 		variance += pi * (1 - pi) * v * v
 		rng = max(rng, max(pi, 1-pi)*math.Abs(v))
@@ -231,11 +238,11 @@ func successiveSubsets(w []float64, draws int) ([]subset, error) {
 	return out, nil
 }
 
-func subsetEntry(p *estimator.Plan, t []float64, subsets []subset) (mean, variance, rng, mag float64) {
+func (p planLaw) subsetEntry(t []float64, subsets []subset) (mean, variance, rng, mag float64) {
 	est := make([]float64, len(subsets))
 	for k, s := range subsets {
 		for _, i := range s.pairs {
-			est[k] += p.Scale[i] * t[i]
+			est[k] += p.scale[i] * t[i]
 		}
 		mean += s.prob * est[k]
 	}
@@ -245,7 +252,7 @@ func subsetEntry(p *estimator.Plan, t []float64, subsets []subset) (mean, varian
 		rng = max(rng, math.Abs(d))
 	}
 	for i, v := range t {
-		mag += math.Abs(p.Scale[i] * v)
+		mag += math.Abs(p.scale[i] * v)
 	}
 	return mean, variance, rng, mag
 }
@@ -260,6 +267,7 @@ func SquaredErrorSpread(x, y matrix.Dense[float64], p *estimator.Plan) (float64,
 	if _, err := NewLaw(x, y, p); err != nil {
 		return 0, err
 	}
+	prob, scale := p.Probs(), p.Scales()
 	n, m, q := x.Rows, x.Cols, y.Cols
 	outer := func(i int, s float64) []float64 {
 		u := make([]float64, n*q)
@@ -277,16 +285,16 @@ func SquaredErrorSpread(x, y matrix.Dense[float64], p *estimator.Plan) (float64,
 		}
 		return s
 	}
-	switch p.Method {
+	switch p.Method() {
 	case estimator.MethodTopK:
 		return 0, nil
 	case estimator.MethodCRS, estimator.MethodWTACRS, estimator.MethodUniform:
 		var idx []int
 		mu := make([]float64, n*q)
 		us := make([][]float64, 0, m)
-		for i, pi := range p.Prob {
+		for i, pi := range prob {
 			if pi > 0 {
-				u := outer(i, p.Scale[i])
+				u := outer(i, scale[i])
 				for e, v := range u {
 					mu[e] += pi * v
 				}
@@ -301,36 +309,36 @@ func SquaredErrorSpread(x, y matrix.Dense[float64], p *estimator.Plan) (float64,
 		}
 		var s2, s4, g float64
 		for a, ua := range us {
-			pa := p.Prob[idx[a]]
+			pa := prob[idx[a]]
 			na := dot(ua, ua)
 			s2 += pa * na
 			s4 += pa * na * na
 			for b, ub := range us {
 				ip := dot(ua, ub)
-				g += pa * p.Prob[idx[b]] * ip * ip
+				g += pa * prob[idx[b]] * ip * ip
 			}
 		}
-		d := float64(p.Draws)
+		d := float64(p.Draws())
 		return math.Sqrt(max(0, d*(s4-s2*s2)+2*d*(d-1)*g)), nil
 	case estimator.MethodBernoulli:
 		var idx []int
 		var us [][]float64
-		for i, pi := range p.Prob {
+		for i, pi := range prob {
 			if pi > 0 && pi < 1 {
 				idx = append(idx, i)
-				us = append(us, outer(i, p.Scale[i]))
+				us = append(us, outer(i, scale[i]))
 			}
 		}
 		var v float64
 		for a, ua := range us {
-			pa := p.Prob[idx[a]]
+			pa := prob[idx[a]]
 			c2 := pa * (1 - pa)
 			c4 := c2 * (math.Pow(1-pa, 3) + math.Pow(pa, 3))
 			na := dot(ua, ua)
 			v += (c4 - c2*c2) * na * na
 			for b, ub := range us {
 				if b != a {
-					pb := p.Prob[idx[b]]
+					pb := prob[idx[b]]
 					ip := dot(ua, ub)
 					v += 2 * c2 * pb * (1 - pb) * ip * ip
 				}
@@ -338,5 +346,5 @@ func SquaredErrorSpread(x, y matrix.Dense[float64], p *estimator.Plan) (float64,
 		}
 		return math.Sqrt(max(0, v)), nil
 	}
-	return 0, fmt.Errorf("%w: no fourth moment for method %v", ErrUnsupported, p.Method)
+	return 0, fmt.Errorf("%w: no fourth moment for method %v", ErrUnsupported, p.Method())
 }

@@ -85,25 +85,25 @@ func LinearExact(c Case) (Verdict, error) {
 		return Verdict{}, err
 	}
 	p := lc.Plan
-	kept := slices.Sorted(slices.Values(p.Kept))
+	kept := slices.Sorted(slices.Values(p.Kept()))
 	ones := make([]float64, len(kept))
 	for i := range ones {
 		ones[i] = 1
 	}
-	_, _, mean, _, err := lc.linearStep(&estimator.Sketch{M: p.M, Kept: p.Kept, Index: kept, Scale: ones})
+	_, _, mean, _, err := lc.linearStep(&estimator.Sketch{M: p.M(), Kept: p.Kept(), Index: kept, Scale: ones})
 	if err != nil {
 		return Verdict{}, err
 	}
-	for j, q := range p.Prob {
+	for j, q := range p.Probs() {
 		if q == 0 {
 			continue
 		}
-		_, _, gw, _, err := lc.linearStep(&estimator.Sketch{M: p.M, Draws: []int{j}, Index: []int{j}, Scale: []float64{p.Scale[j]}})
+		_, _, gw, _, err := lc.linearStep(&estimator.Sketch{M: p.M(), Draws: []int{j}, Index: []int{j}, Scale: []float64{p.Scale(j)}})
 		if err != nil {
 			return Verdict{}, err
 		}
 		for e, v := range gw.Data {
-			mean.Data[e] += float64(p.Draws) * q * v
+			mean.Data[e] += float64(p.Draws()) * q * v
 		}
 	}
 	worst := 0.0
@@ -195,5 +195,5 @@ func closeTo(a, b, tol []float64) bool {
 
 // String describes the layer's sizes.
 func (lc LinearCase) String() string {
-	return fmt.Sprintf("linear layer: %d tokens, d_in = %d, d_out = %d, |C| = %d", lc.H.Rows, lc.H.Cols, lc.W.Cols, len(lc.Plan.Kept))
+	return fmt.Sprintf("linear layer: %d tokens, d_in = %d, d_out = %d, |C| = %d", lc.H.Rows, lc.H.Cols, lc.W.Cols, len(lc.Plan.Kept()))
 }

@@ -44,24 +44,24 @@ func cumulative(prob []float64) []float64 {
 // Uniform(seed, stream, i) < Prob_i. The sketch must list the plan's kept pairs with scale 1 and
 // every drawn pair with the sum of Scale over its draws. Other methods are not checked ("").
 func drawViolation(p *estimator.Plan, s *estimator.Sketch, seed, stream uint64) string {
-	if s.M != p.M || !slices.Equal(s.Kept, p.Kept) {
-		return fmt.Sprintf("sketch over %d pairs keeps %v, plan over %d keeps %v", s.M, s.Kept, p.M, p.Kept)
+	if s.M != p.M() || !slices.Equal(s.Kept, p.Kept()) {
+		return fmt.Sprintf("sketch over %d pairs keeps %v, plan over %d keeps %v", s.M, s.Kept, p.M(), p.Kept())
 	}
-	switch p.Method {
+	switch p.Method() {
 	case estimator.MethodCRS, estimator.MethodWTACRS, estimator.MethodUniform:
-		if len(s.Draws) != p.Draws {
-			return fmt.Sprintf("%d draws, plan has %d", len(s.Draws), p.Draws)
+		if len(s.Draws) != p.Draws() {
+			return fmt.Sprintf("%d draws, plan has %d", len(s.Draws), p.Draws())
 		}
-		cum := cumulative(p.Prob)
+		cum := cumulative(p.Probs())
 		for j, i := range s.Draws {
 			u := philox.Uniform(seed, stream, uint64(j))
-			if i < 0 || i >= p.M || !(p.Prob[i] > 0) || u < cum[i]-drawTol || u >= cum[i+1]+drawTol {
+			if i < 0 || i >= p.M() || !(p.Prob(i) > 0) || u < cum[i]-drawTol || u >= cum[i+1]+drawTol {
 				return fmt.Sprintf("draw %d with u = %.17g is pair %d", j, u, i)
 			}
 		}
 	case estimator.MethodBernoulli:
 		var want []int
-		for i, q := range p.Prob {
+		for i, q := range p.Probs() {
 			if q > 0 && philox.Uniform(seed, stream, uint64(i)) < q {
 				want = append(want, i)
 			}
@@ -72,7 +72,7 @@ func drawViolation(p *estimator.Plan, s *estimator.Sketch, seed, stream uint64) 
 	default:
 		return ""
 	}
-	index, scale := mergeDraws(p.Kept, s.Draws, p.Scale)
+	index, scale := mergeDraws(p.Kept(), s.Draws, p.Scales())
 	if !slices.Equal(index, s.Index) || len(s.Scale) != len(index) {
 		return fmt.Sprintf("sketch uses pairs %v, draws and kept pairs make %v", s.Index, index)
 	}
@@ -110,27 +110,27 @@ func mergeDraws(kept, draws []int, scale []float64) ([]int, []float64) {
 // of the CDF (an i.i.d. draw uses min(u, 0.99)) and a Bernoulli sampler that keeps pair i with
 // probability Prob_i − 0.01 only.
 func cutSample(p *estimator.Plan, seed, stream uint64) *estimator.Sketch {
-	s := &estimator.Sketch{M: p.M, Kept: p.Kept}
-	switch p.Method {
+	s := &estimator.Sketch{M: p.M(), Kept: p.Kept()}
+	switch p.Method() {
 	case estimator.MethodBernoulli:
-		for i, q := range p.Prob {
+		for i, q := range p.Probs() {
 			if q > 0 && philox.Uniform(seed, stream, uint64(i)) < q-0.01 {
 				s.Draws = append(s.Draws, i)
 			}
 		}
 	default:
-		cum := cumulative(p.Prob)
-		for j := range p.Draws {
+		cum := cumulative(p.Probs())
+		for j := range p.Draws() {
 			u := min(philox.Uniform(seed, stream, uint64(j)), 0.99)
 			i, _ := slices.BinarySearchFunc(cum[1:], u, func(c, u float64) int { return cmp.Compare(c, math.Nextafter(u, 2)) })
-			i = min(i, p.M-1)
-			for i < p.M-1 && p.Prob[i] == 0 {
+			i = min(i, p.M()-1)
+			for i < p.M()-1 && p.Prob(i) == 0 {
 				i++
 			}
 			s.Draws = append(s.Draws, i)
 		}
 	}
-	s.Index, s.Scale = mergeDraws(p.Kept, s.Draws, p.Scale)
+	s.Index, s.Scale = mergeDraws(p.Kept(), s.Draws, p.Scales())
 	return s
 }
 
@@ -154,8 +154,8 @@ func TestSampleDrawsFollowProb(t *testing.T) {
 			for stream := uint64(0); stream < streams; stream++ {
 				v := drawViolation(p, p.Sample(seed, stream), seed, stream)
 				require.Empty(t, v, "%v, %s, stream %d", c, names[k], stream)
-				if p.Method != estimator.MethodBernoulli {
-					for j := range p.Draws {
+				if p.Method() != estimator.MethodBernoulli {
+					for j := range p.Draws() {
 						draws++
 						if philox.Uniform(seed, stream, uint64(j)) >= 0.99 {
 							tail++
@@ -233,12 +233,15 @@ func TestBernoulliUnbiasedExact(t *testing.T) {
 		for _, v := range w {
 			total += v
 		}
+		uncapped := p.Scales()
 		for i, v := range w {
 			if v > 0 {
-				p.Scale[i] = total / (float64(c.K) * v)
+				uncapped[i] = total / (float64(c.K) * v)
 			}
 		}
-		r, err = CheckExact(c.X, c.Y, p)
+		wrong, err := p.WithScale(uncapped)
+		require.NoError(t, err)
+		r, err = CheckExact(c.X, c.Y, wrong)
 		require.NoError(t, err)
 		if r.Biased {
 			rejected++
@@ -267,7 +270,7 @@ func TestGeneratorCoversFixedC(t *testing.T) {
 		}
 		plans, _, err := unbiasedPlans(c)
 		require.NoError(t, err)
-		require.Len(t, plans[2].Kept, c.C, "%v: the fixed plan", c)
+		require.Len(t, plans[2].Kept(), c.C, "%v: the fixed plan", c)
 	}
 	assert.Greater(t, c1, 300, "|C| ≥ 1")
 	assert.Greater(t, c2, 100, "|C| ≥ 2")
@@ -318,9 +321,10 @@ func TestCheckMeanRejectsBiasAtDetectionLevel(t *testing.T) {
 	x := matrix.Dense[float64]{Rows: 1, Cols: 2, Data: []float64{1, 3}}
 	y := matrix.Dense[float64]{Rows: 2, Cols: 1, Data: []float64{1, 1}}
 	shifted := func(d float64) *estimator.Plan {
-		p, err := estimator.NewUniform(2, 1)
+		u, err := estimator.NewUniform(2, 1)
 		require.NoError(t, err)
-		p.Scale[0], p.Scale[1] = 2+d, (6+d)/3
+		p, err := u.WithScale([]float64{2 + d, (6 + d) / 3})
+		require.NoError(t, err)
 		return p
 	}
 	p := shifted(delta)

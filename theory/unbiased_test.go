@@ -67,7 +67,7 @@ func TestControlsRejected(t *testing.T) {
 			exactFound, mcFound := "", ""
 			for _, c := range exampleCases(controlSearch, kinds[name]...) {
 				ctl := controlOf(t, c, name)
-				if ctl.Method == estimator.MethodNoReplacement && positive(c.Weights()) > MaxEnumerated {
+				if ctl.Method() == estimator.MethodNoReplacement && positive(c.Weights()) > MaxEnumerated {
 					continue
 				}
 				ex, err := CheckExact(c.X, c.Y, ctl)
@@ -114,18 +114,18 @@ func TestControlsModelPublishedCode(t *testing.T) {
 	w := []float64{1e6, 1, 2, 3, 0}
 	wta, err := estimator.NewWTACRS(w, 3)
 	require.NoError(t, err)
-	require.Greater(t, wta.MassC, ZeroingThreshold)
+	require.Greater(t, wta.MassC(), ZeroingThreshold)
 	z, err := ControlZeroing(w, 3)
 	require.NoError(t, err)
-	assert.Equal(t, wta.Kept, z.Kept)
+	assert.Equal(t, wta.Kept(), z.Kept())
 	for i := range w {
-		assert.Zero(t, z.Scale[i], "pair %d", i)
+		assert.Zero(t, z.Scale(i), "pair %d", i)
 	}
 	zc, err := ControlZeroCache(w, 3)
 	require.NoError(t, err)
-	for i, q := range zc.Prob {
+	for i, q := range zc.Probs() {
 		if q > 0 {
-			assert.InDelta(t, 1-wta.MassC, zc.Scale[i], 1e-15, "pair %d", i)
+			assert.InDelta(t, 1-wta.MassC(), zc.Scale(i), 1e-15, "pair %d", i)
 		}
 	}
 	// Below the threshold the zeroing control is plain WTA-CRS.
@@ -134,7 +134,7 @@ func TestControlsModelPublishedCode(t *testing.T) {
 	require.NoError(t, err)
 	wta2, err := estimator.NewWTACRS(w2, 2)
 	require.NoError(t, err)
-	assert.Equal(t, wta2.Scale, z2.Scale)
+	assert.Equal(t, wta2.Scales(), z2.Scales())
 }
 
 // TestLawMatchesClosedForm checks the enumerated law against estimator.ClosedForm for every

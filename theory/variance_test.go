@@ -135,7 +135,7 @@ func TestClosedFormCheckerRejects(t *testing.T) {
 		for _, v := range exact.Data {
 			norm2 += v * v
 		}
-		wrong := cf.Variance + norm2/float64(p.Draws) // d·(second moment) instead of d·(second − ‖XY/d‖²)
+		wrong := cf.Variance + norm2/float64(p.Draws()) // d·(second moment) instead of d·(second − ‖XY/d‖²)
 		r, err := CheckVariance(c.X, c.Y, p, wrong, sketches, mcSeed(c), alphaCFControl)
 		require.NoError(t, err)
 		if r.Detectable {

@@ -45,7 +45,7 @@ func (p publishedScale) Sketch(i int, h matrix.Dense[float64]) (*estimator.Sketc
 	plan := p.plan(i, h)
 	for j, idx := range sk.Index {
 		if !slices.Contains(sk.Kept, idx) {
-			sk.Scale[j] = 1 - plan.MassC
+			sk.Scale[j] = 1 - plan.MassC()
 		}
 	}
 	return sk, nil
@@ -119,7 +119,7 @@ func TestTrainingGradientUnbiasedColdCache(t *testing.T) {
 	s := newSampler[float64](cfg, m, batch, seq)
 	s.begin(1, 0, indices, b, nil)
 	plan := s.plan(layer, cap.h)
-	require.Greater(t, plan.Draws, 0)
+	require.Greater(t, plan.Draws(), 0)
 	z := func(mean []float64, a, c int) float64 {
 		n := cap.h.Rows
 		x, _ := matrix.NewDense[float64](1, n, nil)

@@ -220,7 +220,7 @@ func estimate(x, y matrix.Dense[float64], method estimator.Method, k, c, trials 
 		return nil, err
 	}
 	res := &estimateResult{Method: method.String(), N: n, M: m, Q: q, K: k,
-		C: len(plan.Kept), MassC: plan.MassC, Trials: trials, Seed: seed}
+		C: len(plan.Kept()), MassC: plan.MassC(), Trials: trials, Seed: seed}
 	cf, err := estimator.ClosedForm(x, y, plan)
 	switch {
 	case err == nil:
@@ -291,11 +291,11 @@ func rescale(d matrix.Dense[float64], name string) (int, error) {
 
 // drawsPerTrial is the number of random numbers one sketch of the plan draws.
 func drawsPerTrial(p *estimator.Plan) int {
-	switch p.Method {
+	switch p.Method() {
 	case estimator.MethodCRS, estimator.MethodWTACRS, estimator.MethodUniform:
-		return p.Draws
+		return p.Draws()
 	case estimator.MethodBernoulli, estimator.MethodNoReplacement:
-		return p.M // one per pair
+		return p.M() // one per pair
 	}
 	return 0
 }
@@ -306,9 +306,9 @@ func drawsPerTrial(p *estimator.Plan) int {
 func estimateMemory(n, m, q int, p *estimator.Plan) uint64 {
 	const f = 8 // bytes of a float64 or an int
 	r := m      // pairs one sketch uses, at most
-	if p.Method == estimator.MethodCRS || p.Method == estimator.MethodUniform ||
-		p.Method == estimator.MethodWTACRS {
-		r = min(m, len(p.Kept)+p.Draws)
+	if p.Method() == estimator.MethodCRS || p.Method() == estimator.MethodUniform ||
+		p.Method() == estimator.MethodWTACRS {
+		r = min(m, len(p.Kept())+p.Draws())
 	}
 	inputs := memlimit.Sum(memlimit.Mul(n, m, f), memlimit.Mul(m, q, f))
 	vectors := memlimit.Mul(24, m, f)
@@ -317,7 +317,7 @@ func estimateMemory(n, m, q int, p *estimator.Plan) uint64 {
 	// the mean, one draw's mean), twice over where it rescales; sampling without replacement also
 	// holds one product per positive pair (at most 16).
 	closed := memlimit.Sum(memlimit.Mul(3, n, m, f), memlimit.Mul(2, m, q, f), memlimit.Mul(5, n, q, f))
-	if p.Method == estimator.MethodNoReplacement {
+	if p.Method() == estimator.MethodNoReplacement {
 		closed = memlimit.Sum(closed, memlimit.Mul(estimator.MaxEnumeratedPairs, n, q, f))
 	}
 	trial := memlimit.Sum(memlimit.Mul(n, r, f), memlimit.Mul(r, q, f), memlimit.Mul(n, q, f), memlimit.Mul(4, m, f))

@@ -110,7 +110,7 @@ func Sweep(p Problem, methods []estimator.Method, ks []int, trials int, seed uin
 // Evaluate returns the closed-form and Monte Carlo squared errors of one plan for HᵀG (ht is
 // Hᵀ and exact is HᵀG, passed in to be computed once).
 func Evaluate(p Problem, ht, exact matrix.Dense[float64], plan *estimator.Plan, trials int, seed uint64) (Point, error) {
-	pt := Point{Method: plan.Method, K: plan.K, ClosedForm: math.NaN(), Z: math.NaN()}
+	pt := Point{Method: plan.Method(), K: plan.K(), ClosedForm: math.NaN(), Z: math.NaN()}
 	mom, err := estimator.ClosedForm(ht, p.G, plan)
 	switch {
 	case err == nil:

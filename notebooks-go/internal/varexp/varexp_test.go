@@ -45,11 +45,14 @@ func TestNegativeControlRejectsMisscaledWTACRS(t *testing.T) {
 	require.NoError(t, err)
 	good, err := estimator.NewWTACRS(w, 24)
 	require.NoError(t, err)
-	bad, err := estimator.NewWTACRS(w, 24)
+	wta, err := estimator.NewWTACRS(w, 24)
 	require.NoError(t, err)
-	for i := range bad.Scale {
-		bad.Scale[i] = 1 - bad.MassC
+	scale := make([]float64, wta.M())
+	for i := range scale {
+		scale[i] = 1 - wta.MassC()
 	}
+	bad, err := wta.WithScale(scale)
+	require.NoError(t, err)
 	ht := matrix.Transpose(p.H)
 	exact, err := matrix.ProductTransA(p.H, p.G)
 	require.NoError(t, err)

@@ -142,7 +142,8 @@ func GatherInto[T matrix.Float](hs, gs, h, g matrix.Dense[T], s *Sketch) error {
 }
 
 // Validate returns ErrShape unless s is a sketch over m pairs with valid indices: in range,
-// ascending, each once, one scale each.
+// ascending, each once, one scale each; and ErrNonFinite for a NaN or ±Inf scale. Every
+// function of this package that uses a sketch makes the same check.
 func (s *Sketch) Validate(m int) error { return checkSketch(m, m, s) }
 
 // gatherInto fills hs with the sketch's rows of h times their scales and gs with the matching
@@ -208,6 +209,11 @@ func checkSketch(mx, my int, s *Sketch) error {
 	for j, i := range s.Index {
 		if i < 0 || i >= mx || (j > 0 && i <= s.Index[j-1]) {
 			return fmt.Errorf("%w: sketch index %d out of range or out of order", ErrShape, i)
+		}
+	}
+	for j, f := range s.Scale {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%w: the sketch scales pair %d by %v", ErrNonFinite, s.Index[j], f)
 		}
 	}
 	return nil

@@ -241,7 +241,8 @@ func TestWTACRSExactPathSkipsZeroWeights(t *testing.T) {
 
 // TestApplyRejectsDuplicateIndices pins the sketch check of Apply, ApplyTransA, ApplyTransAInto,
 // GatherRows, GatherInto and Sketch.Validate (which package linear uses): a sketch that lists a pair twice (or out of
-// order) is an ErrShape, not a pair counted twice.
+// order) is an ErrShape, not a pair counted twice; a NaN or ±Inf scale is an ErrNonFinite of the
+// check itself (Validate included), whatever the gathered rows hold.
 func TestApplyRejectsDuplicateIndices(t *testing.T) {
 	t.Parallel()
 	x, err := matrix.NewDense(2, 3, []float64{1, 2, 3, 4, 5, 6})
@@ -252,6 +253,8 @@ func TestApplyRejectsDuplicateIndices(t *testing.T) {
 	dup := &Sketch{M: 3, Index: []int{1, 1}, Scale: []float64{1, 1}}
 	unordered := &Sketch{M: 3, Index: []int{2, 1}, Scale: []float64{1, 1}}
 	good := &Sketch{M: 3, Index: []int{0, 2}, Scale: []float64{1, 2}}
+	nanScale := &Sketch{M: 3, Index: []int{0, 2}, Scale: []float64{1, math.NaN()}}
+	infScale := &Sketch{M: 3, Index: []int{1}, Scale: []float64{math.Inf(-1)}}
 	calls := []struct {
 		name string
 		call func(*Sketch) error
@@ -274,6 +277,8 @@ func TestApplyRejectsDuplicateIndices(t *testing.T) {
 			t.Parallel()
 			assert.ErrorIs(t, tc.call(dup), ErrShape, "duplicate index")
 			assert.ErrorIs(t, tc.call(unordered), ErrShape, "indices out of order")
+			assert.ErrorIs(t, tc.call(nanScale), ErrNonFinite, "NaN scale")
+			assert.ErrorIs(t, tc.call(infScale), ErrNonFinite, "-Inf scale")
 			assert.NoError(t, tc.call(good), "a valid sketch")
 		})
 	}

@@ -9,10 +9,17 @@ import (
 )
 
 // Sketch is one random outcome of a [Plan]: the pairs an estimate uses and their scale factors.
+//
+// A sketch is a plain value that its holder owns: [Plan.Sample] returns a fresh one that shares
+// no storage with the plan or with other sketches, and a caller may build one itself (a fixed
+// set of pairs, a negative control with other factors). Its fields are therefore exported, and
+// every function that uses a sketch ([Apply], [ApplyTransA], [GatherRows], [GatherInto], the
+// linear layer) checks it first with [Sketch.Validate]: M, Index and Scale are what an
+// estimate reads; Kept and Draws describe how the sketch was drawn and are not read by them.
 type Sketch struct {
 	// M is the number of pairs of the product.
 	M int
-	// Kept lists the pairs kept exactly (scale 1), as in the plan.
+	// Kept lists the pairs kept exactly (scale 1), as [Plan.Kept] does (a copy of it).
 	Kept []int
 	// Draws lists the randomly chosen pairs in draw order (Bernoulli and sampling without
 	// replacement: ascending index). It is nil in a sketch from [Plan.SampleMerged].
@@ -41,7 +48,7 @@ func (p *Plan) SampleMerged(seed, stream uint64) *Sketch { return p.sample(seed,
 const denseMergeDraws = 1.0 / 64
 
 func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
-	s := &Sketch{M: p.m, Kept: p.kept}
+	s := &Sketch{M: p.m, Kept: slices.Clone(p.kept)}
 	switch p.method {
 	case MethodCRS, MethodWTACRS, MethodUniform:
 		if keep {

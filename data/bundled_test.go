@@ -74,7 +74,7 @@ func TestLoadBundled(t *testing.T) {
 	assert.Equal(t, DefaultMaxLen, s.TrainEnc.SeqLen)
 	assert.Zero(t, s.TrainEnc.Truncated, "bundled pairs fit in 128 tokens")
 	assert.Zero(t, s.DevEnc.Truncated)
-	assert.LessOrEqual(t, s.Tokenizer.VocabSize(), DefaultTokenizerConfig.VocabSize)
+	assert.LessOrEqual(t, s.Tokenizer.VocabSize(), DefaultTokenizerConfig().VocabSize)
 	// Every row starts with [CLS] and its mask is a prefix of trues.
 	for i := range s.TrainEnc.N {
 		row := s.TrainEnc.Mask[i*128 : (i+1)*128]

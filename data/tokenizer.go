@@ -39,15 +39,17 @@ type TokenizerConfig struct {
 	KeepCase bool `toml:"keep_case"`
 }
 
-// DefaultTokenizerConfig is the configuration used when fields are left zero.
-var DefaultTokenizerConfig = TokenizerConfig{VocabSize: 8192, MinFreq: 1}
+// DefaultTokenizerConfig returns the configuration whose values are used for the fields left
+// zero.
+func DefaultTokenizerConfig() TokenizerConfig { return TokenizerConfig{VocabSize: 8192, MinFreq: 1} }
 
 func (c TokenizerConfig) withDefaults() TokenizerConfig {
+	d := DefaultTokenizerConfig()
 	if c.VocabSize == 0 {
-		c.VocabSize = DefaultTokenizerConfig.VocabSize
+		c.VocabSize = d.VocabSize
 	}
 	if c.MinFreq == 0 {
-		c.MinFreq = DefaultTokenizerConfig.MinFreq
+		c.MinFreq = d.MinFreq
 	}
 	return c
 }

@@ -15,6 +15,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -71,8 +72,11 @@ type Figure struct {
 	PanelWidth, PanelHeight float64
 }
 
-// Palette is the colour cycle of [Series.Color] (colour-blind safe, Okabe–Ito).
-var Palette = []color.RGBA{
+// Palette returns the colour cycle of [Series.Color] (colour-blind safe, Okabe–Ito), a fresh
+// copy at each call.
+func Palette() []color.RGBA { return slices.Clone(palette[:]) }
+
+var palette = [...]color.RGBA{
 	{0x00, 0x72, 0xB2, 0xff}, // blue
 	{0xD5, 0x5E, 0x00, 0xff}, // vermillion
 	{0x00, 0x9E, 0x73, 0xff}, // bluish green
@@ -171,7 +175,7 @@ func build(pn Panel) (*plot.Plot, error) {
 		if err := check(s, pn.LogX, pn.LogY); err != nil {
 			return nil, fmt.Errorf("series %d (%q): %w", si+1, s.Label, err)
 		}
-		col := Palette[((s.Color%len(Palette))+len(Palette))%len(Palette)]
+		col := palette[((s.Color%len(palette))+len(palette))%len(palette)]
 		for _, x := range s.X {
 			xmin, xmax = min(xmin, x), max(xmax, x)
 		}

@@ -3,9 +3,11 @@ package plots_test
 import (
 	"bytes"
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -104,4 +106,26 @@ func ExampleSave() {
 	_, serr := os.Stat(filepath.Join(dir, "curve.svg"))
 	fmt.Println(err, perr, serr)
 	// Output: <nil> <nil> <nil>
+}
+
+// TestPaletteIsACopy: writing into the palette a caller got changes neither the next call's
+// palette nor the colours of a figure.
+func TestPaletteIsACopy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fig := plots.Figure{Panels: []plots.Panel{curvePanel("q")}}
+	p := plots.Palette()
+	require.Len(t, p, 8)
+	want := slices.Clone(p)
+	require.NoError(t, plots.Save(fig, filepath.Join(dir, "before")))
+	for i := range p {
+		p[i] = color.RGBA{}
+	}
+	assert.Equal(t, want, plots.Palette())
+	require.NoError(t, plots.Save(fig, filepath.Join(dir, "after")))
+	before, err := os.ReadFile(filepath.Join(dir, "before.svg"))
+	require.NoError(t, err)
+	after, err := os.ReadFile(filepath.Join(dir, "after.svg"))
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
 }

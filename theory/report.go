@@ -28,12 +28,12 @@ type Config struct {
 	Alpha float64 `json:"alpha"`
 }
 
-// DefaultConfig is the configuration of `wtacrs verify`: 300 cases, 500 sketches, seed 1 and
-// α = 1e-7 per statistical claim.
-var DefaultConfig = Config{Cases: 300, Sketches: 500, Seed: 1, Alpha: 1e-7}
+// DefaultConfig returns the configuration of `wtacrs verify`: 300 cases, 500 sketches, seed 1
+// and α = 1e-7 per statistical claim.
+func DefaultConfig() Config { return Config{Cases: 300, Sketches: 500, Seed: 1, Alpha: 1e-7} }
 
-// LongConfig is DefaultConfig with 10× the cases and 10× the sketches (100× the trials).
-var LongConfig = Config{Cases: 3000, Sketches: 5000, Seed: 1, Alpha: 1e-7}
+// LongConfig returns [DefaultConfig] with 10× the cases and 10× the sketches (100× the trials).
+func LongConfig() Config { return Config{Cases: 3000, Sketches: 5000, Seed: 1, Alpha: 1e-7} }
 
 // Finding is one row of the findings table.
 type Finding struct {

@@ -26,7 +26,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	long := fs.Bool("long", false, "10 times the cases and 10 times the sketches (100 times the trials)")
 	cases := fs.Int("cases", 0, "number of generated cases (0: the default, 300, or 3000 with -long)")
 	sketches := fs.Int("sketches", 0, "Monte Carlo sketches per plan and case (0: 500, or 5000 with -long)")
-	seed := fs.Uint64("seed", theory.DefaultConfig.Seed, "seed of the cases and the sketches")
+	seed := fs.Uint64("seed", theory.DefaultConfig().Seed, "seed of the cases and the sketches")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
@@ -34,9 +34,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return errUsage(fmt.Sprintf("unexpected arguments %q", pos))
 	}
-	cfg := theory.DefaultConfig
+	cfg := theory.DefaultConfig()
 	if *long {
-		cfg = theory.LongConfig
+		cfg = theory.LongConfig()
 	}
 	cfg.Seed = *seed
 	switch {

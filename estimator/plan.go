@@ -72,8 +72,8 @@ const AutoC = -1
 // Plan is the deterministic part of an estimator over m pairs: the pairs kept exactly, the
 // distribution of the random part and the scales. Build it with [NewPlan] or a NewX function;
 // draw sketches with [Plan.Sample]. A plan is immutable: its accessors return copies or single
-// entries, so that the cumulative sum behind the draws always matches the probabilities, and
-// the plans that study other (for example wrongly scaled) estimators are new plans made by
+// entries, so nothing can leave the cumulative sum behind the draws out of step with the
+// probabilities, and an estimator with other (for example wrong) scales is a new plan, made by
 // [Plan.WithScale]. A plan is safe for concurrent use.
 type Plan struct {
 	method Method

@@ -5,10 +5,11 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/wtacrs/wtacrs/internal/inputfile"
 )
 
 // Special token ids, fixed for every vocabulary.
@@ -288,7 +289,7 @@ func ReadVocab(r io.Reader, keepCase bool) (*Tokenizer, error) {
 
 // LoadVocab reads a vocabulary file written by SaveVocab; errors name the file.
 func LoadVocab(path string, keepCase bool) (*Tokenizer, error) {
-	f, err := os.Open(path)
+	f, _, err := inputfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}

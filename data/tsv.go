@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/wtacrs/wtacrs/internal/atomicfile"
+	"github.com/wtacrs/wtacrs/internal/inputfile"
 )
 
 // Errors returned by the package, always wrapped with context.
@@ -106,7 +106,7 @@ func (d *Dataset) Texts() []string {
 // ReadTSV reads an RTE-format TSV file (see the package documentation). Errors name the file and
 // line and wrap ErrFormat; an unreadable file returns the os error wrapped with the path.
 func ReadTSV(path string) (*Dataset, error) {
-	f, err := os.Open(path)
+	f, _, err := inputfile.Open(path) // a FIFO is refused, not waited on
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}

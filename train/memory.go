@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 
 	"github.com/wtacrs/wtacrs/data"
+	"github.com/wtacrs/wtacrs/internal/inputfile"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/model"
 )
@@ -117,7 +117,7 @@ func BoundDataShape(cfg Config) (DataShape, error) {
 			}
 			r = bytes.NewReader(b)
 		} else {
-			f, err := os.Open(path)
+			f, _, err := inputfile.Open(path)
 			if err != nil {
 				return 0, 0, err
 			}

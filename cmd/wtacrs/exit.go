@@ -8,6 +8,7 @@ import (
 	"github.com/wtacrs/wtacrs/data"
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/internal/inputfile"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 	"github.com/wtacrs/wtacrs/internal/outdir"
@@ -42,7 +43,7 @@ var inputErrors = []error{
 	memlimit.ErrTooLarge, memlimit.ErrSize,
 	outdir.ErrRefused,
 	theory.ErrSketches,
-	fs.ErrNotExist, fs.ErrPermission,
+	inputfile.ErrUnreadable, fs.ErrNotExist, fs.ErrPermission,
 }
 
 // exitStatus maps the error of a command to the exit status.

@@ -142,3 +142,26 @@ func TestTerminateStopsCleanly(t *testing.T) {
 	require.Len(t, entries, 1)
 	assert.Equal(t, "exp", entries[0].Name())
 }
+
+// Regression: a FIFO named as an input (a config, an .npy file) hung the command in open.
+func TestFIFOInputsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "x.toml")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	for _, args := range [][]string{
+		{"run", "-out", dir, fifo},
+		{"train", fifo},
+		{"estimate", "-x", fifo, "-y", fifo, "-k", "1"},
+	} {
+		done := make(chan int, 1)
+		var stdout, stderr bytes.Buffer
+		go func() { done <- run(args, &stdout, &stderr) }()
+		select {
+		case code := <-done:
+			assert.Equal(t, exitUsage, code, "%q", args)
+			assert.Contains(t, stderr.String(), "not a regular file", "%q", args)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%q blocked on a FIFO", args)
+		}
+	}
+}

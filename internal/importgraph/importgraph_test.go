@@ -15,8 +15,8 @@ const module = "github.com/wtacrs/wtacrs/"
 // layers lists the module's packages from the bottom up: a package may import only packages of
 // a lower layer. Package paths are relative to the module; a trailing "/" matches a subtree.
 var layers = [][]string{
-	{"internal/atomicfile", "internal/memlimit", "internal/parallel", "internal/gemm", "internal/tomlconf", "internal/outdir", "philox"},
-	{"matrix"},
+	{"internal/atomicfile", "internal/memlimit", "internal/parallel", "internal/gemm", "internal/inputfile", "philox"},
+	{"internal/tomlconf", "internal/outdir", "matrix"},
 	{"internal/npyfile", "estimator"},
 	{"linear", "analysis", "data"},
 	{"model", "theory", "gpu"},

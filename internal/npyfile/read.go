@@ -10,6 +10,7 @@ import (
 	"os"
 	"unicode/utf8"
 
+	"github.com/wtacrs/wtacrs/internal/inputfile"
 	"github.com/wtacrs/wtacrs/matrix"
 )
 
@@ -90,21 +91,14 @@ func Read(path string) (matrix.Dense[float64], error) {
 
 // open opens a regular file and returns a decoder of its content.
 func open(path string) (*os.File, *decoder, error) {
-	f, err := os.Open(path)
+	f, size, err := inputfile.Open(path) // a FIFO is refused, not waited on
+	if errors.Is(err, inputfile.ErrNotRegular) {
+		return nil, nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	d := &decoder{name: path, r: f, size: fi.Size()}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, nil, d.errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	return f, d, nil
+	return f, &decoder{name: path, r: f, size: size}, nil
 }
 
 // decoder reads a .npy array from the size bytes of r; name (a path, or empty) prefixes errors.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+	"github.com/wtacrs/wtacrs/internal/inputfile"
 )
 
 // MaxSize is the longest configuration text, in bytes, that [Decode] and [ReadFile] accept.
@@ -75,14 +75,17 @@ func (m *Meta) Locate(err error) error {
 // ReadFile reads a configuration file of at most [MaxSize] bytes. Errors wrap sentinel and,
 // for a file that cannot be read, the os error.
 func ReadFile(path string, sentinel error) (string, error) {
-	f, err := os.Open(path)
+	f, size, err := inputfile.Open(path) // a FIFO is refused, not waited on
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", sentinel, err)
 	}
 	defer f.Close()
+	if size > MaxSize {
+		return "", &FieldError{File: path, Problem: "file larger than 1 MiB", Want: "a configuration file of at most 1 MiB", Err: sentinel}
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", sentinel, err)
+		return "", fmt.Errorf("%w: %s: %w", sentinel, path, err)
 	}
 	if len(b) > MaxSize {
 		return "", &FieldError{File: path, Problem: "file larger than 1 MiB", Want: "a configuration file of at most 1 MiB", Err: sentinel}

@@ -58,9 +58,11 @@ func CheckResultsDir(dir, name string) error {
 // openTarget locks <parent>/<name> for a run and checks, before any work, that it can be
 // written and replaced (see package outdir): it must be absent or a results directory of
 // this experiment ([CheckResultsDir]) holding none of the inputs.
-func openTarget(parent, name string, inputs []string) (*outdir.Target, error) {
+// The directory's name is normally the experiment's; experiment names it when it is not (a
+// results directory renamed by its user, redrawn by [ReplotResults]).
+func openTarget(parent, name, experiment string, inputs []string) (*outdir.Target, error) {
 	t, err := outdir.Open(parent, name, outdir.Options{
-		Owned:  func(dir string) error { return CheckResultsDir(dir, name) },
+		Owned:  func(dir string) error { return CheckResultsDir(dir, experiment) },
 		Inputs: inputs,
 	})
 	if err != nil {
@@ -101,4 +103,43 @@ func RecordFiles(dir string, names []string) error {
 		return fmt.Errorf("experiments: %w", err)
 	}
 	return atomicfile.WriteFile(path, append(out, '\n'))
+}
+
+// ReplotResults redraws the figures of a results directory that [Run] or [AnalyzeTraces]
+// wrote ([Replot]) and records them in its manifest. It refuses, before writing anything, a
+// directory that is not such a results directory (the figures would overwrite files of the
+// same names) and one another run is writing (it holds the same lock as Run). It returns the
+// figure file names, or an error wrapping ErrNotResults, ErrResults or the lock's error.
+func ReplotResults(dir string) ([]string, error) {
+	js, err := os.ReadFile(filepath.Join(dir, Files.Manifest))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s has no %s; wtacrs plot redraws only a directory written by wtacrs run or analyze", ErrNotResults, dir, Files.Manifest)
+	}
+	var m Manifest
+	if err := json.Unmarshal(js, &m); err != nil {
+		return nil, fmt.Errorf("%w: %s/%s is not a manifest this program wrote: %v", ErrNotResults, dir, Files.Manifest, err)
+	}
+	if err := CheckResultsDir(dir, m.Experiment); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	target, err := openTarget(filepath.Dir(abs), filepath.Base(abs), m.Experiment, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
+	figs, err := Replot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(figs) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no curves.csv, layers.csv or training.csv to plot", ErrResults, dir)
+	}
+	if err := RecordFiles(dir, figs); err != nil {
+		return nil, err
+	}
+	return figs, nil
 }

@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	}
 	start := opt.Now()
 	inputs := append(slices.Clone(opt.Inputs), cfg.Train.TrainPath, cfg.Train.DevPath)
-	target, err := openTarget(opt.Out, cfg.Experiment.Name, inputs)
+	target, err := openTarget(opt.Out, cfg.Experiment.Name, cfg.Experiment.Name, inputs)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 		return nil, fmt.Errorf("%w: %w", ErrTrace, err)
 	}
 	// The output is checked and locked before the traces are read; it may not hold them.
-	target, err := openTarget(outOrDefault(opt.Out), cfg.Experiment.Name, []string{dir})
+	target, err := openTarget(outOrDefault(opt.Out), cfg.Experiment.Name, cfg.Experiment.Name, []string{dir})
 	if err != nil {
 		return nil, err
 	}

@@ -27,14 +27,8 @@ func runPlot(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage("plot needs exactly one RESULTS_DIR argument")
 	}
-	figs, err := experiments.Replot(pos[0])
+	figs, err := experiments.ReplotResults(pos[0])
 	if err != nil {
-		return err
-	}
-	if len(figs) == 0 {
-		return fmt.Errorf("%w: %s holds no curves.csv, layers.csv or training.csv to plot", experiments.ErrResults, pos[0])
-	}
-	if err := experiments.RecordFiles(pos[0], figs); err != nil {
 		return err
 	}
 	for _, f := range figs {

@@ -79,7 +79,7 @@ func TestRunCommandErrors(t *testing.T) {
 		{"unknown key", []string{"run", writeConfig(t, "[analysis]\n\nevry = 3\n")}, "line 3: unknown key analysis.evry"},
 		{"wrong type", []string{"run", writeConfig(t, "[train]\nepochs = \"two\"\n")}, "line 2"},
 		{"bad flag", []string{"run", "-bogus", "x.toml"}, "bogus"},
-		{"plot nothing", []string{"plot", t.TempDir()}, "no curves.csv"},
+		{"plot nothing", []string{"plot", t.TempDir()}, "not a results directory"},
 		{"plot no args", []string{"plot"}, "RESULTS_DIR"},
 		{"analyze no args", []string{"analyze"}, "TRACE_DIR"},
 		{"analyze empty", []string{"analyze", "-out", t.TempDir(), t.TempDir()}, "no <layer>/step<N>/"},

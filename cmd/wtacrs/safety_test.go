@@ -262,3 +262,34 @@ func TestTrainChecksItsOutputFirst(t *testing.T) {
 	assert.False(t, isTrainJSON([]byte(`[]`)))
 	assert.NoError(t, checkOutputFile(res, []string{cfg}, isTrainJSON))
 }
+
+// Regression: `plot DIR` on a folder of the user's own figures overwrote their PNG and SVG files
+// of the same names.
+func TestPlotRedrawsOnlyResultsDirectories(t *testing.T) {
+	experimentTrain = stubTrain
+	defer func() { experimentTrain = train.Run }()
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "thesis-figs")
+	require.NoError(t, os.MkdirAll(mine, 0o755))
+	for _, f := range []string{"curves_k0.1_exact.png", "loss.svg", "training.csv", "curves.csv", "layers.csv"} {
+		require.NoError(t, os.WriteFile(filepath.Join(mine, f), []byte("mine"), 0o644))
+	}
+	before := tree(t, mine)
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, exitUsage, run([]string{"plot", mine}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "not a results directory")
+	assert.Equal(t, before, tree(t, mine))
+
+	// A results directory is redrawn, and stays one (its manifest lists the figures).
+	cfg := writeConfig(t, "[analysis]\nevery = 4\n[train]\nepochs = 1\n")
+	require.Equal(t, 0, run([]string{"run", "-out", dir, cfg}, &stdout, &stderr), stderr.String())
+	res := filepath.Join(dir, "exp")
+	require.NoError(t, os.Remove(filepath.Join(res, "loss.png")))
+	stdout.Reset()
+	require.Equal(t, 0, run([]string{"plot", res}, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stdout.String(), "loss.png")
+	assert.NoError(t, experiments.CheckResultsDir(res, "exp"))
+	// With a file of the user's added, it is theirs.
+	require.NoError(t, os.WriteFile(filepath.Join(res, "notes.md"), []byte("mine"), 0o644))
+	assert.Equal(t, exitUsage, run([]string{"plot", res}, &stdout, &stderr))
+}

@@ -293,3 +293,42 @@ func TestPlotRedrawsOnlyResultsDirectories(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(res, "notes.md"), []byte("mine"), 0o644))
 	assert.Equal(t, exitUsage, run([]string{"plot", res}, &stdout, &stderr))
 }
+
+// Regression: `verify -out DIR` overwrote a user's own DIR/theory/findings.md; absurd -cases and
+// -sketches ran for hours.
+func TestVerifyKeepsUserFilesAndBoundsItsWork(t *testing.T) {
+	dir := t.TempDir()
+	theoryDir := filepath.Join(dir, "theory")
+	require.NoError(t, os.MkdirAll(theoryDir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(theoryDir, "findings.md"), []byte("my notes"), 0o644))
+	before := tree(t, dir)
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, exitUsage, run([]string{"verify", "-out", dir, "-cases", "2", "-sketches", "100"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "not a results directory this program wrote")
+	assert.Equal(t, before, tree(t, dir))
+
+	for _, args := range [][]string{
+		{"-cases", "1000000000", "-sketches", "1000"},
+		{"-cases", "2", "-sketches", "9223372036854775807"},
+	} {
+		stderr.Reset()
+		assert.Equal(t, exitUsage, run(append([]string{"verify", "-out", t.TempDir()}, args...), &stdout, &stderr), "%q", args)
+		assert.Contains(t, stderr.String(), "above -max-trials")
+	}
+	// Its own findings are replaced.
+	out := t.TempDir()
+	require.Equal(t, 0, run([]string{"verify", "-out", out, "-cases", "2", "-sketches", "100"}, &stdout, &stderr), stderr.String())
+	require.Equal(t, 0, run([]string{"verify", "-out", out, "-cases", "2", "-sketches", "100", "-seed", "3"}, &stdout, &stderr), stderr.String())
+	assert.Equal(t, []string{"findings.json", "findings.md"}, sortedNames(t, filepath.Join(out, "theory")))
+}
+
+func sortedNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}

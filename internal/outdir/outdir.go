@@ -1,7 +1,8 @@
 // Package outdir replaces an output directory <parent>/<name> with a new one safely:
 //
 //   - Before any work starts, [Open] checks that the parent can be written, that <parent>/<name>
-//     is either absent or a directory the caller recognises as its own (Options.Owned), and that
+//     is absent, an empty directory or a directory the caller recognises as its own
+//     (Options.Owned), and that
 //     no input of the job lies inside it; otherwise it refuses with [ErrRefused] and nothing is
 //     touched. A user's file or folder is never deleted or hidden.
 //   - It takes an exclusive lock (the file .<name>.lock in the parent), so that a second job
@@ -84,7 +85,7 @@ func Open(parent, name string, opt Options) (*Target, error) {
 	}
 	dir := filepath.Join(parent, name)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: cannot create the output folder: %w", ErrRefused, err)
+		return nil, fmt.Errorf("%w: cannot create the output folder for %s: %w", ErrRefused, dir, err)
 	}
 	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is not a directory", ErrRefused, parent)
@@ -120,6 +121,8 @@ func (t *Target) prepare() error {
 	case !st.IsDir():
 		return fmt.Errorf("%w: %s exists and is not a results directory (a %s); move it away or choose another output folder",
 			ErrRefused, t.dir, kind(st.Mode()))
+	case isEmptyDir(t.dir):
+		// Nothing in it to lose.
 	default:
 		if err := t.opt.Owned(t.dir); err != nil {
 			return fmt.Errorf("%w: %s exists and is not a results directory this program wrote (%v); move it away or choose another output folder",
@@ -244,6 +247,12 @@ func (t *Target) provablyOurs(d string) bool {
 	return len(entries) == 0 || exists(filepath.Join(d, Marker)) || t.opt.Owned(d) == nil
 }
 
+// isEmptyDir reports whether dir is a directory with no entries.
+func isEmptyDir(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return err == nil && len(entries) == 0
+}
+
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
@@ -304,7 +313,7 @@ func (t *Target) Commit(staged string) error {
 	case !st.IsDir():
 		return fmt.Errorf("%w: %s was replaced by a %s during the run", ErrRefused, t.dir, kind(st.Mode()))
 	}
-	if err := t.opt.Owned(t.dir); err != nil {
+	if err := t.opt.Owned(t.dir); err != nil && !isEmptyDir(t.dir) {
 		return fmt.Errorf("%w: %s changed during the run and is no longer a results directory this program wrote (%v)", ErrRefused, t.dir, err)
 	}
 	if err := exchange(staged, t.dir); err != nil {

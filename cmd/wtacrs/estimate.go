@@ -20,11 +20,16 @@ func init() {
 	register(command{name: "estimate", summary: "estimate X.Y from .npy files with one method; print JSON", run: runEstimate})
 }
 
-// errTooMuchWork reports an estimate whose random draws, over all trials, exceed -max-draws.
-var errTooMuchWork = errors.New("too many random draws")
+// errTooMuchWork reports a job whose work, counted up front, exceeds its bound: estimate's
+// random draws (-max-draws) or multiply-adds (-max-work), verify's trials (-max-trials).
+var errTooMuchWork = errors.New("too much work")
 
 // defaultMaxDraws is the default bound on trials × draws per trial: about a minute on one core.
 const defaultMaxDraws = 1_000_000_000
+
+// defaultMaxWork is the default bound on the multiply-adds of the estimates over all trials
+// (the gathers and GEMMs of Apply): about a minute of the pure-Go GEMM on one core.
+const defaultMaxWork = 50_000_000_000
 
 // estimateResult is the JSON object printed by wtacrs estimate.
 type estimateResult struct {
@@ -105,6 +110,7 @@ func (f *figure) UnmarshalJSON(b []byte) error {
 type estimateLimits struct {
 	mem      uint64 // bytes (memlimit.Unlimited for none)
 	maxDraws uint64 // trials × random numbers drawn per trial
+	maxWork  uint64 // trials × multiply-adds of one estimate
 }
 
 func runEstimate(args []string, stdout, stderr io.Writer) error {
@@ -124,8 +130,19 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	c := fs.Int("c", estimator.AutoC, "|C| for wtacrs, 0 <= c <= min(k-1, m); -1 picks it by the rule of Theorem 2")
 	trials := fs.Int("trials", 1000, "number of independent sketches for the empirical figures, >= 1")
 	seed := fs.Uint64("seed", 1, "seed of the Philox generator; trial t uses stream t")
-	lim := estimateLimits{maxDraws: defaultMaxDraws}
+	lim := estimateLimits{maxDraws: defaultMaxDraws, maxWork: defaultMaxWork}
 	memLimit := memLimitFlag(fs)
+	fs.Func("max-work", fmt.Sprintf("refuse an estimate of more than `N` multiply-adds over all trials (default %.0e)", float64(defaultMaxWork)), func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(v >= 1) {
+			return fmt.Errorf("want a count >= 1 such as 5e10")
+		}
+		lim.maxWork = memlimit.Unlimited
+		if v < 0x1p64 {
+			lim.maxWork = uint64(v)
+		}
+		return nil
+	})
 	fs.Func("max-draws", fmt.Sprintf("refuse an estimate that draws more than `N` random numbers over all trials (default %d)", uint64(defaultMaxDraws)), func(s string) error {
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || !(v >= 1) {
@@ -159,6 +176,23 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	if *c != estimator.AutoC && method != estimator.MethodWTACRS {
 		return errUsage("-c is only meaningful for -method wtacrs")
 	}
+	// The headers first: X and Y are read (as float64) only when they fit in memory.
+	var dims [2][]int
+	for i, path := range []string{*xPath, *yPath} {
+		info, err := npyfile.ReadInfo(path)
+		if err != nil {
+			return err
+		}
+		dims[i] = info.Shape
+		if len(info.Shape) > 2 {
+			return fmt.Errorf("%w: %s has %d dimensions, want 2", npyfile.ErrFormat, path, len(info.Shape))
+		}
+	}
+	n, m, q := dim(dims[0], 0), dim(dims[0], 1), dim(dims[1], 1)
+	if err := memlimit.Check(fmt.Sprintf("estimate of a %d×%d by %d×%d product", n, m, dim(dims[1], 0), q),
+		estimateMemory(n, m, q, nil), lim.mem); err != nil {
+		return fmt.Errorf("X = %s, Y = %s: %w", *xPath, *yPath, err)
+	}
 	x, err := npyfile.Read(*xPath)
 	if err != nil {
 		return err
@@ -167,9 +201,16 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Errors about X and Y name their files.
+	if err := x.Check(*xPath + " (X)"); err != nil {
+		return err
+	}
+	if err := y.Check(*yPath + " (Y)"); err != nil {
+		return err
+	}
 	res, err := estimate(x, y, method, *k, *c, *trials, *seed, lim)
 	if err != nil {
-		return err
+		return fmt.Errorf("X = %s, Y = %s: %w", *xPath, *yPath, err)
 	}
 	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -202,6 +243,14 @@ func estimate(x, y matrix.Dense[float64], method estimator.Method, k, c, trials 
 	if total := memlimit.Mul(trials, perTrial); total > lim.maxDraws {
 		return nil, fmt.Errorf("%w: %d trials × %d random draws per trial (%v with k = %d over m = %d pairs) = %s, above -max-draws %d; lower -trials or -k, or raise -max-draws",
 			errTooMuchWork, trials, perTrial, method, k, m, countString(total), lim.maxDraws)
+	}
+	// One estimate gathers at most r = min(k, m) pairs (n·r + r·q) and multiplies n×r by r×q;
+	// the trial loop adds n·q. Top-k and Bernoulli draw few random numbers but pay this.
+	r := min(k, m)
+	perEstimate := memlimit.Sum(memlimit.Mul(n, q, r), memlimit.Mul(n+q, r), memlimit.Mul(n, q))
+	if total := memlimit.Mul(trials, int(min(perEstimate, uint64(1<<62)))); total > lim.maxWork {
+		return nil, fmt.Errorf("%w: %d trials × about %s multiply-adds per estimate (a %d×%d by %d×%d product over at most %d pairs) = %s, above -max-work %s; lower -trials or -k, or raise -max-work",
+			errTooMuchWork, trials, countString(perEstimate), n, r, r, q, r, countString(total), countString(lim.maxWork))
 	}
 	// The figures are homogeneous (degree 1 or 2 in X and in Y), and the sketches depend on the
 	// weights only up to a common factor: compute them on X·2^ex and Y·2^ey in a comfortable
@@ -306,8 +355,8 @@ func drawsPerTrial(p *estimator.Plan) int {
 func estimateMemory(n, m, q int, p *estimator.Plan) uint64 {
 	const f = 8 // bytes of a float64 or an int
 	r := m      // pairs one sketch uses, at most
-	if p.Method() == estimator.MethodCRS || p.Method() == estimator.MethodUniform ||
-		p.Method() == estimator.MethodWTACRS {
+	if p != nil && (p.Method() == estimator.MethodCRS || p.Method() == estimator.MethodUniform ||
+		p.Method() == estimator.MethodWTACRS) {
 		r = min(m, len(p.Kept())+p.Draws())
 	}
 	inputs := memlimit.Sum(memlimit.Mul(n, m, f), memlimit.Mul(m, q, f))
@@ -317,7 +366,7 @@ func estimateMemory(n, m, q int, p *estimator.Plan) uint64 {
 	// the mean, one draw's mean), twice over where it rescales; sampling without replacement also
 	// holds one product per positive pair (at most 16).
 	closed := memlimit.Sum(memlimit.Mul(3, n, m, f), memlimit.Mul(2, m, q, f), memlimit.Mul(5, n, q, f))
-	if p.Method() == estimator.MethodNoReplacement {
+	if p == nil || p.Method() == estimator.MethodNoReplacement {
 		closed = memlimit.Sum(closed, memlimit.Mul(estimator.MaxEnumeratedPairs, n, q, f))
 	}
 	trial := memlimit.Sum(memlimit.Mul(n, r, f), memlimit.Mul(r, q, f), memlimit.Mul(n, q, f), memlimit.Mul(4, m, f))
@@ -334,4 +383,15 @@ func countString(v uint64) string {
 		return strconv.FormatUint(v, 10)
 	}
 	return strconv.FormatFloat(float64(v), 'g', 3, 64)
+}
+
+// dim returns dimension i of a .npy shape read as a matrix (a 1-D array of n is n×1).
+func dim(shape []int, i int) int {
+	if i < len(shape) {
+		return shape[i]
+	}
+	if i == 1 && len(shape) == 1 {
+		return 1
+	}
+	return 0
 }

@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,6 +21,7 @@ import (
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -331,4 +335,42 @@ func sortedNames(t *testing.T, dir string) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// sparseNpy writes a .npy header declaring a rows×cols float32 array and extends the file to
+// the size it declares without writing the data (a sparse file: no disk is used).
+func sparseNpy(t *testing.T, path string, rows, cols int) {
+	t.Helper()
+	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
+	header += strings.Repeat(" ", 63-(10+len(header))%64) + "\n"
+	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(header)), byte(len(header)>>8))
+	b = append(b, header...)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	require.NoError(t, os.Truncate(path, int64(len(b))+int64(rows)*int64(cols)*4))
+}
+
+// Regression: a 6 GB (sparse) float32 .npy was read into 12 GB of float64 before any memory
+// check; NaN errors did not name the file.
+func TestEstimateChecksMemoryBeforeReading(t *testing.T) {
+	dir := t.TempDir()
+	x, y := filepath.Join(dir, "X.npy"), filepath.Join(dir, "Y.npy")
+	sparseNpy(t, x, 20000, 30000) // 2.4 GB of float32, 4.8 GB as float64
+	sparseNpy(t, y, 30000, 2)
+	var stdout, stderr bytes.Buffer
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	code := run([]string{"estimate", "-x", x, "-y", y, "-k", "3", "-mem-limit", "100MiB"}, &stdout, &stderr)
+	runtime.ReadMemStats(&after)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr.String(), "above the limit of 100.0 MiB")
+	assert.Contains(t, stderr.String(), x)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "nothing near the array's size was allocated")
+
+	nan := filepath.Join(dir, "nan.npy")
+	require.NoError(t, npyfile.Write(nan, matrix.Dense[float64]{Rows: 2, Cols: 2, Data: []float64{1, math.NaN(), 3, 4}}))
+	good := filepath.Join(dir, "good.npy")
+	require.NoError(t, npyfile.Write(good, matrix.Dense[float64]{Rows: 2, Cols: 2, Data: []float64{1, 2, 3, 4}}))
+	stderr.Reset()
+	assert.Equal(t, exitUsage, run([]string{"estimate", "-x", good, "-y", nan, "-k", "1"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), nan+" (Y)[0,1] = NaN")
 }

@@ -44,6 +44,37 @@ func ReadArray(path string) (Array, error) {
 	return d.decode()
 }
 
+// Info describes a .npy file from its header.
+type Info struct {
+	// Shape holds the dimensions (empty for a 0-d array).
+	Shape []int
+	// DType is the element type, as in [Array].
+	DType string
+	// Elements is the product of Shape: the float64 values [ReadArray] would allocate.
+	Elements int
+}
+
+// ReadInfo reads and checks the header of the .npy file at path, and that the file holds
+// exactly the data the header declares, without reading the data: a caller can check the
+// memory an array needs (8 bytes an element as float64) before [ReadArray] allocates it. Errors
+// are those of ReadArray.
+func ReadInfo(path string) (Info, error) {
+	f, d, err := open(path)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.Close()
+	h, err := d.header()
+	if err != nil {
+		return Info{}, err
+	}
+	n, err := d.checkSize(h)
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Shape: h.shape, DType: h.dtype.String(), Elements: n}, nil
+}
+
 // Decode reads one .npy array from the size bytes of r. Errors are those of [ReadArray],
 // without a file name. It allocates nothing that the size has not been checked against.
 func Decode(r io.ReaderAt, size int64) (Array, error) {
@@ -230,17 +261,11 @@ func elements(shape []int) (int, bool) {
 
 // data checks that the bytes after the header are exactly those h declares and converts them.
 func (d *decoder) data(h header) ([]float64, error) {
-	n, ok := elements(h.shape)
-	if !ok || n > maxInt/h.dtype.size {
-		return nil, d.errorf("shape %v of %d-byte elements overflows the element or byte count", h.shape, h.dtype.size)
+	n, err := d.checkSize(h)
+	if err != nil {
+		return nil, err
 	}
-	want, have := int64(n)*int64(h.dtype.size), d.size-d.dataOff
-	if have < want {
-		return nil, d.errorf("truncated data: shape %v of %s needs %d bytes but the file holds %d after the header", h.shape, h.dtype, want, have)
-	}
-	if have > want {
-		return nil, d.errorf("%d trailing bytes after the %d bytes of data that shape %v of %s needs", have-want, want, h.shape, h.dtype)
-	}
+	want := int64(n) * int64(h.dtype.size)
 	out := make([]float64, n)
 	const chunk = 1 << 16 // a multiple of every element size
 	buf := make([]byte, min(int64(chunk), want))
@@ -256,6 +281,23 @@ func (d *decoder) data(h header) ([]float64, error) {
 		first += m
 	}
 	return out, nil
+}
+
+// checkSize returns the element count of h after checking that the file holds exactly the data
+// the header declares.
+func (d *decoder) checkSize(h header) (int, error) {
+	n, ok := elements(h.shape)
+	if !ok || n > maxInt/h.dtype.size {
+		return 0, d.errorf("shape %v of %d-byte elements overflows the element or byte count", h.shape, h.dtype.size)
+	}
+	want, have := int64(n)*int64(h.dtype.size), d.size-d.dataOff
+	if have < want {
+		return 0, d.errorf("truncated data: shape %v of %s needs %d bytes but the file holds %d after the header", h.shape, h.dtype, want, have)
+	}
+	if have > want {
+		return 0, d.errorf("%d trailing bytes after the %d bytes of data that shape %v of %s needs", have-want, want, h.shape, h.dtype)
+	}
+	return n, nil
 }
 
 // convert decodes the elements of b, of type t, into dst (len(b) = len(dst)·t.size). On error

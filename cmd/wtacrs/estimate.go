@@ -191,7 +191,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	n, m, q := dim(dims[0], 0), dim(dims[0], 1), dim(dims[1], 1)
 	if err := memlimit.Check(fmt.Sprintf("estimate of a %d×%d by %d×%d product", n, m, dim(dims[1], 0), q),
 		estimateMemory(n, m, q, nil), lim.mem); err != nil {
-		return fmt.Errorf("X = %s, Y = %s: %w", *xPath, *yPath, err)
+		return fmt.Errorf("estimating with X = %s, Y = %s: %w", *xPath, *yPath, err)
 	}
 	x, err := npyfile.Read(*xPath)
 	if err != nil {
@@ -210,7 +210,7 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := estimate(x, y, method, *k, *c, *trials, *seed, lim)
 	if err != nil {
-		return fmt.Errorf("X = %s, Y = %s: %w", *xPath, *yPath, err)
+		return fmt.Errorf("estimating with X = %s, Y = %s: %w", *xPath, *yPath, err)
 	}
 	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -152,9 +153,17 @@ func (c Config) Validate() error {
 		if math.IsNaN(b) || b <= 0 || b > 1 {
 			return bad(tomlconf.Elem("analysis.budgets", i), b, "in (0, 1]")
 		}
+		if j := slices.Index(a.Budgets, b); j < i {
+			return bad(tomlconf.Elem("analysis.budgets", i), b, fmt.Sprintf("each budget once (analysis.budgets[%d] is %v too)", j, b))
+		}
 	}
 	if err := checkKinds("analysis.kinds", a.Kinds); err != nil {
 		return err
+	}
+	for i, k := range a.Kinds {
+		if j := slices.Index(a.Kinds, k); j < i {
+			return bad(tomlconf.Elem("analysis.kinds", i), string(k), fmt.Sprintf("each kind once (analysis.kinds[%d] is %q too)", j, k))
+		}
 	}
 	if a.Enabled && len(a.Kinds) == 0 {
 		return bad("analysis.kinds", a.Kinds, "at least one kind when analysis.enabled", "analysis.enabled")
@@ -170,6 +179,9 @@ func (c Config) Validate() error {
 	for i, s := range a.Sources {
 		if s != SourceExact && s != SourceCached {
 			return bad(tomlconf.Elem("analysis.sources", i), s, `"exact" or "cached"`)
+		}
+		if j := slices.Index(a.Sources, s); j < i {
+			return bad(tomlconf.Elem("analysis.sources", i), s, fmt.Sprintf("each source once (analysis.sources[%d] is %q too)", j, s))
 		}
 	}
 	seen := map[string]bool{}

@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wtacrs/wtacrs/estimator"
+	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
@@ -28,6 +30,27 @@ type TraceOptions struct {
 	// ignored (every step and block found is analysed). Zero value: the defaults of [Config],
 	// with every kind.
 	Analysis Analysis
+	// MemLimit is the most memory, in bytes, one step's traces may need once read (as float64,
+	// with the closed forms' buffers), checked from the .npy headers before a step is read; 0
+	// means the memory available now (memlimit.Default), memlimit.Unlimited none.
+	MemLimit uint64
+}
+
+// maxTraceIndex bounds the block and step numbers of trace directories.
+const maxTraceIndex = 1 << 30
+
+// traceIndex parses the number of a block<B> or step<N> directory: decimal digits without a
+// leading zero (block00.q would otherwise be the same layer as block0.q), at most maxTraceIndex.
+func traceIndex(digits, dir, what string) (int, error) {
+	if len(digits) > 1 && digits[0] == '0' {
+		return 0, fmt.Errorf("%w: %s: the %s number %s has a leading zero (write %s without it, so that no two directories name the same %s)",
+			ErrTrace, dir, what, digits, strings.TrimLeft(digits, "0"), what)
+	}
+	v, err := strconv.Atoi(digits)
+	if err != nil || v > maxTraceIndex {
+		return 0, fmt.Errorf("%w: %s: the %s number %s is above %d", ErrTrace, dir, what, digits, maxTraceIndex)
+	}
+	return v, nil
 }
 
 var (
@@ -82,7 +105,10 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 		if !ld.IsDir() || m == nil {
 			continue
 		}
-		block, _ := strconv.Atoi(m[1])
+		block, err := traceIndex(m[1], filepath.Join(dir, ld.Name()), "block")
+		if err != nil {
+			return nil, err
+		}
 		id := model.LayerID{Block: block, Kind: model.Kind(m[2])}
 		if !slices.Contains(cfg.Analysis.Kinds, id.Kind) {
 			continue
@@ -99,16 +125,23 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			step, err := strconv.Atoi(sm[1])
-			if err != nil || step < 1 {
-				return nil, fmt.Errorf("%w: %s: the step must be ≥ 1", ErrTrace, filepath.Join(dir, ld.Name(), sd.Name()))
+			stepDir := filepath.Join(dir, ld.Name(), sd.Name())
+			step, err := traceIndex(sm[1], stepDir, "step")
+			if err != nil {
+				return nil, err
 			}
-			o, h, g, err := readStep(filepath.Join(dir, ld.Name(), sd.Name()), id, step)
+			if step < 1 {
+				return nil, fmt.Errorf("%w: %s: the step must be ≥ 1", ErrTrace, stepDir)
+			}
+			if err := checkStepMemory(stepDir, opt.MemLimit); err != nil {
+				return nil, err
+			}
+			o, h, g, err := readStep(stepDir, id, step)
 			if err != nil {
 				return nil, err
 			}
 			if err := col.add(o, h, g); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrTrace, err)
+				return nil, fmt.Errorf("%w: %s: %w", ErrTrace, stepDir, err)
 			}
 			found++
 		}
@@ -140,6 +173,36 @@ func outOrDefault(out string) string {
 		return "results"
 	}
 	return out
+}
+
+// checkStepMemory refuses, from the .npy headers alone, a step whose traces would need more
+// than limit bytes (0: memlimit.Default()) once read: every array as float64, and with H
+// and ∇Z the closed form's buffers (a few d_in×d_out matrices and copies of H and ∇Z).
+func checkStepMemory(dir string, limit uint64) error {
+	if limit == 0 {
+		limit = memlimit.Default()
+	}
+	var total uint64
+	var shapes = map[string][]int{}
+	for _, name := range []string{TraceFiles.H, TraceFiles.DZ, TraceFiles.Valid, TraceFiles.ActNorms, TraceFiles.GradNorms, TraceFiles.CachedGradNorms} {
+		info, err := npyfile.ReadInfo(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrTrace, err)
+		}
+		shapes[name] = info.Shape
+		total = memlimit.Sum(total, memlimit.Mul(2, info.Elements, 8))
+	}
+	h, g := shapes[TraceFiles.H], shapes[TraceFiles.DZ]
+	if len(h) == 2 && len(g) == 2 {
+		total = memlimit.Sum(total, memlimit.Mul(6, h[1], g[1], 8), memlimit.Mul(2, h[0], h[1], 8), memlimit.Mul(2, g[0], g[1], 8))
+	}
+	if err := memlimit.Check("the traces of "+dir, total, limit); err != nil {
+		return fmt.Errorf("experiments: %w", err)
+	}
+	return nil
 }
 
 // readStep reads one step directory into an observation and, when present, H and ∇Z.

@@ -35,6 +35,7 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run (never into TRACE_DIR's own
 	sources := fs.String("sources", "exact,cached", "gradient norms to analyse: exact and/or cached")
 	kinds := fs.String("kinds", "q,k,v,o,ffn_in,ffn_out", "layer kinds to analyse")
 	padding := fs.Bool("include-padding", false, "analyse padding tokens too (default: only tokens valid.npy marks)")
+	memLimit := memLimitFlag(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
@@ -42,6 +43,9 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run (never into TRACE_DIR's own
 	if len(pos) != 1 {
 		fs.Usage()
 		return errUsage(fmt.Sprintf("analyze needs exactly one TRACE_DIR argument, got %d", len(pos)))
+	}
+	if *name == "" {
+		return errUsage("-name is empty: want the name of the output directory (default traces)")
 	}
 	a := experiments.DefaultConfig().Analysis
 	a.Budgets = nil
@@ -64,7 +68,7 @@ the batch. Outputs go to DIR/NAME/ as for wtacrs run (never into TRACE_DIR's own
 	a.IncludePadding = *padding
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	o, err := experiments.AnalyzeTraces(ctx, pos[0], experiments.TraceOptions{Out: *out, Name: *name, Analysis: a})
+	o, err := experiments.AnalyzeTraces(ctx, pos[0], experiments.TraceOptions{Out: *out, Name: *name, Analysis: a, MemLimit: memLimit()})
 	if err != nil {
 		return interruptedErr(ctx, err, "")
 	}

@@ -27,6 +27,9 @@ func memLimitFlag(fs *flag.FlagSet) func() uint64 {
 			if err != nil {
 				return err
 			}
+			if v == 0 {
+				return fmt.Errorf("%q: want a positive size (or none for no limit)", s)
+			}
 			limit, set = v, true
 			return nil
 		})

@@ -374,3 +374,46 @@ func TestEstimateChecksMemoryBeforeReading(t *testing.T) {
 	assert.Equal(t, exitUsage, run([]string{"estimate", "-x", good, "-y", nan, "-k", "1"}, &stdout, &stderr))
 	assert.Contains(t, stderr.String(), nan+" (Y)[0,1] = NaN")
 }
+
+// Regression: analyze accepted block numbers that overflow, counted block00.q and block0.q (or
+// step01 and step1) as different layers, read a 6 GB (sparse) H.npy without a memory check,
+// accepted duplicate sources and an empty -name, and -mem-limit 0 meant "the default".
+func TestAnalyzeRefusesAmbiguousOrHugeTraces(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, traces string)
+		args  []string
+		want  string
+	}{
+		{"block overflow", func(t *testing.T, d string) { writeTraces(t, filepath.Join(d, "x")); mv(t, d, "x/block0.v", "block9223372036854775808.v") }, nil, "above"},
+		{"leading zero block", func(t *testing.T, d string) { writeTraces(t, filepath.Join(d, "x")); mv(t, d, "x/block0.v", "block00.v") }, nil, "leading zero"},
+		{"leading zero step", func(t *testing.T, d string) {
+			writeTraces(t, filepath.Join(d, "x"))
+			mv(t, d, "x/block0.v", "block0.v")
+			require.NoError(t, os.Rename(filepath.Join(d, "block0.v", "step3"), filepath.Join(d, "block0.v", "step03")))
+		}, nil, "leading zero"},
+		{"huge H", func(t *testing.T, d string) {
+			writeTraces(t, filepath.Join(d, "x"))
+			mv(t, d, "x/block0.v", "block0.v")
+			sparseNpy(t, filepath.Join(d, "block0.v", "step3", "H.npy"), 40000, 40000)
+		}, []string{"-mem-limit", "1GiB"}, "above the limit of 1.0 GiB"},
+		{"duplicate source", func(t *testing.T, d string) { writeTraces(t, d) }, []string{"-sources", "exact,exact"}, "analysis.sources[1]"},
+		{"empty name", func(t *testing.T, d string) { writeTraces(t, d) }, []string{"-name", ""}, "-name is empty"},
+		{"mem-limit 0", func(t *testing.T, d string) { writeTraces(t, d) }, []string{"-mem-limit", "0"}, "want a positive size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			traces := t.TempDir()
+			tc.setup(t, traces)
+			var stdout, stderr bytes.Buffer
+			args := append(append([]string{"analyze", "-out", t.TempDir()}, tc.args...), traces)
+			assert.Equal(t, exitUsage, run(args, &stdout, &stderr))
+			assert.Contains(t, stderr.String(), tc.want)
+		})
+	}
+}
+
+// mv moves root/from to root/to.
+func mv(t *testing.T, root, from, to string) {
+	t.Helper()
+	require.NoError(t, os.Rename(filepath.Join(root, from), filepath.Join(root, to)))
+}

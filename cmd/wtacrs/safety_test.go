@@ -385,8 +385,14 @@ func TestAnalyzeRefusesAmbiguousOrHugeTraces(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"block overflow", func(t *testing.T, d string) { writeTraces(t, filepath.Join(d, "x")); mv(t, d, "x/block0.v", "block9223372036854775808.v") }, nil, "above"},
-		{"leading zero block", func(t *testing.T, d string) { writeTraces(t, filepath.Join(d, "x")); mv(t, d, "x/block0.v", "block00.v") }, nil, "leading zero"},
+		{"block overflow", func(t *testing.T, d string) {
+			writeTraces(t, filepath.Join(d, "x"))
+			mv(t, d, "x/block0.v", "block9223372036854775808.v")
+		}, nil, "above"},
+		{"leading zero block", func(t *testing.T, d string) {
+			writeTraces(t, filepath.Join(d, "x"))
+			mv(t, d, "x/block0.v", "block00.v")
+		}, nil, "leading zero"},
 		{"leading zero step", func(t *testing.T, d string) {
 			writeTraces(t, filepath.Join(d, "x"))
 			mv(t, d, "x/block0.v", "block0.v")

@@ -114,6 +114,9 @@ func ReadTSV(path string) (*Dataset, error) {
 	return ParseTSV(f, path)
 }
 
+// maxLine is the longest line ParseTSV accepts.
+const maxLine = 16 << 20
+
 // ParseTSV reads an RTE-format TSV stream; name is used in error messages and as Dataset.Name.
 // A UTF-8 byte-order mark and CRLF line ends are accepted and blank lines are skipped.
 // Columns other than index, sentence1, sentence2 and label are rejected, as are duplicate
@@ -122,7 +125,7 @@ func ReadTSV(path string) (*Dataset, error) {
 // no rows is an error wrapping ErrEmpty.
 func ParseTSV(r io.Reader, name string) (*Dataset, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
 	ds := &Dataset{Name: name}
 	col := map[string]int{"index": -1, "sentence1": -1, "sentence2": -1, "label": -1}
 	nfields := 0
@@ -139,16 +142,16 @@ func ParseTSV(r io.Reader, name string) (*Dataset, error) {
 				f = strings.TrimSpace(f)
 				j, ok := col[f]
 				if !ok {
-					return nil, fmt.Errorf("%w: %s:%d: unknown column %q in header (want index, sentence1, sentence2[, label])", ErrFormat, name, line, f)
+					return nil, fmt.Errorf("%w: %s line %d: unknown column %q in header (want index, sentence1, sentence2[, label])", ErrFormat, name, line, f)
 				}
 				if j >= 0 {
-					return nil, fmt.Errorf("%w: %s:%d: column %q appears twice in header", ErrFormat, name, line, f)
+					return nil, fmt.Errorf("%w: %s line %d: column %q appears twice in header", ErrFormat, name, line, f)
 				}
 				col[f] = i
 			}
 			for _, req := range []string{"index", "sentence1", "sentence2"} {
 				if col[req] < 0 {
-					return nil, fmt.Errorf("%w: %s:%d: header lacks column %q", ErrFormat, name, line, req)
+					return nil, fmt.Errorf("%w: %s line %d: header lacks column %q", ErrFormat, name, line, req)
 				}
 			}
 			ds.Labelled = col["label"] >= 0
@@ -159,35 +162,38 @@ func ParseTSV(r io.Reader, name string) (*Dataset, error) {
 		}
 		fields := strings.Split(text, "\t")
 		if len(fields) != nfields {
-			return nil, fmt.Errorf("%w: %s:%d: %d tab-separated fields, header has %d", ErrFormat, name, line, len(fields), nfields)
+			return nil, fmt.Errorf("%w: %s line %d: %d tab-separated fields, header has %d", ErrFormat, name, line, len(fields), nfields)
 		}
 		idx, err := strconv.Atoi(strings.TrimSpace(fields[col["index"]]))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s:%d: index %q is not an integer", ErrFormat, name, line, fields[col["index"]])
+			return nil, fmt.Errorf("%w: %s line %d: index %q is not an integer", ErrFormat, name, line, fields[col["index"]])
 		}
 		if prev, dup := seen[idx]; dup {
-			return nil, fmt.Errorf("%w: %s:%d: index %d already used on line %d", ErrFormat, name, line, idx, prev)
+			return nil, fmt.Errorf("%w: %s line %d: index %d already used on line %d", ErrFormat, name, line, idx, prev)
 		}
 		seen[idx] = line
 		ex := Example{Index: idx, Sentence1: strings.TrimSpace(fields[col["sentence1"]]),
 			Sentence2: strings.TrimSpace(fields[col["sentence2"]]), Label: NoLabel, Line: line}
 		if ex.Sentence1 == "" || ex.Sentence2 == "" {
-			return nil, fmt.Errorf("%w: %s:%d: empty sentence", ErrFormat, name, line)
+			return nil, fmt.Errorf("%w: %s line %d: empty sentence", ErrFormat, name, line)
 		}
 		if strings.ContainsRune(ex.Sentence1, '\r') || strings.ContainsRune(ex.Sentence2, '\r') {
-			return nil, fmt.Errorf("%w: %s:%d: a carriage return inside a sentence (a file with old Mac line ends? convert them to \\n)", ErrFormat, name, line)
+			return nil, fmt.Errorf("%w: %s line %d: a carriage return inside a sentence (a file with old Mac line ends? convert them to \\n)", ErrFormat, name, line)
 		}
 		if ds.Labelled {
 			l, err := ParseLabel(strings.TrimSpace(fields[col["label"]]))
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+				return nil, fmt.Errorf("%w: %s line %d: unknown label %q (want entailment or not_entailment)", ErrFormat, name, line, strings.TrimSpace(fields[col["label"]]))
 			}
 			ex.Label = l
 		}
 		ds.Examples = append(ds.Examples, ex)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %s:%d: %v", ErrFormat, name, line+1, err)
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%w: %s line %d is longer than %d MiB, the longest line this reader accepts (is it a TSV file?)", ErrFormat, name, line+1, maxLine>>20)
+		}
+		return nil, fmt.Errorf("%w: %s line %d: %v", ErrFormat, name, line+1, err)
 	}
 	if line == 0 {
 		return nil, fmt.Errorf("%w: %s: no header line", ErrEmpty, name)

@@ -35,14 +35,14 @@ func TestParseTSV(t *testing.T) {
 			want: []Example{{0, "\"A\" b.", "c \"d", Entailment, 2}}},
 		{name: "trailing blank line", in: hdr + "0\tA.\tB.\tentailment\n\n",
 			want: []Example{{0, "A.", "B.", Entailment, 2}}},
-		{name: "too few fields", in: hdr + "0\tA.\tB.\tentailment\n1\tA.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv:3: 3 tab-separated fields"},
-		{name: "too many fields", in: hdr + "0\tA.\tB.\tentailment\textra\n", wantErr: ErrFormat, msg: "f.tsv:2: 5"},
-		{name: "bad index", in: hdr + "x\tA.\tB.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv:2: index \"x\""},
-		{name: "duplicate index", in: hdr + "0\tA.\tB.\tentailment\n0\tC.\tD.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv:3: index 0 already used on line 2"},
-		{name: "unknown label", in: hdr + "0\tA.\tB.\tcontradiction\n", wantErr: ErrFormat, msg: "f.tsv:2: data: malformed input: unknown label \"contradiction\""},
-		{name: "empty sentence", in: hdr + "0\t \tB.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv:2: empty sentence"},
-		{name: "unknown column", in: "index\tpremise\tsentence2\tlabel\n", wantErr: ErrFormat, msg: "f.tsv:1: unknown column \"premise\""},
-		{name: "missing column", in: "index\tsentence1\tlabel\n", wantErr: ErrFormat, msg: "f.tsv:1: header lacks column \"sentence2\""},
+		{name: "too few fields", in: hdr + "0\tA.\tB.\tentailment\n1\tA.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv line 3: 3 tab-separated fields"},
+		{name: "too many fields", in: hdr + "0\tA.\tB.\tentailment\textra\n", wantErr: ErrFormat, msg: "f.tsv line 2: 5"},
+		{name: "bad index", in: hdr + "x\tA.\tB.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv line 2: index \"x\""},
+		{name: "duplicate index", in: hdr + "0\tA.\tB.\tentailment\n0\tC.\tD.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv line 3: index 0 already used on line 2"},
+		{name: "unknown label", in: hdr + "0\tA.\tB.\tcontradiction\n", wantErr: ErrFormat, msg: "f.tsv line 2: unknown label \"contradiction\""},
+		{name: "empty sentence", in: hdr + "0\t \tB.\tentailment\n", wantErr: ErrFormat, msg: "f.tsv line 2: empty sentence"},
+		{name: "unknown column", in: "index\tpremise\tsentence2\tlabel\n", wantErr: ErrFormat, msg: "f.tsv line 1: unknown column \"premise\""},
+		{name: "missing column", in: "index\tsentence1\tlabel\n", wantErr: ErrFormat, msg: "f.tsv line 1: header lacks column \"sentence2\""},
 		{name: "duplicate column", in: "index\tsentence1\tsentence1\tlabel\n", wantErr: ErrFormat, msg: "appears twice"},
 		{name: "empty file", in: "", wantErr: ErrEmpty, msg: "no header"},
 		{name: "header only", in: hdr, wantErr: ErrEmpty, msg: "no examples"},
@@ -136,5 +136,15 @@ func TestCarriageReturnInsideSentence(t *testing.T) {
 	t.Parallel()
 	_, err := ParseTSV(strings.NewReader("index\tsentence1\tsentence2\tlabel\n0\ta\rb\tc\tentailment\n"), "mac.tsv")
 	require.ErrorIs(t, err, ErrFormat)
-	assert.ErrorContains(t, err, "mac.tsv:2: a carriage return")
+	assert.ErrorContains(t, err, "mac.tsv line 2: a carriage return")
+}
+
+// Regression: a line longer than the reader's buffer (an 18 MiB line, or gigabytes of NUL bytes
+// after the header) gave the scanner's "token too long".
+func TestLineTooLong(t *testing.T) {
+	t.Parallel()
+	in := "index\tsentence1\tsentence2\tlabel\n" + strings.Repeat("\x00", maxLine+1)
+	_, err := ParseTSV(strings.NewReader(in), "big.tsv")
+	require.ErrorIs(t, err, ErrFormat)
+	assert.ErrorContains(t, err, "big.tsv line 2 is longer than 16 MiB")
 }

@@ -129,7 +129,7 @@ func (v *Variant) FillDefaults(given func(name string) bool) {
 }
 
 // maxVariantEpochs bounds Variant.Epochs as train bounds its epochs.
-const maxVariantEpochs = math.MaxInt32
+const maxVariantEpochs = train.MaxEpochs
 
 // Validate returns nil or a *tomlconf.FieldError wrapping ErrConfig for the first invalid key,
 // named from the top of the file ("compare.variant[1].ratio", "train.max_len"; errors of the

@@ -174,6 +174,10 @@ func (c Config) Kind(k model.Kind) KindConfig {
 // Bounds of the step counts, so that the schedule's step arithmetic cannot overflow.
 const maxCount = math.MaxInt32
 
+// MaxEpochs bounds epochs: far above any fine-tuning or pretraining schedule, it turns a typo
+// (2^31 epochs of a small set would train for years) into an error.
+const MaxEpochs = 100_000
+
 // Validate returns nil or a *tomlconf.FieldError wrapping ErrConfig for the first invalid field,
 // its model.Key relative to the configuration's own table ("layers.q.ratio") and without a line
 // ([ParseConfig] adds the file and line). A check that involves two keys (heads and dim,
@@ -209,8 +213,8 @@ func (c Config) Validate() error {
 		return bad("max_dev", c.MaxDev, "≥ 0")
 	case c.BatchSize < 1:
 		return bad("batch_size", c.BatchSize, "≥ 1")
-	case c.Epochs < 1 || c.Epochs > maxCount:
-		return bad("epochs", c.Epochs, fmt.Sprintf("in [1, %d]", maxCount))
+	case c.Epochs < 1 || c.Epochs > MaxEpochs:
+		return bad("epochs", c.Epochs, fmt.Sprintf("in [1, %d]", MaxEpochs))
 	case !finite(c.LearningRate) || c.LearningRate <= 0:
 		return bad("learning_rate", c.LearningRate, "a finite value > 0")
 	case !count(c.WarmupSteps):

@@ -34,8 +34,8 @@ func TestParseConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"max_len 2", "max_len = 2\n", "t.toml line 1: max_len = 2, want ≥ 3"},
 		{"only train_path", "epochs = 1\ntrain_path = \"train.tsv\"\n", "t.toml line 2: missing key dev_path, want it set together with train_path"},
 		{"only dev_path", "dev_path = \"dev.tsv\"\n", "t.toml line 1: missing key train_path, want it set together with dev_path"},
-		{"epochs 0", "epochs = 0\n", "t.toml line 1: epochs = 0, want in [1, 2147483647]"},
-		{"epochs overflow", "epochs = 9223372036854775807\n", "t.toml line 1: epochs = 9223372036854775807, want in [1, 2147483647]"},
+		{"epochs 0", "epochs = 0\n", "t.toml line 1: epochs = 0, want in [1, 100000]"},
+		{"epochs overflow", "epochs = 9223372036854775807\n", "t.toml line 1: epochs = 9223372036854775807, want in [1, 100000]"},
 		{"constant_steps overflow", "constant_steps = 9223372036854775807\n", "t.toml line 1: constant_steps = 9223372036854775807"},
 		{"warmup_steps negative", "warmup_steps = -1\n", "t.toml line 1: warmup_steps = -1, want in [0, 2147483647]"},
 		{"negative lr", "learning_rate = -1.0\n", "t.toml line 1: learning_rate = -1, want a finite value > 0"},
@@ -90,7 +90,7 @@ dev_path = "b.tsv"
 max_train = 5
 max_dev = 6
 batch_size = 7
-epochs = 2147483647
+epochs = 100000
 learning_rate = 1e-3
 warmup_steps = 9
 constant_steps = 0
@@ -108,7 +108,7 @@ v = {method = "", ratio = 0.0}
 `, "t.toml")
 	require.NoError(t, err)
 	want := Config{Dim: 64, Heads: 8, Blocks: 3, FFNDim: 100, MaxLen: 3, VocabSize: 8, TrainPath: "a.tsv", DevPath: "b.tsv",
-		MaxTrain: 5, MaxDev: 6, BatchSize: 7, Epochs: 2147483647, LearningRate: 1e-3, WarmupSteps: 9, Beta2: 0.5,
+		MaxTrain: 5, MaxDev: 6, BatchSize: 7, Epochs: 100000, LearningRate: 1e-3, WarmupSteps: 9, Beta2: 0.5,
 		Epsilon: 1e-12, WeightDecay: 0.01, Seed: 1<<63 - 1, Precision: "float64",
 		Layers: map[model.Kind]KindConfig{"q": {MethodWTACRS, 1}, "k": {MethodExact, 0.7}, "v": {"", 0}}}
 	assert.Equal(t, want, c)

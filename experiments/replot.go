@@ -321,7 +321,7 @@ func keysOf[V any](m map[int]V) map[int]bool {
 }
 
 func lossFigure(dir string) (*plots.Figure, error) {
-	t, err := readTable(dir, Files.Training, trainingHeader, true)
+	t, err := readTable(dir, TrainingFile, trainingHeader, true)
 	if err != nil || t == nil || len(t.rows) == 0 {
 		return nil, err
 	}

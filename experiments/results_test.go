@@ -37,9 +37,9 @@ func TestCheckResultsDir(t *testing.T) {
 
 	// Some other program's manifest.json.
 	other := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.Files.Manifest), []byte(`{"name": "my web app", "icons": []}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.ManifestFile), []byte(`{"name": "my web app", "icons": []}`), 0o644))
 	assert.ErrorIs(t, experiments.CheckResultsDir(other, "exp"), experiments.ErrNotResults)
-	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.Files.Manifest), []byte(`not json`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.ManifestFile), []byte(`not json`), 0o644))
 	assert.ErrorIs(t, experiments.CheckResultsDir(other, "exp"), experiments.ErrNotResults)
 }
 
@@ -54,7 +54,7 @@ func TestRunReplacesItsOwnResults(t *testing.T) {
 	cfg.Experiment.Description = "second"
 	o, err := experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(5, 0)})
 	require.NoError(t, err)
-	sum, err := os.ReadFile(filepath.Join(o.Dir, experiments.Files.Summary))
+	sum, err := os.ReadFile(filepath.Join(o.Dir, experiments.SummaryFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(sum), "second")
 	entries, err := os.ReadDir(out)

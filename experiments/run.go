@@ -175,19 +175,19 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		return nil, err
 	}
 	files := map[string][]byte{
-		Files.Config:   conf,
-		Files.Training: encodeCSV(trainingHeader, training),
+		ConfigFile:   conf,
+		TrainingFile: encodeCSV(trainingHeader, training),
 	}
 	if cfg.Analysis.Enabled {
-		files[Files.Layers] = encodeCSV(layersHeader, layersRows(out.Records))
+		files[LayersFile] = encodeCSV(layersHeader, layersRows(out.Records))
 		curves := out.Records
 		if !cfg.Analysis.AllCurves {
 			curves = plottedCurves(curves)
 		}
-		files[Files.Curves] = encodeCSV(curvesHeader, curvesRows(curves))
+		files[CurvesFile] = encodeCSV(curvesHeader, curvesRows(curves))
 	}
 	if compare != nil {
-		files[Files.Compare] = encodeCSV(compareHeader, compare)
+		files[CompareFile] = encodeCSV(compareHeader, compare)
 	}
 	m, err := writeResultsTo(target, cfg, files, start, opt.Now, res, timings)
 	if err != nil {
@@ -243,10 +243,10 @@ func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, 
 	if err != nil {
 		return Manifest{}, err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, Files.Summary), sum, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, SummaryFile), sum, 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
-	hash := sha256.Sum256(files[Files.Config])
+	hash := sha256.Sum256(files[ConfigFile])
 	commit, dirty := gitCommit()
 	end := now()
 	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
@@ -257,10 +257,10 @@ func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, 
 		m.Files = append(m.Files, name)
 	}
 	m.Files = append(m.Files, figs...)
-	m.Files = append(m.Files, Files.Summary, Files.Manifest)
+	m.Files = append(m.Files, SummaryFile, ManifestFile)
 	sortStrings(m.Files)
 	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
-	if err := os.WriteFile(filepath.Join(tmp, Files.Manifest), append(js, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
 	if err := target.Commit(tmp); err != nil {

@@ -136,7 +136,7 @@ const maxVariantEpochs = math.MaxInt32
 // line).
 func (c Config) Validate() error {
 	bad := func(key string, v any, want string, related ...string) error {
-		return &tomlconf.FieldError{Key: key, Value: tomlValue(v), Want: want, Related: related, Err: ErrConfig}
+		return &tomlconf.FieldError{Key: key, Value: tomlconf.Format(v), Want: want, Related: related, Err: ErrConfig}
 	}
 	if !nameRE.MatchString(c.Experiment.Name) || c.Experiment.Name == "." || c.Experiment.Name == ".." {
 		return bad("experiment.name", c.Experiment.Name, "letters, digits, '-', '_' or '.' (default: the file's base name)")
@@ -216,33 +216,6 @@ func checkKinds(key string, kinds []model.Kind) error {
 		}
 	}
 	return nil
-}
-
-// tomlValue writes a value of a configuration in TOML syntax for a message.
-func tomlValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		return strconv.Quote(x)
-	case float64:
-		switch {
-		case math.IsNaN(x):
-			return "nan"
-		case math.IsInf(x, 1):
-			return "inf"
-		case math.IsInf(x, -1):
-			return "-inf"
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case []float64:
-		if len(x) == 0 {
-			return "[]"
-		}
-	case []string:
-		if len(x) == 0 {
-			return "[]"
-		}
-	}
-	return fmt.Sprint(v)
 }
 
 // VariantConfig returns the training configuration of variant v: base with v's method on v's

@@ -399,15 +399,7 @@ func render(v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		switch {
-		case math.IsNaN(x):
-			return "nan"
-		case math.IsInf(x, 1):
-			return "inf"
-		case math.IsInf(x, -1):
-			return "-inf"
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		return formatFloat(x)
 	case bool:
 		return strconv.FormatBool(x)
 	case time.Time:

@@ -31,10 +31,15 @@ var (
 
 // Config is one experiment. Zero-valued tables take the defaults of [DefaultConfig].
 type Config struct {
-	Experiment Experiment   `toml:"experiment"`
-	Analysis   Analysis     `toml:"analysis"`
-	Compare    Compare      `toml:"compare"`
-	Train      train.Config `toml:"train"`
+	// Experiment is the [experiment] table: the name and description.
+	Experiment Experiment `toml:"experiment"`
+	// Analysis is the [analysis] table: what the observed run records and analyses.
+	Analysis Analysis `toml:"analysis"`
+	// Compare is the [compare] table: the training variants run after the observed run.
+	Compare Compare `toml:"compare"`
+	// Train is the [train] table: the observed run's training configuration, over
+	// train.DefaultConfig().
+	Train train.Config `toml:"train"`
 }
 
 // Experiment names the experiment.
@@ -76,6 +81,7 @@ type Analysis struct {
 // Compare lists training variants run one after the other after the observed run, for the
 // accuracy and memory comparison. Default: none.
 type Compare struct {
+	// Variants are the [[compare.variant]] tables, run in this order.
 	Variants []Variant `toml:"variant"`
 }
 

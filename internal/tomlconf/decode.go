@@ -30,7 +30,9 @@ type Defaulter interface {
 
 // Meta describes a decoded text: its file name, its key positions and the keys it gave.
 type Meta struct {
-	File  string
+	// File is the file name given to [Decode], used in errors.
+	File string
+	// Index is the line index of the text's keys, for [Meta.Locate].
 	Index *Index
 	given map[string]bool
 }

@@ -16,8 +16,10 @@ import (
 //
 // with the parts that are empty left out.
 type FieldError struct {
-	File string // the file name; "" when the configuration comes from elsewhere
-	Line int    // 1-based line; 0 when not known
+	// File is the file name; "" when the configuration comes from elsewhere.
+	File string
+	// Line is the 1-based line of the key in File; 0 when not known.
+	Line int
 	// Key is the dotted key as described in the package documentation, relative to the table
 	// the validator was given; for malformed TOML the key the parser was at, or "".
 	Key string

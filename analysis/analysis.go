@@ -26,8 +26,9 @@ type Stats struct {
 	AllZero bool
 	// Mass[c] is P_C for the c heaviest pairs, c = 0..min(K, M); Fraction[c] = c/K.
 	Mass, Fraction []float64
-	// ChosenC is the |C| of [estimator.ChooseC]; MassAtC is P_C there.
+	// ChosenC is the |C| of [estimator.ChooseC].
 	ChosenC int
+	// MassAtC is P_C at ChosenC, Mass[ChosenC].
 	MassAtC float64
 	// Theorem2 reports P_C > |C|/k at ChosenC (false when ChosenC is 0).
 	Theorem2 bool

@@ -52,7 +52,10 @@ type Config struct {
 
 // Splits is a loaded, tokenized train/dev pair.
 type Splits struct {
-	Tokenizer  *Tokenizer
+	// Tokenizer is the tokenizer both splits were encoded with: read from Config.Vocab, or built
+	// from the train split.
+	Tokenizer *Tokenizer
+	// Train and Dev are the examples of the two splits as read, in file order.
 	Train, Dev *Dataset
 	// TrainEnc and DevEnc are the encoded sets; their row i is example i of Train and Dev.
 	TrainEnc, DevEnc *Encoded

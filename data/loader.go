@@ -9,14 +9,24 @@ import (
 // Encoded is a data set encoded to fixed-length rows. Row i (sample i) is example i of the
 // source set; all slices are row-major with SeqLen entries per row (Labels and Index: one per row).
 type Encoded struct {
-	Name      string
+	// Name is the source set's name (its file or split name), used in messages.
+	Name string
+	// N is the number of samples (rows) and SeqLen the fixed length of every row in tokens
+	// (the maxLen it was encoded to, at least 3).
 	N, SeqLen int
-	IDs       []int
-	Mask      []bool
-	Segments  []int
-	Labels    []Label // NoLabel for an unlabelled set
-	Index     []int   // the file's index column of each sample
-	Truncated int     // samples that lost tokens to truncation
+	// IDs are the token ids, N·SeqLen of them: each row [CLS] s1 [SEP] s2 [SEP] then [PAD]s.
+	IDs []int
+	// Mask is true on real tokens and false on padding, N·SeqLen entries.
+	Mask []bool
+	// Segments are the segment ids (0 for [CLS] s1 [SEP] and padding, 1 for s2 [SEP]),
+	// N·SeqLen entries.
+	Segments []int
+	// Labels holds one label per sample; NoLabel for an unlabelled set.
+	Labels []Label
+	// Index holds, per sample, the file's index column of its example.
+	Index []int
+	// Truncated is the number of samples that lost tokens to truncation.
+	Truncated int
 }
 
 // Encode encodes every example of d with tok to maxLen tokens. It returns an error wrapping
@@ -52,14 +62,21 @@ func Encode(d *Dataset, tok *Tokenizer, maxLen int) (*Encoded, error) {
 // input is model.Batch): Size samples of SeqLen tokens, row-major: token t of row r is at
 // r·SeqLen + t, which is also its pooled token index in the trainer.
 type Minibatch struct {
+	// Size is the number of samples (a loader's BatchSize, fewer in a final batch) and SeqLen
+	// the tokens per sample, as in the Encoded set.
 	Size, SeqLen int
 	// Indices are the samples' rows in the Encoded set (0..N-1), stable across epochs: the key
 	// of the gradient-norm cache.
-	Indices  []int
-	IDs      []int
-	Mask     []bool // false on padding: attention ignores these and WTA-CRS gives them weight 0
+	Indices []int
+	// IDs are the token ids, Size·SeqLen of them, copied from the set's rows.
+	IDs []int
+	// Mask is true on real tokens and false on padding (Size·SeqLen entries): attention ignores
+	// the padding and WTA-CRS gives it weight 0.
+	Mask []bool
+	// Segments are the segment ids of the tokens (0 or 1), Size·SeqLen entries.
 	Segments []int
-	Labels   []Label
+	// Labels holds one label per sample (NoLabel in an unlabelled set).
+	Labels []Label
 }
 
 // Valid returns the number of non-padding tokens of the batch.
@@ -75,10 +92,15 @@ func (b *Minibatch) Valid() int {
 
 // LoaderConfig sets how a Loader batches a set.
 type LoaderConfig struct {
-	BatchSize int    `toml:"batch_size"` // samples per batch, at least 1
-	Shuffle   bool   `toml:"shuffle"`    // permute the samples each epoch
-	Seed      uint64 `toml:"seed"`       // seed of the permutation
-	DropLast  bool   `toml:"drop_last"`  // drop a final batch smaller than BatchSize
+	// BatchSize is the number of samples per batch, at least 1 (no default).
+	BatchSize int `toml:"batch_size"`
+	// Shuffle permutes the samples anew each epoch (see [Loader.Order]); false keeps the set's
+	// order.
+	Shuffle bool `toml:"shuffle"`
+	// Seed seeds the permutation, together with the epoch; unused without Shuffle.
+	Seed uint64 `toml:"seed"`
+	// DropLast drops a final batch smaller than BatchSize; false keeps it.
+	DropLast bool `toml:"drop_last"`
 }
 
 // Loader serves the batches of an Encoded set. It is immutable and safe for concurrent use.

@@ -203,10 +203,14 @@ func (t *Tokenizer) Decode(ids []int) string {
 
 // Encoding is one encoded pair of fixed length.
 type Encoding struct {
-	IDs      []int  // [CLS] s1 [SEP] s2 [SEP] [PAD]...
-	Mask     []bool // true on real tokens, false on padding
-	Segments []int  // 0 for [CLS] s1 [SEP], 1 for s2 [SEP], 0 on padding
-	Len      int    // number of real tokens
+	// IDs are the maxLen token ids: [CLS] s1 [SEP] s2 [SEP] [PAD]...
+	IDs []int
+	// Mask is true on real tokens, false on padding.
+	Mask []bool
+	// Segments are the segment ids: 0 for [CLS] s1 [SEP], 1 for s2 [SEP], 0 on padding.
+	Segments []int
+	// Len is the number of real tokens, at most maxLen.
+	Len int
 	// Truncated is the number of word tokens removed to fit maxLen.
 	Truncated int
 }

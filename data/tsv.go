@@ -64,17 +64,25 @@ func ParseLabel(s string) (Label, error) {
 
 // Example is one sentence pair.
 type Example struct {
-	Index     int    // the file's index column
-	Sentence1 string // premise
-	Sentence2 string // hypothesis
-	Label     Label  // NoLabel for an unlabelled split
-	Line      int    // 1-based line of the example in its file (0 if not read from a file)
+	// Index is the value of the file's index column.
+	Index int
+	// Sentence1 is the premise.
+	Sentence1 string
+	// Sentence2 is the hypothesis.
+	Sentence2 string
+	// Label is the class; NoLabel for an unlabelled split.
+	Label Label
+	// Line is the 1-based line of the example in its file (0 if not read from a file).
+	Line int
 }
 
 // Dataset is the examples of one split, in file order.
 type Dataset struct {
-	Name     string // file name or split name, used in messages
-	Labelled bool   // whether the file had a label column
+	// Name is the file name or split name, used in messages.
+	Name string
+	// Labelled reports whether the file had a label column.
+	Labelled bool
+	// Examples are the sentence pairs in file order.
 	Examples []Example
 }
 

@@ -29,6 +29,16 @@ func invariantCase(t *testing.T) (x, y matrix.Dense[float64], w []float64) {
 	return x, y, w
 }
 
+// invariantPlan returns a fresh invariantCase and the plan of method m over its weights w with
+// budget 3 (|C| by the rule).
+func invariantPlan(t *testing.T, m estimator.Method) (x, y matrix.Dense[float64], w []float64, p *estimator.Plan) {
+	t.Helper()
+	x, y, w = invariantCase(t)
+	p, err := estimator.NewPlan(m, w, 3, estimator.AutoC)
+	require.NoError(t, err)
+	return x, y, w, p
+}
+
 // planState is everything a plan's accessors show, with one sketch and the closed form.
 type planState struct {
 	method                estimator.Method
@@ -70,13 +80,10 @@ func scribble[T int | float64](v []T) {
 // from and into its sketches leaves the plan, its later sketches and its closed form unchanged.
 func TestPlanHandsOutCopies(t *testing.T) {
 	t.Parallel()
-	x, y, _ := invariantCase(t)
 	for _, m := range estimator.Methods() {
 		t.Run(m.String(), func(t *testing.T) {
 			t.Parallel()
-			_, _, w := invariantCase(t)
-			p, err := estimator.NewPlan(m, w, 3, estimator.AutoC)
-			require.NoError(t, err)
+			x, y, w, p := invariantPlan(t, m)
 			before := stateOf(t, x, y, p)
 			scribble(w)
 			scribble(p.Kept())
@@ -117,10 +124,8 @@ func TestSketchKeptIsNotPlanStorage(t *testing.T) {
 // outside [0, M()).
 func TestPlanProbAndScaleMatchTheirSlices(t *testing.T) {
 	t.Parallel()
-	_, _, w := invariantCase(t)
 	for _, m := range estimator.Methods() {
-		p, err := estimator.NewPlan(m, w, 3, estimator.AutoC)
-		require.NoError(t, err)
+		_, _, _, p := invariantPlan(t, m)
 		probs, scales := p.Probs(), p.Scales()
 		require.Len(t, scales, p.M(), "%v", m)
 		if m == estimator.MethodTopK || m == estimator.MethodNoReplacement {
@@ -182,13 +187,10 @@ func TestWithScaleRejectsBadScales(t *testing.T) {
 // estimator bit for bit.
 func TestWithScaleIsACopy(t *testing.T) {
 	t.Parallel()
-	x, y, _ := invariantCase(t)
 	for _, m := range estimator.Methods() {
 		t.Run(m.String(), func(t *testing.T) {
 			t.Parallel()
-			_, _, w := invariantCase(t)
-			p, err := estimator.NewPlan(m, w, 3, estimator.AutoC)
-			require.NoError(t, err)
+			x, y, _, p := invariantPlan(t, m)
 			before := stateOf(t, x, y, p)
 
 			same, err := p.WithScale(p.Scales())

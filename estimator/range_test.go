@@ -43,6 +43,19 @@ func repeat[T matrix.Float](v T, n int) []T {
 	return out
 }
 
+// requireEdgeNorm checks the row norm (RowNorms) and the column norm (columnNorms of the
+// transpose) of the single row v against bigNorm.
+func requireEdgeNorm[T matrix.Float](t *testing.T, v []T) {
+	t.Helper()
+	want := bigNorm(v)
+	d, err := matrix.NewDense(1, len(v), v)
+	require.NoError(t, err)
+	got := RowNorms(d)[0]
+	assert.True(t, sameFloat(got, want), "RowNorms: %v, want %v", got, want)
+	col := columnNorms(matrix.Transpose(d)).float64s()[0]
+	assert.True(t, sameFloat(col, want), "column norm: %v, want %v", col, want)
+}
+
 // TestNormsAtFloatLimits is the regression test of norms whose sums of squares underflowed to
 // zero (rows of 1e-300: weight 0, a biased estimate) or overflowed (rows of 1e300: refused as
 // "NaN or Inf in input"): row and column norms are right at the edges of float range.
@@ -70,13 +83,7 @@ func TestNormsAtFloatLimits(t *testing.T) {
 	for _, tc := range rows64 {
 		t.Run("float64/"+tc.name, func(t *testing.T) {
 			t.Parallel()
-			want := bigNorm(tc.v)
-			d, err := matrix.NewDense(1, len(tc.v), tc.v)
-			require.NoError(t, err)
-			got := RowNorms(d)[0]
-			assert.True(t, sameFloat(got, want), "RowNorms: %v, want %v", got, want)
-			col := columnNorms(matrix.Transpose(d)).float64s()[0]
-			assert.True(t, sameFloat(col, want), "column norm: %v, want %v", col, want)
+			requireEdgeNorm(t, tc.v)
 		})
 	}
 	rows32 := []struct {
@@ -93,13 +100,7 @@ func TestNormsAtFloatLimits(t *testing.T) {
 	for _, tc := range rows32 {
 		t.Run("float32/"+tc.name, func(t *testing.T) {
 			t.Parallel()
-			want := bigNorm(tc.v)
-			d, err := matrix.NewDense(1, len(tc.v), tc.v)
-			require.NoError(t, err)
-			got := RowNorms(d)[0]
-			assert.True(t, sameFloat(got, want), "RowNorms: %v, want %v", got, want)
-			col := columnNorms(matrix.Transpose(d)).float64s()[0]
-			assert.True(t, sameFloat(col, want), "column norm: %v, want %v", col, want)
+			requireEdgeNorm(t, tc.v)
 		})
 	}
 }

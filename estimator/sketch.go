@@ -24,9 +24,10 @@ type Sketch struct {
 	// Draws lists the randomly chosen pairs in draw order (Bernoulli and sampling without
 	// replacement: ascending index). It is nil in a sketch from [Plan.SampleMerged].
 	Draws []int
-	// Index lists every pair the estimate uses once, ascending; Scale[j] is the factor of pair
-	// Index[j]: 1 for a kept pair, the sum of its draws' scales for a drawn pair.
+	// Index lists every pair the estimate uses once, ascending.
 	Index []int
+	// Scale[j] is the factor of pair Index[j], one per entry of Index and finite: 1 for a kept
+	// pair, the sum of its draws' scales for a drawn pair.
 	Scale []float64
 }
 

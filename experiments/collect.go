@@ -18,14 +18,19 @@ import (
 // Record is the analysis of one layer, step, norm source and budget: one row of layers.csv and
 // the curve rows of curves.csv.
 type Record struct {
-	Layer       model.LayerID
+	// Layer is the linear layer analysed.
+	Layer model.LayerID
+	// Step is the 1-based optimiser step (for trace input, the N of step<N>) and Epoch its
+	// 0-based epoch (0 for trace input).
 	Step, Epoch int
 	// Source is SourceExact or SourceCached.
 	Source string
 	// Budget is the fraction k/|D|.
 	Budget float64
 	// Cold reports that the gradient-norm cache had no entry for some sample (cached source).
-	Cold  bool
+	Cold bool
+	// Stats are the statistics of the weights at Budget: the cumulative-mass curve, the |C| of
+	// the rule and Theorem 2's quantities.
 	Stats analysis.Stats
 	// ExactRatio is the exact closed-form variance ratio WTA-CRS/CRS when the matrices were
 	// available (trace input, exact source), NaN otherwise.

@@ -32,10 +32,15 @@ var (
 
 // Config is one experiment. Zero-valued tables take the defaults of [DefaultConfig].
 type Config struct {
-	Experiment Experiment   `toml:"experiment"`
-	Analysis   Analysis     `toml:"analysis"`
-	Compare    Compare      `toml:"compare"`
-	Train      train.Config `toml:"train"`
+	// Experiment is the [experiment] table: the name and description.
+	Experiment Experiment `toml:"experiment"`
+	// Analysis is the [analysis] table: what the observed run records and analyses.
+	Analysis Analysis `toml:"analysis"`
+	// Compare is the [compare] table: the training variants run after the observed run.
+	Compare Compare `toml:"compare"`
+	// Train is the [train] table: the observed run's training configuration, over
+	// train.DefaultConfig().
+	Train train.Config `toml:"train"`
 }
 
 // Experiment names the experiment.
@@ -77,6 +82,7 @@ type Analysis struct {
 // Compare lists training variants run one after the other after the observed run, for the
 // accuracy and memory comparison. Default: none.
 type Compare struct {
+	// Variants are the [[compare.variant]] tables, run in this order.
 	Variants []Variant `toml:"variant"`
 }
 
@@ -137,7 +143,7 @@ const maxVariantEpochs = train.MaxEpochs
 // line).
 func (c Config) Validate() error {
 	bad := func(key string, v any, want string, related ...string) error {
-		return &tomlconf.FieldError{Key: key, Value: tomlValue(v), Want: want, Related: related, Err: ErrConfig}
+		return &tomlconf.FieldError{Key: key, Value: tomlconf.Format(v), Want: want, Related: related, Err: ErrConfig}
 	}
 	if !nameRE.MatchString(c.Experiment.Name) || c.Experiment.Name == "." || c.Experiment.Name == ".." {
 		return bad("experiment.name", c.Experiment.Name, "letters, digits, '-', '_' or '.' (default: the file's base name)")
@@ -228,33 +234,6 @@ func checkKinds(key string, kinds []model.Kind) error {
 		}
 	}
 	return nil
-}
-
-// tomlValue writes a value of a configuration in TOML syntax for a message.
-func tomlValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		return strconv.Quote(x)
-	case float64:
-		switch {
-		case math.IsNaN(x):
-			return "nan"
-		case math.IsInf(x, 1):
-			return "inf"
-		case math.IsInf(x, -1):
-			return "-inf"
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case []float64:
-		if len(x) == 0 {
-			return "[]"
-		}
-	case []string:
-		if len(x) == 0 {
-			return "[]"
-		}
-	}
-	return fmt.Sprint(v)
 }
 
 // VariantConfig returns the training configuration of variant v: base with v's method on v's

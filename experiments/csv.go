@@ -12,13 +12,28 @@ import (
 	"strings"
 )
 
-// Files are the names of the files a run writes into its output directory.
-var Files = struct {
-	Config, Manifest, Summary, Layers, Curves, Training, Compare string
-}{
-	Config: "config.toml", Manifest: "manifest.json", Summary: "summary.md",
-	Layers: "layers.csv", Curves: "curves.csv", Training: "training.csv", Compare: "compare.csv",
-}
+// The names of the files a run writes into its output directory, besides the figures. They
+// are constants: every writer and reader of a results directory agrees on them.
+const (
+	// ConfigFile holds the configuration as run, in TOML ([Config.Encode]).
+	ConfigFile = "config.toml"
+	// ManifestFile holds the [Manifest] in JSON: what was run, where, when, and every file
+	// written.
+	ManifestFile = "manifest.json"
+	// SummaryFile is the Markdown summary of the run ([Summarize]).
+	SummaryFile = "summary.md"
+	// LayersFile holds one row of analysis statistics per analysed layer and step (only when
+	// the analysis is enabled).
+	LayersFile = "layers.csv"
+	// CurvesFile holds the points of the cumulative-mass curves of the analysed layers (only
+	// when the analysis is enabled).
+	CurvesFile = "curves.csv"
+	// TrainingFile holds the training loss of every variant at every step.
+	TrainingFile = "training.csv"
+	// CompareFile holds one row per compared training variant (only when variants are
+	// configured).
+	CompareFile = "compare.csv"
+)
 
 // CSV headers. Every CSV file has a layer column ("block0.q"; "all" in compare.csv).
 var (

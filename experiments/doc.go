@@ -18,8 +18,8 @@
 //
 // # Outputs
 //
-// [Run] writes into <out>/<name>/ (see [Files]): the configuration as run (config.toml),
-// manifest.json, CSV files of every plotted number, the figures as PNG and SVG, and summary.md.
+// [Run] writes into <out>/<name>/: the configuration as run ([ConfigFile]), [ManifestFile], CSV
+// files of every plotted number, the figures as PNG and SVG, and [SummaryFile].
 // Before any training the destination is checked and locked (package internal/outdir): it must
 // be absent or a results directory of this experiment ([CheckResultsDir]: its manifest lists
 // every entry) that holds none of the run's inputs, and no other run may be writing it;

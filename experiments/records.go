@@ -19,7 +19,7 @@ type recordKey struct {
 // is absent); a curve without its layers.csv row is an error. Errors wrap ErrResults and name the
 // file and line.
 func LoadRecords(dir string) ([]Record, error) {
-	lt, err := readTable(dir, Files.Layers, layersHeader, true)
+	lt, err := readTable(dir, LayersFile, layersHeader, true)
 	if err != nil || lt == nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func LoadRecords(dir string) ([]Record, error) {
 		}
 		index[recordKey{r.Layer.String(), r.Source, r.Step, r.Budget}] = i
 	}
-	ct, err := readTable(dir, Files.Curves, curvesHeader, true)
+	ct, err := readTable(dir, CurvesFile, curvesHeader, true)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func LoadRecords(dir string) ([]Record, error) {
 			}
 			j, ok := index[recordKey{ct.str(i, "layer"), ct.str(i, "source"), step, budget}]
 			if !ok {
-				return nil, fmt.Errorf("%w: %s line %d: no row of %s for this curve", ErrResults, ct.name, i+2, Files.Layers)
+				return nil, fmt.Errorf("%w: %s line %d: no row of %s for this curve", ErrResults, ct.name, i+2, LayersFile)
 			}
 			s := &recs[j].Stats
 			if c != len(s.Mass) || math.IsNaN(mass) {

@@ -71,6 +71,8 @@ func Replot(dir string) ([]string, error) {
 // NamedFigure is a figure and the base name of its files.
 type NamedFigure struct {
 	plots.Figure
+	// Name is the base name of the figure's files, without extension: for example
+	// "curves_k0.1_exact" or "top10_cached"; [Replot] writes Name.png and Name.svg.
 	Name string
 }
 
@@ -321,7 +323,7 @@ func keysOf[V any](m map[int]V) map[int]bool {
 }
 
 func lossFigure(dir string) (*plots.Figure, error) {
-	t, err := readTable(dir, Files.Training, trainingHeader, true)
+	t, err := readTable(dir, TrainingFile, trainingHeader, true)
 	if err != nil || t == nil || len(t.rows) == 0 {
 		return nil, err
 	}

@@ -22,19 +22,19 @@ var ErrNotResults = errors.New("experiments: not a results directory")
 // experiment, and lists every entry of dir, each a regular file. Otherwise it returns an error
 // wrapping ErrNotResults that says what differs. Only such a directory is ever replaced.
 func CheckResultsDir(dir, name string) error {
-	js, err := os.ReadFile(filepath.Join(dir, Files.Manifest))
+	js, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: no %s", ErrNotResults, Files.Manifest)
+			return fmt.Errorf("%w: no %s", ErrNotResults, ManifestFile)
 		}
 		return fmt.Errorf("%w: %w", ErrNotResults, err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(js, &m); err != nil {
-		return fmt.Errorf("%w: %s is not a manifest this program wrote: %v", ErrNotResults, Files.Manifest, err)
+		return fmt.Errorf("%w: %s is not a manifest this program wrote: %v", ErrNotResults, ManifestFile, err)
 	}
-	if m.Experiment != name || m.ConfigSHA256 == "" || !slices.Contains(m.Files, Files.Manifest) {
-		return fmt.Errorf("%w: %s is not the manifest of experiment %q", ErrNotResults, Files.Manifest, name)
+	if m.Experiment != name || m.ConfigSHA256 == "" || !slices.Contains(m.Files, ManifestFile) {
+		return fmt.Errorf("%w: %s is not the manifest of experiment %q", ErrNotResults, ManifestFile, name)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -50,7 +50,7 @@ func CheckResultsDir(dir, name string) error {
 		if len(extra) > 5 {
 			extra = append(extra[:5], fmt.Sprintf("and %d more", len(extra)-5))
 		}
-		return fmt.Errorf("%w: it holds entries its %s does not list: %s", ErrNotResults, Files.Manifest, strings.Join(extra, ", "))
+		return fmt.Errorf("%w: it holds entries its %s does not list: %s", ErrNotResults, ManifestFile, strings.Join(extra, ", "))
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func openTarget(parent, name, experiment string, inputs []string) (*outdir.Targe
 // list of dir's manifest.json, rewriting it atomically, so that dir stays a results directory
 // that a later run may replace. A dir without a manifest is left alone.
 func RecordFiles(dir string, names []string) error {
-	path := filepath.Join(dir, Files.Manifest)
+	path := filepath.Join(dir, ManifestFile)
 	js, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -12,14 +12,25 @@ import (
 	"github.com/wtacrs/wtacrs/experiments"
 )
 
-func TestCheckResultsDir(t *testing.T) {
-	t.Parallel()
+// tinyConfig is the default configuration as experiment "exp" of one epoch.
+func tinyConfig() experiments.Config {
 	cfg := experiments.DefaultConfig()
 	cfg.Experiment.Name = "exp"
 	cfg.Train.Epochs = 1
-	out := t.TempDir()
+	return cfg
+}
+
+// tinyRun runs cfg into out with five fake training steps.
+func tinyRun(t *testing.T, cfg experiments.Config, out string) *experiments.Outcome {
+	t.Helper()
 	o, err := experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(5, 0)})
 	require.NoError(t, err)
+	return o
+}
+
+func TestCheckResultsDir(t *testing.T) {
+	t.Parallel()
+	o := tinyRun(t, tinyConfig(), t.TempDir())
 	require.NoError(t, experiments.CheckResultsDir(o.Dir, "exp"))
 
 	assert.ErrorContains(t, experiments.CheckResultsDir(o.Dir, "other"), `not the manifest of experiment "other"`)
@@ -37,24 +48,19 @@ func TestCheckResultsDir(t *testing.T) {
 
 	// Some other program's manifest.json.
 	other := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.Files.Manifest), []byte(`{"name": "my web app", "icons": []}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.ManifestFile), []byte(`{"name": "my web app", "icons": []}`), 0o644))
 	assert.ErrorIs(t, experiments.CheckResultsDir(other, "exp"), experiments.ErrNotResults)
-	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.Files.Manifest), []byte(`not json`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(other, experiments.ManifestFile), []byte(`not json`), 0o644))
 	assert.ErrorIs(t, experiments.CheckResultsDir(other, "exp"), experiments.ErrNotResults)
 }
 
 func TestRunReplacesItsOwnResults(t *testing.T) {
 	t.Parallel()
-	cfg := experiments.DefaultConfig()
-	cfg.Experiment.Name = "exp"
-	cfg.Train.Epochs = 1
-	out := t.TempDir()
-	_, err := experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(5, 0)})
-	require.NoError(t, err)
+	cfg, out := tinyConfig(), t.TempDir()
+	tinyRun(t, cfg, out)
 	cfg.Experiment.Description = "second"
-	o, err := experiments.Run(context.Background(), cfg, experiments.Options{Out: out, Train: fakeTrain(5, 0)})
-	require.NoError(t, err)
-	sum, err := os.ReadFile(filepath.Join(o.Dir, experiments.Files.Summary))
+	o := tinyRun(t, cfg, out)
+	sum, err := os.ReadFile(filepath.Join(o.Dir, experiments.SummaryFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(sum), "second")
 	entries, err := os.ReadDir(out)

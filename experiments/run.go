@@ -45,22 +45,33 @@ type Options struct {
 
 // Manifest describes a run; it is written as manifest.json.
 type Manifest struct {
+	// Experiment is the experiment's name, [Experiment.Name]: the results directory's base
+	// name, which [CheckResultsDir] compares.
 	Experiment string `json:"experiment"`
 	// ConfigSHA256 is the SHA-256 of config.toml as written.
 	ConfigSHA256 string `json:"config_sha256"`
-	Seed         uint64 `json:"seed"`
+	// Seed is the training seed, train.seed of the configuration.
+	Seed uint64 `json:"seed"`
 	// GitCommit is the commit the program was built from (the build's VCS stamp; for a
 	// program run with `go run`, `git rev-parse HEAD` of the working directory), or "unknown".
 	GitCommit string `json:"git_commit"`
 	// GitDirty reports that the program was built from (or run in) a working tree with changes
 	// not committed: GitCommit then does not describe the code exactly.
-	GitDirty  bool      `json:"git_dirty"`
-	GoVersion string    `json:"go_version"`
-	GOOS      string    `json:"goos"`
-	GOARCH    string    `json:"goarch"`
-	CPUs      int       `json:"cpus"`
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
+	GitDirty bool `json:"git_dirty"`
+	// GoVersion is the Go release the program was built with (runtime.Version).
+	GoVersion string `json:"go_version"`
+	// GOOS is the operating system the program ran on (runtime.GOOS).
+	GOOS string `json:"goos"`
+	// GOARCH is the architecture the program ran on (runtime.GOARCH).
+	GOARCH string `json:"goarch"`
+	// CPUs is the number of logical CPUs of the machine (runtime.NumCPU).
+	CPUs int `json:"cpus"`
+	// Start is when the run began, in UTC from [Options.Now]: after the memory check, before
+	// the output directory is locked.
+	Start time.Time `json:"start"`
+	// End is when the run's outputs were complete, in UTC from [Options.Now]: before the
+	// manifest is written and the staging directory swapped into place.
+	End time.Time `json:"end"`
 	// WallSeconds is End − Start.
 	WallSeconds float64 `json:"wall_seconds"`
 	// Timings are the non-reproducible figures of each training run (kept out of the CSVs).
@@ -71,20 +82,28 @@ type Manifest struct {
 
 // Timing is the speed of one training run.
 type Timing struct {
-	Run             string  `json:"run"`
-	TrainSeconds    float64 `json:"train_seconds"`
+	// Run is the run's name: [RunVariantName] for the observed run, else the variant's name.
+	Run string `json:"run"`
+	// TrainSeconds is the time spent in training steps, in seconds (train.Result.TrainTime).
+	TrainSeconds float64 `json:"train_seconds"`
+	// TokensPerSecond is the training throughput in pooled tokens per second
+	// (train.Result.TokensPerSecond).
 	TokensPerSecond float64 `json:"tokens_per_second"`
 }
 
 // Outcome is what [Run] returns.
 type Outcome struct {
 	// Dir is the output directory <out>/<name>.
-	Dir      string
+	Dir string
+	// Manifest is the manifest written as manifest.json.
 	Manifest Manifest
-	// Main is the result of the observed training run; Variants those of [compare] in order.
-	Main     *train.Result
+	// Main is the result of the observed training run.
+	Main *train.Result
+	// Variants are the results of the [compare] variants, in the configuration's order.
 	Variants []*train.Result
-	Records  []Record
+	// Records are the analyses of the observed run, sorted as [Collector.Records] sorts them;
+	// empty when the analysis is disabled.
+	Records []Record
 }
 
 // RunVariantName is the run name of the observed training run.
@@ -175,19 +194,19 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		return nil, err
 	}
 	files := map[string][]byte{
-		Files.Config:   conf,
-		Files.Training: encodeCSV(trainingHeader, training),
+		ConfigFile:   conf,
+		TrainingFile: encodeCSV(trainingHeader, training),
 	}
 	if cfg.Analysis.Enabled {
-		files[Files.Layers] = encodeCSV(layersHeader, layersRows(out.Records))
+		files[LayersFile] = encodeCSV(layersHeader, layersRows(out.Records))
 		curves := out.Records
 		if !cfg.Analysis.AllCurves {
 			curves = plottedCurves(curves)
 		}
-		files[Files.Curves] = encodeCSV(curvesHeader, curvesRows(curves))
+		files[CurvesFile] = encodeCSV(curvesHeader, curvesRows(curves))
 	}
 	if compare != nil {
-		files[Files.Compare] = encodeCSV(compareHeader, compare)
+		files[CompareFile] = encodeCSV(compareHeader, compare)
 	}
 	m, err := writeResultsTo(target, cfg, files, start, opt.Now, res, timings)
 	if err != nil {
@@ -243,10 +262,10 @@ func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, 
 	if err != nil {
 		return Manifest{}, err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, Files.Summary), sum, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, SummaryFile), sum, 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
-	hash := sha256.Sum256(files[Files.Config])
+	hash := sha256.Sum256(files[ConfigFile])
 	commit, dirty := gitCommit()
 	end := now()
 	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
@@ -257,10 +276,10 @@ func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, 
 		m.Files = append(m.Files, name)
 	}
 	m.Files = append(m.Files, figs...)
-	m.Files = append(m.Files, Files.Summary, Files.Manifest)
+	m.Files = append(m.Files, SummaryFile, ManifestFile)
 	sortStrings(m.Files)
 	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
-	if err := os.WriteFile(filepath.Join(tmp, Files.Manifest), append(js, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
 	if err := target.Commit(tmp); err != nil {

@@ -69,7 +69,7 @@ func gatherSummary(dir string, cfg Config, res *train.Result, timings []Timing) 
 		return s, err
 	}
 	s.analyses = groupAnalyses(layerRowsOf(recs))
-	t, err := readTable(dir, Files.Compare, compareHeader, true)
+	t, err := readTable(dir, CompareFile, compareHeader, true)
 	if err != nil {
 		return s, err
 	}

@@ -20,7 +20,7 @@ type traceSeed struct {
 }
 
 // traceSeedFiles are the file names of a step directory in the order of traceSeed.files.
-var traceSeedFiles = [6]string{TraceFiles.H, TraceFiles.DZ, TraceFiles.Valid, TraceFiles.ActNorms, TraceFiles.GradNorms, TraceFiles.CachedGradNorms}
+var traceSeedFiles = [6]string{TraceHFile, TraceDZFile, TraceValidFile, TraceActNormsFile, TraceGradNormsFile, TraceCachedGradNormsFile}
 
 // encodeNpy returns the .npy bytes of an array; it panics on an array Encode refuses, which
 // the seeds below never are.

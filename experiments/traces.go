@@ -58,10 +58,26 @@ var (
 	stepDirRE  = regexp.MustCompile(`^step(\d+)$`)
 )
 
-// TraceFiles names the .npy files of one layer and step (see the package documentation).
-var TraceFiles = struct{ H, DZ, Valid, ActNorms, GradNorms, CachedGradNorms string }{
-	"H.npy", "dZ.npy", "valid.npy", "act_norms.npy", "grad_norms.npy", "cached_grad_norms.npy",
-}
+// The names of the .npy files of one layer and step of a trace directory (layout in the
+// package documentation).
+const (
+	// TraceHFile holds the layer input H, tokens × d_in.
+	TraceHFile = "H.npy"
+	// TraceDZFile holds the output gradient ∇Z, tokens × d_out.
+	TraceDZFile = "dZ.npy"
+	// TraceValidFile holds the optional padding mask, one value per token, non-zero for a real
+	// token.
+	TraceValidFile = "valid.npy"
+	// TraceActNormsFile holds the row norms ‖H_t‖, one per token; read only where TraceHFile
+	// is absent.
+	TraceActNormsFile = "act_norms.npy"
+	// TraceGradNormsFile holds the row norms ‖∇Z_t‖, one per token; read only where
+	// TraceDZFile is absent.
+	TraceGradNormsFile = "grad_norms.npy"
+	// TraceCachedGradNormsFile holds the cached gradient norms ‖∇Z_t‖ of Algorithm 1, one per
+	// token.
+	TraceCachedGradNormsFile = "cached_grad_norms.npy"
+)
 
 // AnalyzeTraces runs the analyses of [Run] on the .npy traces under dir (layout in the package
 // documentation) and writes the same outputs (layers.csv, curves.csv, figures, summary.md,
@@ -155,9 +171,9 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 		return nil, err
 	}
 	files := map[string][]byte{
-		Files.Config: conf,
-		Files.Layers: encodeCSV(layersHeader, layersRows(recs)),
-		Files.Curves: encodeCSV(curvesHeader, curvesRows(recs)),
+		ConfigFile: conf,
+		LayersFile: encodeCSV(layersHeader, layersRows(recs)),
+		CurvesFile: encodeCSV(curvesHeader, curvesRows(recs)),
 	}
 	out := &Outcome{Dir: target.Dir(), Records: recs}
 	m, err := writeResultsTo(target, cfg, files, start, time.Now, nil, nil)
@@ -223,11 +239,11 @@ func readStep(dir string, id model.LayerID, step int) (train.Observation, matrix
 		}
 		return data, shape, true, nil
 	}
-	hd, hs, hok, err := read(TraceFiles.H, 2)
+	hd, hs, hok, err := read(TraceHFile, 2)
 	if err != nil {
 		return o, h, g, err
 	}
-	gd, gs, gok, err := read(TraceFiles.DZ, 2)
+	gd, gs, gok, err := read(TraceDZFile, 2)
 	if err != nil {
 		return o, h, g, err
 	}
@@ -242,7 +258,7 @@ func readStep(dir string, id model.LayerID, step int) (train.Observation, matrix
 	for _, f := range []struct {
 		name string
 		dst  *[]float64
-	}{{TraceFiles.ActNorms, &o.ActNorms}, {TraceFiles.GradNorms, &o.GradNorms}, {TraceFiles.CachedGradNorms, &o.CachedGradNorms}} {
+	}{{TraceActNormsFile, &o.ActNorms}, {TraceGradNormsFile, &o.GradNorms}, {TraceCachedGradNormsFile, &o.CachedGradNorms}} {
 		d, _, ok, err := read(f.name, 1)
 		if err != nil {
 			return o, h, g, err
@@ -253,7 +269,7 @@ func readStep(dir string, id model.LayerID, step int) (train.Observation, matrix
 	}
 	if o.ActNorms == nil || (o.GradNorms == nil && o.CachedGradNorms == nil) {
 		return o, h, g, fmt.Errorf("%w: %s needs %s or %s, and %s, %s or %s", ErrTrace, dir,
-			TraceFiles.H, TraceFiles.ActNorms, TraceFiles.DZ, TraceFiles.GradNorms, TraceFiles.CachedGradNorms)
+			TraceHFile, TraceActNormsFile, TraceDZFile, TraceGradNormsFile, TraceCachedGradNormsFile)
 	}
 	n := len(o.ActNorms)
 	for name, v := range map[string][]float64{"gradient norms": o.GradNorms, "cached gradient norms": o.CachedGradNorms} {
@@ -264,13 +280,13 @@ func readStep(dir string, id model.LayerID, step int) (train.Observation, matrix
 	if !hok || !gok {
 		h, g = matrix.Dense[float64]{}, matrix.Dense[float64]{}
 	}
-	vd, _, ok, err := read(TraceFiles.Valid, 1)
+	vd, _, ok, err := read(TraceValidFile, 1)
 	if err != nil {
 		return o, h, g, err
 	}
 	if ok {
 		if len(vd) != n {
-			return o, h, g, fmt.Errorf("%w: %s: %d validity flags for %d tokens", ErrTrace, filepath.Join(dir, TraceFiles.Valid), len(vd), n)
+			return o, h, g, fmt.Errorf("%w: %s: %d validity flags for %d tokens", ErrTrace, filepath.Join(dir, TraceValidFile), len(vd), n)
 		}
 		o.Valid = make([]bool, n)
 		for t, v := range vd {

@@ -143,14 +143,8 @@ func checkAPIErrors(t *testing.T, d, other *Device) {
 	})
 
 	t.Run("Estimator", func(t *testing.T) {
-		alloc := func(dev *Device, r, c int) *Matrix {
-			x, err := dev.Alloc(r, c)
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = x.Free() })
-			return x
-		}
-		h, g, dw := alloc(d, n, dIn), alloc(d, n, dOut), alloc(d, dIn, dOut)
-		wrong, foreign := alloc(d, dOut, dIn), alloc(other, dIn, dOut)
+		h, g, dw := alloc(t, d, n, dIn), alloc(t, d, n, dOut), alloc(t, d, dIn, dOut)
+		wrong, foreign := alloc(t, d, dOut, dIn), alloc(t, other, dIn, dOut)
 		e, err := d.NewEstimator(shape, wtacrs(8))
 		require.NoError(t, err)
 		assert.Equal(t, shape, e.Shape())
@@ -164,8 +158,8 @@ func checkAPIErrors(t *testing.T, d, other *Device) {
 		assert.ErrorIs(t, e.GradW(foreign, h, g, 1, 1), ErrDevice)
 		assert.ErrorIs(t, d.GradW(wrong, h, g), estimator.ErrShape)
 		assert.ErrorIs(t, d.GradW(foreign, h, g), ErrDevice)
-		assert.ErrorIs(t, d.GradH(alloc(d, n, dOut), g, alloc(d, dIn, dOut)), estimator.ErrShape)
-		assert.ErrorIs(t, e.Backward(alloc(d, n, dIn), dw, h, g, foreign, 1, 1), ErrDevice)
+		assert.ErrorIs(t, d.GradH(alloc(t, d, n, dOut), g, alloc(t, d, dIn, dOut)), estimator.ErrShape)
+		assert.ErrorIs(t, e.Backward(alloc(t, d, n, dIn), dw, h, g, foreign, 1, 1), ErrDevice)
 
 		weights := []struct {
 			name string
@@ -188,7 +182,7 @@ func checkAPIErrors(t *testing.T, d, other *Device) {
 		_, err = e.Trace()
 		require.NoError(t, err)
 
-		gone := alloc(d, n, dOut)
+		gone := alloc(t, d, n, dOut)
 		require.NoError(t, gone.Free())
 		assert.ErrorIs(t, e.GradW(dw, h, gone, 1, 1), ErrClosed)
 		require.NoError(t, e.Free())

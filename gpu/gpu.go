@@ -35,6 +35,8 @@ var (
 // Shape is the shape of the estimates of an [Estimator]: H is N×DIn, G (∇Z) is N×DOut and ∇W is
 // DIn×DOut; the pairs of the product are the N tokens.
 type Shape struct {
+	// N is the number of tokens (rows of H and G), DIn the columns of H and DOut the columns
+	// of G; each in [1, 2³¹).
 	N, DIn, DOut int
 }
 
@@ -52,11 +54,13 @@ type Options struct {
 	Method estimator.Method
 	// K is the budget: the number of rows of the sampled product, 1 ≤ K < 2³¹.
 	K int
-	// FixedC keeps exactly C pairs, 0 ≤ C ≤ min(K−1, N), as estimator.NewWTACRSFixed (WTA-CRS
-	// only). Without it |C| follows the rule of estimator.ChooseC (every pair of positive weight
-	// when K ≥ N, as estimator.NewWTACRS) and C must be 0.
+	// FixedC keeps exactly C pairs, as estimator.NewWTACRSFixed (WTA-CRS only). Without it |C|
+	// follows the rule of estimator.ChooseC (every pair of positive weight when K ≥ N, as
+	// estimator.NewWTACRS).
 	FixedC bool
-	C      int
+	// C is the number of pairs kept exactly with FixedC, 0 ≤ C ≤ min(K−1, N); it must be 0
+	// without FixedC.
+	C int
 }
 
 // check validates o for n pairs, with the rules and the sentinels of estimator.NewPlan.

@@ -27,6 +27,63 @@ func openDevice(t testing.TB) *Device {
 	return d
 }
 
+// upload copies m to d; the device matrix is freed when the test ends.
+func upload(t testing.TB, d *Device, m matrix.Dense[float32]) *Matrix {
+	t.Helper()
+	x, err := d.Upload(m)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = x.Free() })
+	return x
+}
+
+// alloc allocates a rows×cols matrix on d; it is freed when the test ends.
+func alloc(t testing.TB, d *Device, rows, cols int) *Matrix {
+	t.Helper()
+	x, err := d.Alloc(rows, cols)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = x.Free() })
+	return x
+}
+
+// uploadPair uploads H (n×dIn) and G (n×dOut) to d and allocates the dIn×dOut result ∇W, all
+// freed when the test ends.
+func uploadPair(t testing.TB, d *Device, h, g matrix.Dense[float32]) (dh, dg, dw *Matrix) {
+	t.Helper()
+	return upload(t, d, h), upload(t, d, g), alloc(t, d, h.Cols, g.Cols)
+}
+
+// newEstimator makes an estimator for s and o on d; it is freed when the test ends.
+func newEstimator(t testing.TB, d *Device, s Shape, o Options) *Estimator {
+	t.Helper()
+	e, err := d.NewEstimator(s, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Free() })
+	return e
+}
+
+// requireSketchProduct requires every entry of the device estimate got, a float32 sum of k
+// gathered terms, to be within gemmTolerance of the sketch's product computed in float64 on the
+// host. It returns the worst ratio of error to tolerance.
+func requireSketchProduct(t testing.TB, got, h, g matrix.Dense[float32], sk *estimator.Sketch, k int) float64 {
+	t.Helper()
+	want, err := estimator.ApplyTransA(matrix.ToFloat64(h), matrix.ToFloat64(g), sk)
+	require.NoError(t, err)
+	absSk := &estimator.Sketch{M: sk.M, Index: sk.Index, Scale: make([]float64, len(sk.Scale))}
+	for j, s := range sk.Scale {
+		absSk.Scale[j] = math.Abs(s)
+	}
+	absTerms, err := estimator.ApplyTransA(matrix.ToFloat64(abs32(h)), matrix.ToFloat64(abs32(g)), absSk)
+	require.NoError(t, err)
+	worst := 0.0
+	for i := range want.Data {
+		diff := math.Abs(float64(got.Data[i]) - want.Data[i])
+		tol := gemmTolerance(k, absTerms.Data[i])
+		require.LessOrEqual(t, diff, tol, "entry %d of ∇W", i)
+		worst = max(worst, diff/max(tol, 1e-300))
+	}
+	return worst
+}
+
 // randomPair returns H (n×dIn) and G (n×dOut) with Gaussian entries and heavy-tailed row scales,
 // so that WTA-CRS keeps a non-trivial set.
 func randomPair(seed uint64, n, dIn, dOut int) (h, g matrix.Dense[float32]) {
@@ -100,8 +157,6 @@ func TestDeviceParity(t *testing.T) {
 		h, g := randomPair(11, sh.n, sh.dIn, sh.dOut)
 		cpuW, err := estimator.WeightsTransA(h, g)
 		require.NoError(t, err)
-		h64, g64 := matrix.ToFloat64(h), matrix.ToFloat64(g)
-		ah, ag := matrix.ToFloat64(abs32(h)), matrix.ToFloat64(abs32(g))
 		type parityCase struct {
 			name string
 			opts Options
@@ -148,40 +203,17 @@ func TestDeviceParity(t *testing.T) {
 				t.Logf("|C| = %d, draws = %d, P_C = %.4f", len(tr.Kept), len(tr.Draws), plan.MassC())
 
 				// The estimate against the sketch's product computed in float64 on the host.
-				want, err := estimator.ApplyTransA(h64, g64, sk)
-				require.NoError(t, err)
-				absSk := &estimator.Sketch{M: sk.M, Index: sk.Index, Scale: make([]float64, len(sk.Scale))}
-				for j, s := range sk.Scale {
-					absSk.Scale[j] = math.Abs(s)
-				}
-				absTerms, err := estimator.ApplyTransA(ah, ag, absSk)
-				require.NoError(t, err)
-				worst := 0.0
-				for i := range want.Data {
-					diff := math.Abs(float64(got.Data[i]) - want.Data[i])
-					tol := gemmTolerance(k, absTerms.Data[i])
-					require.LessOrEqual(t, diff, tol, "entry %d of ∇W", i)
-					worst = max(worst, diff/max(tol, 1e-300))
-				}
-				t.Logf("worst error / tolerance = %.3g", worst)
+				t.Logf("worst error / tolerance = %.3g", requireSketchProduct(t, got, h, g, sk, k))
 			})
 		}
 		t.Run(sh.name+"/exact", func(t *testing.T) {
-			dh, err := d.Upload(h)
-			require.NoError(t, err)
-			defer dh.Free()
-			dg, err := d.Upload(g)
-			require.NoError(t, err)
-			defer dg.Free()
-			dw, err := d.Alloc(sh.dIn, sh.dOut)
-			require.NoError(t, err)
-			defer dw.Free()
+			dh, dg, dw := uploadPair(t, d, h, g)
 			require.NoError(t, d.GradW(dw, dh, dg))
 			got, err := dw.Download()
 			require.NoError(t, err)
-			want, err := matrix.ProductTransA(h64, g64)
+			want, err := matrix.ProductTransA(matrix.ToFloat64(h), matrix.ToFloat64(g))
 			require.NoError(t, err)
-			absTerms, err := matrix.ProductTransA(ah, ag)
+			absTerms, err := matrix.ProductTransA(matrix.ToFloat64(abs32(h)), matrix.ToFloat64(abs32(g)))
 			require.NoError(t, err)
 			for i := range want.Data {
 				require.LessOrEqual(t, math.Abs(float64(got.Data[i])-want.Data[i]), gemmTolerance(sh.n, absTerms.Data[i]), "entry %d", i)
@@ -197,23 +229,10 @@ func TestDeviceBackward(t *testing.T) {
 	const n, dIn, dOut, k = 300, 20, 12, 60
 	h, g := randomPair(5, n, dIn, dOut)
 	wt, _ := randomPair(6, dIn, dOut, 1)
-	up := func(m matrix.Dense[float32]) *Matrix {
-		x, err := d.Upload(m)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = x.Free() })
-		return x
-	}
-	alloc := func(r, c int) *Matrix {
-		x, err := d.Alloc(r, c)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = x.Free() })
-		return x
-	}
-	dh, dg, dw := up(h), up(g), up(wt)
-	gradH, gradW, gradW2 := alloc(n, dIn), alloc(dIn, dOut), alloc(dIn, dOut)
-	e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(k))
-	require.NoError(t, err)
-	defer e.Free()
+	dh, dg, gradW := uploadPair(t, d, h, g)
+	dw := upload(t, d, wt)
+	gradH, gradW2 := alloc(t, d, n, dIn), alloc(t, d, dIn, dOut)
+	e := newEstimator(t, d, Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(k))
 	require.NoError(t, e.Backward(gradH, gradW, dh, dg, dw, 9, 1))
 	require.NoError(t, e.Err())
 	gotH, err := gradH.Download()
@@ -276,18 +295,8 @@ func TestDeviceUnbiased(t *testing.T) {
 	}
 	for _, method := range []estimator.Method{estimator.MethodWTACRS, estimator.MethodCRS} {
 		t.Run(method.String(), func(t *testing.T) {
-			dh, err := d.Upload(h)
-			require.NoError(t, err)
-			defer dh.Free()
-			dg, err := d.Upload(g)
-			require.NoError(t, err)
-			defer dg.Free()
-			dw, err := d.Alloc(dIn, dOut)
-			require.NoError(t, err)
-			defer dw.Free()
-			e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, Options{Method: method, K: k})
-			require.NoError(t, err)
-			defer e.Free()
+			dh, dg, dw := uploadPair(t, d, h, g)
+			e := newEstimator(t, d, Shape{N: n, DIn: dIn, DOut: dOut}, Options{Method: method, K: k})
 
 			sum := make([]float64, len(us))
 			sumBad := make([]float64, len(us))
@@ -354,24 +363,11 @@ func TestDeviceErrors(t *testing.T) {
 	// clears the report.
 	const n, dIn, dOut = 40, 4, 3
 	h, g := randomPair(1, n, dIn, dOut)
-	up := func(m matrix.Dense[float32]) *Matrix {
-		x, err := d.Upload(m)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = x.Free() })
-		return x
-	}
-	dh, dg := up(h), up(g)
-	dw, err := d.Alloc(dIn, dOut)
-	require.NoError(t, err)
-	defer dw.Free()
-	e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(8))
-	require.NoError(t, err)
-	defer e.Free()
+	dh, dg, dw := uploadPair(t, d, h, g)
+	e := newEstimator(t, d, Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(8))
 	bad := append([]float32{}, h.Data...)
 	bad[7] = float32(math.NaN())
-	dbad, err := d.Alloc(n, dIn)
-	require.NoError(t, err)
-	defer dbad.Free()
+	dbad := alloc(t, d, n, dIn)
 	require.NoError(t, d.b.upload(dbad.ptr, bad))
 	require.NoError(t, e.GradW(dw, dbad, dg, 1, 1))
 	assert.ErrorIs(t, e.Err(), estimator.ErrNonFinite)
@@ -388,18 +384,8 @@ func TestDeviceSetWeights(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	w := heavyWeights(rng, n)
 	w[3] = 0 // a zero weight is never drawn
-	dh, err := d.Upload(h)
-	require.NoError(t, err)
-	defer dh.Free()
-	dg, err := d.Upload(g)
-	require.NoError(t, err)
-	defer dg.Free()
-	dw, err := d.Alloc(dIn, dOut)
-	require.NoError(t, err)
-	defer dw.Free()
-	e, err := d.NewEstimator(Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(k))
-	require.NoError(t, err)
-	defer e.Free()
+	dh, dg, dw := uploadPair(t, d, h, g)
+	e := newEstimator(t, d, Shape{N: n, DIn: dIn, DOut: dOut}, wtacrs(k))
 	require.NoError(t, e.SetWeights(w))
 	require.NoError(t, e.GradWWithWeights(dw, dh, dg, 3, 8))
 	tr, err := e.Trace()
@@ -410,15 +396,5 @@ func TestDeviceSetWeights(t *testing.T) {
 	require.NotContains(t, tr.Draws, 3)
 	got, err := dw.Download()
 	require.NoError(t, err)
-	want, err := estimator.ApplyTransA(matrix.ToFloat64(h), matrix.ToFloat64(g), sk)
-	require.NoError(t, err)
-	absSk := &estimator.Sketch{M: sk.M, Index: sk.Index, Scale: make([]float64, len(sk.Scale))}
-	for j, s := range sk.Scale {
-		absSk.Scale[j] = math.Abs(s)
-	}
-	absTerms, err := estimator.ApplyTransA(matrix.ToFloat64(abs32(h)), matrix.ToFloat64(abs32(g)), absSk)
-	require.NoError(t, err)
-	for i := range want.Data {
-		require.LessOrEqual(t, math.Abs(float64(got.Data[i])-want.Data[i]), gemmTolerance(k, absTerms.Data[i]), "entry %d", i)
-	}
+	requireSketchProduct(t, got, h, g, sk, k)
 }

@@ -86,8 +86,10 @@ func (k Kind) Shape(dim, ffn int) (in, out int) {
 
 // LayerID names one linear layer of the model.
 type LayerID struct {
-	Block int  // 0-based encoder block
-	Kind  Kind // which projection
+	// Block is the 0-based encoder block, in [0, Config.Blocks).
+	Block int
+	// Kind is which projection of the block: q, k, v, o, ffn_in or ffn_out.
+	Kind Kind
 }
 
 // String returns "block<B>.<kind>", for example "block0.q".

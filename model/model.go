@@ -21,13 +21,20 @@ var (
 
 // Config holds the model sizes.
 type Config struct {
-	Vocab   int // token ids are in [0, Vocab); ≥ 1
-	Dim     int // model width d ≥ 1
-	Heads   int // attention heads, a divisor of Dim
-	Blocks  int // encoder blocks ≥ 1
-	FFN     int // feed-forward hidden width ≥ 1
-	MaxLen  int // longest sequence ≥ 1
-	Classes int // output classes ≥ 2
+	// Vocab is the vocabulary size, ≥ 1: token ids are in [0, Vocab).
+	Vocab int
+	// Dim is the model width d, ≥ 1.
+	Dim int
+	// Heads is the number of attention heads, a divisor of Dim.
+	Heads int
+	// Blocks is the number of encoder blocks, ≥ 1.
+	Blocks int
+	// FFN is the feed-forward hidden width, ≥ 1.
+	FFN int
+	// MaxLen is the longest sequence in tokens (the rows of the position embedding), ≥ 1.
+	MaxLen int
+	// Classes is the number of output classes, ≥ 2.
+	Classes int
 	// Segments is the number of segment (sentence) types with their own embedding; 0 for none.
 	Segments int
 	// Recompute makes backward recompute the queries, keys, values and feed-forward
@@ -46,9 +53,14 @@ func (c Config) Validate() error {
 
 // Param is one parameter tensor and its gradient accumulator.
 type Param[T matrix.Float] struct {
+	// Name names the tensor, unique in the model: for example "tok_emb", "block0.q.w",
+	// "block0.ln1.g" or "head.b".
 	Name string
-	W    matrix.Dense[T] // value (a vector is 1×n)
-	G    []T             // gradient, same length as W.Data
+	// W is the value (a vector is 1×n).
+	W matrix.Dense[T]
+	// G is the gradient accumulator, the same length as W.Data; backward adds to it and
+	// [Model.ZeroGrad] clears it.
+	G []T
 }
 
 type block[T matrix.Float] struct {
@@ -58,8 +70,11 @@ type block[T matrix.Float] struct {
 
 // Model is the encoder with its parameters.
 type Model[T matrix.Float] struct {
-	Cfg    Config
-	Params []*Param[T] // every parameter, in a fixed order
+	// Cfg is the configuration the model was built with.
+	Cfg Config
+	// Params lists every parameter, in a fixed order: embeddings, then the blocks in order,
+	// then the final LayerNorm and the head.
+	Params []*Param[T]
 	tok    *Param[T]
 	pos    *Param[T]
 	seg    *Param[T] // nil without segments
@@ -140,13 +155,18 @@ func (m *Model[T]) Linear(i int) (w, b *Param[T]) {
 
 // Batch is B sequences of S pooled tokens: token t = b·S + s.
 type Batch struct {
-	B, S   int
-	Tokens []int  // B·S token ids
-	Mask   []bool // B·S; false for padding. Position 0 ([CLS]) of every sequence must be true.
+	// B is the number of sequences, ≥ 1, and S the tokens per sequence, 1 ≤ S ≤ Config.MaxLen.
+	B, S int
+	// Tokens are the B·S token ids, each in [0, Config.Vocab).
+	Tokens []int
+	// Mask has B·S entries, false for padding. Position 0 ([CLS]) of every sequence must be
+	// true.
+	Mask []bool
 	// Segments are B·S segment ids in [0, Config.Segments), or nil (all segment 0, or no
 	// segment embedding when Config.Segments is 0).
 	Segments []int
-	Labels   []int // B labels in [0, Classes); nil for inference
+	// Labels are the B labels in [0, Config.Classes); nil for inference.
+	Labels []int
 }
 
 // Validate checks the batch against the model sizes; errors wrap ErrInput.
@@ -204,13 +224,15 @@ type blockTape[T matrix.Float] struct {
 
 // Tape holds what a forward pass saved for backward, and its outputs.
 type Tape[T matrix.Float] struct {
-	batch   Batch
-	blocks  []blockTape[T]
-	xhatF   matrix.Dense[T]
-	invF    []T
-	cls     matrix.Dense[T] // B×d normalised [CLS] rows fed to the head
-	Logits  matrix.Dense[T]
-	Loss    float64 // mean cross-entropy (0 without labels)
+	batch  Batch
+	blocks []blockTape[T]
+	xhatF  matrix.Dense[T]
+	invF   []T
+	cls    matrix.Dense[T] // B×d normalised [CLS] rows fed to the head
+	// Logits are the head's outputs, B×Classes, one row per sequence.
+	Logits matrix.Dense[T]
+	// Loss is the mean cross-entropy over the batch (0 without labels).
+	Loss    float64
 	dLogits matrix.Dense[T]
 }
 

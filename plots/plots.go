@@ -50,10 +50,13 @@ type Series struct {
 
 // Panel is one set of axes.
 type Panel struct {
+	// Title is drawn above the axes, XLabel and YLabel along them; each may be empty.
 	Title, XLabel, YLabel string
-	Series                []Series
-	// Diagonal adds the line y = x over the x range of the series, labelled DiagonalLabel.
-	Diagonal      bool
+	// Series are the curves, drawn and listed in the legend (those with a Label) in this order.
+	Series []Series
+	// Diagonal adds the dashed grey line y = x over the x range of the series.
+	Diagonal bool
+	// DiagonalLabel is the diagonal's legend entry (default "y = x").
 	DiagonalLabel string
 	// LogX and LogY use logarithmic axes; every value on them must then be > 0.
 	LogX, LogY bool
@@ -66,7 +69,9 @@ type Panel struct {
 
 // Figure is a row of panels under a common title.
 type Figure struct {
-	Title  string
+	// Title is the common title above the row of panels; empty leaves no room for it.
+	Title string
+	// Panels are the panels from left to right.
 	Panels []Panel
 	// PanelWidth and PanelHeight are the size of one panel in centimetres (default 9 × 8).
 	PanelWidth, PanelHeight float64

@@ -17,7 +17,8 @@ type ExactResult struct {
 	// Biased reports an entry whose expectation differs from XY by more than RelTol·Magnitude.
 	Biased bool
 	// Worst is the largest |E[X'Y'] − XY| / Magnitude over the entries, at (Row, Col).
-	Worst    float64
+	Worst float64
+	// Row and Col are the 0-based entry of XY where Worst is attained.
 	Row, Col int
 	// ClosedFormGap is the largest |Law.Mean − ClosedForm.Mean| / Magnitude: the two independent
 	// computations of the expectation agree when it is below RelTol.
@@ -86,7 +87,8 @@ type MeanResult struct {
 	// at (Row, Col); WorstZ is the largest |mean_T − XY| / √(Var/T) (+Inf for a deterministic
 	// entry off by more than rounding).
 	WorstRatio, WorstZ float64
-	Row, Col           int
+	// Row and Col are the 0-based entry of XY where WorstRatio is attained.
+	Row, Col int
 	// Detectable reports that some entry's exact bias exceeds twice its threshold, so that a
 	// biased plan is rejected with probability at least 1 − α.
 	Detectable bool

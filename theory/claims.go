@@ -28,10 +28,10 @@ func fails(worst float64, format string, args ...any) Verdict {
 
 // MC holds the Monte Carlo parameters of a statistical claim on one case.
 type MC struct {
-	// Sketches is the number of sketches per plan, Seed the seed of the first plan (the others
-	// use Seed+1, Seed+2, …).
+	// Sketches is the number of sketches per plan.
 	Sketches int
-	Seed     uint64
+	// Seed is the seed of the sketches of the first plan; the others use Seed+1, Seed+2, ….
+	Seed uint64
 	// Alpha bounds the probability that the claim is refuted falsely on this case.
 	Alpha float64
 }
@@ -106,7 +106,10 @@ func UnbiasedMC(c Case, mc MC) (Verdict, error) {
 
 // Alternative is a sampling distribution that Eq. 3 says cannot beat the norm products.
 type Alternative struct {
-	Name    string
+	// Name describes the distribution in a verdict's detail ("uniform", "w^2", …).
+	Name string
+	// Weights are the unnormalised sampling weights, one per pair; those of [Alternatives] are
+	// positive wherever the case's weights are.
 	Weights []float64
 }
 
@@ -322,13 +325,17 @@ type Theorem2 struct {
 	// Rule: estimator.ChooseC returns the argmin of the bound's factor (Worst: factor of the
 	// chosen |C| over the least factor).
 	Rule Verdict
-	// BoundC is the |C| of the rule, BestC the |C| of least true variance (smallest on ties),
-	// VarBoundC and VarBestC their variances; Agree reports VarBoundC ≤ VarBestC up to rounding.
-	BoundC, BestC       int
+	// BoundC is the |C| of the rule, BestC the |C| of least true variance (smallest on ties).
+	BoundC, BestC int
+	// VarBoundC and VarBestC are the total variances (summed over the entries, from [Law]) of
+	// WTA-CRS at BoundC and BestC.
 	VarBoundC, VarBestC float64
-	Agree               bool
-	VarCRS              float64
-	MaxC                int
+	// Agree reports VarBoundC ≤ VarBestC up to rounding: the rule's |C| is optimal.
+	Agree bool
+	// VarCRS is the total variance of CRS with the same budget, the reference of the bound.
+	VarCRS float64
+	// MaxC is the largest |C| tried, min(k−1, m).
+	MaxC int
 }
 
 // CheckTheorem2 checks Theorem 2 on a case in closed form (variances from [Law]) over every

@@ -11,7 +11,8 @@ const ZeroingThreshold = 1 - 1e-3
 type Control struct {
 	// Name is short ("topk", "norepl", "zeroing", "zerocache"); Models says what it stands for.
 	Name, Models string
-	Plan         *estimator.Plan
+	// Plan is the biased plan over the case's pairs.
+	Plan *estimator.Plan
 }
 
 // ControlZeroing returns the WTA-CRS plan over w with budget k (|C| by estimator.ChooseC) as the
@@ -76,13 +77,15 @@ func Controls(w []float64, k int) ([]Control, error) {
 
 // ControlResult is what the unbiasedness checkers say about one control on one case.
 type ControlResult struct {
+	// Name is the control's [Control.Name].
 	Name string
 	// Checkable is false when the control's law is not enumerated on the case (sampling
 	// without replacement over more than MaxEnumerated positive pairs); the rest is then zero.
 	Checkable bool
-	// Exact is the verdict of [CheckExact]; Mean that of [CheckMean].
+	// Exact is the verdict of [CheckExact].
 	Exact ExactResult
-	Mean  MeanResult
+	// Mean is the verdict of [CheckMean].
+	Mean MeanResult
 }
 
 // CheckControls runs [CheckExact] and [CheckMean] (α/4 each) on the four [Controls] of a case.

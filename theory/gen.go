@@ -31,11 +31,16 @@ func Families() []string {
 // Case is one generated product X·Y (X is N×M, Y is M×Q) with a budget K (1 ≤ K ≤ M) and a
 // kept-set size C (0 ≤ C ≤ min(K−1, M)) for the WTA-CRS plans with a fixed |C|.
 type Case struct {
-	Family  string
+	// Family is the generator family, one of [Families].
+	Family string
+	// N, M and Q are the sizes: X is N×M, Y is M×Q, and the M pairs are what is sampled.
 	N, M, Q int
-	K, C    int
+	// K is the budget, 1 ≤ K ≤ M, and C the kept-set size of the fixed-|C| plans,
+	// 0 ≤ C ≤ min(K−1, M).
+	K, C int
 	// Seed is the seed the entries were drawn from (with Family and the sizes it fixes the case).
 	Seed uint64
+	// X (N×M) and Y (M×Q) are the factors of the product.
 	X, Y matrix.Dense[float64]
 }
 

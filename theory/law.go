@@ -34,6 +34,8 @@ const MaxEnumerated = 16
 // draws of an i.i.d. plan, one term per pair for Bernoulli, the whole sketch for sampling without
 // replacement, none for top-k.
 type Law struct {
+	// Rows and Cols are the shape of the estimate X'Y' (the rows of X, the columns of Y);
+	// Mean, Var, Range and Magnitude hold Rows·Cols entries, row-major.
 	Rows, Cols int
 	// Mean is E[X'Y'], row-major.
 	Mean []float64

@@ -15,8 +15,10 @@ import (
 // tokens, H = Xᵀ (m×n), ∇Z = Y (m×q), W (n×q) and b (q) drawn from the case's seed, and a
 // gradient-norm cache with one entry per token, fixed for the sampling.
 type LinearCase struct {
+	// H is the layer input (m×n), W the weight (n×q) and GradZ the output gradient ∇Z (m×q).
 	H, W, GradZ matrix.Dense[float64]
-	B           []float64
+	// B is the bias, q entries.
+	B []float64
 	// Cache holds the cached ‖∇Z_t‖: the current norm times a log-normal factor (σ = 0.5), so
 	// positive wherever ∇Z_t ≠ 0, and zero or positive at random on the tokens whose gradient is
 	// zero (padding).

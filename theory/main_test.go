@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 // The statistical assertions of this package share a false-failure budget of 1e-6 per run
@@ -79,6 +81,30 @@ func caseAlpha(total float64) float64 { return total / float64(checks) }
 
 // mcSeed derives the sketches' seed of a case from the run's seed and the case's own seed.
 func mcSeed(c Case) uint64 { return testSeed*0x9e3779b97f4a7c15 ^ c.Seed }
+
+// requireClaim is the body of a deterministic property: it draws a case from [Cases] (labelled
+// "case") and fails t with the case when claim errs or does not hold on it.
+func requireClaim(t *rapid.T, claim func(Case) (Verdict, error)) {
+	t.Helper()
+	c := Cases().Draw(t, "case")
+	o, err := claim(c)
+	if err != nil {
+		t.Fatalf("%v: %v", c, err)
+	}
+	if !o.Holds {
+		t.Fatalf("%v: %s", c, o.Detail)
+	}
+}
+
+// requireClaimMC is the body of a Monte Carlo property with false-failure budget alpha over the
+// property: [requireClaim] with the case's sketches seeded by mcSeed and caseAlpha(alpha) per
+// case.
+func requireClaimMC(t *rapid.T, claim func(Case, MC) (Verdict, error), alpha float64) {
+	t.Helper()
+	requireClaim(t, func(c Case) (Verdict, error) {
+		return claim(c, MC{Sketches: sketches, Seed: mcSeed(c), Alpha: caseAlpha(alpha)})
+	})
+}
 
 // exampleCases returns the first n cases of the generator (restricted to families, if any) with
 // seeds derived from testSeed: the cases a search for a counterexample walks through.

@@ -42,25 +42,27 @@ type Finding struct {
 	// Verdict is "holds" or "refuted" for a claim, "rejected" or "NOT rejected" for a control
 	// (rejected: the checker found the control biased on at least one case).
 	Verdict string `json:"verdict"`
-	// Cases is the number of cases tried, Applied those the claim says something about.
-	Cases   int `json:"cases"`
+	// Cases is the number of cases tried.
+	Cases int `json:"cases"`
+	// Applied is the number of cases the claim says something about ([Verdict.Applies]).
 	Applied int `json:"applied"`
-	// Statistic says what Worst is ("z", "ratio", …); Worst is its worst value over the cases
-	// as text ("+Inf" for a deterministic deviation).
+	// Statistic says what Worst is ("z", "ratio", …).
 	Statistic string `json:"statistic"`
-	Worst     string `json:"worst"`
-	// Counterexamples counts the cases that refute a claim, or on which a control was rejected;
-	// Example describes the first of them.
-	Counterexamples int    `json:"counterexamples"`
-	Example         string `json:"example,omitempty"`
+	// Worst is the statistic's worst value over the cases, as text ("+Inf" for a
+	// deterministic deviation).
+	Worst string `json:"worst"`
+	// Counterexamples counts the cases that refute a claim, or on which a control was rejected.
+	Counterexamples int `json:"counterexamples"`
+	// Example describes the first of the counterexamples; "" when there is none.
+	Example string `json:"example,omitempty"`
 }
 
 // CRule answers how often the |C| that minimises Theorem 2's bound also minimises the true
 // variance of WTA-CRS, and how much variance is lost when it does not.
 type CRule struct {
-	// Cases counts the cases with k ≥ 2 (with k = 1 only |C| = 0 exists); Agree those where the
-	// rule's |C| has the least variance (up to rounding).
+	// Cases counts the cases with k ≥ 2 (with k = 1 only |C| = 0 exists).
 	Cases int `json:"cases"`
+	// Agree counts those where the rule's |C| has the least variance (up to rounding).
 	Agree int `json:"agree"`
 	// AgreeFraction is Agree/Cases.
 	AgreeFraction float64 `json:"agree_fraction"`
@@ -69,9 +71,10 @@ type CRule struct {
 	ExactBest int `json:"exact_best"`
 	// MedianLoss is the median of Var(rule)/Var(best) − 1 over the other disagreements.
 	MedianLoss float64 `json:"median_relative_loss"`
-	// MeanLossCRS and WorstLossCRS summarise (Var(rule) − Var(best))/Var[CRS] over the
-	// disagreements: the share of the CRS variance that the rule leaves on the table.
-	MeanLossCRS  float64 `json:"mean_loss_of_crs_variance"`
+	// MeanLossCRS is the mean of (Var(rule) − Var(best))/Var[CRS] over the disagreements: the
+	// share of the CRS variance that the rule leaves on the table.
+	MeanLossCRS float64 `json:"mean_loss_of_crs_variance"`
+	// WorstLossCRS is the largest of those shares.
 	WorstLossCRS float64 `json:"worst_loss_of_crs_variance"`
 	// WorstCase describes the case of WorstLossCRS.
 	WorstCase string `json:"worst_case,omitempty"`
@@ -81,9 +84,12 @@ type CRule struct {
 
 // Report is the result of [Verify].
 type Report struct {
-	Config   Config    `json:"config"`
+	// Config is the configuration the report was computed with.
+	Config Config `json:"config"`
+	// Findings are the rows of the findings table: the claims, then the negative controls.
 	Findings []Finding `json:"findings"`
-	CRule    CRule     `json:"c_rule"`
+	// CRule is the study of Theorem 2's |C| rule over the cases.
+	CRule CRule `json:"c_rule"`
 }
 
 // tally accumulates one claim over the cases.

@@ -13,16 +13,7 @@ import (
 // checkUnbiasedExact is Theorem 1, exactly: CRS and WTA-CRS (rule and fixed |C|) have
 // expectation XY, and the enumeration agrees with estimator.ClosedForm. Deterministic: it fails
 // only on a real bias or a rounding error above RelTol.
-func checkUnbiasedExact(t *rapid.T) {
-	c := Cases().Draw(t, "case")
-	o, err := UnbiasedExact(c)
-	if err != nil {
-		t.Fatalf("%v: %v", c, err)
-	}
-	if !o.Holds {
-		t.Fatalf("%v: %s", c, o.Detail)
-	}
-}
+func checkUnbiasedExact(t *rapid.T) { requireClaim(t, UnbiasedExact) }
 
 func TestUnbiasedExact(t *testing.T) {
 	t.Parallel()
@@ -31,16 +22,7 @@ func TestUnbiasedExact(t *testing.T) {
 
 // checkUnbiasedMC is Theorem 1 by Monte Carlo. False-failure probability: caseAlpha(2e-7) per
 // case, 2e-7 over the property (Bernstein thresholds, see CheckMean).
-func checkUnbiasedMC(t *rapid.T) {
-	c := Cases().Draw(t, "case")
-	o, err := UnbiasedMC(c, MC{Sketches: sketches, Seed: mcSeed(c), Alpha: caseAlpha(alphaUnbiasedMC)})
-	if err != nil {
-		t.Fatalf("%v: %v", c, err)
-	}
-	if !o.Holds {
-		t.Fatalf("%v: %s", c, o.Detail)
-	}
-}
+func checkUnbiasedMC(t *rapid.T) { requireClaimMC(t, UnbiasedMC, alphaUnbiasedMC) }
 
 func TestUnbiasedMonteCarlo(t *testing.T) {
 	t.Parallel()

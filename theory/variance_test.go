@@ -12,16 +12,7 @@ import (
 
 // checkEq3ClosedForm is Eq. 3 in closed form: no alternative distribution gives CRS a lower
 // variance than the norm products. Deterministic.
-func checkEq3ClosedForm(t *rapid.T) {
-	c := Cases().Draw(t, "case")
-	o, err := Eq3ClosedForm(c)
-	if err != nil {
-		t.Fatalf("%v: %v", c, err)
-	}
-	if !o.Holds {
-		t.Fatalf("%v: %s", c, o.Detail)
-	}
-}
+func checkEq3ClosedForm(t *rapid.T) { requireClaim(t, Eq3ClosedForm) }
 
 func TestEq3ClosedForm(t *testing.T) {
 	t.Parallel()
@@ -30,16 +21,7 @@ func TestEq3ClosedForm(t *testing.T) {
 
 // checkEq3MC is Eq. 3 by Monte Carlo. False-failure probability: caseAlpha(2e-7) per case,
 // 2e-7 over the property (median-of-means intervals, see CheckVariance).
-func checkEq3MC(t *rapid.T) {
-	c := Cases().Draw(t, "case")
-	o, err := Eq3MC(c, MC{Sketches: sketches, Seed: mcSeed(c), Alpha: caseAlpha(alphaEq3MC)})
-	if err != nil {
-		t.Fatalf("%v: %v", c, err)
-	}
-	if !o.Holds {
-		t.Fatalf("%v: %s", c, o.Detail)
-	}
-}
+func checkEq3MC(t *rapid.T) { requireClaimMC(t, Eq3MC, alphaEq3MC) }
 
 func TestEq3MonteCarlo(t *testing.T) {
 	t.Parallel()
@@ -102,16 +84,7 @@ func halfWidth(t *testing.T, c Case, w []float64, sketches int, alpha float64) f
 // checkClosedFormMC is property 3: estimator.ClosedForm's variance for CRS, WTA-CRS (rule and
 // fixed |C|), Bernoulli and uniform is inside the Monte Carlo interval. False-failure
 // probability: caseAlpha(2e-7) per case, 2e-7 over the property.
-func checkClosedFormMC(t *rapid.T) {
-	c := Cases().Draw(t, "case")
-	o, err := ClosedFormMC(c, MC{Sketches: sketches, Seed: mcSeed(c), Alpha: caseAlpha(alphaClosedFormMC)})
-	if err != nil {
-		t.Fatalf("%v: %v", c, err)
-	}
-	if !o.Holds {
-		t.Fatalf("%v: %s", c, o.Detail)
-	}
-}
+func checkClosedFormMC(t *rapid.T) { requireClaimMC(t, ClosedFormMC, alphaClosedFormMC) }
 
 func TestClosedFormMonteCarlo(t *testing.T) {
 	t.Parallel()

@@ -8,8 +8,11 @@ import "github.com/wtacrs/wtacrs/model"
 // Observation holds the per-token norms of one linear layer at one training step. Tokens of the
 // batch are pooled: index t = sample·SeqLen + position.
 type Observation struct {
-	Step  int // 1-based optimiser step
-	Epoch int // 0-based epoch
+	// Step is the 1-based optimiser step.
+	Step int
+	// Epoch is the 0-based epoch of the step.
+	Epoch int
+	// Layer is the linear layer observed.
 	Layer model.LayerID
 	// Valid is false for padding tokens.
 	Valid []bool

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
 	"github.com/wtacrs/wtacrs/model"
@@ -184,7 +183,7 @@ const MaxEpochs = 100_000
 // train_path and dev_path) lists the other in Related.
 func (c Config) Validate() error {
 	bad := func(key string, v any, want string, related ...string) error {
-		return &tomlconf.FieldError{Key: key, Value: tomlValue(v), Want: want, Related: related, Err: ErrConfig}
+		return &tomlconf.FieldError{Key: key, Value: tomlconf.Format(v), Want: want, Related: related, Err: ErrConfig}
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	count := func(v int) bool { return v >= 0 && v <= maxCount }
@@ -256,26 +255,6 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// tomlValue writes a configuration value as TOML would: strings quoted, floats in the shortest
-// form that reads back (nan and inf as TOML spells them).
-func tomlValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		return strconv.Quote(x)
-	case float64:
-		switch {
-		case math.IsNaN(x):
-			return "nan"
-		case math.IsInf(x, 1):
-			return "inf"
-		case math.IsInf(x, -1):
-			return "-inf"
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	}
-	return fmt.Sprint(v)
 }
 
 // LoadConfig reads a TOML configuration file (at most 1 MiB) over [DefaultConfig] and

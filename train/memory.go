@@ -16,6 +16,8 @@ import (
 // DataShape is what the memory of a run depends on besides its configuration: the number of
 // training and dev examples and the vocabulary size (special tokens included).
 type DataShape struct {
+	// TrainExamples and DevExamples are the numbers of examples of the two splits, and Vocab
+	// the vocabulary size, special tokens included.
 	TrainExamples, DevExamples, Vocab int
 	// TextBytes is the size of the data files as read (0 for splits already loaded).
 	TextBytes int

@@ -25,19 +25,24 @@ type Options struct {
 
 // Progress reports one finished optimiser step.
 type Progress struct {
-	Step, TotalSteps int           // 1-based step and the number of steps of the run
-	Epoch            int           // 0-based epoch
-	Loss             float64       // mean cross-entropy of the step's batch
-	Elapsed          time.Duration // since the start of training
-	// EpochDone is true on the last step of an epoch, reported after the dev evaluation;
-	// DevAccuracy is then that evaluation's accuracy (0 otherwise).
-	EpochDone   bool
+	// Step is the 1-based step and TotalSteps the number of steps of the run.
+	Step, TotalSteps int
+	// Epoch is the 0-based epoch of the step.
+	Epoch int
+	// Loss is the mean cross-entropy of the step's batch.
+	Loss float64
+	// Elapsed is the time since the start of training.
+	Elapsed time.Duration
+	// EpochDone is true on the last step of an epoch, reported after the dev evaluation.
+	EpochDone bool
+	// DevAccuracy is, when EpochDone, that evaluation's accuracy in [0, 1]; 0 otherwise.
 	DevAccuracy float64
 }
 
 // LayerMemory is the activation memory one linear layer saved for backward, averaged over the
 // training steps of a run.
 type LayerMemory struct {
+	// Layer is the linear layer.
 	Layer model.LayerID
 	// Method is "exact" or "wtacrs".
 	Method string
@@ -53,6 +58,7 @@ type LayerMemory struct {
 
 // Result summarises a run.
 type Result struct {
+	// Config is the configuration the run was given (validated; zero fields as given).
 	Config Config
 	// Steps is the number of optimiser steps taken.
 	Steps int

@@ -14,6 +14,20 @@ import (
 	"github.com/wtacrs/wtacrs/matrix"
 )
 
+// writeRead writes data as a shape[0]×shape[1] matrix to path with Write and reads it back with
+// Read, requiring the shape and the length to survive; it returns the values read.
+func writeRead[T matrix.Float](t *testing.T, path string, shape [2]int, data []T) []float64 {
+	t.Helper()
+	m, err := matrix.NewDense(shape[0], shape[1], data)
+	require.NoError(t, err)
+	require.NoError(t, Write(path, m))
+	got, err := Read(path)
+	require.NoError(t, err)
+	assert.Equal(t, shape, [2]int{got.Rows, got.Cols})
+	require.Len(t, got.Data, len(data))
+	return got.Data
+}
+
 // TestWriteBitForBit checks that Read returns every value Write stores, bit for bit, in 2-D
 // and n×1 matrices of both element types.
 func TestWriteBitForBit(t *testing.T) {
@@ -31,25 +45,12 @@ func TestWriteBitForBit(t *testing.T) {
 		math.Float32frombits(0x7fc00123), // quiet NaN with a payload
 	}
 	for _, shape := range [][2]int{{1, len(f64)}, {len(f64), 1}} {
-		p := filepath.Join(dir, "f64.npy")
-		m, err := matrix.NewDense(shape[0], shape[1], f64)
-		require.NoError(t, err)
-		require.NoError(t, Write(p, m))
-		got, err := Read(p)
-		require.NoError(t, err)
-		assert.Equal(t, shape, [2]int{got.Rows, got.Cols})
-		equalBits(t, f64, got.Data, "float64")
+		equalBits(t, f64, writeRead(t, filepath.Join(dir, "f64.npy"), shape, f64), "float64")
 	}
 	for _, shape := range [][2]int{{1, len(f32)}, {len(f32), 1}} {
-		p := filepath.Join(dir, "f32.npy")
-		m, err := matrix.NewDense(shape[0], shape[1], f32)
-		require.NoError(t, err)
-		require.NoError(t, Write(p, m))
-		got, err := Read(p)
-		require.NoError(t, err)
-		require.Len(t, got.Data, len(f32))
+		got := writeRead(t, filepath.Join(dir, "f32.npy"), shape, f32)
 		for i, v := range f32 {
-			assert.Equal(t, math.Float32bits(v), math.Float32bits(float32(got.Data[i])), "float32 element %d", i)
+			assert.Equal(t, math.Float32bits(v), math.Float32bits(float32(got[i])), "float32 element %d", i)
 		}
 	}
 	// A signalling float32 NaN comes back as a NaN (quieted by the conversion to float64).

@@ -14,7 +14,9 @@ import (
 
 // Panic is the value re-raised on the calling goroutine: the worker's panic value and stack.
 type Panic struct {
+	// Value is what the worker passed to panic (the first worker to panic, when several did).
 	Value any
+	// Stack is the worker goroutine's stack trace at the panic, as debug.Stack formats it.
 	Stack []byte
 }
 

@@ -30,7 +30,9 @@ type Defaulter interface {
 
 // Meta describes a decoded text: its file name, its key positions and the keys it gave.
 type Meta struct {
-	File  string
+	// File is the file name given to [Decode], used in errors.
+	File string
+	// Index is the line index of the text's keys, for [Meta.Locate].
 	Index *Index
 	given map[string]bool
 }
@@ -402,15 +404,7 @@ func render(v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		switch {
-		case math.IsNaN(x):
-			return "nan"
-		case math.IsInf(x, 1):
-			return "inf"
-		case math.IsInf(x, -1):
-			return "-inf"
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		return formatFloat(x)
 	case bool:
 		return strconv.FormatBool(x)
 	case time.Time:

@@ -253,6 +253,20 @@ func TestFieldErrorMessage(t *testing.T) {
 	}
 }
 
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{"a \"b\"", `"a \"b\""`}, {0.1, "0.1"}, {1e21, "1e+21"}, {math.NaN(), "nan"}, {math.Inf(1), "inf"},
+		{math.Inf(-1), "-inf"}, {-3, "-3"}, {true, "true"}, {[]float64{}, "[]"}, {[]float64{0.5, 1}, "[0.5 1]"},
+		{[]string(nil), "[]"},
+	} {
+		assert.Equal(t, tc.want, Format(tc.v), "%#v", tc.v)
+	}
+}
+
 func TestJoinElemAndParentKey(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "a", Join("", "a"))

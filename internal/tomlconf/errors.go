@@ -2,6 +2,8 @@ package tomlconf
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -14,8 +16,10 @@ import (
 //
 // with the parts that are empty left out.
 type FieldError struct {
-	File string // the file name; "" when the configuration comes from elsewhere
-	Line int    // 1-based line; 0 when not known
+	// File is the file name; "" when the configuration comes from elsewhere.
+	File string
+	// Line is the 1-based line of the key in File; 0 when not known.
+	Line int
 	// Key is the dotted key as described in the package documentation, relative to the table
 	// the validator was given; for malformed TOML the key the parser was at, or "".
 	Key string
@@ -72,6 +76,32 @@ func (e *FieldError) Error() string {
 
 // Unwrap returns the sentinel.
 func (e *FieldError) Unwrap() error { return e.Err }
+
+// Format writes a Go value of a configuration as TOML spells it, for [FieldError.Value]: a
+// string quoted, a float64 in the shortest form that reads back (nan, inf and -inf as TOML
+// spells them), anything else as fmt.Sprint does (a slice as [a b c]).
+func Format(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case float64:
+		return formatFloat(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// formatFloat writes x as TOML spells it: the shortest form that reads back, nan, inf or -inf.
+func formatFloat(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "nan"
+	case math.IsInf(x, 1):
+		return "inf"
+	case math.IsInf(x, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
 
 // Errors is a list of field errors, in the order of their lines; it is never empty when
 // returned as an error.

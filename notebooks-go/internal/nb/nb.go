@@ -58,7 +58,7 @@ func Main(f func() error) {
 // first when s.Rerun is set or when no results exist yet.
 func Records(s Settings, name string) ([]experiments.Record, error) {
 	dir := filepath.Join(s.Results, name)
-	if _, err := os.Stat(filepath.Join(dir, experiments.Files.Layers)); s.Rerun || errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, experiments.LayersFile)); s.Rerun || errors.Is(err, os.ErrNotExist) {
 		cfg, err := experiments.LoadConfig(filepath.Join(s.Configs, name+".toml"))
 		if err != nil {
 			return nil, err

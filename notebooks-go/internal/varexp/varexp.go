@@ -19,7 +19,9 @@ var ErrInput = errors.New("varexp: invalid input")
 
 // Problem is a weight-gradient product HᵀG: H is m×dIn, G is m×dOut.
 type Problem struct {
+	// Name labels the problem in panel titles and table rows.
 	Name string
+	// H (m×dIn) and G (m×dOut) are the two factors; their m rows are the pairs sampled.
 	H, G matrix.Dense[float64]
 }
 
@@ -60,8 +62,10 @@ func HeavyTailed(name string, m, dIn, dOut int, alpha, padded float64, seed uint
 
 // Point is the error of one method at one budget.
 type Point struct {
+	// Method is the estimator evaluated.
 	Method estimator.Method
-	K      int
+	// K is the budget, the number of pairs the estimate uses, in [1, m].
+	K int
 	// ClosedForm is E‖HᵀG − estimate‖²_F from [estimator.ClosedForm] (bias² + variance), NaN when
 	// no closed form exists.
 	ClosedForm float64

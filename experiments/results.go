@@ -111,13 +111,13 @@ func RecordFiles(dir string, names []string) error {
 // same names) and one another run is writing (it holds the same lock as Run). It returns the
 // figure file names, or an error wrapping ErrNotResults, ErrResults or the lock's error.
 func ReplotResults(dir string) ([]string, error) {
-	js, err := os.ReadFile(filepath.Join(dir, Files.Manifest))
+	js, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s has no %s; wtacrs plot redraws only a directory written by wtacrs run or analyze", ErrNotResults, dir, Files.Manifest)
+		return nil, fmt.Errorf("%w: %s has no %s; wtacrs plot redraws only a directory written by wtacrs run or analyze", ErrNotResults, dir, ManifestFile)
 	}
 	var m Manifest
 	if err := json.Unmarshal(js, &m); err != nil {
-		return nil, fmt.Errorf("%w: %s/%s is not a manifest this program wrote: %v", ErrNotResults, dir, Files.Manifest, err)
+		return nil, fmt.Errorf("%w: %s/%s is not a manifest this program wrote: %v", ErrNotResults, dir, ManifestFile, err)
 	}
 	if err := CheckResultsDir(dir, m.Experiment); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)

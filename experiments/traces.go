@@ -200,7 +200,7 @@ func checkStepMemory(dir string, limit uint64) error {
 	}
 	var total uint64
 	var shapes = map[string][]int{}
-	for _, name := range []string{TraceFiles.H, TraceFiles.DZ, TraceFiles.Valid, TraceFiles.ActNorms, TraceFiles.GradNorms, TraceFiles.CachedGradNorms} {
+	for _, name := range []string{TraceHFile, TraceDZFile, TraceValidFile, TraceActNormsFile, TraceGradNormsFile, TraceCachedGradNormsFile} {
 		info, err := npyfile.ReadInfo(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -211,7 +211,7 @@ func checkStepMemory(dir string, limit uint64) error {
 		shapes[name] = info.Shape
 		total = memlimit.Sum(total, memlimit.Mul(2, info.Elements, 8))
 	}
-	h, g := shapes[TraceFiles.H], shapes[TraceFiles.DZ]
+	h, g := shapes[TraceHFile], shapes[TraceDZFile]
 	if len(h) == 2 && len(g) == 2 {
 		total = memlimit.Sum(total, memlimit.Mul(6, h[1], g[1], 8), memlimit.Mul(2, h[0], h[1], 8), memlimit.Mul(2, g[0], g[1], 8))
 	}

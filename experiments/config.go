@@ -265,7 +265,12 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, err
 	}
 	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return ParseConfig([]byte(text), path, base)
+	c, err := ParseConfig([]byte(text), path, base)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Train = c.Train.ResolvePaths(filepath.Dir(path))
+	return c, nil
 }
 
 // ParseConfig decodes TOML text over [DefaultConfig] and validates it. name is the file name

@@ -208,7 +208,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if compare != nil {
 		files[CompareFile] = encodeCSV(compareHeader, compare)
 	}
-	m, err := writeResultsTo(target, cfg, files, start, opt.Now, res, timings)
+	m, err := writeResultsTo(ctx, target, cfg, files, start, opt.Now, res, timings)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,7 @@ func checkMemory(cfg Config, limit uint64) error {
 
 // writeResultsTo writes files, the figures, summary.md and manifest.json into a staging
 // directory of target and swaps it into place (replacing an earlier one).
-func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,
+func writeResultsTo(ctx context.Context, target *outdir.Target, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,
 	res *train.Result, timings []Timing) (Manifest, error) {
 	tmp, err := target.Stage()
 	if err != nil {
@@ -281,6 +281,10 @@ func writeResultsTo(target *outdir.Target, cfg Config, files map[string][]byte, 
 	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
 	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
+	}
+	// The last safe point: interrupted now, the earlier results stay.
+	if err := ctx.Err(); err != nil {
+		return Manifest{}, err
 	}
 	if err := target.Commit(tmp); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)

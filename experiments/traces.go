@@ -176,7 +176,7 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 		CurvesFile: encodeCSV(curvesHeader, curvesRows(recs)),
 	}
 	out := &Outcome{Dir: target.Dir(), Records: recs}
-	m, err := writeResultsTo(target, cfg, files, start, time.Now, nil, nil)
+	m, err := writeResultsTo(ctx, target, cfg, files, start, time.Now, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"path/filepath"
 	"slices"
 
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
@@ -97,7 +98,8 @@ type Config struct {
 	// numbers are bit for bit those without it; the arithmetic grows by about 15%. Default true.
 	Recompute bool `toml:"recompute"`
 
-	// TrainPath is the RTE-format training TSV (index, sentence1, sentence2, label). Default ""
+	// TrainPath is the RTE-format training TSV (index, sentence1, sentence2, label); a relative
+	// path in a configuration file is relative to that file's folder. Default ""
 	// selects the data set bundled with the repository. TrainPath and DevPath are set both or
 	// neither.
 	TrainPath string `toml:"train_path"`
@@ -265,7 +267,26 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return ParseConfig(text, path)
+	c, err := ParseConfig(text, path)
+	if err != nil {
+		return Config{}, err
+	}
+	return c.ResolvePaths(filepath.Dir(path)), nil
+}
+
+// ResolvePaths returns c with relative data paths (train_path, dev_path) made absolute
+// against dir, the folder of the configuration file that names them: the same file then names
+// the same data from any working directory, and the configuration a run writes back names it
+// from anywhere.
+func (c Config) ResolvePaths(dir string) Config {
+	for _, p := range []*string{&c.TrainPath, &c.DevPath} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			if abs, err := filepath.Abs(filepath.Join(dir, *p)); err == nil {
+				*p = abs
+			}
+		}
+	}
+	return c
 }
 
 // ParseConfig parses TOML text (name is used in messages) over [DefaultConfig] and validates it.

@@ -166,3 +166,21 @@ func TestLoadConfigFileErrors(t *testing.T) {
 	assert.EqualError(t, err, bad+" line 3: max_len = 2, want ≥ 3 ([CLS] and the two [SEP] of a sentence pair)")
 	assert.True(t, errors.Is(err, ErrConfig))
 }
+
+// Regression: a relative train_path resolved against the working directory, so one config file
+// trained on different data depending on where it was run.
+func TestLoadConfigResolvesPathsAgainstItsFolder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "proj", "t.toml")
+	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(t, os.WriteFile(p, []byte("train_path = \"data/train.tsv\"\ndev_path = \"/abs/dev.tsv\"\n"), 0o644))
+	c, err := LoadConfig(p)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "proj", "data", "train.tsv"), c.TrainPath)
+	assert.Equal(t, "/abs/dev.tsv", c.DevPath)
+	// ParseConfig, which has no file, leaves them as written.
+	c, err = ParseConfig("train_path = \"a.tsv\"\ndev_path = \"b.tsv\"\n", "text")
+	require.NoError(t, err)
+	assert.Equal(t, "a.tsv", c.TrainPath)
+}

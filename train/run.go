@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -142,7 +143,7 @@ func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *d
 			m.ZeroGrad()
 			tape, err := m.Forward(b, samp)
 			if err != nil {
-				return nil, fmt.Errorf("step %d: %w", step, err)
+				return nil, stepError(step, err)
 			}
 			if math.IsNaN(tape.Loss) || math.IsInf(tape.Loss, 0) {
 				return nil, fmt.Errorf("%w: loss %v at step %d", ErrDiverged, tape.Loss, step)
@@ -156,7 +157,7 @@ func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *d
 				memKept[i] += float64(saved.H.Rows) / float64(n)
 			}
 			if err := m.Backward(tape, samp); err != nil {
-				return nil, fmt.Errorf("step %d: %w", step, err)
+				return nil, stepError(step, err)
 			}
 			if err := opti.step(LearningRate(cfg, step-1, total)); err != nil {
 				return nil, fmt.Errorf("step %d: %w", step, err)
@@ -196,6 +197,15 @@ func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *d
 		res.ExactBytes += lm.ExactBytes
 	}
 	return res, nil
+}
+
+// stepError reports a failure of a training step: a NaN or ±Inf that arose in the model (the
+// inputs are checked when read, so it can only come from training) wraps ErrDiverged.
+func stepError(step int, err error) error {
+	if errors.Is(err, matrix.ErrNonFinite) && !errors.Is(err, ErrDiverged) {
+		return fmt.Errorf("%w: step %d: %w", ErrDiverged, step, err)
+	}
+	return fmt.Errorf("step %d: %w", step, err)
 }
 
 // toModelBatch converts a loader batch, trimmed to its longest sequence when trim is set.

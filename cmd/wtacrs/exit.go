@@ -31,6 +31,10 @@ const (
 	exitSignal = 128
 )
 
+// runtimeErrors are the sentinels of failures while running (exit status 1), checked first: a
+// diverged training also wraps the NaN error of the step that diverged.
+var runtimeErrors = []error{train.ErrDiverged, outdir.ErrLocked}
+
 // inputErrors are the sentinels of usage, configuration and input errors (exit status 2).
 var inputErrors = []error{
 	experiments.ErrConfig, experiments.ErrTrace, experiments.ErrResults, experiments.ErrNotResults,
@@ -57,6 +61,11 @@ func exitStatus(err error) int {
 		return exitSignal + sig.number()
 	case errors.As(err, &u):
 		return exitUsage
+	}
+	for _, s := range runtimeErrors {
+		if errors.Is(err, s) {
+			return exitFailure
+		}
 	}
 	for _, s := range inputErrors {
 		if errors.Is(err, s) {

@@ -423,3 +423,13 @@ func mv(t *testing.T, root, from, to string) {
 	t.Helper()
 	require.NoError(t, os.Rename(filepath.Join(root, from), filepath.Join(root, to)))
 }
+
+// Regression: a training run that diverged (NaN in the model) exited 2, the status of an input
+// error; it is a runtime failure (1).
+func TestDivergedTrainingExitsOne(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "div.toml")
+	require.NoError(t, os.WriteFile(cfg, []byte(tinyTrainTOML+"learning_rate = 1e300\nclip_norm = 0.0\n"), 0o644))
+	code, _, stderr := runCLI("train", "-quiet", cfg)
+	assert.Equal(t, exitFailure, code, stderr)
+	assert.Contains(t, stderr, "training diverged")
+}

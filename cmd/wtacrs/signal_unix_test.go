@@ -165,3 +165,23 @@ func TestFIFOInputsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Regression: SIGQUIT exited with status 2 (Go's default), the status of a usage error, and left
+// the lock file behind; SIGHUP was not handled.
+func TestQuitAndHangUp(t *testing.T) {
+	out := t.TempDir()
+	cmd, stderr := startHelper(t, "stubborn", "run", "-out", out, writeConfig(t, "[train]\nepochs = 1\n"))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGQUIT))
+	code, took := exitCode(t, cmd)
+	assert.Equal(t, 131, code, stderr.String())
+	assert.Less(t, took, 10*time.Second)
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no lock file or staging directory is left")
+
+	cmd, stderr = startHelper(t, "polite", "run", "-out", out, writeConfig(t, "[train]\nepochs = 1\n"))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	code, _ = exitCode(t, cmd)
+	assert.Equal(t, 129, code, stderr.String())
+	assert.Contains(t, stderr.String(), "SIGHUP")
+}

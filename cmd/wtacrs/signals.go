@@ -30,6 +30,10 @@ func signalName(s os.Signal) string {
 		return "SIGINT (Ctrl-C)"
 	case syscall.SIGTERM:
 		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case syscall.SIGQUIT:
+		return "SIGQUIT"
 	}
 	return s.String()
 }
@@ -37,34 +41,45 @@ func signalName(s os.Signal) string {
 // exitNow ends the process at once; tests replace it.
 var exitNow = os.Exit
 
-// signalContext returns a context cancelled, with an [interrupted] cause, by the first SIGINT
-// or SIGTERM: the command then stops at its next safe point (between training steps), removes
-// its temporary files and leaves earlier outputs as they were. A second signal removes the
-// staging directories and locks of the process ([outdir.Abort]) and exits at once with status
-// 128 + the signal's number. stop releases the signals.
+// signalContext returns a context cancelled, with an [interrupted] cause, by the first SIGINT,
+// SIGTERM or SIGHUP: the command then stops at its next safe point (between training steps,
+// and before its results replace earlier ones), removes its temporary files and leaves earlier
+// outputs as they were. A second such signal, or a SIGQUIT, removes the staging directories and
+// locks of the process ([outdir.Abort]) and exits at once with status 128 + the signal's
+// number. stop releases the signals.
 func signalContext(stderr io.Writer) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	quit := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(quit, syscall.SIGQUIT)
 	done := make(chan struct{})
+	now := func(s os.Signal, why string) {
+		fmt.Fprintf(stderr, "wtacrs: %s%s: quitting now\n", signalName(s), why)
+		outdir.Abort()
+		exitNow(exitSignal + interrupted{s}.number())
+	}
 	go func() {
 		select {
 		case s := <-ch:
 			fmt.Fprintf(stderr, "\nwtacrs: %s: stopping at the next safe point; send it again to quit at once\n", signalName(s))
 			cancel(interrupted{s})
+		case s := <-quit:
+			now(s, "")
 		case <-done:
 			return
 		}
 		select {
 		case s := <-ch:
-			fmt.Fprintf(stderr, "wtacrs: %s again: quitting now\n", signalName(s))
-			outdir.Abort()
-			exitNow(exitSignal + interrupted{s}.number())
+			now(s, " again")
+		case s := <-quit:
+			now(s, "")
 		case <-done:
 		}
 	}()
 	return ctx, func() {
 		signal.Stop(ch)
+		signal.Stop(quit)
 		close(done)
 		cancel(nil)
 	}

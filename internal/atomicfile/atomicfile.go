@@ -22,8 +22,14 @@ func WriteFile(path string, data []byte) error {
 
 // Write writes what fn produces to path (mode 0644) atomically, through a buffered writer. An
 // error of fn is returned as it is; other errors name path. On error path is left as it was and
-// no temporary file remains.
+// no temporary file remains. When path is a symbolic link, the file it points to is replaced
+// (the link stays a link).
 func Write(path string, fn func(io.Writer) error) (err error) {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	} else if st, lerr := os.Lstat(path); lerr == nil && st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("writing %s: a symbolic link whose target cannot be resolved: %w", path, err)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

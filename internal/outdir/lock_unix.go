@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 )
 
@@ -35,12 +36,42 @@ func acquire(path string) (*lockFile, error) {
 		held, err1 := f.Stat()
 		now, err2 := os.Stat(path)
 		if err1 == nil && err2 == nil && os.SameFile(held, now) {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
+			// A file of the user's of that name is not ours to overwrite or remove.
+			if !ownLockFile(f, held.Size()) {
+				f.Close()
+				return nil, fmt.Errorf("%w: %s exists and is not a lock file of this program; move it away", ErrRefused, path)
+			}
+			if err := f.Truncate(0); err == nil {
+				f.WriteAt([]byte(fmt.Sprintf("%s%d\n", lockHeader, os.Getpid())), 0)
+			}
 			return &lockFile{path: path, f: f}, nil
 		}
 		f.Close() // the file was replaced while we locked it: try again
 	}
 	return nil, fmt.Errorf("%w: the lock file %s keeps changing", ErrLocked, path)
+}
+
+// lockHeader starts every lock file this package writes, followed by the holder's pid.
+const lockHeader = "wtacrs lock, held by process "
+
+// ownLockFile reports whether the open lock file of the given size is empty (just created, or
+// left empty by a crash) or one this package wrote: its header and a pid, or, as earlier
+// versions wrote it, a pid alone.
+func ownLockFile(f *os.File, size int64) bool {
+	if size == 0 {
+		return true
+	}
+	if size > 256 {
+		return false
+	}
+	b := make([]byte, size)
+	n, _ := f.ReadAt(b, 0)
+	text := string(b[:n])
+	if strings.HasPrefix(text, lockHeader) {
+		return true
+	}
+	pid := strings.TrimSuffix(text, "\n")
+	return pid != "" && strings.Trim(pid, "0123456789") == ""
 }
 
 func (l *lockFile) release() error {

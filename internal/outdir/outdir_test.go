@@ -312,3 +312,22 @@ func TestSwapIsNeverEmpty(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, missing.Load(), "the output was missing during a swap")
 }
+
+// Regression: a user's own file named .<name>.lock in the output folder was taken as the lock
+// file and deleted at the end of the run.
+func TestUserFileNamedLikeTheLockIsKept(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	lock := filepath.Join(parent, ".run.lock")
+	require.NoError(t, os.WriteFile(lock, []byte("my notes about the run"), 0o644))
+	_, err := Open(parent, "run", Options{Owned: owned})
+	require.ErrorIs(t, err, ErrRefused)
+	assert.ErrorContains(t, err, "not a lock file of this program")
+	got, err := os.ReadFile(lock)
+	require.NoError(t, err)
+	assert.Equal(t, "my notes about the run", string(got))
+	// A lock file this package left (a killed run) is taken over.
+	require.NoError(t, os.WriteFile(lock, []byte(lockHeader+"12345\n"), 0o644))
+	require.NoError(t, replace(t, parent, "run", "x"))
+	assert.NoFileExists(t, lock)
+}

@@ -245,7 +245,7 @@ func NewUniform(m, k int) (*Plan, error) {
 // NewWTACRS returns the WTA-CRS plan with |C| chosen by [ChooseC]. When k ≥ m every pair of
 // positive weight is kept and the estimate is exact.
 func NewWTACRS(w []float64, k int) (*Plan, error) {
-	if err := checkSampled(w, k); err != nil {
+	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
 	var c int
@@ -259,27 +259,33 @@ func NewWTACRS(w []float64, k int) (*Plan, error) {
 		top = topOrder(w, k-1)
 		c = chooseC(w, top, k)
 	}
-	return newWTACRS(w, k, top[:c]), nil
+	return newWTACRS(w, k, top[:c])
 }
 
 // NewWTACRSFixed returns the WTA-CRS plan that keeps the c heaviest pairs, 0 ≤ c ≤ min(k−1, m).
 // When the kept pairs carry all the weight, nothing is drawn and the estimate is exact.
 func NewWTACRSFixed(w []float64, k, c int) (*Plan, error) {
-	if err := checkSampled(w, k); err != nil {
+	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
 	if c < 0 || c > k-1 || c > len(w) {
 		return nil, fmt.Errorf("%w: |C| = %d, want 0 ≤ |C| ≤ min(k−1, m) = %d", ErrBudget, c, min(k-1, len(w)))
 	}
-	return newWTACRS(w, k, topOrder(w, c)), nil
+	return newWTACRS(w, k, topOrder(w, c))
 }
 
-func newWTACRS(w []float64, k int, kept []int) *Plan {
+// newWTACRS builds the plan that keeps kept and draws the rest. Only the drawn pairs are
+// scaled by 1/p, so only their span is checked (ErrRange, see checkSpan): a plan that keeps
+// every positive pair (k ≥ m) is exact whatever the weights' range.
+func newWTACRS(w []float64, k int, kept []int) (*Plan, error) {
 	rest := slices.Clone(w)
 	for _, i := range kept {
 		rest[i] = 0
 	}
-	return newIID(MethodWTACRS, w, rest, k-len(kept), slices.Clone(kept), k)
+	if err := checkSpan(rest); err != nil {
+		return nil, err
+	}
+	return newIID(MethodWTACRS, w, rest, k-len(kept), slices.Clone(kept), k), nil
 }
 
 // newIID builds a with-replacement plan: draws i.i.d. draws from drawWeight (zero on kept),
@@ -340,7 +346,7 @@ func NewTopK(w []float64, k int) (*Plan, error) {
 // NewBernoulli returns the Bernoulli plan: pair i is kept independently with probability
 // p_i = min(1, k·w_i/Σw) and scaled by 1/p_i. The expected number of kept pairs is at most k.
 func NewBernoulli(w []float64, k int) (*Plan, error) {
-	if err := checkSampled(w, k); err != nil {
+	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
 	p := &Plan{method: MethodBernoulli, m: len(w), k: k, prob: make([]float64, len(w)),
@@ -350,6 +356,11 @@ func NewBernoulli(w []float64, k int) (*Plan, error) {
 			if v > 0 {
 				p.prob[i] = min(1, float64(k)*v/p.total)
 				p.scale[i] = 1 / p.prob[i]
+				// Only a pair kept with probability below 1 is scaled; its 1/p must be finite.
+				if p.prob[i] == 0 || math.IsInf(p.scale[i], 0) || !(p.total/v <= maxSpan) && p.prob[i] < 1 {
+					return nil, fmt.Errorf("%w: weight %d (%g) is more than 2^1020 below the sum of the weights (%g): its scale 1/p would overflow float64",
+						ErrRange, i, v, p.total)
+				}
 			}
 		}
 	}

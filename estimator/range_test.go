@@ -463,3 +463,23 @@ func TestClosedFormBiasLostInRounding(t *testing.T) {
 		t.Fatalf("ClosedForm = %v, want ErrRange (the squared bias ≈7.8e464 overflows float64)", err)
 	}
 }
+
+// Regression: WTA-CRS with k ≥ m (exact: nothing is drawn or scaled) and Bernoulli pairs kept
+// with probability 1 were refused with ErrRange when the weights spanned more than 2^1020.
+func TestRangeCheckedOnlyWhereScalesAre(t *testing.T) {
+	t.Parallel()
+	w := []float64{0x1p1000, 0x1p-100}
+	p, err := NewWTACRS(w, 2)
+	if err != nil {
+		t.Fatalf("NewWTACRS with k = m: %v", err)
+	}
+	if got := p.Kept(); len(got) != 2 || p.Draws() != 0 {
+		t.Fatalf("kept %v, draws %d: want both pairs kept and nothing drawn", got, p.Draws())
+	}
+	if _, err := NewWTACRS(w, 1); !errors.Is(err, ErrRange) {
+		t.Fatalf("NewWTACRS with k = 1 = %v, want ErrRange (the light pair would be drawn)", err)
+	}
+	if _, err := NewWTACRSFixed([]float64{0x1p1000, 0x1p-100, 1}, 3, 2); err != nil {
+		t.Fatalf("NewWTACRSFixed keeping the heaviest two: %v", err)
+	}
+}

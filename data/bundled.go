@@ -48,6 +48,10 @@ type Config struct {
 	Vocab string
 	// Tokenizer sets how that vocabulary is built.
 	Tokenizer TokenizerConfig
+	// MaxTrain and MaxDev, when positive, keep only the first MaxTrain training and MaxDev dev
+	// examples. The vocabulary is still built from the whole train split; only the kept
+	// examples are encoded (so that memory follows them, not the files).
+	MaxTrain, MaxDev int
 }
 
 // Splits is a loaded, tokenized train/dev pair.
@@ -105,11 +109,21 @@ func Load(cfg Config) (*Splits, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.TrainEnc, err = Encode(s.Train, s.Tokenizer, cfg.MaxLen); err != nil {
+	if s.TrainEnc, err = Encode(firstN(s.Train, cfg.MaxTrain), s.Tokenizer, cfg.MaxLen); err != nil {
 		return nil, err
 	}
-	if s.DevEnc, err = Encode(s.Dev, s.Tokenizer, cfg.MaxLen); err != nil {
+	if s.DevEnc, err = Encode(firstN(s.Dev, cfg.MaxDev), s.Tokenizer, cfg.MaxLen); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// firstN returns d with only its first n examples when 0 < n < len(d.Examples), else d.
+func firstN(d *Dataset, n int) *Dataset {
+	if n <= 0 || n >= len(d.Examples) {
+		return d
+	}
+	c := *d
+	c.Examples = d.Examples[:n]
+	return &c
 }

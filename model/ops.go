@@ -135,10 +135,14 @@ func attentionForward[T matrix.Float](q, k, v matrix.Dense[T], batch, seq, heads
 	d := q.Cols
 	dh := d / heads
 	ctx := newDense[T](q.Rows, d)
-	parallel.For(batch*heads, func(bh int) {
+	scratch := make([][]T, parallel.Workers(batch*heads)) // one seq×seq buffer per worker
+	parallel.ForWorkers(batch*heads, func(w, bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
-		pb := make([]T, seq*seq)
+		if scratch[w] == nil {
+			scratch[w] = make([]T, seq*seq)
+		}
+		pb := scratch[w]
 		attentionProbs(q, k, b, h, seq, heads, mask, pb)
 		gemm.Gemm(false, false, seq, dh, seq, 1, pb, seq, v.Data[off:], d, 0, ctx.Data[off:], d)
 	})
@@ -151,14 +155,17 @@ func attentionBackward[T matrix.Float](q, k, v matrix.Dense[T], mask []bool, dct
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
 	dq, dk, dv = newDense[T](q.Rows, d), newDense[T](q.Rows, d), newDense[T](q.Rows, d)
-	parallel.For(batch*heads, func(bh int) {
+	scratch := make([][]T, parallel.Workers(batch*heads)) // two seq×seq buffers per worker
+	parallel.ForWorkers(batch*heads, func(w, bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
-		pb := make([]T, seq*seq)
+		if scratch[w] == nil {
+			scratch[w] = make([]T, 2*seq*seq)
+		}
+		pb, ds := scratch[w][:seq*seq], scratch[w][seq*seq:]
 		attentionProbs(q, k, b, h, seq, heads, mask, pb)
 		// ∇V = Pᵀ ∇ctx; ∇P = ∇ctx Vᵀ.
 		gemm.Gemm(true, false, seq, dh, seq, 1, pb, seq, dctx.Data[off:], d, 0, dv.Data[off:], d)
-		ds := make([]T, seq*seq)
 		gemm.Gemm(false, true, seq, seq, dh, 1, dctx.Data[off:], d, v.Data[off:], d, 0, ds, seq)
 		// ∇S = P ⊙ (∇P − rowsum(∇P ⊙ P)), times the 1/√d_h of the scores.
 		for i := 0; i < seq; i++ {

@@ -13,6 +13,9 @@ import (
 	"github.com/wtacrs/wtacrs/model"
 )
 
+// evalBatch is the number of dev examples of one evaluation forward pass.
+const evalBatch = 64
+
 // DataShape is what the memory of a run depends on besides its configuration: the number of
 // training and dev examples and the vocabulary size (special tokens included).
 type DataShape struct {
@@ -75,6 +78,11 @@ func EstimateMemory(cfg Config, shape DataShape) Memory {
 	// inverse deviations, the inputs of the six linear layers, q, k, v and the feed-forward
 	// pre-activation (kept, or transient when recomputed), the residual stream; backward holds
 	// about as much again in gradients of the same shapes.
+	// The dev set is evaluated in forward passes of evalBatch examples, which can be larger
+	// than a training batch: the larger of the two sizes the activations.
+	if ev := min(evalBatch, max(shape.DevExamples, 0)); ev > b {
+		b = ev
+	}
 	n := mul(b, s)
 	tokens := int(min(n, uint64(1<<62)))
 	perBlockAct := sum(mul(12, tokens, d), mul(3, tokens, f), mul(2, tokens))

@@ -35,7 +35,7 @@ func TestEstimateMemorySaturates(t *testing.T) {
 
 func TestEstimateMemoryGrowsWithEverySize(t *testing.T) {
 	t.Parallel()
-	shape := DataShape{TrainExamples: 500, DevExamples: 50, Vocab: 1000}
+	shape := DataShape{TrainExamples: 500, DevExamples: 5, Vocab: 1000} // the evaluation batch (5) below the training batch
 	base := EstimateMemory(DefaultConfig(), shape).Total()
 	for name, mod := range map[string]func(*Config){
 		"dim":     func(c *Config) { c.Dim *= 2 },

@@ -54,26 +54,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 // paths are empty). Errors wrap ErrData.
 func LoadData(cfg Config) (*data.Splits, error) {
 	s, err := data.Load(data.Config{Train: cfg.TrainPath, Dev: cfg.DevPath, MaxLen: cfg.MaxLen,
-		Tokenizer: data.TokenizerConfig{VocabSize: cfg.VocabSize, MinFreq: 1}})
+		Tokenizer: data.TokenizerConfig{VocabSize: cfg.VocabSize, MinFreq: 1}, MaxTrain: cfg.MaxTrain, MaxDev: cfg.MaxDev})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrData, err)
 	}
-	if cfg.MaxTrain > 0 && cfg.MaxTrain < s.TrainEnc.N {
-		s.TrainEnc = truncate(s.TrainEnc, cfg.MaxTrain)
-	}
-	if cfg.MaxDev > 0 && cfg.MaxDev < s.DevEnc.N {
-		s.DevEnc = truncate(s.DevEnc, cfg.MaxDev)
-	}
 	return s, nil
-}
-
-func truncate(e *data.Encoded, n int) *data.Encoded {
-	c := *e
-	s := e.SeqLen
-	c.N = n
-	c.IDs, c.Mask, c.Segments = e.IDs[:n*s], e.Mask[:n*s], e.Segments[:n*s]
-	c.Labels, c.Index = e.Labels[:n], e.Index[:n]
-	return &c
 }
 
 // modelConfig returns the model sizes of cfg for a vocabulary of the given size.
@@ -267,7 +252,7 @@ func majority(tr, dev *data.Encoded) float64 {
 
 // evaluate returns the accuracy of m on set, every layer exact.
 func evaluate[T matrix.Float](ctx context.Context, m *model.Model[T], set *data.Encoded, cfg Config) (float64, error) {
-	loader, err := data.NewLoader(set, data.LoaderConfig{BatchSize: 64})
+	loader, err := data.NewLoader(set, data.LoaderConfig{BatchSize: evalBatch})
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrData, err)
 	}

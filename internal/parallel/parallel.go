@@ -85,6 +85,36 @@ func For(n int, f func(i int)) {
 	g.wait()
 }
 
+// Workers returns the number of goroutines [ForWorkers] uses for n indices (at least 1).
+func Workers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
+
+// ForWorkers is [For] that also passes the worker running f, an integer in [0, Workers(n)):
+// calls with the same worker never overlap, so per-worker scratch memory can be reused
+// across indices.
+func ForWorkers(n int, f func(worker, i int)) {
+	workers := Workers(n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(0, i)
+		}
+		return
+	}
+	var g group
+	var next atomic.Int64
+	for w := range workers {
+		g.go_(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || g.first.Load() != nil {
+					return
+				}
+				f(w, i)
+			}
+		})
+	}
+	g.wait()
+}
+
 // Chunks splits [0, rows) into one contiguous chunk per goroutine (up to GOMAXPROCS) and runs
 // f(lo, hi) on each, when rows·cols (the work) is at least minWork; otherwise it runs f(0, rows)
 // on the calling goroutine.

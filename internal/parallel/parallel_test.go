@@ -69,3 +69,25 @@ func TestWorkerPanicReachesTheCaller(t *testing.T) {
 		assert.NotEmpty(t, p.Stack, name)
 	}
 }
+
+func TestForWorkersNeverOverlapsAWorker(t *testing.T) {
+	for _, n := range []int{0, 1, 5, 1000} {
+		w := Workers(n)
+		busy := make([]atomic.Int32, w)
+		seen := make([]atomic.Int32, n)
+		ForWorkers(n, func(worker, i int) {
+			if worker < 0 || worker >= w {
+				t.Errorf("worker %d outside [0, %d)", worker, w)
+				return
+			}
+			if busy[worker].Add(1) != 1 {
+				t.Errorf("worker %d runs two calls at once", worker)
+			}
+			seen[i].Add(1)
+			busy[worker].Add(-1)
+		})
+		for i := range seen {
+			require.Equal(t, int32(1), seen[i].Load(), "n = %d, i = %d", n, i)
+		}
+	}
+}

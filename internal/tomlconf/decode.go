@@ -150,8 +150,9 @@ func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 	})
 	if len(d.errs) > maxErrors {
 		more := len(d.errs) - maxErrors
-		next := d.errs[maxErrors].Line
-		d.errs = append(d.errs[:maxErrors], &FieldError{File: file, Line: next, Problem: fmt.Sprintf("and %d more", more), Err: sentinel})
+		first := d.errs[maxErrors]
+		d.errs = append(d.errs[:maxErrors], &FieldError{File: file, Line: first.Line, Key: first.Key,
+			Problem: fmt.Sprintf("and %d more errors from here on", more), Err: sentinel})
 	}
 	if len(d.errs) == 1 {
 		return m, d.errs[0]
@@ -160,7 +161,7 @@ func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 }
 
 // maxErrors is the most field errors Decode lists; one more entry counts the rest, with the
-// line of the first of them.
+// key and line of the first of them.
 const maxErrors = 20
 
 type decoder struct {

@@ -152,7 +152,7 @@ func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 		more := len(d.errs) - maxErrors
 		first := d.errs[maxErrors]
 		d.errs = append(d.errs[:maxErrors], &FieldError{File: file, Line: first.Line, Key: first.Key,
-			Problem: fmt.Sprintf("and %d more errors from here on", more), Err: sentinel})
+			Problem: fmt.Sprintf("and %d more, the first at", more), Err: sentinel})
 	}
 	if len(d.errs) == 1 {
 		return m, d.errs[0]

@@ -373,7 +373,7 @@ func TestDecodeListsAtMostTwentyErrors(t *testing.T) {
 	es := Fields(err)
 	require.Len(t, es, 21)
 	assert.Equal(t, "k19", es[19].Key)
-	assert.Equal(t, "c.toml line 21: and 5 more", es[20].Error())
+	assert.Equal(t, "c.toml line 21: and 5 more, the first at k20", es[20].Error())
 	assert.ErrorIs(t, es[20], errTest)
 }
 

@@ -62,10 +62,63 @@ func ClosedForm[T matrix.Float](x, y matrix.Dense[T], p *Plan) (Moments, error) 
 		}
 	}
 	xf, yf := matrix.ToFloat64(x), matrix.ToFloat64(y)
+	if p.deterministicExact(xf, yf) {
+		// Every pair of X·Y is used once with scale 1: the estimate is X·Y itself, and its
+		// moments are exactly zero (not the rounding of two evaluations of one product).
+		if exact, err := matrix.Product(xf, yf); err == nil && allFinite(exact.Data) {
+			return Moments{Mean: exact}, nil
+		} // a product beyond float64's range: the general evaluation reports it
+	}
 	if m, ok := p.closedFormFast(xf, yf); ok {
 		return m, nil
 	}
 	return p.closedFormWide(xf, yf)
+}
+
+// deterministicExact reports whether every sketch of p uses exactly the pairs with a nonzero
+// product X[:,i]·Y[i,:], each once with scale 1, and nothing else: no pair is drawn at random,
+// and every pair left out has a zero column of X or a zero row of Y. (A plan whose weights do
+// not come from X and Y may leave out a pair that matters; it is not exact then.)
+func (p *Plan) deterministicExact(xf, yf matrix.Dense[float64]) bool {
+	used := make([]bool, p.m)
+	switch p.method {
+	case MethodCRS, MethodWTACRS, MethodUniform, MethodTopK:
+		if p.draws != 0 {
+			return false
+		}
+		for _, i := range p.kept {
+			used[i] = true
+		}
+	case MethodBernoulli:
+		for i, q := range p.prob {
+			switch {
+			case q == 1 && p.scale[i] == 1:
+				used[i] = true
+			case q != 0:
+				return false
+			}
+		}
+	case MethodNoReplacement:
+		if p.draws != p.positive() {
+			return false
+		}
+		for i, v := range p.weights {
+			if v > 0 {
+				if p.scale[i] != 1 {
+					return false
+				}
+				used[i] = true
+			}
+		}
+	default:
+		return false
+	}
+	for i, u := range used {
+		if !u && !columnZero(xf, i) && !allZero(yf.Row(i)) {
+			return false
+		}
+	}
+	return true
 }
 
 // closedFormFast evaluates the moments in plain float64, as they always were, and reports

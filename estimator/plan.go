@@ -319,10 +319,28 @@ func (p *Plan) massOf(idx []int) float64 {
 		return 0
 	}
 	var s float64
+	positive := 0
 	for _, i := range idx {
 		s += p.weights[i]
+		if p.weights[i] > 0 {
+			positive++
+		}
+	}
+	if positive == p.positive() {
+		return 1 // every pair of positive weight: exactly all the mass, whatever the rounding
 	}
 	return s / p.total
+}
+
+// positive returns the number of pairs of positive weight.
+func (p *Plan) positive() int {
+	n := 0
+	for _, v := range p.weights {
+		if v > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // NewTopK returns the deterministic top-k plan: the k heaviest pairs (ties by index; pairs of

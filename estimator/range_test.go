@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -481,5 +482,54 @@ func TestRangeCheckedOnlyWhereScalesAre(t *testing.T) {
 	}
 	if _, err := NewWTACRSFixed([]float64{0x1p1000, 0x1p-100, 1}, 3, 2); err != nil {
 		t.Fatalf("NewWTACRSFixed keeping the heaviest two: %v", err)
+	}
+}
+
+// Regression: with every pair kept (k ≥ m) the estimate is exact, but mass_c read
+// 0.9999999999999997 and sampling without replacement reported an expected squared error of
+// 9e-27 (two evaluations of one product rounding differently).
+func TestExactPlansAreExactlyExact(t *testing.T) {
+	t.Parallel()
+	x, err := matrix.NewDense(3, 4, []float64{0.1, 0.7, 0, 1.3, 2.2, -0.3, 0, 0.9, 1e-3, 5, 0, 0.11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := matrix.NewDense(4, 2, []float64{0.3, 1.7, -2.9, 0.01, 4, 4, 0.77, 0.123})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Weights(x, y) // pair 2 has a zero column of X: weight 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Method{MethodWTACRS, MethodTopK, MethodNoReplacement, MethodBernoulli} {
+		p, err := NewPlan(m, w, 100, AutoC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := ClosedForm(x, y, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cf.SquaredBias != 0 || cf.Variance != 0 {
+			t.Errorf("%v with k ≥ m: bias² %v, variance %v, want exactly 0", m, cf.SquaredBias, cf.Variance)
+		}
+		if m != MethodNoReplacement && m != MethodBernoulli && p.MassC() != 1 {
+			t.Errorf("%v with k ≥ m: P_C = %v, want exactly 1", m, p.MassC())
+		}
+	}
+	// Weights that leave out a pair that matters: not exact, the bias is reported.
+	bad := slices.Clone(w)
+	bad[0] = 0
+	p, err := NewTopK(bad, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := ClosedForm(x, y, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(cf.SquaredBias > 0) {
+		t.Errorf("top-k without pair 0: bias² %v, want > 0", cf.SquaredBias)
 	}
 }

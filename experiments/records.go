@@ -3,6 +3,8 @@ package experiments
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/wtacrs/wtacrs/model"
@@ -20,8 +22,14 @@ type recordKey struct {
 // file and line.
 func LoadRecords(dir string) ([]Record, error) {
 	lt, err := readTable(dir, LayersFile, layersHeader, true)
-	if err != nil || lt == nil {
+	if err != nil {
 		return nil, err
+	}
+	if lt == nil {
+		if _, err := os.Stat(filepath.Join(dir, CurvesFile)); err == nil {
+			return nil, fmt.Errorf("%w: %s holds %s but not %s, whose rows its curves belong to", ErrResults, dir, CurvesFile, LayersFile)
+		}
+		return nil, nil
 	}
 	recs := make([]Record, len(lt.rows))
 	index := map[recordKey]int{}
@@ -94,6 +102,9 @@ func LoadRecords(dir string) ([]Record, error) {
 			s := &recs[j].Stats
 			if c != len(s.Mass) || math.IsNaN(mass) {
 				return nil, fmt.Errorf("%w: %s line %d: curve point c = %d out of order or without mass", ErrResults, ct.name, i+2, c)
+			}
+			if !(mass >= 0 && mass <= 1) {
+				return nil, fmt.Errorf("%w: %s line %d: mass %v, want a probability mass in [0, 1]", ErrResults, ct.name, i+2, mass)
 			}
 			s.Mass = append(s.Mass, mass)
 			s.Fraction = append(s.Fraction, float64(c)/float64(s.K))

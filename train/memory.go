@@ -78,8 +78,12 @@ func EstimateMemory(cfg Config, shape DataShape) Memory {
 	// inverse deviations, the inputs of the six linear layers, q, k, v and the feed-forward
 	// pre-activation (kept, or transient when recomputed), the residual stream; backward holds
 	// about as much again in gradients of the same shapes.
-	// The dev set is evaluated in forward passes of evalBatch examples, which can be larger
-	// than a training batch: the larger of the two sizes the activations.
+	// A training batch holds at most the training set; the dev set is evaluated in forward
+	// passes of evalBatch examples, which can be larger: the larger of the two sizes the
+	// activations.
+	if shape.TrainExamples > 0 {
+		b = min(b, shape.TrainExamples)
+	}
 	if ev := min(evalBatch, max(shape.DevExamples, 0)); ev > b {
 		b = ev
 	}
@@ -139,10 +143,10 @@ func BoundDataShape(cfg Config) (DataShape, error) {
 	var err error
 	var tb, db int
 	if sh.TrainExamples, tb, err = count(cfg.TrainPath, "train"); err != nil {
-		return sh, fmt.Errorf("%w: %w", ErrData, err)
+		return sh, fmt.Errorf("%w: train_path %q: %w", ErrData, cfg.TrainPath, err)
 	}
 	if sh.DevExamples, db, err = count(cfg.DevPath, "dev"); err != nil {
-		return sh, fmt.Errorf("%w: %w", ErrData, err)
+		return sh, fmt.Errorf("%w: dev_path %q: %w", ErrData, cfg.DevPath, err)
 	}
 	if cfg.MaxTrain > 0 {
 		sh.TrainExamples = min(sh.TrainExamples, cfg.MaxTrain)

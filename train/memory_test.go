@@ -24,13 +24,18 @@ func TestEstimateMemorySaturates(t *testing.T) {
 		{"ffn_dim", func(c *Config) { c.FFNDim = 1 << 50 }},
 		{"max_len", func(c *Config) { c.MaxLen = 1 << 40 }},
 		{"blocks", func(c *Config) { c.Blocks = 1 << 60 }},
-		{"batch_size", func(c *Config) { c.BatchSize = 1 << 62 }},
 	} {
 		cfg := DefaultConfig().WithAll(MethodWTACRS, 0.3)
 		c.mod(&cfg)
 		m := EstimateMemory(cfg, shape)
 		assert.Greater(t, m.Total(), uint64(1)<<50, c.name) // far above any machine, never wrapped
 	}
+	// A batch holds at most the training set (then one batch is the whole set).
+	cfg := DefaultConfig()
+	cfg.BatchSize = 1 << 62
+	whole := DefaultConfig()
+	whole.BatchSize = shape.TrainExamples
+	assert.Equal(t, EstimateMemory(whole, shape), EstimateMemory(cfg, shape))
 }
 
 func TestEstimateMemoryGrowsWithEverySize(t *testing.T) {

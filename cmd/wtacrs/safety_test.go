@@ -144,7 +144,6 @@ func TestRunRefusesWhatDoesNotFitInMemory(t *testing.T) {
 		{"ffn_dim", "[train]\nffn_dim = 1000000000000\n"},
 		{"max_len", "[train]\nmax_len = 100000000\n"},
 		{"blocks", "[train]\nblocks = 1000000000\n"},
-		{"batch", "[train]\nbatch_size = 1000000000\n"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run([]string{"run", "-out", t.TempDir(), writeConfig(t, tc.config)}, &stdout, &stderr)

@@ -62,6 +62,33 @@ type Target struct {
 	mu           sync.Mutex
 	staged       []string
 	closed       bool
+	created      []string // folders Open created for the parent, deepest first
+	committed    bool
+}
+
+// missingDirs returns p and those of its ancestors that do not exist yet, deepest first: the
+// folders MkdirAll(p) would create.
+func missingDirs(p string) []string {
+	var out []string
+	for d := filepath.Clean(p); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			return out
+		}
+		out = append(out, d)
+		if filepath.Dir(d) == d {
+			return out
+		}
+	}
+}
+
+// removeEmpty removes the folders, deepest first, while they are empty: what a job that wrote
+// nothing created for its output is taken away again.
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // live tracks the targets of the process for Abort.
@@ -84,6 +111,7 @@ func Open(parent, name string, opt Options) (*Target, error) {
 		parent = "."
 	}
 	dir := filepath.Join(parent, name)
+	created := missingDirs(parent)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: cannot create the output folder for %s: %w", ErrRefused, dir, err)
 	}
@@ -92,11 +120,13 @@ func Open(parent, name string, opt Options) (*Target, error) {
 	}
 	lock, err := acquire(filepath.Join(parent, "."+name+".lock"))
 	if err != nil {
+		removeEmpty(created)
 		return nil, err
 	}
-	t := &Target{parent: parent, name: name, dir: dir, opt: opt, lock: lock}
+	t := &Target{parent: parent, name: name, dir: dir, opt: opt, lock: lock, created: created}
 	if err := t.prepare(); err != nil {
 		lock.release()
+		removeEmpty(created)
 		return nil, err
 	}
 	live.Lock()
@@ -306,6 +336,7 @@ func (t *Target) Commit(staged string) error {
 			return fmt.Errorf("outdir: %w", err)
 		}
 		t.staged = slices.Delete(t.staged, i, i+1)
+		t.committed = true
 		syncDir(t.parent)
 		return nil
 	case err != nil:
@@ -334,6 +365,7 @@ func (t *Target) Commit(staged string) error {
 	}
 	// staged now holds the old contents.
 	t.staged = slices.Delete(t.staged, i, i+1)
+	t.committed = true
 	syncDir(t.parent)
 	if err := os.RemoveAll(staged); err != nil {
 		return fmt.Errorf("outdir: removing the previous contents (left in %s): %w", staged, err)
@@ -341,7 +373,8 @@ func (t *Target) Commit(staged string) error {
 	return nil
 }
 
-// Close removes the staging directories not committed and releases the lock.
+// Close removes the staging directories not committed and releases the lock; when nothing was
+// committed it also removes the folders Open created for the parent, if they are empty.
 func (t *Target) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -353,6 +386,11 @@ func (t *Target) Close() error {
 		os.RemoveAll(d)
 	}
 	t.staged = nil
+	defer func() {
+		if !t.committed {
+			removeEmpty(t.created) // after the lock file is gone
+		}
+	}()
 	live.Lock()
 	if i := slices.Index(live.targets, t); i >= 0 {
 		live.targets = slices.Delete(live.targets, i, i+1)

@@ -331,3 +331,25 @@ func TestUserFileNamedLikeTheLockIsKept(t *testing.T) {
 	require.NoError(t, replace(t, parent, "run", "x"))
 	assert.NoFileExists(t, lock)
 }
+
+// Regression: a run refused after Open (a bad data file, say) left the output folder it had
+// created for nothing.
+func TestFoldersCreatedForNothingAreRemoved(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	parent := filepath.Join(root, "a", "b")
+	tg, err := Open(parent, "run", Options{Owned: owned})
+	require.NoError(t, err)
+	require.NoError(t, tg.Close())
+	assert.NoDirExists(t, filepath.Join(root, "a"), "created for a job that committed nothing")
+
+	require.NoError(t, replace(t, parent, "run", "x"))
+	assert.DirExists(t, filepath.Join(parent, "run"), "kept once something is committed")
+
+	// A folder that existed before is never removed.
+	existing := t.TempDir()
+	tg, err = Open(existing, "run", Options{Owned: owned})
+	require.NoError(t, err)
+	require.NoError(t, tg.Close())
+	assert.DirExists(t, existing)
+}

@@ -162,10 +162,13 @@ func weightsOf(a, b norms) ([]float64, error) {
 	}
 	for i, p := range prod {
 		w[i] = math.Ldexp(p.frac, p.exp-top)
-	}
-	if w[small] == 0 {
-		return nil, fmt.Errorf("%w: the weight of pair %d (≈%v) is 2^%d times the largest, below what float64 holds at one scale (2^-1074); rescale that pair's column and row",
-			ErrRange, small, prod[small], prod[small].exp-top)
+		// Every positive product must stay positive; the one of lowest exponent need not be the
+		// smallest (found by FuzzRangeProperties: two pairs 2^-1075 and 2^-1074.2 below the
+		// largest, the first rounding to 0).
+		if p.frac != 0 && w[i] == 0 {
+			return nil, fmt.Errorf("%w: the weight of pair %d (≈%v) is 2^%d times the largest, below what float64 holds at one scale (2^-1074); rescale that pair's column and row",
+				ErrRange, i, p, p.exp-top)
+		}
 	}
 	return w, nil
 }

@@ -33,28 +33,47 @@ type Config struct {
 	FFN int
 	// MaxLen is the longest sequence in tokens (the rows of the position embedding), ≥ 1.
 	MaxLen int
-	// Classes is the number of output classes, ≥ 2.
+	// Classes is the number of output classes of the classification head, ≥ 2; or 0 for a
+	// model without one (no "head.*" parameters), allowed only with an MLM head.
 	Classes int
 	// Segments is the number of segment (sentence) types with their own embedding; 0 for none.
 	Segments int
 	// Recompute makes backward recompute the queries, keys, values and feed-forward
 	// pre-activations of each block from the saved LayerNorm outputs instead of keeping them:
-	// less activation memory for about 15% more arithmetic, same numbers bit for bit.
+	// less activation memory for about 15% more arithmetic, same numbers bit for bit. The
+	// heads keep their activations either way.
 	Recompute bool
+	// Pooling is the vector the classification head reads; the zero value, PoolCLS, reads
+	// position 0.
+	Pooling Pooling
+	// MLM is the masked-language-model head; the zero value, MLMNone, is none.
+	MLM MLMHead
 }
 
-// Validate returns an error wrapping ErrConfig for sizes out of range.
+// Validate returns an error wrapping ErrConfig for sizes out of range, an unknown pooling or
+// MLM head, or a model with neither a classification nor an MLM head.
 func (c Config) Validate() error {
-	if c.Vocab < 1 || c.Dim < 1 || c.Heads < 1 || c.Dim%c.Heads != 0 || c.Blocks < 1 || c.FFN < 1 || c.MaxLen < 1 || c.Classes < 2 || c.Segments < 0 {
+	if c.Vocab < 1 || c.Dim < 1 || c.Heads < 1 || c.Dim%c.Heads != 0 || c.Blocks < 1 || c.FFN < 1 || c.MaxLen < 1 || c.Classes < 0 || c.Classes == 1 || c.Segments < 0 {
 		return fmt.Errorf("%w: %+v", ErrConfig, c)
+	}
+	switch {
+	case !c.Pooling.Valid():
+		return fmt.Errorf("%w: unknown pooling %v", ErrConfig, c.Pooling)
+	case !c.MLM.Valid():
+		return fmt.Errorf("%w: unknown masked-language-model head %v", ErrConfig, c.MLM)
+	case c.Classes == 0 && c.MLM == MLMNone:
+		return fmt.Errorf("%w: no classification head (0 classes) and no masked-language-model head", ErrConfig)
 	}
 	return nil
 }
 
+// HasHead reports whether the model has a classification head (Classes > 0).
+func (c Config) HasHead() bool { return c.Classes > 0 }
+
 // Param is one parameter tensor and its gradient accumulator.
 type Param[T matrix.Float] struct {
 	// Name names the tensor, unique in the model: for example "tok_emb", "block0.q.w",
-	// "block0.ln1.g" or "head.b".
+	// "block0.ln1.g", "head.b" or "mlm.dense.w".
 	Name string
 	// W is the value (a vector is 1×n).
 	W matrix.Dense[T]
@@ -72,8 +91,13 @@ type block[T matrix.Float] struct {
 type Model[T matrix.Float] struct {
 	// Cfg is the configuration the model was built with.
 	Cfg Config
-	// Params lists every parameter, in a fixed order: embeddings, then the blocks in order,
-	// then the final LayerNorm and the head.
+	// Params lists every parameter, in a fixed order: the embeddings ("tok_emb", "pos_emb",
+	// "seg_emb" with segments); the blocks in order, each "blockL.ln1.g", "blockL.ln1.b", the
+	// weight and bias of q, k, v and o, "blockL.ln2.g", "blockL.ln2.b", then those of ffn_in
+	// and ffn_out; the final LayerNorm "lnf.g", "lnf.b"; the classification head "head.w",
+	// "head.b" (when Classes > 0); and last the MLM head (when MLM is not MLMNone):
+	// "mlm.dense.w", "mlm.dense.b", "mlm.ln.g", "mlm.ln.b", "mlm.out.w" (untied only) and
+	// "mlm.b".
 	Params []*Param[T]
 	tok    *Param[T]
 	pos    *Param[T]
@@ -81,12 +105,16 @@ type Model[T matrix.Float] struct {
 	blocks []block[T]
 	lnfg   *Param[T]
 	lnfb   *Param[T]
-	headW  *Param[T]
+	headW  *Param[T] // nil without a classification head
 	headB  *Param[T]
+	mlm    *mlmParams[T] // nil without an MLM head
 }
 
 // New returns a model with weights drawn from N(0, 0.02²), zero biases and unit LayerNorm gains,
-// deterministically from seed. It returns ErrConfig for bad sizes.
+// deterministically from seed: the weights draw from one stream in the order of
+// [Model.Params], so the parameters a configuration shares with another (the same sizes
+// with and without an MLM head, or another pooling) start equal. It returns ErrConfig for a
+// bad configuration.
 func New[T matrix.Float](cfg Config, seed uint64) (*Model[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -125,8 +153,30 @@ func New[T matrix.Float](cfg Config, seed uint64) (*Model[T], error) {
 		m.blocks = append(m.blocks, b)
 	}
 	m.lnfg, m.lnfb = param("lnf.g", 1, d, one), param("lnf.b", 1, d, zero)
-	m.headW, m.headB = param("head.w", d, cfg.Classes, normal), param("head.b", 1, cfg.Classes, zero)
+	if cfg.HasHead() {
+		m.headW, m.headB = param("head.w", d, cfg.Classes, normal), param("head.b", 1, cfg.Classes, zero)
+	}
+	if cfg.MLM != MLMNone {
+		h := &mlmParams[T]{}
+		h.denseW, h.denseB = param("mlm.dense.w", d, d, normal), param("mlm.dense.b", 1, d, zero)
+		h.lnG, h.lnB = param("mlm.ln.g", 1, d, one), param("mlm.ln.b", 1, d, zero)
+		if cfg.MLM == MLMUntied {
+			h.outW = param("mlm.out.w", d, cfg.Vocab, normal)
+		}
+		h.bias = param("mlm.b", 1, cfg.Vocab, zero)
+		m.mlm = h
+	}
 	return m, nil
+}
+
+// Param returns the parameter called name ([Param.Name]), or nil when the model has none.
+func (m *Model[T]) Param(name string) *Param[T] {
+	for _, p := range m.Params {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
 }
 
 // ZeroGrad sets every gradient to zero.
@@ -165,8 +215,14 @@ type Batch struct {
 	// Segments are B·S segment ids in [0, Config.Segments), or nil (all segment 0, or no
 	// segment embedding when Config.Segments is 0).
 	Segments []int
-	// Labels are the B labels in [0, Config.Classes); nil for inference.
+	// Labels are the B labels in [0, Config.Classes); nil for inference or without a
+	// classification head.
 	Labels []int
+	// MLMTargets are, for a model with an MLM head, nil or B·S entries: the token id in
+	// [0, Config.Vocab) to predict at each predicted position, which must be valid (Mask
+	// true), and -1 at every other position. The caller replaces the input tokens at
+	// predicted positions (by a mask token, say) as it sees fit.
+	MLMTargets []int
 }
 
 // Validate checks the batch against the model sizes; errors wrap ErrInput.
@@ -177,8 +233,14 @@ func (b Batch) Validate(cfg Config) error {
 		return fmt.Errorf("%w: batch %dx%d (max length %d)", ErrInput, b.B, b.S, cfg.MaxLen)
 	case len(b.Tokens) != n || len(b.Mask) != n:
 		return fmt.Errorf("%w: %d tokens and %d mask entries for a %dx%d batch", ErrInput, len(b.Tokens), len(b.Mask), b.B, b.S)
+	case b.Labels != nil && !cfg.HasHead():
+		return fmt.Errorf("%w: labels for a model without a classification head", ErrInput)
 	case b.Labels != nil && len(b.Labels) != b.B:
 		return fmt.Errorf("%w: %d labels for %d sequences", ErrInput, len(b.Labels), b.B)
+	case b.MLMTargets != nil && cfg.MLM == MLMNone:
+		return fmt.Errorf("%w: MLM targets for a model without an MLM head", ErrInput)
+	case b.MLMTargets != nil && len(b.MLMTargets) != n:
+		return fmt.Errorf("%w: %d MLM targets for a %dx%d batch", ErrInput, len(b.MLMTargets), b.B, b.S)
 	}
 	if b.Segments != nil && len(b.Segments) != n {
 		return fmt.Errorf("%w: %d segment ids for a %dx%d batch", ErrInput, len(b.Segments), b.B, b.S)
@@ -201,6 +263,15 @@ func (b Batch) Validate(cfg Config) error {
 	for i, l := range b.Labels {
 		if l < 0 || l >= cfg.Classes {
 			return fmt.Errorf("%w: label %d of sequence %d out of range [0, %d)", ErrInput, l, i, cfg.Classes)
+		}
+	}
+	for i, y := range b.MLMTargets {
+		switch {
+		case y == -1:
+		case y < 0 || y >= cfg.Vocab:
+			return fmt.Errorf("%w: MLM target %d at position %d neither -1 nor in the vocabulary [0, %d)", ErrInput, y, i, cfg.Vocab)
+		case !b.Mask[i]:
+			return fmt.Errorf("%w: MLM target at padding position %d", ErrInput, i)
 		}
 	}
 	return nil
@@ -228,17 +299,29 @@ type Tape[T matrix.Float] struct {
 	blocks []blockTape[T]
 	xhatF  matrix.Dense[T]
 	invF   []T
-	cls    matrix.Dense[T] // B×d normalised [CLS] rows fed to the head
-	// Logits are the head's outputs, B×Classes, one row per sequence.
+	cls    matrix.Dense[T] // B×d normalised pooled rows fed to the head
+	// Logits are the classification head's outputs, B×Classes, one row per sequence; empty
+	// (0×0) without a classification head.
 	Logits matrix.Dense[T]
-	// Loss is the mean cross-entropy over the batch (0 without labels).
+	// Loss is the mean classification cross-entropy over the batch (0 without labels).
 	Loss    float64
 	dLogits matrix.Dense[T]
+	// MLMLoss is the mean cross-entropy of the MLM head over the predicted positions (0 when
+	// none is predicted or the batch has no MLM targets).
+	MLMLoss float64
+	// MLMPredicted is the number of predicted positions (MLM targets other than -1).
+	MLMPredicted int
+	// MLMCorrect is the number of predicted positions whose highest logit (the first, on a
+	// tie) is the target.
+	MLMCorrect int
+	mlm        *mlmTape[T] // nil without MLM targets
 }
 
 // Forward runs the model on a batch and returns the tape backward needs, with the logits and,
-// when the batch has labels, the loss. A nil hook makes every layer exact. Errors: ErrInput for
-// a bad batch, the hook's errors and the estimator's.
+// when the batch has labels, the loss, and, when it has MLM targets, the MLM loss and counts.
+// A nil hook makes every layer exact; the hook sees the linear layers of the blocks only, not
+// the heads. Errors: ErrInput for a bad batch, the hook's errors and the estimator's (its
+// ErrNonFinite for a NaN or Inf logit).
 func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 	if err := b.Validate(m.Cfg); err != nil {
 		return nil, err
@@ -316,16 +399,30 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 			bt.q, bt.k, bt.v, bt.u = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
 		}
 	}
-	cls := newDense[T](b.B, d)
-	for s := 0; s < b.B; s++ {
-		copy(cls.Row(s), x.Row(s*b.S))
+	if m.headW != nil {
+		if err := m.headForward(x, tape); err != nil {
+			return nil, err
+		}
 	}
+	if b.MLMTargets != nil {
+		if err := m.mlmForward(x, b.MLMTargets, tape); err != nil {
+			return nil, err
+		}
+	}
+	return tape, nil
+}
+
+// headForward runs the pooling, the final LayerNorm and the classification head on the last
+// block's output x and, with labels, the cross-entropy.
+func (m *Model[T]) headForward(x matrix.Dense[T], tape *Tape[T]) error {
+	b := tape.batch
+	cls := m.pool(x, b)
 	var y matrix.Dense[T]
 	y, tape.xhatF, tape.invF = layerNormForward(cls, m.lnfg.W.Data, m.lnfb.W.Data)
 	tape.cls = y
 	logits, err := matrix.Product(y, m.headW.W)
 	if err != nil {
-		return nil, fmt.Errorf("model: head: %w", err)
+		return fmt.Errorf("model: head: %w", err)
 	}
 	for s := 0; s < b.B; s++ {
 		for j, v := range m.headB.W.Data {
@@ -334,24 +431,106 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 	}
 	for _, v := range logits.Data {
 		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%w: non-finite logit", estimator.ErrNonFinite)
+			return fmt.Errorf("%w: non-finite logit", estimator.ErrNonFinite)
 		}
 	}
 	tape.Logits = logits
 	if b.Labels != nil {
 		tape.Loss, tape.dLogits = crossEntropy(logits, b.Labels)
 	}
-	return tape, nil
+	return nil
 }
 
-// Backward adds the gradient of the tape's mean loss to every parameter's G. The batch must have
-// had labels. hook (nil for none) sees every linear layer's output gradient.
+// pool returns the B×d rows the classification head reads (before the final LayerNorm): the
+// row of position 0 of each sequence, or the mean of its valid rows.
+func (m *Model[T]) pool(x matrix.Dense[T], b Batch) matrix.Dense[T] {
+	d := x.Cols
+	out := newDense[T](b.B, d)
+	if m.Cfg.Pooling == PoolCLS {
+		for s := 0; s < b.B; s++ {
+			copy(out.Row(s), x.Row(s*b.S))
+		}
+		return out
+	}
+	acc := make([]float64, d)
+	for s := 0; s < b.B; s++ {
+		clear(acc)
+		n := 0
+		for p := 0; p < b.S; p++ {
+			if !b.Mask[s*b.S+p] {
+				continue
+			}
+			n++
+			for j, v := range x.Row(s*b.S + p) {
+				acc[j] += float64(v)
+			}
+		}
+		row := out.Row(s)
+		for j, v := range acc {
+			row[j] = T(v / float64(n)) // n ≥ 1: position 0 is valid
+		}
+	}
+	return out
+}
+
+// poolBackward writes into dx (n×d, zero on entry) the gradient of the pooled rows dp (B×d).
+func (m *Model[T]) poolBackward(dp, dx matrix.Dense[T], b Batch) {
+	if m.Cfg.Pooling == PoolCLS {
+		for s := 0; s < b.B; s++ {
+			copy(dx.Row(s*b.S), dp.Row(s))
+		}
+		return
+	}
+	for s := 0; s < b.B; s++ {
+		n := 0
+		for p := 0; p < b.S; p++ {
+			if b.Mask[s*b.S+p] {
+				n++
+			}
+		}
+		inv := T(1 / float64(n))
+		g := dp.Row(s)
+		for p := 0; p < b.S; p++ {
+			if !b.Mask[s*b.S+p] {
+				continue
+			}
+			row := dx.Row(s*b.S + p)
+			for j, v := range g {
+				row[j] = v * inv
+			}
+		}
+	}
+}
+
+// Backward adds to every parameter's G the gradient of the training loss of the tape: the
+// classification loss [Tape.Loss] when the batch had labels plus the MLM loss [Tape.MLMLoss]
+// when it had MLM targets (each a mean over its own terms: sequences, predicted positions).
+// It returns ErrInput when the batch had neither. hook (nil for none) sees every linear
+// layer's output gradient.
 func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 	b := tape.batch
-	if b.Labels == nil {
-		return fmt.Errorf("%w: backward of a batch without labels", ErrInput)
+	if b.Labels == nil && b.MLMTargets == nil {
+		return fmt.Errorf("%w: backward of a batch without labels or MLM targets", ErrInput)
 	}
 	d, n := m.Cfg.Dim, b.B*b.S
+	dx := newDense[T](n, d)
+	if b.Labels != nil {
+		m.headBackward(tape, dx)
+	}
+	if tape.mlm != nil {
+		if err := m.mlmBackward(tape.mlm, dx); err != nil {
+			return err
+		}
+	}
+	return m.blocksBackward(tape, dx, hook)
+}
+
+// headBackward writes into dx (n×d, zero on entry) the gradient of the classification loss
+// with respect to the last block's output, and adds the gradients of the head and the final
+// LayerNorm.
+func (m *Model[T]) headBackward(tape *Tape[T], dx matrix.Dense[T]) {
+	b := tape.batch
+	d := m.Cfg.Dim
 	// Head: logits = y W + b.
 	dy := newDense[T](b.B, d)
 	for s := 0; s < b.B; s++ {
@@ -372,10 +551,14 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 		}
 	}
 	dcls := layerNormBackward(dy, tape.xhatF, tape.invF, m.lnfg.W.Data, m.lnfg.G, m.lnfb.G)
-	dx := newDense[T](n, d)
-	for s := 0; s < b.B; s++ {
-		copy(dx.Row(s*b.S), dcls.Row(s))
-	}
+	m.poolBackward(dcls, dx, b)
+}
+
+// blocksBackward back-propagates dx, the gradient of the last block's output, through the
+// blocks and the embeddings.
+func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T]) error {
+	b := tape.batch
+	d, n := m.Cfg.Dim, b.B*b.S
 	linBack := func(i int, saved linear.Saved[T], gz matrix.Dense[T]) (matrix.Dense[T], error) {
 		if hook != nil {
 			if err := hook.Gradient(i, gz); err != nil {
@@ -525,5 +708,11 @@ func (t *Tape[T]) SavedBytes() int {
 	count(t.xhatF.Data)
 	count(t.invF)
 	count(t.cls.Data)
+	if h := t.mlm; h != nil {
+		for _, v := range [][]T{h.xhatF.Data, h.invF, h.dense.H.Data, h.z.Data, h.xhat.Data, h.inv, h.h.Data, h.dLogits.Data} {
+			count(v)
+		}
+		total += len(h.rows) * 8
+	}
 	return total
 }

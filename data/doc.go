@@ -19,6 +19,9 @@
 // A [Tokenizer] is a lower-cased word-level vocabulary built from the training text
 // ([TrainTokenizer]): words are maximal runs of letters and digits, every other visible character
 // is a token of its own. The special tokens have fixed ids: [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3.
+// For masked-language modelling a vocabulary may also hold [MASK], always at id 4
+// ([TokenizerConfig.Mask], [Tokenizer.MaskID]); without it a vocabulary is as it always was.
+// [NewTokenizer] rebuilds a tokenizer from its token list (as a checkpoint stores it).
 // A pair is encoded as [CLS] s1 [SEP] s2 [SEP], truncated longest-first to the maximum length and
 // padded with [PAD]. The attention mask is true exactly on the non-padding positions; the trainer
 // uses it both for attention and to give padding tokens zero weight in WTA-CRS sampling.

@@ -2,6 +2,7 @@ package data_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/wtacrs/wtacrs/data"
 )
@@ -54,4 +55,51 @@ func ExampleTokenizer_EncodePair() {
 	// [0 0 0 0 0 0 0 1 1 1 1 1 1 0 0 0]
 	// [true true true true true true true true true true true true true false]
 	// god saw the light . the light was good .
+}
+
+// Pack a small corpus into rows for masked-language modelling, then corrupt a batch of them
+// as BERT does. The draws of a step depend only on the seed and the step.
+func ExampleMasker() {
+	c, err := data.ParseCorpus(strings.NewReader(
+		"In the beginning God created the heaven and the earth.\nAnd the earth was without form.\n\n"+
+			"entity: that which is perceived or known\n"), "tiny.txt")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tok, err := data.TrainTokenizer(c.Texts(), data.TokenizerConfig{Mask: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	enc, err := data.EncodeCorpus(c, tok, 16)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(enc.N, "rows of", enc.SeqLen, "from documents", enc.Index)
+	fmt.Println(tok.Decode(enc.IDs[:enc.SeqLen]))
+	m, err := data.NewMasker(data.MaskConfig{Prob: 0.3, MaskFrac: 0.8, RandomFrac: 0.1}, tok, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, err := m.Mask(enc.IDs, enc.Mask, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(tok.Decode(out.Inputs[:enc.SeqLen]))
+	var targets []string
+	for _, id := range out.Targets {
+		if id != data.NoTarget {
+			targets = append(targets, tok.Token(id))
+		}
+	}
+	fmt.Println(out.Selected, "targets:", strings.Join(targets, " "))
+	// Output:
+	// 3 rows of 16 from documents [0 0 1]
+	// in the beginning god created the heaven and the earth .
+	// [MASK] [MASK] [MASK] god [MASK] the heaven and the earth [MASK]
+	// 12 targets: in the beginning created . earth was entity : that which or
 }

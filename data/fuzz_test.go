@@ -3,6 +3,8 @@ package data
 import (
 	"bytes"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +67,49 @@ func FuzzParseTSV(f *testing.F) {
 			if id < 0 || id >= tok.VocabSize() {
 				t.Fatalf("token id %d outside the vocabulary of %d", id, tok.VocabSize())
 			}
+		}
+	})
+}
+
+// FuzzParseCorpus: no input makes the corpus reader panic; every error wraps a package sentinel;
+// an accepted corpus has trimmed, non-empty lines, writes back (lines, blank line between
+// documents) to the same documents, and encodes.
+func FuzzParseCorpus(f *testing.F) {
+	for _, s := range []string{"a b\nc\n\nd\n", "\ufeffx\r\n\r\ny", "", "\n\n", "\xff\n", "a\x00b", "a\rb",
+		"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"} {
+		f.Add([]byte(s))
+	}
+	tok, err := TrainTokenizer([]string{"a b c d x y"}, TokenizerConfig{Mask: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := ParseCorpus(bytes.NewReader(in), "fuzz.txt")
+		if err != nil {
+			if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrEmpty) {
+				t.Fatalf("error wraps no sentinel: %v", err)
+			}
+			return
+		}
+		var buf bytes.Buffer
+		for _, d := range c.Docs {
+			if len(d) == 0 {
+				t.Fatal("empty document")
+			}
+			for _, l := range d {
+				if l == "" || strings.TrimSpace(l) != l {
+					t.Fatalf("line %q not trimmed", l)
+				}
+				buf.WriteString(l + "\n")
+			}
+			buf.WriteString("\n")
+		}
+		again, err := ParseCorpus(&buf, "again.txt")
+		if err != nil || !reflect.DeepEqual(again.Docs, c.Docs) {
+			t.Fatalf("corpus does not read back: %v", err)
+		}
+		if _, err := EncodeCorpus(c, tok, 5); err != nil && !errors.Is(err, ErrEmpty) {
+			t.Fatalf("encode: %v", err)
 		}
 	})
 }

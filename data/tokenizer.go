@@ -20,8 +20,14 @@ const (
 	SepID = 3 // [SEP]
 )
 
-// NumSpecial is the number of special tokens, which occupy ids 0..NumSpecial-1.
+// NumSpecial is the number of compulsory special tokens, which occupy ids 0..NumSpecial-1 of
+// every vocabulary.
 const NumSpecial = 4
+
+// MaskToken is the optional special token of masked-language modelling. A vocabulary that has
+// it holds it at id NumSpecial (4), right after the compulsory ones, and its words start at 5
+// (see [TokenizerConfig.Mask] and [Tokenizer.MaskID]); a vocabulary without it is unchanged.
+const MaskToken = "[MASK]"
 
 var specialTokens = [NumSpecial]string{"[PAD]", "[UNK]", "[CLS]", "[SEP]"}
 
@@ -38,6 +44,10 @@ type TokenizerConfig struct {
 	MinFreq int `toml:"min_freq"`
 	// KeepCase keeps letter case; the default lower-cases all text.
 	KeepCase bool `toml:"keep_case"`
+	// Mask reserves id NumSpecial for [MASK], for masked-language modelling; the words then
+	// start at id NumSpecial+1 and VocabSize must be at least NumSpecial+2. The default (false)
+	// builds the same vocabulary as before the option existed.
+	Mask bool `toml:"mask"`
 }
 
 // DefaultTokenizerConfig returns the configuration whose values are used for the fields left
@@ -61,6 +71,8 @@ type Tokenizer struct {
 	tokens   []string
 	ids      map[string]int
 	keepCase bool
+	// mask reports whether tokens[NumSpecial] is [MASK].
+	mask bool
 }
 
 // PreTokenize splits text into the tokenizer's words: maximal runs of letters, digits and marks,
@@ -94,14 +106,18 @@ func PreTokenize(text string, keepCase bool) []string {
 	return out
 }
 
-// TrainTokenizer builds a vocabulary from texts: the special tokens, then the words seen at least
-// cfg.MinFreq times, most frequent first (ties in byte order), up to cfg.VocabSize tokens in all.
-// Zero fields of cfg take their defaults. It returns an error wrapping ErrRange for a bad config
-// and ErrEmpty when texts hold no word.
+// TrainTokenizer builds a vocabulary from texts: the special tokens ([MASK] too with cfg.Mask),
+// then the words seen at least cfg.MinFreq times, most frequent first (ties in byte order), up
+// to cfg.VocabSize tokens in all. Zero fields of cfg take their defaults. It returns an error
+// wrapping ErrRange for a bad config and ErrEmpty when texts hold no word.
 func TrainTokenizer(texts []string, cfg TokenizerConfig) (*Tokenizer, error) {
 	cfg = cfg.withDefaults()
-	if cfg.VocabSize <= NumSpecial {
-		return nil, fmt.Errorf("%w: vocab_size %d must exceed %d", ErrRange, cfg.VocabSize, NumSpecial)
+	reserved := specialTokens[:]
+	if cfg.Mask {
+		reserved = append(reserved[:NumSpecial:NumSpecial], MaskToken)
+	}
+	if cfg.VocabSize <= len(reserved) {
+		return nil, fmt.Errorf("%w: vocab_size %d must exceed %d", ErrRange, cfg.VocabSize, len(reserved))
 	}
 	if cfg.MinFreq < 1 {
 		return nil, fmt.Errorf("%w: min_freq %d must be at least 1", ErrRange, cfg.MinFreq)
@@ -115,6 +131,7 @@ func TrainTokenizer(texts []string, cfg TokenizerConfig) (*Tokenizer, error) {
 	for _, s := range specialTokens {
 		delete(counts, s)
 	}
+	delete(counts, MaskToken)
 	if len(counts) == 0 {
 		return nil, fmt.Errorf("%w: no words to build a vocabulary from", ErrEmpty)
 	}
@@ -130,17 +147,45 @@ func TrainTokenizer(texts []string, cfg TokenizerConfig) (*Tokenizer, error) {
 		}
 		return strings.Compare(a, b)
 	})
-	if n := cfg.VocabSize - NumSpecial; len(words) > n {
+	if n := cfg.VocabSize - len(reserved); len(words) > n {
 		words = words[:n]
 	}
-	return newTokenizer(append(specialTokens[:], words...), cfg.KeepCase)
+	return newTokenizer(append(reserved, words...), cfg.KeepCase)
 }
 
+// NewTokenizer returns the tokenizer of an explicit vocabulary, token i having id i (as
+// [Tokenizer.Tokens] returns it, or a checkpoint stores it). The first NumSpecial tokens must be
+// [PAD] [UNK] [CLS] [SEP]; [MASK], if present, must be token NumSpecial; at least one word must
+// follow; tokens must be unique, non-empty and free of white space. keepCase must be the case
+// setting the vocabulary was built with. Errors name the 1-based position ("vocabulary line")
+// and wrap ErrFormat, or ErrEmpty for a vocabulary without a word. tokens is copied.
+func NewTokenizer(tokens []string, keepCase bool) (*Tokenizer, error) {
+	if err := hasWord(tokens); err != nil {
+		return nil, err
+	}
+	return newTokenizer(slices.Clone(tokens), keepCase)
+}
+
+// hasWord reports a vocabulary with no token after the special ones (ErrEmpty).
+func hasWord(tokens []string) error {
+	if len(tokens) <= NumSpecial || len(tokens) == NumSpecial+1 && tokens[NumSpecial] == MaskToken {
+		return fmt.Errorf("%w: vocabulary has %d tokens, need a word after the special tokens", ErrEmpty, len(tokens))
+	}
+	return nil
+}
+
+// newTokenizer validates tokens (see NewTokenizer) and keeps them without copying.
 func newTokenizer(tokens []string, keepCase bool) (*Tokenizer, error) {
 	t := &Tokenizer{tokens: tokens, ids: make(map[string]int, len(tokens)), keepCase: keepCase}
 	for i, s := range tokens {
 		if i < NumSpecial && s != specialTokens[i] {
 			return nil, fmt.Errorf("%w: vocabulary line %d is %q, want %q", ErrFormat, i+1, s, specialTokens[i])
+		}
+		if s == MaskToken {
+			if i != NumSpecial {
+				return nil, fmt.Errorf("%w: vocabulary line %d is %q, which may only be line %d", ErrFormat, i+1, s, NumSpecial+1)
+			}
+			t.mask = true
 		}
 		if s == "" || strings.ContainsAny(s, " \t\r\n") {
 			return nil, fmt.Errorf("%w: vocabulary line %d: empty token or token with white space", ErrFormat, i+1)
@@ -155,6 +200,26 @@ func newTokenizer(tokens []string, keepCase bool) (*Tokenizer, error) {
 
 // VocabSize returns the number of tokens, special tokens included.
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
+
+// MaskID returns the id of [MASK] (NumSpecial), or -1 when the vocabulary has no [MASK].
+func (t *Tokenizer) MaskID() int {
+	if t.mask {
+		return NumSpecial
+	}
+	return -1
+}
+
+// FirstWordID returns the id of the first word: NumSpecial, or NumSpecial+1 with [MASK]. The
+// ids from it to VocabSize()-1 are the words; those below it are special tokens.
+func (t *Tokenizer) FirstWordID() int {
+	if t.mask {
+		return NumSpecial + 1
+	}
+	return NumSpecial
+}
+
+// Tokens returns a copy of the vocabulary, token i having id i: the input of [NewTokenizer].
+func (t *Tokenizer) Tokens() []string { return slices.Clone(t.tokens) }
 
 // KeepCase reports whether the tokenizer keeps letter case.
 func (t *Tokenizer) KeepCase() bool { return t.keepCase }
@@ -274,8 +339,9 @@ func (t *Tokenizer) SaveVocab(path string) error {
 }
 
 // ReadVocab reads a vocabulary written by WriteVocab. The first four lines must be the special
-// tokens in id order; tokens must be unique and free of white space. Errors name the line and wrap
-// ErrFormat.
+// tokens in id order; a fifth line "[MASK]" gives the vocabulary its mask token (which no other
+// line may be); tokens must be unique and free of white space. Errors name the line and wrap
+// ErrFormat, or ErrEmpty for a vocabulary without a word.
 func ReadVocab(r io.Reader, keepCase bool) (*Tokenizer, error) {
 	sc := bufio.NewScanner(r)
 	var tokens []string
@@ -285,8 +351,8 @@ func ReadVocab(r io.Reader, keepCase bool) (*Tokenizer, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%w: vocabulary: %v", ErrFormat, err)
 	}
-	if len(tokens) <= NumSpecial {
-		return nil, fmt.Errorf("%w: vocabulary has %d tokens, need more than %d", ErrEmpty, len(tokens), NumSpecial)
+	if err := hasWord(tokens); err != nil {
+		return nil, err
 	}
 	return newTokenizer(tokens, keepCase)
 }

@@ -2,6 +2,8 @@ package data
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,7 +143,7 @@ func TestVocabFile(t *testing.T) {
 		{"[PAD]\n[UNK]\n[SEP]\n[CLS]\nx\n", "line 3"},
 		{"[PAD]\n[UNK]\n[CLS]\n[SEP]\nx\nx\n", "line 6 repeats"},
 		{"[PAD]\n[UNK]\n[CLS]\n[SEP]\na b\n", "line 5"},
-		{"[PAD]\n[UNK]\n[CLS]\n[SEP]\n", "need more than"},
+		{"[PAD]\n[UNK]\n[CLS]\n[SEP]\n", "need a word"},
 	}
 	for _, b := range bad {
 		_, err := ReadVocab(strings.NewReader(b.in), false)
@@ -150,4 +152,109 @@ func TestVocabFile(t *testing.T) {
 	}
 	_, err = LoadVocab(filepath.Join(t.TempDir(), "none"), false)
 	assert.Error(t, err)
+}
+
+// Every committed result depends on today's vocabularies: the default rte-synth vocabularies are
+// pinned by the SHA-256 of their vocab.txt, computed before [MASK] existed.
+func TestVocabularyPinned(t *testing.T) {
+	t.Parallel()
+	ds, err := Bundled("train")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		size, want int
+		sum        string
+	}{
+		{0, 7006, "97f371e2a2fcf2a8596b0bda3a026021f593ab98054ab4d06211b7f8d06eb54c"},
+		{3000, 3000, "df6979343c4a7c64a61d4d9ffd8cffe0faebb03771dca64f860ec359c42e45be"},
+	} {
+		tok, err := TrainTokenizer(ds.Texts(), TokenizerConfig{VocabSize: tc.size})
+		require.NoError(t, err)
+		h := sha256.New()
+		require.NoError(t, tok.WriteVocab(h))
+		assert.Equal(t, tc.want, tok.VocabSize())
+		assert.Equal(t, tc.sum, hex.EncodeToString(h.Sum(nil)), "vocab_size %d", tc.size)
+		assert.Equal(t, -1, tok.MaskID())
+		assert.Equal(t, NumSpecial, tok.FirstWordID())
+	}
+}
+
+func TestMaskToken(t *testing.T) {
+	t.Parallel()
+	texts := []string{"b a a c", "a b d", "c c a [MASK]"}
+	plain, err := TrainTokenizer(texts, TokenizerConfig{VocabSize: 8})
+	require.NoError(t, err)
+	tok, err := TrainTokenizer(texts, TokenizerConfig{VocabSize: 8, Mask: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "c", "b"}, tok.Tokens())
+	assert.Equal(t, 4, tok.MaskID())
+	assert.Equal(t, 5, tok.FirstWordID())
+	assert.Equal(t, 4, tok.ID(MaskToken))
+	assert.Equal(t, plain.Tokens()[NumSpecial:7], tok.Tokens()[NumSpecial+1:], "the same words, one id later")
+	assert.Equal(t, []int{5, 1, 6}, tok.Tokenize("a mask c"), "the text [MASK] is never the token")
+	assert.Equal(t, "a [MASK] c", tok.Decode([]int{ClsID, 5, 4, 6, SepID, PadID}))
+
+	var buf bytes.Buffer
+	require.NoError(t, tok.WriteVocab(&buf))
+	assert.True(t, strings.HasPrefix(buf.String(), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\n"))
+	back, err := ReadVocab(&buf, false)
+	require.NoError(t, err)
+	assert.Equal(t, tok.Tokens(), back.Tokens())
+	assert.Equal(t, 4, back.MaskID())
+	path := filepath.Join(t.TempDir(), "vocab.txt")
+	require.NoError(t, tok.SaveVocab(path))
+	back, err = LoadVocab(path, false)
+	require.NoError(t, err)
+	assert.Equal(t, 4, back.MaskID())
+
+	_, err = TrainTokenizer(texts, TokenizerConfig{VocabSize: NumSpecial + 1, Mask: true})
+	assert.ErrorIs(t, err, ErrRange, "no room for a word")
+}
+
+func TestNewTokenizer(t *testing.T) {
+	t.Parallel()
+	words := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "The", "cat"}
+	tok, err := NewTokenizer(words, true)
+	require.NoError(t, err)
+	words[5] = "changed"
+	assert.Equal(t, "The", tok.Token(5), "the input is copied")
+	assert.Equal(t, []int{5, 6, UnkID}, tok.Tokenize("The cat the"))
+	assert.True(t, tok.KeepCase())
+	assert.Equal(t, 4, tok.MaskID())
+	out := tok.Tokens()
+	out[6] = "dog"
+	assert.Equal(t, "cat", tok.Token(6), "Tokens returns a copy")
+	again, err := NewTokenizer(tok.Tokens(), true)
+	require.NoError(t, err)
+	assert.Equal(t, tok.Tokens(), again.Tokens())
+	noMask, err := NewTokenizer([]string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "x"}, false)
+	require.NoError(t, err)
+	assert.Equal(t, -1, noMask.MaskID())
+
+	sp := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]"}
+	tests := []struct {
+		name   string
+		tokens []string
+		err    error
+		msg    string
+	}{
+		{"nil", nil, ErrEmpty, "need a word"},
+		{"specials only", sp, ErrEmpty, "need a word"},
+		{"specials and mask only", append(sp[:4:4], "[MASK]"), ErrEmpty, "need a word"},
+		{"special order", []string{"[PAD]", "[CLS]", "[UNK]", "[SEP]", "x"}, ErrFormat, "line 2"},
+		{"mask elsewhere", append(sp[:4:4], "x", "[MASK]"), ErrFormat, "line 6 is \"[MASK]\", which may only be line 5"},
+		{"duplicate", append(sp[:4:4], "x", "y", "x"), ErrFormat, "line 7 repeats"},
+		{"empty token", append(sp[:4:4], ""), ErrFormat, "line 5"},
+		{"white space", append(sp[:4:4], "a\tb"), ErrFormat, "line 5"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewTokenizer(tc.tokens, false)
+			require.ErrorIs(t, err, tc.err)
+			assert.ErrorContains(t, err, tc.msg)
+		})
+	}
+	_, err = ReadVocab(strings.NewReader("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"), false)
+	assert.ErrorIs(t, err, ErrEmpty)
+	_, err = ReadVocab(strings.NewReader("[PAD]\n[UNK]\n[CLS]\n[SEP]\nx\n[MASK]\n"), false)
+	assert.ErrorIs(t, err, ErrFormat)
 }

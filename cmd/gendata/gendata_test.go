@@ -14,43 +14,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/data"
+	"github.com/wtacrs/wtacrs/internal/wordnet"
 )
 
-func testWordNet(t *testing.T) *wordNet {
+// wnFixture is the hand-made WordNet database of package wordnet's tests.
+var wnFixture = filepath.Join("..", "..", "internal", "wordnet", "testdata")
+
+func testWordNet(t *testing.T) *wordnet.DB {
 	t.Helper()
-	wn, err := loadWordNet(filepath.Join("testdata", "wn"))
+	wn, err := wordnet.Load(wnFixture)
 	require.NoError(t, err)
 	return wn
-}
-
-func TestWordNet(t *testing.T) {
-	t.Parallel()
-	wn := testWordNet(t)
-	assert.Equal(t, "lion", wn.lemma("lions", 'n'))
-	assert.Equal(t, "tiger", wn.lemma("tigers", 'n'))
-	assert.Equal(t, "city", wn.lemma("cities", 'n'))
-	assert.Equal(t, "", wn.lemma("slays", 'v'))
-	assert.Equal(t, []string{"lion", "king_of_beasts"}, wn.first("lion", 'n').words)
-	assert.Equal(t, []string{"bad"}, wn.antonyms("good", 'a'))
-	assert.Equal(t, []string{"dark"}, wn.antonyms("light", 'n'))
-	assert.Empty(t, wn.antonyms("beneficial", 'a'), "antonymy is between words, not synsets")
-	assert.Equal(t, []string{"great"}, wn.first("great", 'a').words, "position marker stripped")
-}
-
-func TestWordNetMalformed(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	for _, f := range []string{"data.noun", "data.verb", "data.adj", "index.noun", "index.verb", "index.adj", "noun.exc", "verb.exc", "adj.exc"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "wn", f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "data.verb"), []byte("00000700 41 v zz slay 0 000 | bad count\n"), 0o644))
-	_, err := loadWordNet(dir)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "data.verb:1: word count")
-	_, err = loadWordNet(t.TempDir())
-	assert.Error(t, err)
 }
 
 func TestTokensJoin(t *testing.T) {
@@ -199,7 +173,7 @@ func TestRun(t *testing.T) {
 	for i := range outs {
 		outs[i] = t.TempDir()
 		var stdout, stderr bytes.Buffer
-		err := run([]string{"-wordnet", filepath.Join("testdata", "wn"), "-corpus", corpus, "-out", outs[i],
+		err := run([]string{"-wordnet", wnFixture, "-corpus", corpus, "-out", outs[i],
 			"-train", "40", "-dev", "10", "-dev-every", "4", "-seed", "3"}, &stdout, &stderr)
 		require.NoError(t, err, stderr.String())
 		assert.Contains(t, stdout.String(), "train: 40 pairs")
@@ -224,7 +198,7 @@ func TestRunErrors(t *testing.T) {
 	corpus := corpusFixture(t)
 	bad := filepath.Join(t.TempDir(), "bad.txt")
 	require.NoError(t, os.WriteFile(bad, []byte("Ge1:1 In the beginning.\nnot a verse\n"), 0o644))
-	wn := filepath.Join("testdata", "wn")
+	wn := wnFixture
 	tests := []struct {
 		args []string
 		msg  string

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/wtacrs/wtacrs/data"
 	"github.com/wtacrs/wtacrs/internal/atomicfile"
+	"github.com/wtacrs/wtacrs/internal/kjv"
+	"github.com/wtacrs/wtacrs/internal/wordnet"
 )
 
 func main() {
@@ -46,7 +47,7 @@ type options struct {
 }
 
 type generator struct {
-	wn *wordNet
+	wn *wordnet.DB
 	// freq counts the lower-cased words of the whole corpus; with minCount > 0 only words seen
 	// at least minCount times are replaced, so that the same substitutions recur across pairs
 	// and splits and a model trained from scratch can learn them.
@@ -82,24 +83,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.minWords < 1 || o.maxWords < o.minWords || o.devEvery < 2 || o.minCount < 0 {
 		return fmt.Errorf("%w: need 1 <= -min-words <= -max-words, -dev-every >= 2 and -min-count >= 0", errUsage)
 	}
-	wn, err := loadWordNet(o.wordnet)
+	wn, err := wordnet.Load(o.wordnet)
 	if err != nil {
 		return err
 	}
-	verses, err := readCorpus(o.corpus)
+	verses, err := kjv.Read(o.corpus)
 	if err != nil {
 		return err
 	}
 	g := &generator{wn: wn, freq: map[string]int{}, minCount: o.minCount}
 	for _, v := range verses {
-		for _, t := range tokens(v.text) {
+		for _, t := range tokens(v.Text) {
 			g.freq[strings.ToLower(t)]++
 		}
 	}
 	trainPool, devPool := split(verses, o)
 	for _, s := range []struct {
 		name string
-		pool []verse
+		pool []kjv.Verse
 		n    int
 		// stream separates the random streams of the two splits.
 		stream uint64
@@ -117,29 +118,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // split keeps the verses of the wanted length and sends whole chapters to dev or train by a
-// seeded hash of the chapter, so no nearby verse is shared between the splits. A verse text that
+// seeded hash of the chapter (kjv.DevChapter), so no nearby verse is shared between the splits. A verse text that
 // recurs in a train chapter (formulas such as "And the LORD spake unto Moses, saying,") is left
 // out of dev, so no premise is shared either.
-func split(verses []verse, o options) (train, dev []verse) {
+func split(verses []kjv.Verse, o options) (train, dev []kjv.Verse) {
 	var inDev []bool
 	inTrain := map[string]bool{}
 	for _, v := range verses {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "%d/%s/%d", o.seed, v.book, v.chapter)
-		d := h.Sum64()%uint64(o.devEvery) == 0
+		d := kjv.DevChapter(o.seed, v.Book, v.Chapter, o.devEvery)
 		inDev = append(inDev, d)
 		if !d {
-			inTrain[v.text] = true
+			inTrain[v.Text] = true
 		}
 	}
 	for i, v := range verses {
-		n := len(strings.Fields(v.text))
+		n := len(strings.Fields(v.Text))
 		if n < o.minWords || n > o.maxWords {
 			continue
 		}
 		if !inDev[i] {
 			train = append(train, v)
-		} else if !inTrain[v.text] {
+		} else if !inTrain[v.Text] {
 			dev = append(dev, v)
 		}
 	}
@@ -148,7 +147,7 @@ func split(verses []verse, o options) (train, dev []verse) {
 
 // generate makes n pairs, half of each label, visiting the pool's verses in a random order and
 // using each premise text at most once.
-func (g *generator) generate(pool []verse, n int, rng *rand.Rand) ([]pair, error) {
+func (g *generator) generate(pool []kjv.Verse, n int, rng *rand.Rand) ([]pair, error) {
 	order := rng.Perm(len(pool))
 	var out []pair
 	seen := map[string]bool{}
@@ -161,7 +160,7 @@ func (g *generator) generate(pool []verse, n int, rng *rand.Rand) ([]pair, error
 		if entail && counts[0] == n/2 || !entail && counts[1] == n/2 {
 			entail = !entail
 		}
-		if seen[pool[k].text] {
+		if seen[pool[k].Text] {
 			continue
 		}
 		p, ok := g.makePair(pool, k, entail, rng)

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/wtacrs/wtacrs/internal/kjv"
+	"github.com/wtacrs/wtacrs/internal/wordnet"
 )
 
 // kind is how a hypothesis was made from its premise.
@@ -152,7 +155,7 @@ func clauses(text string) [][]string {
 // candidate is a word of a clause that WordNet can replace.
 type candidate struct {
 	i      int
-	p      pos
+	p      wordnet.POS
 	lemma  string
 	plural bool
 }
@@ -171,17 +174,17 @@ func (g *generator) candidates(c []string) []candidate {
 		}
 		switch {
 		case determiners[prev]:
-			if isLowerWord(next) && g.wn.lemma(next, 'n') != "" && g.wn.lemma(w, 'a') == w {
+			if isLowerWord(next) && g.wn.Lemma(next, 'n') != "" && g.wn.Lemma(w, 'a') == w {
 				out = append(out, candidate{i, 'a', w, false})
-			} else if l := g.wn.lemma(w, 'n'); l != "" {
+			} else if l := g.wn.Lemma(w, 'n'); l != "" {
 				out = append(out, candidate{i, 'n', l, l != w})
 			}
 		case modals[prev] || (prev == "not" && i >= 2 && modals[strings.ToLower(c[i-2])]):
-			if _, ok := g.wn.index['v'][w]; ok {
+			if g.wn.Known(w, 'v') {
 				out = append(out, candidate{i, 'v', w, false})
 			}
 		case copulas[prev]:
-			if _, ok := g.wn.index['a'][w]; ok {
+			if g.wn.Known(w, 'a') {
 				out = append(out, candidate{i, 'a', w, false})
 			}
 		}
@@ -231,50 +234,50 @@ func pluralize(s string) string {
 // replacements lists the candidate's substitutes under relation k, in WordNet order.
 func (g *generator) replacements(c candidate, k kind) []string {
 	wn := g.wn
-	own := wn.first(c.lemma, c.p)
+	own := wn.First(c.lemma, c.p)
 	if own == nil {
 		return nil
 	}
 	var lemmas []string
-	firstWords := func(ss []*synset) {
+	firstWords := func(ss []*wordnet.Synset) {
 		for _, s := range ss {
-			if s != own && len(s.words) > 0 {
-				lemmas = append(lemmas, s.words[0])
+			if s != own && len(s.Words) > 0 {
+				lemmas = append(lemmas, s.Words[0])
 			}
 		}
 	}
 	switch k {
 	case kindSynonym:
-		lemmas = own.words
+		lemmas = own.Words
 	case kindHypernym:
 		if c.p == 'a' {
 			return nil
 		}
-		firstWords(wn.related(c.lemma, c.p, "@", "@i"))
+		firstWords(wn.Related(c.lemma, c.p, "@", "@i"))
 	case kindHyponym:
 		if c.p == 'a' {
 			return nil
 		}
-		firstWords(wn.related(c.lemma, c.p, "~", "~i"))
+		firstWords(wn.Related(c.lemma, c.p, "~", "~i"))
 	case kindSister:
 		if c.p == 'a' {
 			return nil
 		}
-		for _, h := range wn.related(c.lemma, c.p, "@") {
-			for _, ptr := range h.ptrs {
-				if ptr.sym == "~" && ptr.pos == c.p {
-					if s := wn.get(ptr.off, c.p); s != nil && s != own && len(s.words) > 0 {
-						lemmas = append(lemmas, s.words[0])
+		for _, h := range wn.Related(c.lemma, c.p, "@") {
+			for _, ptr := range h.Ptrs {
+				if ptr.Sym == "~" && ptr.POS == c.p {
+					if s := wn.Get(ptr.Off, c.p); s != nil && s != own && len(s.Words) > 0 {
+						lemmas = append(lemmas, s.Words[0])
 					}
 				}
 			}
 		}
 	case kindAntonym:
-		lemmas = wn.antonyms(c.lemma, c.p)
+		lemmas = wn.Antonyms(c.lemma, c.p)
 	}
 	var out []string
 	for _, l := range lemmas {
-		if k != kindSynonym && slices.ContainsFunc(own.words, func(w string) bool { return strings.EqualFold(w, l) }) {
+		if k != kindSynonym && slices.ContainsFunc(own.Words, func(w string) bool { return strings.EqualFold(w, l) }) {
 			continue
 		}
 		if r := usable(l, c.lemma); r != "" && !slices.Contains(out, r) {
@@ -366,7 +369,7 @@ func (g *generator) swap(c []string) ([]string, string, bool) {
 		return out, note, true
 	}
 	return try(func(i int) bool {
-		return c[i-1] == "the" && isLowerWord(c[i]) && !stopword[c[i]] && g.wn.lemma(c[i], 'n') != ""
+		return c[i-1] == "the" && isLowerWord(c[i]) && !stopword[c[i]] && g.wn.Lemma(c[i], 'n') != ""
 	})
 }
 
@@ -383,17 +386,17 @@ func contentWords(toks []string) map[string]bool {
 
 // other picks a clause of a verse within five verses of verse k in the same chapter, preferring
 // the clauses that share the most content words with the premise.
-func (g *generator) other(pool []verse, k int, rng *rand.Rand) ([]string, string, bool) {
-	premise := contentWords(tokens(pool[k].text))
+func (g *generator) other(pool []kjv.Verse, k int, rng *rand.Rand) ([]string, string, bool) {
+	premise := contentWords(tokens(pool[k].Text))
 	var best [][]string
 	var refs []string
 	bestScore := -1
 	for j := max(0, k-5); j <= min(len(pool)-1, k+5); j++ {
-		if j == k || pool[j].book != pool[k].book || pool[j].chapter != pool[k].chapter {
+		if j == k || pool[j].Book != pool[k].Book || pool[j].Chapter != pool[k].Chapter {
 			continue
 		}
-		for _, c := range clauses(pool[j].text) {
-			if strings.Contains(strings.ToLower(pool[k].text), strings.ToLower(join(c[:len(c)-1]))) {
+		for _, c := range clauses(pool[j].Text) {
+			if strings.Contains(strings.ToLower(pool[k].Text), strings.ToLower(join(c[:len(c)-1]))) {
 				continue
 			}
 			s := 0
@@ -407,7 +410,7 @@ func (g *generator) other(pool []verse, k int, rng *rand.Rand) ([]string, string
 			}
 			if s == bestScore {
 				best = append(best, c)
-				refs = append(refs, pool[j].ref())
+				refs = append(refs, pool[j].Ref())
 			}
 		}
 	}
@@ -435,9 +438,9 @@ type pair struct {
 
 // makePair builds a pair of the wanted label from verse k of pool, trying the constructions of
 // that label in a random order drawn by their weights. It returns false if none applies.
-func (g *generator) makePair(pool []verse, k int, entail bool, rng *rand.Rand) (pair, bool) {
+func (g *generator) makePair(pool []kjv.Verse, k int, entail bool, rng *rand.Rand) (pair, bool) {
 	v := pool[k]
-	cs := clauses(v.text)
+	cs := clauses(v.Text)
 	if len(cs) == 0 {
 		return pair{}, false
 	}
@@ -471,7 +474,7 @@ func (g *generator) makePair(pool []verse, k int, entail bool, rng *rand.Rand) (
 		if kk != kindPlain && slices.ContainsFunc(cs, func(c []string) bool { return join(c) == h }) {
 			continue
 		}
-		return pair{premise: v.text, hypothesis: h, entail: entail, kind: kk, ref: v.ref(), note: note}, true
+		return pair{premise: v.Text, hypothesis: h, entail: entail, kind: kk, ref: v.Ref(), note: note}, true
 	}
 	return pair{}, false
 }

@@ -16,7 +16,7 @@ const module = "github.com/wtacrs/wtacrs/"
 // a lower layer. Package paths are relative to the module; a trailing "/" matches a subtree.
 var layers = [][]string{
 	{"internal/atomicfile", "internal/memlimit", "internal/parallel", "internal/gemm", "internal/inputfile", "philox"},
-	{"internal/tomlconf", "internal/outdir", "matrix"},
+	{"internal/tomlconf", "internal/outdir", "internal/safetensors", "matrix"},
 	{"internal/npyfile", "estimator"},
 	{"linear", "analysis", "data"},
 	{"model", "theory", "gpu"},

@@ -20,6 +20,7 @@ var layers = [][]string{
 	{"internal/npyfile", "estimator"},
 	{"linear", "analysis", "data"},
 	{"model", "theory", "gpu"},
+	{"checkpoint"},
 	{"train", "plots"},
 	{"experiments"},
 	{"notebooks-go/internal/"},

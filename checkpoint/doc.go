@@ -74,5 +74,8 @@
 // [ErrFormat], [ErrArchitecture], [ErrMissingTensor], [ErrShape], [ErrDType], [ErrTruncated]
 // (also an ErrFormat) and [ErrInvalid]. A file that cannot be read gives the error of package
 // internal/inputfile, under which errors.Is(err, fs.ErrNotExist) reports a missing one.
-// Nothing is allocated from a size a file declares before it is checked against the file.
+// Nothing is allocated from a size a file declares before it is checked against the files:
+// the tensors against the size of the tensor file, and the model that Load builds from the
+// architecture against the elements the tensor file holds (it needs at most a few times as
+// many, with their gradients).
 package checkpoint

@@ -16,10 +16,11 @@ const module = "github.com/wtacrs/wtacrs/"
 // a lower layer. Package paths are relative to the module; a trailing "/" matches a subtree.
 var layers = [][]string{
 	{"internal/atomicfile", "internal/memlimit", "internal/parallel", "internal/gemm", "internal/inputfile", "philox"},
-	{"internal/tomlconf", "internal/outdir", "internal/kjv", "internal/wordnet", "matrix"},
+	{"internal/tomlconf", "internal/outdir", "internal/kjv", "internal/wordnet", "internal/safetensors", "matrix"},
 	{"internal/npyfile", "estimator"},
 	{"linear", "analysis", "data"},
 	{"model", "theory", "gpu"},
+	{"checkpoint"},
 	{"train", "plots"},
 	{"experiments"},
 	{"notebooks-go/internal/"},

@@ -122,3 +122,21 @@ func LoadTensorsInto(path string, dst []Tensor) (map[string]string, error) {
 	}
 	return f.Metadata(), nil
 }
+
+// TensorInfo describes one tensor of a file: name, dtype, shape and data offsets.
+type TensorInfo = safetensors.TensorInfo
+
+// ReadTensorsHeader returns the tensors of the file written by [SaveTensors] at path
+// (".safetensors" added when missing), in the order of their data, and its metadata, without
+// reading the data. Errors are those of [LoadTensors].
+func ReadTensorsHeader(path string) ([]TensorInfo, map[string]string, error) {
+	path, err := tensorsPath(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := safetensors.ReadHeader(path)
+	if err != nil {
+		return nil, nil, tensorErr(err)
+	}
+	return h.Tensors, h.Metadata, nil
+}

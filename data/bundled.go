@@ -48,6 +48,9 @@ type Config struct {
 	Vocab string
 	// Tokenizer sets how that vocabulary is built.
 	Tokenizer TokenizerConfig
+	// Given, when not nil, is the tokenizer both splits are encoded with (a checkpoint's);
+	// Vocab and Tokenizer are then ignored.
+	Given *Tokenizer
 	// MaxTrain and MaxDev, when positive, keep only the first MaxTrain training and MaxDev dev
 	// examples. The vocabulary is still built from the whole train split; only the kept
 	// examples are encoded (so that memory follows them, not the files).
@@ -101,9 +104,12 @@ func Load(cfg Config) (*Splits, error) {
 			return nil, fmt.Errorf("%w: %s has no label column", ErrFormat, d.Name)
 		}
 	}
-	if cfg.Vocab != "" {
+	switch {
+	case cfg.Given != nil:
+		s.Tokenizer = cfg.Given
+	case cfg.Vocab != "":
 		s.Tokenizer, err = LoadVocab(cfg.Vocab, cfg.Tokenizer.KeepCase)
-	} else {
+	default:
 		s.Tokenizer, err = TrainTokenizer(s.Train.Texts(), cfg.Tokenizer)
 	}
 	if err != nil {

@@ -214,7 +214,7 @@ func (c Config) Validate() error {
 		return tomlconf.Prefix(err, "train", ErrConfig)
 	}
 	for _, s := range []struct{ key, v string }{{"experiment.description", c.Experiment.Description},
-		{"train.train_path", c.Train.TrainPath}, {"train.dev_path", c.Train.DevPath}} {
+		{"train.train_path", c.Train.TrainPath}, {"train.dev_path", c.Train.DevPath}, {"train.init", c.Train.Init}} {
 		if !utf8.ValidString(s.v) {
 			// Encode would write a file that no TOML reader accepts.
 			return bad(s.key, s.v, "valid UTF-8")
@@ -294,6 +294,10 @@ func ParseConfig(text []byte, name, defaultName string) (Config, error) {
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, m.Locate(err)
+	}
+	given := func(k string) bool { return m.Given(tomlconf.Join("train", k)) }
+	if err := c.Train.CheckInitKeys(given); err != nil {
+		return Config{}, m.Locate(tomlconf.Prefix(err, "train", ErrConfig))
 	}
 	return c, nil
 }

@@ -189,7 +189,11 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	}
 	out.Records = col.Records()
 
-	conf, err := cfg.Encode()
+	// The configuration as run names its inputs relative to the results directory, so that
+	// the committed file reads the same on every machine.
+	written := cfg
+	written.Train = cfg.Train.RelativeTo(target.Dir())
+	conf, err := written.Encode()
 	if err != nil {
 		return nil, err
 	}

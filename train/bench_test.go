@@ -41,7 +41,7 @@ func benchmarkStep(b *testing.B, method string, ratio float64, recompute bool) {
 	cfg := DefaultConfig().WithAll(method, ratio)
 	cfg.Recompute = recompute
 	const batch, seq, vocab = 16, 128, 8000
-	m, err := model.New[float32](modelConfig(cfg, vocab, seq), 1)
+	m, err := model.New[float32](mustModelConfig(cfg, vocab, seq), 1)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -97,6 +97,18 @@ type Config struct {
 	// inputs of the linear layers dominate the activation memory (what WTA-CRS reduces). The
 	// numbers are bit for bit those without it; the arithmetic grows by about 15%. Default true.
 	Recompute bool `toml:"recompute"`
+	// Pooling is the row of the last block the classification head reads: "cls" (the [CLS]
+	// token's) or "mean" (the mean over the valid tokens, so that every token of the last block
+	// gets gradient). Default "" (the same as "cls", and left out of a written configuration).
+	Pooling string `toml:"pooling,omitempty"`
+	// Init, when not empty, is a checkpoint (the path of NAME.safetensors with NAME.json beside
+	// it, see package checkpoint) fine-tuning starts from: the encoder's weights and the
+	// vocabulary come from it, the classification head is new (drawn from Seed), and dim,
+	// heads, blocks, ffn_dim and vocab_size are the checkpoint's (a file that sets one of them
+	// as well is refused); max_len must not exceed the checkpoint's. A relative path in a
+	// configuration file is relative to that file's folder. Default "" (from scratch, and left
+	// out of a written configuration).
+	Init string `toml:"init,omitempty"`
 
 	// TrainPath is the RTE-format training TSV (index, sentence1, sentence2, label); a relative
 	// path in a configuration file is relative to that file's folder. Default ""
@@ -234,6 +246,8 @@ func (c Config) Validate() error {
 		return bad("clip_norm", c.ClipNorm, "a finite value ≥ 0 (0 disables clipping)")
 	case c.Precision != "float32" && c.Precision != "float64":
 		return bad("precision", c.Precision, `"float32" or "float64"`)
+	case c.Pooling != "" && c.Pooling != "cls" && c.Pooling != "mean":
+		return bad("pooling", c.Pooling, `"cls" or "mean" (default: cls)`)
 	}
 	names := slices.Sorted(maps.Keys(c.Layers))
 	for _, name := range names {
@@ -279,7 +293,7 @@ func LoadConfig(path string) (Config, error) {
 // the same data from any working directory, and the configuration a run writes back names it
 // from anywhere.
 func (c Config) ResolvePaths(dir string) Config {
-	for _, p := range []*string{&c.TrainPath, &c.DevPath} {
+	for _, p := range []*string{&c.TrainPath, &c.DevPath, &c.Init} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			if abs, err := filepath.Abs(filepath.Join(dir, *p)); err == nil {
 				*p = abs
@@ -303,5 +317,44 @@ func ParseConfig(text, name string) (Config, error) {
 	if err := c.Validate(); err != nil {
 		return Config{}, m.Locate(err)
 	}
+	if err := c.CheckInitKeys(m.Given); err != nil {
+		return Config{}, m.Locate(err)
+	}
 	return c, nil
+}
+
+// InitKeys are the keys a configuration with init may not set: the checkpoint fixes them.
+var InitKeys = []string{"dim", "heads", "blocks", "ffn_dim", "vocab_size"}
+
+// CheckInitKeys refuses a configuration that starts from a checkpoint and also sets one of
+// [InitKeys]; given reports whether the file set a key (relative to the configuration's table).
+func (c Config) CheckInitKeys(given func(key string) bool) error {
+	if c.Init == "" {
+		return nil
+	}
+	for _, k := range InitKeys {
+		if given(k) {
+			return &tomlconf.FieldError{Key: k, Problem: "key set together with init", Want: "it removed: the checkpoint fixes the model's sizes",
+				Related: []string{"init"}, Err: ErrConfig}
+		}
+	}
+	return nil
+}
+
+// RelativeTo returns c with its paths (train_path, dev_path, init) relative to dir where they
+// can be, for a configuration written into dir: the file then names the same inputs from any
+// machine on which the folders keep their relative places.
+func (c Config) RelativeTo(dir string) Config {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return c
+	}
+	for _, p := range []*string{&c.TrainPath, &c.DevPath, &c.Init} {
+		if *p != "" && filepath.IsAbs(*p) {
+			if rel, err := filepath.Rel(absDir, *p); err == nil {
+				*p = rel
+			}
+		}
+	}
+	return c
 }

@@ -23,7 +23,7 @@ func newTestSampler(t *testing.T, nTrain, maxLen int) *sampler[float64] {
 	t.Helper()
 	cfg := tinyConfig().WithAll(MethodWTACRS, 0.3)
 	cfg.Dim, cfg.FFNDim, cfg.Blocks = 8, 16, 1
-	m, err := model.New[float64](modelConfig(cfg, 20, maxLen), 1)
+	m, err := model.New[float64](mustModelConfig(cfg, 20, maxLen), 1)
 	require.NoError(t, err)
 	return newSampler[float64](cfg, m, nTrain, maxLen)
 }
@@ -134,4 +134,13 @@ func TestColdCacheFill(t *testing.T) {
 		assert.True(t, cold)
 		assertNorms(t, []float64{4, 0, 2, 6}, b, "cold token gets the warm mean")
 	})
+}
+
+// mustModelConfig is modelConfig for a configuration the test knows to be valid.
+func mustModelConfig(cfg Config, vocab, seqLen int) model.Config {
+	mc, err := modelConfig(cfg, vocab, seqLen)
+	if err != nil {
+		panic(err)
+	}
+	return mc
 }

@@ -24,6 +24,16 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	var src *initSource
+	if cfg.Init != "" {
+		var err error
+		if cfg, err = cfg.WithInit(); err != nil {
+			return nil, err
+		}
+		if src, err = readInit(cfg.Init); err != nil {
+			return nil, err
+		}
+	}
 	splits := opt.Data
 	if splits == nil {
 		shape, err := BoundDataShape(cfg)
@@ -33,28 +43,47 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		if err := CheckMemory(cfg, shape, opt.MemLimit); err != nil {
 			return nil, err
 		}
-		if splits, err = LoadData(cfg); err != nil {
+		if splits, err = loadData(cfg, src); err != nil {
 			return nil, err
 		}
 	}
 	if splits.TrainEnc == nil || splits.DevEnc == nil || splits.TrainEnc.N == 0 || splits.DevEnc.N == 0 || splits.Tokenizer == nil {
 		return nil, fmt.Errorf("%w: empty train or dev set", ErrData)
 	}
+	if src != nil && splits.Tokenizer.VocabSize() != src.tok.VocabSize() {
+		return nil, fmt.Errorf("%w: data encoded with %d tokens for a checkpoint of %d", ErrData, splits.Tokenizer.VocabSize(), src.tok.VocabSize())
+	}
 	shape := DataShape{TrainExamples: splits.TrainEnc.N, DevExamples: splits.DevEnc.N, Vocab: splits.Tokenizer.VocabSize()}
 	if err := CheckMemory(cfg, shape, opt.MemLimit); err != nil {
 		return nil, err
 	}
 	if cfg.Precision == "float64" {
-		return run[float64](ctx, cfg, opt, splits)
+		return run[float64](ctx, cfg, opt, splits, src)
 	}
-	return run[float32](ctx, cfg, opt, splits)
+	return run[float32](ctx, cfg, opt, splits, src)
 }
 
 // LoadData reads and tokenizes the train and dev sets cfg names (the bundled set when both
 // paths are empty). Errors wrap ErrData.
+// With cfg.Init, the vocabulary is the checkpoint's.
 func LoadData(cfg Config) (*data.Splits, error) {
-	s, err := data.Load(data.Config{Train: cfg.TrainPath, Dev: cfg.DevPath, MaxLen: cfg.MaxLen,
-		Tokenizer: data.TokenizerConfig{VocabSize: cfg.VocabSize, MinFreq: 1}, MaxTrain: cfg.MaxTrain, MaxDev: cfg.MaxDev})
+	var src *initSource
+	if cfg.Init != "" {
+		var err error
+		if src, err = readInit(cfg.Init); err != nil {
+			return nil, err
+		}
+	}
+	return loadData(cfg, src)
+}
+
+func loadData(cfg Config, src *initSource) (*data.Splits, error) {
+	dc := data.Config{Train: cfg.TrainPath, Dev: cfg.DevPath, MaxLen: cfg.MaxLen,
+		Tokenizer: data.TokenizerConfig{VocabSize: cfg.VocabSize, MinFreq: 1}, MaxTrain: cfg.MaxTrain, MaxDev: cfg.MaxDev}
+	if src != nil {
+		dc.Given = src.tok
+	}
+	s, err := data.Load(dc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrData, err)
 	}
@@ -62,9 +91,17 @@ func LoadData(cfg Config) (*data.Splits, error) {
 }
 
 // modelConfig returns the model sizes of cfg for a vocabulary of the given size.
-func modelConfig(cfg Config, vocab, seqLen int) model.Config {
+func modelConfig(cfg Config, vocab, seqLen int) (model.Config, error) {
+	pooling := cfg.Pooling
+	if pooling == "" {
+		pooling = model.PoolCLS.String()
+	}
+	pool, err := model.ParsePooling(pooling)
+	if err != nil {
+		return model.Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	return model.Config{Vocab: vocab, Dim: cfg.Dim, Heads: cfg.Heads, Blocks: cfg.Blocks, FFN: cfg.FFNDim,
-		MaxLen: seqLen, Classes: data.NumLabels, Segments: 2, Recompute: cfg.Recompute}
+		MaxLen: seqLen, Classes: data.NumLabels, Segments: 2, Recompute: cfg.Recompute, Pooling: pool}, nil
 }
 
 // TotalSteps returns the number of optimiser steps of a run over nTrain examples.
@@ -86,13 +123,12 @@ func LearningRate(cfg Config, s, total int) float64 {
 	return cfg.LearningRate * float64(total-s) / float64(total-w-c)
 }
 
-func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *data.Splits) (*Result, error) {
+func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *data.Splits, src *initSource) (*Result, error) {
 	start := time.Now()
 	tr, dev := splits.TrainEnc, splits.DevEnc
-	mcfg := modelConfig(cfg, splits.Tokenizer.VocabSize(), max(tr.SeqLen, dev.SeqLen))
-	m, err := model.New[T](mcfg, cfg.Seed)
+	m, err := newModel[T](cfg, splits.Tokenizer.VocabSize(), max(tr.SeqLen, dev.SeqLen), src)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, err
 	}
 	loader, err := data.NewLoader(tr, data.LoaderConfig{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed})
 	if err != nil {

@@ -78,7 +78,7 @@ func TestTrainingGradientUnbiasedColdCache(t *testing.T) {
 	cfg := tinyConfig().WithAll(MethodWTACRS, 0.3)
 	cfg.Dim, cfg.FFNDim, cfg.Blocks = 8, 16, 2
 	const batch, seq, vocab, layer, trials = 3, 8, 20, 2, 2000 // layer 2: block 0's v
-	m, err := model.New[float64](modelConfig(cfg, vocab, seq), 3)
+	m, err := model.New[float64](mustModelConfig(cfg, vocab, seq), 3)
 	require.NoError(t, err)
 	b := model.Batch{B: batch, S: seq, Tokens: make([]int, batch*seq), Mask: make([]bool, batch*seq), Labels: []int{0, 1, 1}}
 	lens := []int{8, 5, 3}

@@ -28,6 +28,7 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "also write the rows as JSON to this `FILE` (atomically)")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	memLimit := memLimitFlag(fs)
+	start := startFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -49,6 +50,9 @@ func runTable(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := trainConfig(pos, "")
 	if err != nil {
+		return err
+	}
+	if cfg, err = start(cfg); err != nil {
 		return err
 	}
 	if set["epochs"] {

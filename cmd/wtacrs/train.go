@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -24,13 +25,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			"seeds and ratios see 'wtacrs help table'.",
 		"wtacrs train",
 		"wtacrs train -all wtacrs:0.3 -json r.json",
-		"wtacrs train -seed 2 -epochs 1 train/testdata/wtacrs03.toml")
+		"wtacrs train -seed 2 -epochs 1 train/testdata/wtacrs03.toml",
+		"wtacrs train -init results/pretrain/model -pooling mean -all wtacrs:0.3")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this `FILE` (atomically)")
 	all := fs.String("all", "", "override every layer kind: exact, or wtacrs:RATIO with RATIO in (0, 1]")
 	seed := fs.Uint64("seed", 0, "override the configuration's seed (0 to 2^64-1)")
 	epochs := fs.Int("epochs", 0, "override the configuration's number of epochs (>= 1)")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	memLimit := memLimitFlag(fs)
+	start := startFlags(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
@@ -41,6 +44,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := trainConfig(pos, *all)
 	if err != nil {
+		return err
+	}
+	if cfg, err = start(cfg); err != nil {
 		return err
 	}
 	if set["seed"] {
@@ -81,6 +87,35 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "linear-layer activations kept for backward: %.0f bytes/step (%.3f of exact)\n", res.SavedBytes, rel)
 	return nil
+}
+
+// startFlags defines -init and -pooling, the checkpoint a fine-tuning starts from and the
+// pooled row of the head, and returns the function that applies those given to a
+// configuration. -init replaces the configuration's init (the checkpoint then fixes dim, heads,
+// blocks, ffn_dim and vocab_size, whatever the file says).
+func startFlags(fs *flag.FlagSet) func(train.Config) (train.Config, error) {
+	init := fs.String("init", "", "fine-tune from the checkpoint `PATH` (NAME.safetensors with NAME.json beside it)")
+	pooling := fs.String("pooling", "", "the row the classification head reads: cls or mean")
+	return func(cfg train.Config) (train.Config, error) {
+		set := setFlags(fs)
+		if set["init"] {
+			if *init == "" {
+				return cfg, errUsage("-init '': want a checkpoint path")
+			}
+			abs, err := filepath.Abs(*init)
+			if err != nil {
+				return cfg, errUsage(fmt.Sprintf("-init %q: %v", *init, err))
+			}
+			cfg.Init = abs
+		}
+		if set["pooling"] {
+			if *pooling != "cls" && *pooling != "mean" {
+				return cfg, errUsage(fmt.Sprintf("-pooling %q: want cls or mean", *pooling))
+			}
+			cfg.Pooling = *pooling
+		}
+		return cfg, nil
+	}
 }
 
 // setFlags returns the names of the flags given on the command line.

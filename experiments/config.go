@@ -41,6 +41,9 @@ type Config struct {
 	// Train is the [train] table: the observed run's training configuration, over
 	// train.DefaultConfig().
 	Train train.Config `toml:"train"`
+	// Accuracy is the [accuracy] table: when its seeds are set, the run measures the dev
+	// accuracy of exact and WTA-CRS training over those seeds instead.
+	Accuracy Accuracy `toml:"accuracy,omitempty"`
 }
 
 // Experiment names the experiment.
@@ -212,6 +215,13 @@ func (c Config) Validate() error {
 	}
 	if err := c.Train.Validate(); err != nil {
 		return tomlconf.Prefix(err, "train", ErrConfig)
+	}
+	if c.Accuracy.Enabled() {
+		if err := c.validateAccuracy(); err != nil {
+			return err
+		}
+	} else if len(c.Accuracy.Ratios) > 0 {
+		return &tomlconf.FieldError{Key: "accuracy.seeds", Problem: "missing key", Want: "the seeds of the accuracy run", Err: ErrConfig}
 	}
 	for _, s := range []struct{ key, v string }{{"experiment.description", c.Experiment.Description},
 		{"train.train_path", c.Train.TrainPath}, {"train.dev_path", c.Train.DevPath}, {"train.init", c.Train.Init}} {

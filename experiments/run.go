@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/checkpoint"
 	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
@@ -137,11 +138,18 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	}
 	start := opt.Now()
 	inputs := append(slices.Clone(opt.Inputs), cfg.Train.TrainPath, cfg.Train.DevPath)
+	if cfg.Train.Init != "" {
+		tf, mf := checkpoint.Files(cfg.Train.Init)
+		inputs = append(inputs, tf, mf)
+	}
 	target, err := openTarget(opt.Out, cfg.Experiment.Name, cfg.Experiment.Name, inputs)
 	if err != nil {
 		return nil, err
 	}
 	defer target.Close()
+	if cfg.Accuracy.Enabled() {
+		return runAccuracy(ctx, cfg, opt, start, target)
+	}
 	out := &Outcome{Dir: target.Dir()}
 	col := NewCollector(cfg.Analysis)
 	var training [][]string

@@ -30,6 +30,8 @@ type TableRow struct {
 	SavedBytes, ExactBytes float64
 	// TokensPerSecond is the mean training throughput.
 	TokensPerSecond float64
+	// Results are the runs' results, one per seed.
+	Results []*Result `json:"-"`
 }
 
 // Table trains cfg with every layer exact and with every layer kind on WTA-CRS at each ratio,
@@ -109,6 +111,7 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 			}
 			res := results[mi][si]
 			row.Accuracies = append(row.Accuracies, res.DevAccuracy)
+			row.Results = append(row.Results, res)
 			row.SavedBytes += res.SavedBytes / float64(len(seeds))
 			row.ExactBytes += res.ExactBytes / float64(len(seeds))
 			row.TokensPerSecond += res.TokensPerSecond / float64(len(seeds))

@@ -233,7 +233,11 @@ func TestTableIndependentOfJobs(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, r, 2)
 		for j := range r {
-			r[j].TokensPerSecond = 0
+			require.Len(t, r[j].Results, 2)
+			for k, res := range r[j].Results {
+				assert.Equal(t, r[j].Accuracies[k], res.DevAccuracy)
+			}
+			r[j].TokensPerSecond, r[j].Results = 0, nil
 		}
 		rows[i] = r
 	}

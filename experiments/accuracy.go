@@ -1,0 +1,228 @@
+package experiments
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/internal/tomlconf"
+	"github.com/wtacrs/wtacrs/train"
+)
+
+// Accuracy is the [accuracy] table: the dev accuracy of the [train] configuration with every
+// layer exact and with every layer kind on WTA-CRS at each ratio, once per seed. When Seeds is
+// not empty the run is an accuracy run: it trains those configurations instead of the observed
+// run with its analyses and comparison variants (which must then be left out), and writes
+// accuracy.csv. Default: empty (no accuracy run).
+type Accuracy struct {
+	// Seeds are the training seeds (train.seed is replaced), at least 2 for a confidence
+	// interval, each once. Default [].
+	Seeds []uint64 `toml:"seeds,omitempty"`
+	// Ratios are the WTA-CRS ratios k/n in (0, 1], each once; at least one. Default [].
+	Ratios []float64 `toml:"ratios,omitempty"`
+}
+
+// accuracyJobs is the number of trainings of an accuracy run trained concurrently: one per
+// CPU (they share the memory limit). The numbers do not depend on it.
+var accuracyJobs = runtime.GOMAXPROCS(0)
+
+// AccuracyFile holds one row per method and seed of an accuracy run.
+const AccuracyFile = "accuracy.csv"
+
+var accuracyHeader = []string{"layer", "method", "ratio", "seed", "dev_accuracy", "majority_accuracy", "saved_mib", "exact_mib", "memory_ratio"}
+
+// Enabled reports whether the configuration asks for an accuracy run.
+func (a Accuracy) Enabled() bool { return len(a.Seeds) > 0 }
+
+// validate checks the [accuracy] table (c.Accuracy enabled).
+func (c Config) validateAccuracy() error {
+	bad := func(key string, v any, want string) error {
+		return &tomlconf.FieldError{Key: key, Value: tomlconf.Format(v), Want: want, Err: ErrConfig}
+	}
+	a := c.Accuracy
+	for i, s := range a.Seeds {
+		if j := slices.Index(a.Seeds, s); j < i {
+			return bad(tomlconf.Elem("accuracy.seeds", i), s, fmt.Sprintf("each seed once (accuracy.seeds[%d] is %d too)", j, s))
+		}
+	}
+	if len(a.Ratios) == 0 {
+		return bad("accuracy.ratios", a.Ratios, "at least one WTA-CRS ratio in (0, 1] with accuracy.seeds")
+	}
+	for i, r := range a.Ratios {
+		if math.IsNaN(r) || r <= 0 || r > 1 {
+			return bad(tomlconf.Elem("accuracy.ratios", i), r, "in (0, 1]")
+		}
+		if j := slices.Index(a.Ratios, r); j < i {
+			return bad(tomlconf.Elem("accuracy.ratios", i), r, fmt.Sprintf("each ratio once (accuracy.ratios[%d] is %v too)", j, r))
+		}
+	}
+	if c.Analysis.Enabled {
+		return bad("analysis.enabled", true, "false in an accuracy run (accuracy.seeds set)")
+	}
+	if len(c.Compare.Variants) > 0 {
+		return bad("compare.variant", len(c.Compare.Variants), "no variants in an accuracy run (accuracy.seeds set)")
+	}
+	return nil
+}
+
+// runAccuracy is [Run] for an accuracy run: cfg is valid and target locked.
+func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, target *outdir.Target) (*Outcome, error) {
+	a := cfg.Accuracy
+	done := 0
+	total := len(a.Seeds) * (1 + len(a.Ratios))
+	rows, err := train.Table(ctx, cfg.Train, a.Ratios, a.Seeds, max(1, accuracyJobs), train.Options{MemLimit: opt.MemLimit},
+		func(name string, seed uint64, r *train.Result) {
+			done++
+			if opt.Progress != nil {
+				opt.Progress(fmt.Sprintf("%s seed %d", name, seed), train.Progress{Step: done, TotalSteps: total, Loss: r.EpochLoss[len(r.EpochLoss)-1], Elapsed: r.Elapsed})
+			}
+		})
+	if err != nil {
+		return nil, fmt.Errorf("experiments: accuracy run: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var csvRows [][]string
+	for _, r := range rows {
+		method, ratio := train.MethodWTACRS, ftoa(r.Ratio)
+		if r.Name == train.MethodExact {
+			method, ratio = train.MethodExact, ""
+		}
+		for i, s := range a.Seeds {
+			res := r.Results[i]
+			csvRows = append(csvRows, []string{"all", method, ratio, fmt.Sprint(s), ftoa(res.DevAccuracy), ftoa(res.MajorityAccuracy),
+				ftoa(res.SavedBytes / (1 << 20)), ftoa(res.ExactBytes / (1 << 20)), ftoa(res.SavedBytes / res.ExactBytes)})
+		}
+	}
+	written := cfg
+	written.Train = cfg.Train.RelativeTo(target.Dir())
+	conf, err := written.Encode()
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := target.Stage()
+	if err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	files := map[string][]byte{ConfigFile: conf, AccuracyFile: encodeCSV(accuracyHeader, csvRows)}
+	var timings []Timing
+	for _, r := range rows {
+		for i, s := range a.Seeds {
+			res := r.Results[i]
+			timings = append(timings, Timing{Run: fmt.Sprintf("%s seed %d", r.Name, s), TrainSeconds: res.TrainTime.Seconds(), TokensPerSecond: res.TokensPerSecond})
+		}
+	}
+	files[SummaryFile] = accuracySummary(cfg, rows, timings)
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(tmp, n), b, 0o644); err != nil {
+			return nil, fmt.Errorf("experiments: %w", err)
+		}
+	}
+	hash := sha256.Sum256(conf)
+	commit, dirty := gitCommit()
+	end := opt.Now()
+	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
+		GitCommit: commit, GitDirty: dirty, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(), Timings: timings}
+	for n := range files {
+		m.Files = append(m.Files, n)
+	}
+	m.Files = append(m.Files, ManifestFile)
+	slices.Sort(m.Files)
+	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
+	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := target.Commit(tmp); err != nil {
+		return nil, fmt.Errorf("experiments: %w", err)
+	}
+	return &Outcome{Dir: target.Dir(), Manifest: m}, nil
+}
+
+// MeanCI returns the mean of v and the half-width of its two-sided 95% confidence interval,
+// Student's t with len(v)−1 degrees of freedom times the standard error (NaN for fewer than two
+// values).
+func MeanCI(v []float64) (mean, half float64) {
+	n := float64(len(v))
+	for _, x := range v {
+		mean += x
+	}
+	mean /= n
+	if len(v) < 2 {
+		return mean, math.NaN()
+	}
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	sd := math.Sqrt(ss / (n - 1))
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975)
+	return mean, t * sd / math.Sqrt(n)
+}
+
+// accuracySummary is the summary.md of an accuracy run.
+func accuracySummary(cfg Config, rows []train.TableRow, timings []Timing) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", cfg.Experiment.Name)
+	if d := strings.TrimSpace(cfg.Experiment.Description); d != "" {
+		fmt.Fprintf(&b, "%s\n\n", d)
+	}
+	t := cfg.Train
+	start := "trained from scratch"
+	if t.Init != "" {
+		start = "fine-tuned from the checkpoint " + filepath.Base(t.Init)
+	}
+	pool := t.Pooling
+	if pool == "" {
+		pool = "cls"
+	}
+	fmt.Fprintf(&b, "Encoder %s; %s pooling; batch %d, %d epochs, learning rate %s, %s. Seeds: %s.\n\n",
+		start, pool, t.BatchSize, t.Epochs, ftoa(t.LearningRate), t.Precision, joinSeeds(cfg.Accuracy.Seeds))
+	b.WriteString("| method | dev accuracy (%), mean ± 95% CI | per seed (%) | majority class (%) | linear activations vs exact |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		mean, half := MeanCI(r.Accuracies)
+		ci := fmt.Sprintf("%.1f ± %.1f", 100*mean, 100*half)
+		if math.IsNaN(half) {
+			ci = fmt.Sprintf("%.1f (n = 1, no CI)", 100*mean)
+		}
+		var per []string
+		for _, a := range r.Accuracies {
+			per = append(per, fmt.Sprintf("%.1f", 100*a))
+		}
+		rel := 1.0
+		if r.ExactBytes > 0 {
+			rel = r.SavedBytes / r.ExactBytes
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %.3f |\n", r.Name, ci, strings.Join(per, ", "), 100*r.Results[0].MajorityAccuracy, rel)
+	}
+	b.WriteString("\nThe interval is Student's t with n − 1 degrees of freedom over the seeds (the seed draws the initialisation of what is not loaded, the order of the examples and every sample).\n\n## Timing (not reproducible)\n\n| run | training seconds | tokens/s |\n|---|---|---|\n")
+	for _, tm := range timings {
+		fmt.Fprintf(&b, "| %s | %.1f | %.0f |\n", tm.Run, tm.TrainSeconds, tm.TokensPerSecond)
+	}
+	fmt.Fprintf(&b, "\nFiles: config.toml (the configuration as run), manifest.json, %s (one row per method and seed).\n", AccuracyFile)
+	return []byte(b.String())
+}
+
+func joinSeeds(s []uint64) string {
+	var p []string
+	for _, x := range s {
+		p = append(p, fmt.Sprint(x))
+	}
+	return strings.Join(p, ", ")
+}

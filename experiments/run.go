@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wtacrs/wtacrs/internal/outdir"
 	"github.com/wtacrs/wtacrs/checkpoint"
+	"github.com/wtacrs/wtacrs/internal/outdir"
 	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )

@@ -302,12 +302,9 @@ func ParseConfig(text []byte, name, defaultName string) (Config, error) {
 	if !m.Given("experiment.name") {
 		c.Experiment.Name = defaultName
 	}
+	c.Train = c.Train.ClearInitSizes(func(k string) bool { return m.Given(tomlconf.Join("train", k)) })
 	if err := c.Validate(); err != nil {
 		return Config{}, m.Locate(err)
-	}
-	given := func(k string) bool { return m.Given(tomlconf.Join("train", k)) }
-	if err := c.Train.CheckInitKeys(given); err != nil {
-		return Config{}, m.Locate(tomlconf.Prefix(err, "train", ErrConfig))
 	}
 	return c, nil
 }

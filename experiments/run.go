@@ -18,6 +18,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/checkpoint"
 	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/internal/tomlconf"
 	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
@@ -123,6 +124,11 @@ const RunVariantName = "main"
 func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	// The model sizes an init checkpoint fixes, so that the configuration as run names them.
+	var err error
+	if cfg.Train, err = cfg.Train.WithInit(); err != nil {
+		return nil, tomlconf.Prefix(err, "train", ErrConfig)
 	}
 	if opt.Out == "" {
 		opt.Out = "results"

@@ -201,18 +201,20 @@ func (c Config) Validate() error {
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	count := func(v int) bool { return v >= 0 && v <= maxCount }
+	// With init, a size of 0 is the checkpoint's ([Config.WithInit] fills it in).
+	unset := func(v int) bool { return c.Init != "" && v == 0 }
 	switch {
-	case c.Dim < 1:
+	case c.Dim < 1 && !unset(c.Dim):
 		return bad("dim", c.Dim, "≥ 1")
-	case c.Heads < 1 || c.Dim%c.Heads != 0:
+	case c.Heads < 1 && !unset(c.Heads) || c.Heads > 0 && c.Dim > 0 && c.Dim%c.Heads != 0:
 		return bad("heads", c.Heads, fmt.Sprintf("a divisor of dim = %d", c.Dim), "dim")
-	case c.Blocks < 1:
+	case c.Blocks < 1 && !unset(c.Blocks):
 		return bad("blocks", c.Blocks, "≥ 1")
-	case c.FFNDim < 1:
+	case c.FFNDim < 1 && !unset(c.FFNDim):
 		return bad("ffn_dim", c.FFNDim, "≥ 1")
 	case c.MaxLen < MinMaxLen:
 		return bad("max_len", c.MaxLen, fmt.Sprintf("≥ %d ([CLS] and the two [SEP] of a sentence pair)", MinMaxLen))
-	case c.VocabSize < 8:
+	case c.VocabSize < 8 && !unset(c.VocabSize):
 		return bad("vocab_size", c.VocabSize, "≥ 8")
 	case c.TrainPath != "" && c.DevPath == "":
 		return &tomlconf.FieldError{Key: "dev_path", Problem: "missing key", Want: "it set together with train_path, or neither for the bundled set",
@@ -314,32 +316,35 @@ func ParseConfig(text, name string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	c = c.ClearInitSizes(m.Given)
 	if err := c.Validate(); err != nil {
-		return Config{}, m.Locate(err)
-	}
-	if err := c.CheckInitKeys(m.Given); err != nil {
 		return Config{}, m.Locate(err)
 	}
 	return c, nil
 }
 
-// InitKeys are the keys a configuration with init may not set: the checkpoint fixes them.
+// InitKeys are the model sizes a checkpoint fixes: with init, a configuration leaves them out
+// (they are then the checkpoint's) or gives the checkpoint's values.
 var InitKeys = []string{"dim", "heads", "blocks", "ffn_dim", "vocab_size"}
 
-// CheckInitKeys refuses a configuration that starts from a checkpoint and also sets one of
-// [InitKeys]; given reports whether the file set a key (relative to the configuration's table).
-func (c Config) CheckInitKeys(given func(key string) bool) error {
+// ClearInitSizes returns c with the sizes of [InitKeys] that the file did not set zeroed when c
+// starts from a checkpoint (init), so that [Config.WithInit] takes them from the checkpoint;
+// given reports whether the file set a key (relative to the configuration's table). Without
+// init it returns c.
+func (c Config) ClearInitSizes(given func(key string) bool) Config {
 	if c.Init == "" {
-		return nil
+		return c
 	}
-	for _, k := range InitKeys {
-		if given(k) {
-			return &tomlconf.FieldError{Key: k, Problem: "key set together with init", Want: "it removed: the checkpoint fixes the model's sizes",
-				Related: []string{"init"}, Err: ErrConfig}
+	for i, p := range c.sizes() {
+		if !given(InitKeys[i]) {
+			*p = 0
 		}
 	}
-	return nil
+	return c
 }
+
+// sizes returns the fields of [InitKeys], in that order.
+func (c *Config) sizes() []*int { return []*int{&c.Dim, &c.Heads, &c.Blocks, &c.FFNDim, &c.VocabSize} }
 
 // RelativeTo returns c with its paths (train_path, dev_path, init) relative to dir where they
 // can be, for a configuration written into dir: the file then names the same inputs from any

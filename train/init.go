@@ -6,6 +6,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/checkpoint"
 	"github.com/wtacrs/wtacrs/data"
+	"github.com/wtacrs/wtacrs/internal/tomlconf"
 	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
@@ -17,10 +18,11 @@ type initSource struct {
 	tok  *data.Tokenizer
 }
 
-// WithInit returns cfg with the model sizes of the checkpoint cfg.Init (dim, heads, blocks,
-// ffn_dim, vocab_size) when it names one, and cfg unchanged otherwise. It reads only the
-// checkpoint's JSON meta. Errors wrap ErrConfig: an unreadable or foreign checkpoint, a
-// max_len beyond the checkpoint's positions, a precision other than the checkpoint's.
+// WithInit returns cfg with the model sizes of [InitKeys] left 0 set to those of the checkpoint
+// cfg.Init when it names one, and cfg unchanged otherwise. It reads only the checkpoint's JSON
+// meta. Errors wrap ErrConfig: an unreadable or foreign checkpoint, a size given that differs
+// from the checkpoint's (a *tomlconf.FieldError naming the key), a max_len beyond the
+// checkpoint's positions, a precision other than the checkpoint's.
 func (cfg Config) WithInit() (Config, error) {
 	if cfg.Init == "" {
 		return cfg, nil
@@ -30,7 +32,14 @@ func (cfg Config) WithInit() (Config, error) {
 		return cfg, err
 	}
 	a := src.meta.Architecture
-	cfg.Dim, cfg.Heads, cfg.Blocks, cfg.FFNDim, cfg.VocabSize = a.Dim, a.Heads, a.Blocks, a.FFN, a.Vocab
+	for i, v := range []int{a.Dim, a.Heads, a.Blocks, a.FFN, a.Vocab} {
+		p := cfg.sizes()[i]
+		if *p != 0 && *p != v {
+			return cfg, &tomlconf.FieldError{Key: InitKeys[i], Value: tomlconf.Format(*p), Problem: "differs from the init checkpoint's",
+				Want: fmt.Sprintf("%d (the checkpoint's), or the key left out", v), Related: []string{"init"}, Err: ErrConfig}
+		}
+		*p = v
+	}
 	if cfg.MaxLen > a.MaxLen {
 		return cfg, fmt.Errorf("%w: max_len %d exceeds the %d positions of the checkpoint %s", ErrConfig, cfg.MaxLen, a.MaxLen, cfg.Init)
 	}

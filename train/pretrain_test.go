@@ -152,6 +152,7 @@ func TestFineTuneFromCheckpoint(t *testing.T) {
 
 	cfg := DefaultConfig()
 	cfg.Init, cfg.Pooling, cfg.MaxLen, cfg.Epochs, cfg.BatchSize = ckpt, "mean", 48, 1, 8
+	cfg = cfg.ClearInitSizes(func(string) bool { return false })
 	cfg, err = cfg.WithInit()
 	require.NoError(t, err)
 	assert.Equal(t, []int{16, 2, 2, 32, meta.Architecture.Vocab}, []int{cfg.Dim, cfg.Heads, cfg.Blocks, cfg.FFNDim, cfg.VocabSize})
@@ -198,13 +199,23 @@ func TestInitErrors(t *testing.T) {
 	_, err := Pretrain(context.Background(), pcfg, PretrainOptions{Corpus: tinyCorpusPair(t), Model: ckpt})
 	require.NoError(t, err)
 
-	_, err = ParseConfig(fmt.Sprintf("init = %q\ndim = 64\n", ckpt), "c.toml")
+	// A size given that differs from the checkpoint's is refused; one left out or equal is
+	// the checkpoint's.
+	c, err := ParseConfig(fmt.Sprintf("init = %q\nmax_len = 24\ndim = 64\n", ckpt), "c.toml")
+	require.NoError(t, err)
+	_, err = c.WithInit()
 	require.ErrorIs(t, err, ErrConfig)
 	assert.Contains(t, err.Error(), "dim")
-	assert.Contains(t, err.Error(), "line 2")
+	assert.Contains(t, err.Error(), "16")
+	c, err = ParseConfig(fmt.Sprintf("init = %q\nmax_len = 24\ndim = 16\n", ckpt), "c.toml")
+	require.NoError(t, err)
+	c, err = c.WithInit()
+	require.NoError(t, err)
+	assert.Equal(t, []int{16, 2, 2, 32}, []int{c.Dim, c.Heads, c.Blocks, c.FFNDim})
 
 	cfg := DefaultConfig()
 	cfg.Init = ckpt // max_len 128 exceeds the checkpoint's 24 positions
+	cfg = cfg.ClearInitSizes(func(string) bool { return false })
 	_, err = cfg.WithInit()
 	require.ErrorIs(t, err, ErrConfig)
 	assert.Contains(t, err.Error(), "positions")

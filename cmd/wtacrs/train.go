@@ -107,6 +107,8 @@ func startFlags(fs *flag.FlagSet) func(train.Config) (train.Config, error) {
 				return cfg, errUsage(fmt.Sprintf("-init %q: %v", *init, err))
 			}
 			cfg.Init = abs
+			// The checkpoint's sizes replace the configuration's.
+			cfg.Dim, cfg.Heads, cfg.Blocks, cfg.FFNDim, cfg.VocabSize = 0, 0, 0, 0, 0
 		}
 		if set["pooling"] {
 			if *pooling != "cls" && *pooling != "mean" {

@@ -196,7 +196,10 @@ func ExactVariancesWeights(h, g matrix.Dense[float64], w []float64, k int) (crs,
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	pw, err := estimator.NewWTACRS(w, k)
+	if c, err = estimator.ChooseC(w, k); err != nil {
+		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	pw, err := estimator.NewWTACRSFixed(w, k, c)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
@@ -208,7 +211,7 @@ func ExactVariancesWeights(h, g matrix.Dense[float64], w []float64, k int) (crs,
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	return mc.Variance, mw.Variance, len(pw.Kept()), nil
+	return mc.Variance, mw.Variance, c, nil
 }
 
 // ExactVarianceRatio returns Var[WTA-CRS]/Var[CRS] of [ExactVariancesWeights] and the |C| of

@@ -78,7 +78,8 @@ type Panel struct {
 
 // Figure is a row, or a grid, of panels under a common title.
 type Figure struct {
-	// Title is the common title above the panels; empty leaves no room for it.
+	// Title is the common title above the panels, one or more lines separated by "\n"; empty
+	// leaves no room for it.
 	Title string
 	// Panels are the panels from left to right, row after row.
 	Panels []Panel
@@ -135,9 +136,14 @@ func Save(fig Figure, base string) error {
 		built[i] = b
 		grid[i/cols][i%cols] = b.p
 	}
+	titleSty := built[0].p.Title.TextStyle
+	titleSty.Font.Size = 13
+	titleSty.XAlign = draw.XCenter
+	titleSty.YAlign = draw.YCenter
 	titleH := vg.Length(0)
 	if fig.Title != "" {
-		titleH = 0.9 * vg.Centimeter
+		// One line takes 0.9 cm, each further line (a "\n" in the title) its own height.
+		titleH = 0.9*vg.Centimeter + titleSty.Rectangle(fig.Title).Size().Y - titleSty.Rectangle("X").Size().Y
 	}
 	w := vg.Length(pw) * vg.Centimeter * vg.Length(cols)
 	h := vg.Length(ph)*vg.Centimeter*vg.Length(rows) + titleH
@@ -152,11 +158,7 @@ func Save(fig Figure, base string) error {
 		// A white background (PNG is transparent otherwise).
 		dc.FillPolygon(color.White, []vg.Point{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}})
 		if fig.Title != "" {
-			sty := built[0].p.Title.TextStyle
-			sty.Font.Size = 13
-			sty.XAlign = draw.XCenter
-			sty.YAlign = draw.YCenter
-			dc.FillText(sty, vg.Point{X: w / 2, Y: h - titleH/2}, fig.Title)
+			dc.FillText(titleSty, vg.Point{X: w / 2, Y: h - titleH/2}, fig.Title)
 		}
 		body := draw.Crop(dc, 0, 0, 0, -titleH)
 		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 2, PadY: vg.Millimeter * 3, PadTop: vg.Millimeter,

@@ -41,6 +41,23 @@
 // H.npy and dZ.npy) for both norm sources; the memory of those matrices is part of the run's
 // estimate. The norms-only ratio (orthogonal_variance_ratio) is the orthogonal approximation.
 //
+// # Comparisons
+//
+// [WriteComparison] draws two or more results directories side by side (trained from scratch
+// and pretrained, say): the top-10% mass and the share of |C| above the diagonal against the
+// step and at matched smoothed training loss ([SmoothedLoss]).
+// Before any training the destination is checked and locked (package internal/outdir): it must
+// be absent or a results directory of this experiment ([CheckResultsDir]: its manifest lists
+// every entry) that holds none of the run's inputs, and no other run may be writing it;
+// otherwise the run is refused and nothing is touched. Everything is written into a hidden
+// staging directory beside the target, which is exchanged with the target atomically only when
+// complete: at every instant the target holds the earlier or the new outputs, and an
+// interrupted run leaves earlier outputs intact. CSV files hold no
+// timestamps or timings and format floats with strconv.FormatFloat(x, 'g', -1, 64), so one
+// configuration and its seeds give byte-identical CSVs (the training itself is deterministic for
+// a seed). Timings live only in manifest.json and summary.md. Columns added to a CSV file are
+// appended after the earlier ones, and the readers accept files written before.
+//
 // # Trace input
 //
 // [AnalyzeTraces] reads tensors saved as .npy (any real or boolean dtype, C order; see

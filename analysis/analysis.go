@@ -36,6 +36,9 @@ type Stats struct {
 	AboveDiagonal float64
 	// Top10Mass is P_C for |C| = ⌈0.1·M⌉ (0 when M = 0).
 	Top10Mass float64
+	// MassTenthK and MassHalfK are P_C for |C| = ⌈0.1·K⌉ and ⌈0.5·K⌉ (points of the curve
+	// that do not depend on the rule's choice).
+	MassTenthK, MassHalfK float64
 	// BoundFactor is Theorem 2's factor K(1 − P_C)/(K − ChosenC).
 	BoundFactor float64
 	// VarianceRatio is [OrthogonalVarianceRatio] at K and ChosenC.
@@ -65,6 +68,12 @@ func Select(act, grad []float64, valid []bool) ([]float64, error) {
 	return out, nil
 }
 
+// CurveIndex returns |C| = ⌈fraction·k⌉ (a tolerance of 1e-9 absorbs the rounding of
+// fraction·k), clamped to [0, k]: the point of the curve at |C|/k = fraction.
+func CurveIndex(fraction float64, k int) int {
+	return min(max(int(math.Ceil(fraction*float64(k)-1e-9)), 0), k)
+}
+
 // Analyze computes the [Stats] of weights w (length m ≥ 1, finite, non-negative) at budget k,
 // 1 ≤ k ≤ m. It does not modify w. It returns ErrInput for bad input.
 func Analyze(w []float64, k int) (Stats, error) {
@@ -84,6 +93,7 @@ func Analyze(w []float64, k int) (Stats, error) {
 		s.Fraction[c] = float64(c) / float64(k)
 	}
 	s.Top10Mass = mass[int(math.Ceil(TopFraction*float64(m)-1e-9))]
+	s.MassTenthK, s.MassHalfK = s.Mass[CurveIndex(0.1, k)], s.Mass[CurveIndex(0.5, k)]
 	var total float64
 	for _, v := range w {
 		total += v
@@ -165,14 +175,18 @@ func OrthogonalVarianceRatio(w []float64, k, c int) (float64, error) {
 	return wta / crs, nil
 }
 
-// ExactVariances returns the exact closed-form variances E‖ĝ − E ĝ‖²_F of CRS and of WTA-CRS
-// (|C| by [estimator.ChooseC]) for the weight gradient HᵀG at budget k, with sampling weights
-// ‖H_t‖·‖G_t‖, and the |C| used. H is m×d_in and G is m×d_out; 1 ≤ k ≤ m. It returns the
-// estimator's errors (ErrShape, ErrNonFinite, ErrBudget) wrapped in ErrInput.
-func ExactVariances(h, g matrix.Dense[float64], k int) (crs, wta float64, c int, err error) {
-	w, err := estimator.WeightsTransA(h, g)
-	if err != nil {
+// ExactVariancesWeights is [ExactVariances] with both plans built from the sampling weights w
+// (one per row of H and G, for example ‖H_t‖ times the cached ‖∇Z_t‖ Algorithm 1 samples with)
+// instead of ‖H_t‖·‖G_t‖; the variances are those of the weight gradient HᵀG itself. Pairs of
+// zero weight are never used by either estimator, so both share the same bias, if any. It
+// returns ErrInput for a length of w other than the rows of H, and the estimator's errors
+// wrapped in ErrInput. It allocates Hᵀ and the closed forms' d_in×d_out buffers.
+func ExactVariancesWeights(h, g matrix.Dense[float64], w []float64, k int) (crs, wta float64, c int, err error) {
+	if err := matrix.CheckTransShape(h, g); err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	if len(w) != h.Rows {
+		return 0, 0, 0, fmt.Errorf("%w: %d weights for %d rows of H", ErrInput, len(w), h.Rows)
 	}
 	if k < 1 || k > len(w) {
 		return 0, 0, 0, fmt.Errorf("%w: budget k = %d over %d pairs", ErrInput, k, len(w))
@@ -182,7 +196,10 @@ func ExactVariances(h, g matrix.Dense[float64], k int) (crs, wta float64, c int,
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	pw, err := estimator.NewWTACRS(w, k)
+	if c, err = estimator.ChooseC(w, k); err != nil {
+		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	pw, err := estimator.NewWTACRSFixed(w, k, c)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
@@ -194,5 +211,31 @@ func ExactVariances(h, g matrix.Dense[float64], k int) (crs, wta float64, c int,
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	return mc.Variance, mw.Variance, len(pw.Kept()), nil
+	return mc.Variance, mw.Variance, c, nil
+}
+
+// ExactVarianceRatio returns Var[WTA-CRS]/Var[CRS] of [ExactVariancesWeights] and the |C| of
+// WTA-CRS, or a ratio of 1 when the CRS variance is zero (the estimators are then exact). It
+// returns the errors of ExactVariancesWeights.
+func ExactVarianceRatio(h, g matrix.Dense[float64], w []float64, k int) (ratio float64, c int, err error) {
+	crs, wta, c, err := ExactVariancesWeights(h, g, w, k)
+	if err != nil {
+		return 0, 0, err
+	}
+	if crs == 0 {
+		return 1, c, nil
+	}
+	return wta / crs, c, nil
+}
+
+// ExactVariances returns the exact closed-form variances E‖ĝ − E ĝ‖²_F of CRS and of WTA-CRS
+// (|C| by [estimator.ChooseC]) for the weight gradient HᵀG at budget k, with sampling weights
+// ‖H_t‖·‖G_t‖, and the |C| used. H is m×d_in and G is m×d_out; 1 ≤ k ≤ m. It returns the
+// estimator's errors (ErrShape, ErrNonFinite, ErrBudget) wrapped in ErrInput.
+func ExactVariances(h, g matrix.Dense[float64], k int) (crs, wta float64, c int, err error) {
+	w, err := estimator.WeightsTransA(h, g)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	return ExactVariancesWeights(h, g, w, k)
 }

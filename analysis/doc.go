@@ -16,11 +16,18 @@
 //   - the |C| chosen by [estimator.ChooseC] and P_C there;
 //   - whether Theorem 2's condition P_C > |C|/k holds at the chosen |C| (|C| = 0 is plain CRS, for
 //     which the condition is false), and the share of |C| in 1..min(k−1, m) where it holds;
+//   - the points of that curve at |C| = ⌈0.1·k⌉ and ⌈0.5·k⌉ ([CurveIndex]);
 //   - the mass of the top 10% of pairs, P_C with |C| = ⌈0.1·m⌉ (Figure 12);
 //   - Theorem 2's bound factor k(1 − P_C)/(k − |C|) at the chosen |C|;
 //   - the variance ratio WTA-CRS/CRS from norms alone (see [OrthogonalVarianceRatio]).
 //
-// The exact closed-form ratio needs the matrices H and ∇Z themselves: [ExactVarianceRatio].
+// The exact closed-form ratio needs the matrices H and ∇Z themselves: [ExactVarianceRatio], with
+// the plans built from any sampling weights (the exact or the cached norms). Theorem 2's bound
+// holds for it by construction too: its proof (the law of total variance) applies to every p
+// and every pair of matrices, so ratio ≤ bound is never a finding.
+//
+// [TInterval] summarises one quantity over independent replicates (training seeds): the mean
+// with a Student t confidence interval.
 //
 // Every function validates its input and returns an error wrapping [ErrInput] (or an estimator
 // error) rather than panicking. Nothing here is random.

@@ -14,8 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
+	"github.com/wtacrs/wtacrs/analysis"
 	"github.com/wtacrs/wtacrs/internal/outdir"
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
 	"github.com/wtacrs/wtacrs/train"
@@ -70,6 +69,9 @@ func (c Config) validateAccuracy() error {
 	}
 	if c.Analysis.Enabled {
 		return bad("analysis.enabled", true, "false in an accuracy run (accuracy.seeds set)")
+	}
+	if c.Experiment.Seeds != nil {
+		return bad("experiment.seeds", c.Experiment.Seeds, "left out in an accuracy run (its seeds are accuracy.seeds)")
 	}
 	if len(c.Compare.Variants) > 0 {
 		return bad("compare.variant", len(c.Compare.Variants), "no variants in an accuracy run (accuracy.seeds set)")
@@ -155,25 +157,15 @@ func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, 
 	return &Outcome{Dir: target.Dir(), Manifest: m}, nil
 }
 
-// MeanCI returns the mean of v and the half-width of its two-sided 95% confidence interval,
-// Student's t with len(v)−1 degrees of freedom times the standard error (NaN for fewer than two
-// values).
+// MeanCI returns the mean of v and the half-width of its two-sided 95% confidence interval
+// ([analysis.TInterval]: Student's t with len(v)−1 degrees of freedom times the standard error;
+// NaN for a single value or a value that is not finite).
 func MeanCI(v []float64) (mean, half float64) {
-	n := float64(len(v))
-	for _, x := range v {
-		mean += x
+	iv, err := analysis.TInterval(v, 0.95)
+	if err != nil {
+		return math.NaN(), math.NaN()
 	}
-	mean /= n
-	if len(v) < 2 {
-		return mean, math.NaN()
-	}
-	var ss float64
-	for _, x := range v {
-		ss += (x - mean) * (x - mean)
-	}
-	sd := math.Sqrt(ss / (n - 1))
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975)
-	return mean, t * sd / math.Sqrt(n)
+	return iv.Mean, (iv.Hi - iv.Lo) / 2
 }
 
 // accuracySummary is the summary.md of an accuracy run.

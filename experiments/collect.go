@@ -20,6 +20,8 @@ import (
 type Record struct {
 	// Layer is the linear layer analysed.
 	Layer model.LayerID
+	// Seed is the training seed of the observed run (0 for trace input).
+	Seed uint64
 	// Step is the 1-based optimiser step (for trace input, the N of step<N>) and Epoch its
 	// 0-based epoch (0 for trace input).
 	Step, Epoch int
@@ -32,12 +34,15 @@ type Record struct {
 	// Stats are the statistics of the weights at Budget: the cumulative-mass curve, the |C| of
 	// the rule and Theorem 2's quantities.
 	Stats analysis.Stats
-	// ExactRatio is the exact closed-form variance ratio WTA-CRS/CRS when the matrices were
-	// available (trace input, exact source), NaN otherwise.
+	// ExactRatio is the exact closed-form variance ratio Var[WTA-CRS]/Var[CRS] of the weight
+	// gradient Hᵀ∇Z over D, both plans built from this record's weights (exact or cached norms)
+	// with the |C| of Stats, when the matrices were available (trace input with H.npy and
+	// dZ.npy; a training run at the steps analysis.exact_every chooses), NaN otherwise. Stats'
+	// VarianceRatio is the norms-only orthogonal approximation of it.
 	ExactRatio float64
 }
 
-// Collector analyses observations as they arrive; it implements [train.Observer]. Its zero
+// Collector analyses observations as they arrive; it implements [train.MatrixObserver]. Its zero
 // value is not usable: build it with [NewCollector]. It is safe for concurrent use.
 type Collector struct {
 	cfg     Analysis
@@ -61,10 +66,26 @@ func (c *Collector) Wants(step int, layer model.LayerID) bool {
 	return len(c.cfg.Blocks) == 0 || slices.Contains(c.cfg.Blocks, layer.Block)
 }
 
-// Observe analyses one observation; an invalid observation is remembered and reported by
-// [Collector.Err].
+// WantsMatrices reports whether the exact variance ratio is computed for layer at step, which
+// needs its H and ∇Z: a layer and step [Collector.Wants], at the steps of analysis.exact_every.
+func (c *Collector) WantsMatrices(step int, layer model.LayerID) bool {
+	if !c.Wants(step, layer) {
+		return false
+	}
+	switch e := c.cfg.ExactEvery; {
+	case e < 0:
+		return false
+	case e == 0:
+		return true
+	default:
+		return step == 1 || step%e == 0
+	}
+}
+
+// Observe analyses one observation, with the exact variance ratios when it carries H and ∇Z;
+// an invalid observation is remembered and reported by [Collector.Err].
 func (c *Collector) Observe(o train.Observation) {
-	err := c.add(o, matrix.Dense[float64]{}, matrix.Dense[float64]{})
+	err := c.add(o, o.H, o.GradZ)
 	if err != nil {
 		c.mu.Lock()
 		c.err = errors.Join(c.err, err)
@@ -85,6 +106,16 @@ func (c *Collector) add(o train.Observation, h, g matrix.Dense[float64]) error {
 	valid := o.Valid
 	if c.cfg.IncludePadding {
 		valid = nil
+	}
+	var hs, gs matrix.Dense[float64] // the rows of D, for the exact ratios
+	if h.Rows > 0 && g.Rows > 0 {
+		if h.Rows != len(o.ActNorms) || g.Rows != h.Rows {
+			return fmt.Errorf("experiments: %s: H has %d rows and ∇Z %d for %d tokens", where, h.Rows, g.Rows, len(o.ActNorms))
+		}
+		if valid != nil && len(valid) != h.Rows {
+			return fmt.Errorf("experiments: %s: %d validity flags for %d tokens", where, len(valid), h.Rows)
+		}
+		hs, gs = selectRows(h, valid), selectRows(g, valid)
 	}
 	var recs []Record
 	for _, src := range c.cfg.Sources {
@@ -116,16 +147,12 @@ func (c *Collector) add(o train.Observation, h, g matrix.Dense[float64]) error {
 			}
 			r := Record{Layer: o.Layer, Step: o.Step, Epoch: o.Epoch, Source: src, Budget: b,
 				Cold: src == SourceCached && o.CacheCold, Stats: s, ExactRatio: math.NaN()}
-			if src == SourceExact && h.Rows > 0 {
-				hs, gs := selectRows(h, valid), selectRows(g, valid)
-				crs, wta, _, err := analysis.ExactVariances(hs, gs, k)
+			if hs.Rows > 0 {
+				ratio, _, err := analysis.ExactVarianceRatio(hs, gs, w, k)
 				if err != nil {
-					return fmt.Errorf("experiments: %s: %w", where, err)
+					return fmt.Errorf("experiments: %s (%s norms): %w", where, src, err)
 				}
-				r.ExactRatio = 1
-				if crs > 0 {
-					r.ExactRatio = wta / crs
-				}
+				r.ExactRatio = ratio
 			}
 			recs = append(recs, r)
 		}
@@ -150,7 +177,7 @@ func selectRows(d matrix.Dense[float64], valid []bool) matrix.Dense[float64] {
 	return out
 }
 
-// Records returns the records sorted by step, block, kind (q, k, v, o, ffn_in, ffn_out), source
+// Records returns the records sorted by seed, step, block, kind (q, k, v, o, ffn_in, ffn_out), source
 // (exact first) and budget.
 func (c *Collector) Records() []Record {
 	c.mu.Lock()
@@ -163,6 +190,7 @@ func (c *Collector) Records() []Record {
 func sortRecords(rs []Record) {
 	slices.SortStableFunc(rs, func(a, b Record) int {
 		return cmp.Or(
+			cmp.Compare(a.Seed, b.Seed),
 			cmp.Compare(a.Step, b.Step),
 			cmp.Compare(a.Layer.Block, b.Layer.Block),
 			cmp.Compare(a.Layer.Kind.Position(), b.Layer.Kind.Position()),

@@ -53,6 +53,11 @@ type Experiment struct {
 	Name string `toml:"name"`
 	// Description is copied to summary.md. Default "".
 	Description string `toml:"description"`
+	// Seeds are the training seeds of the observed run: it is trained once per seed, with
+	// train.seed replaced, and the analyses are reported per seed and across seeds (figures:
+	// mean and min–max band; findings: mean and 95% t interval). Each at most 2⁶³−1, each once.
+	// Default: none, which means [train.seed] alone. The [compare] variants use train.seed.
+	Seeds []uint64 `toml:"seeds,omitempty"`
 }
 
 // Analysis chooses what the observed training run records and analyses.
@@ -61,6 +66,12 @@ type Analysis struct {
 	Enabled bool `toml:"enabled"`
 	// Every records step 1 and every step that is a multiple of Every (≥ 1). Default 10.
 	Every int `toml:"every"`
+	// ExactEvery chooses the recorded steps at which the exact closed-form variance ratio
+	// Var[WTA-CRS]/Var[CRS] is computed from the layers' H and ∇Z, which are then held in
+	// float64 for the analysed layers during the step (see train.MatrixObserver; the memory is
+	// counted in the run's estimate): 0 at every recorded step, N > 0 at step 1 and the
+	// recorded steps that are multiples of N, −1 never. Default 0.
+	ExactEvery int `toml:"exact_every,omitzero"`
 	// Budgets are the fractions k/|D| analysed, each in (0, 1]; k = estimator.Budget(fraction, |D|), ⌈fraction·|D|⌉ in [1, |D|].
 	// Default [0.1, 0.5] (Figures 10 and 11).
 	Budgets []float64 `toml:"budgets"`
@@ -151,9 +162,24 @@ func (c Config) Validate() error {
 	if !nameRE.MatchString(c.Experiment.Name) || c.Experiment.Name == "." || c.Experiment.Name == ".." {
 		return bad("experiment.name", c.Experiment.Name, "letters, digits, '-', '_' or '.' (default: the file's base name)")
 	}
+	for i, seed := range c.Experiment.Seeds {
+		if seed > math.MaxInt64 {
+			// Encode would write a seed that no TOML reader accepts.
+			return bad(tomlconf.Elem("experiment.seeds", i), seed, fmt.Sprintf("≤ %d (TOML integers are signed 64-bit)", int64(math.MaxInt64)))
+		}
+		if j := slices.Index(c.Experiment.Seeds, seed); j < i {
+			return bad(tomlconf.Elem("experiment.seeds", i), seed, fmt.Sprintf("each seed once (experiment.seeds[%d] is %d too)", j, seed))
+		}
+	}
+	if c.Experiment.Seeds != nil && len(c.Experiment.Seeds) == 0 {
+		return bad("experiment.seeds", c.Experiment.Seeds, "at least one seed (leave the key out for train.seed alone)")
+	}
 	a := c.Analysis
 	if a.Every < 1 {
 		return bad("analysis.every", a.Every, "≥ 1")
+	}
+	if a.ExactEvery < -1 {
+		return bad("analysis.exact_every", a.ExactEvery, "0 (every recorded step), N > 0 (step 1 and multiples of N) or −1 (never)")
 	}
 	if a.Enabled && len(a.Budgets) == 0 {
 		return bad("analysis.budgets", a.Budgets, "at least one fraction when analysis.enabled", "analysis.enabled")
@@ -237,6 +263,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// RunSeeds returns the seeds of the observed run: Experiment.Seeds, or train.seed alone when
+// none are given. The slice is a copy.
+func (c Config) RunSeeds() []uint64 {
+	if len(c.Experiment.Seeds) > 0 {
+		return slices.Clone(c.Experiment.Seeds)
+	}
+	return []uint64{c.Train.Seed}
+}
+
 func checkKinds(key string, kinds []model.Kind) error {
 	for i, k := range kinds {
 		if !k.Valid() {
@@ -303,6 +338,9 @@ func ParseConfig(text []byte, name, defaultName string) (Config, error) {
 		c.Experiment.Name = defaultName
 	}
 	c.Train = c.Train.ClearInitSizes(func(k string) bool { return m.Given(tomlconf.Join("train", k)) })
+	if m.Given("experiment.seeds") && c.Experiment.Seeds == nil {
+		c.Experiment.Seeds = []uint64{} // seeds = []: Validate refuses it
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, m.Locate(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,17 +34,46 @@ const (
 	// CompareFile holds one row per compared training variant (only when variants are
 	// configured).
 	CompareFile = "compare.csv"
+	// FindingsFile holds the findings per norm source, budget and layer: each quantity's mean
+	// over the seeds with its 95% t interval ([Findings]; only when the analysis is enabled).
+	FindingsFile = "findings.csv"
 )
 
-// CSV headers. Every CSV file has a layer column ("block0.q"; "all" in compare.csv).
+// CSV headers. Every CSV file has a layer column ("block0.q"; "all" in compare.csv and
+// training.csv). Columns added later are appended, so that the earlier ones keep their places;
+// the readers accept files without them (written before they existed: a seed of 0, values NaN)
+// and the norms-only ratio under its earlier name variance_ratio.
 var (
 	layersHeader = []string{"layer", "block", "kind", "step", "epoch", "source", "budget", "m", "k",
 		"chosen_c", "mass_at_c", "fraction_at_c", "theorem2", "above_diagonal", "top10_mass",
-		"bound_factor", "variance_ratio", "exact_variance_ratio", "all_zero", "cold"}
-	curvesHeader   = []string{"layer", "block", "kind", "step", "epoch", "source", "budget", "m", "k", "c", "fraction", "mass"}
-	trainingHeader = []string{"layer", "variant", "step", "epoch", "loss"}
+		"bound_factor", orthogonalRatioColumn, "exact_variance_ratio", "all_zero", "cold",
+		"seed", "mass_at_0.1k", "mass_at_0.5k"}
+	curvesHeader   = []string{"layer", "block", "kind", "step", "epoch", "source", "budget", "m", "k", "c", "fraction", "mass", "seed"}
+	trainingHeader = []string{"layer", "variant", "step", "epoch", "loss", "seed"}
 	compareHeader  = []string{"layer", "variant", "method", "ratio", "kinds", "epochs", "steps", "dev_accuracy",
-		"majority_accuracy", "final_loss", "saved_mib", "exact_mib", "memory_ratio"}
+		"majority_accuracy", "final_loss", "saved_mib", "exact_mib", "memory_ratio", "seed"}
+	findingsHeader = []string{"layer", "block", "kind", "source", "budget", "quantity", "seeds", "records", "mean", "sd",
+		"ci_low", "ci_high"}
+)
+
+// orthogonalRatioColumn names the norms-only (orthogonal) approximation of the variance ratio in
+// layers.csv; files written before it had this name call it oldRatioColumn.
+const (
+	orthogonalRatioColumn = "orthogonal_variance_ratio"
+	oldRatioColumn        = "variance_ratio"
+)
+
+// required returns header without the columns added later (optional when reading).
+func required(header []string, later ...string) []string {
+	return slices.DeleteFunc(slices.Clone(header), func(c string) bool { return slices.Contains(later, c) })
+}
+
+// The columns a reader requires: the header without the columns added later.
+var (
+	layersRequired   = required(layersHeader, "seed", "mass_at_0.1k", "mass_at_0.5k", orthogonalRatioColumn)
+	curvesRequired   = required(curvesHeader, "seed")
+	trainingRequired = required(trainingHeader, "seed")
+	compareRequired  = required(compareHeader, "seed")
 )
 
 // ftoa formats a float reproducibly; NaN (unavailable) is written as an empty field.
@@ -55,6 +85,8 @@ func ftoa(x float64) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func utoa(u uint64) string { return strconv.FormatUint(u, 10) }
 
 // encodeCSV renders rows under header.
 func encodeCSV(header []string, rows [][]string) []byte {
@@ -77,7 +109,7 @@ func layersRows(recs []Record) [][]string {
 			itoa(r.Epoch), r.Source, ftoa(r.Budget), itoa(s.M), itoa(s.K), itoa(s.ChosenC), ftoa(s.MassAtC),
 			ftoa(frac), strconv.FormatBool(s.Theorem2), ftoa(s.AboveDiagonal), ftoa(s.Top10Mass),
 			ftoa(s.BoundFactor), ftoa(s.VarianceRatio), ftoa(r.ExactRatio), strconv.FormatBool(s.AllZero),
-			strconv.FormatBool(r.Cold)})
+			strconv.FormatBool(r.Cold), utoa(r.Seed), ftoa(s.MassTenthK), ftoa(s.MassHalfK)})
 	}
 	return rows
 }
@@ -88,7 +120,7 @@ func curvesRows(recs []Record) [][]string {
 		for c, m := range r.Stats.Mass {
 			rows = append(rows, []string{r.Layer.String(), itoa(r.Layer.Block), string(r.Layer.Kind), itoa(r.Step),
 				itoa(r.Epoch), r.Source, ftoa(r.Budget), itoa(r.Stats.M), itoa(r.Stats.K), itoa(c),
-				ftoa(r.Stats.Fraction[c]), ftoa(m)})
+				ftoa(r.Stats.Fraction[c]), ftoa(m), utoa(r.Seed)})
 		}
 	}
 	return rows
@@ -135,6 +167,34 @@ func readTable(dir, name string, want []string, optional bool) (*table, error) {
 }
 
 func (t *table) str(row int, col string) string { return t.rows[row][t.cols[col]] }
+
+// has reports whether the file has the column.
+func (t *table) has(col string) bool {
+	_, ok := t.cols[col]
+	return ok
+}
+
+// optFloat is float for a column the file may lack (NaN then).
+func (t *table) optFloat(row int, col string) (float64, error) {
+	if !t.has(col) {
+		return math.NaN(), nil
+	}
+	return t.float(row, col)
+}
+
+// seed returns the seed column of a row, 0 when the file has none (written before seeds were
+// recorded, by a run of one seed).
+func (t *table) seed(row int) (uint64, error) {
+	if !t.has("seed") {
+		return 0, nil
+	}
+	s := t.str(row, "seed")
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s line %d column seed: %q is not a seed", ErrResults, t.name, row+2, s)
+	}
+	return v, nil
+}
 
 func (t *table) float(row int, col string) (float64, error) {
 	s := t.str(row, col)

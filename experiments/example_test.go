@@ -24,7 +24,7 @@ epochs = 1
 	fmt.Println(err)
 	// Output:
 	// mine 5 [0.1] [q k v] 1 <nil>
-	// typo.toml line 3: unknown key analysis.budget, want one of enabled, every, budgets, kinds, blocks, sources, include_padding, all_curves
+	// typo.toml line 3: unknown key analysis.budget, want one of enabled, every, exact_every, budgets, kinds, blocks, sources, include_padding, all_curves
 }
 
 func ExampleRun() {

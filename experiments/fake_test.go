@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/philox"
 	"github.com/wtacrs/wtacrs/train"
@@ -12,7 +13,9 @@ import (
 
 // fakeTrain is a deterministic stand-in for train.Run: it reports steps and heavy-tailed
 // per-token norms (Pareto with tail index alpha, growing more concentrated over training), with
-// a padded batch and a cache that is cold during the first epoch.
+// a padded batch and a cache that is cold during the first epoch. For an observer that wants
+// the matrices it sends H and ∇Z too (fakeDIn and fakeDOut columns), rows of random direction
+// whose norms are the reported ones.
 func fakeTrain(steps int, cancelAt int) func(ctx context.Context, cfg train.Config, opt train.Options) (*train.Result, error) {
 	return func(ctx context.Context, cfg train.Config, opt train.Options) (*train.Result, error) {
 		const batch, seq = 4, 25
@@ -50,6 +53,10 @@ func fakeTrain(steps int, cancelAt int) func(ctx context.Context, cfg train.Conf
 							o.CachedGradNorms[t] = o.GradNorms[t] * (0.5 + philox.Uniform(cfg.Seed, stream, uint64(3*t+2)))
 						}
 					}
+					if mo, ok := opt.Observer.(train.MatrixObserver); ok && mo.WantsMatrices(step, id) {
+						o.H = fakeRows(o.ActNorms, fakeDIn, cfg.Seed, stream)
+						o.GradZ = fakeRows(o.GradNorms, fakeDOut, cfg.Seed, stream+1<<32)
+					}
 					opt.Observer.Observe(o)
 				}
 			}
@@ -61,4 +68,25 @@ func fakeTrain(steps int, cancelAt int) func(ctx context.Context, cfg train.Conf
 			DevAccuracy: 0.6, MajorityAccuracy: 0.5, TrainExamples: 100, DevExamples: 20, Tokens: int64(steps * n),
 			TokensPerSecond: 1000, TrainTime: time.Second, SavedBytes: 3 << 20, ExactBytes: 10 << 20}, nil
 	}
+}
+
+// The widths of the fake layers' H and ∇Z.
+const fakeDIn, fakeDOut = 6, 5
+
+// fakeRows returns a len(norms) × cols matrix whose row t has norm norms[t] and a direction drawn
+// from the stream (a zero norm gives a zero row).
+func fakeRows(norms []float64, cols int, seed, stream uint64) matrix.Dense[float64] {
+	d := matrix.Dense[float64]{Rows: len(norms), Cols: cols, Data: make([]float64, len(norms)*cols)}
+	for t, n := range norms {
+		row := d.Row(t)
+		var ss float64
+		for j := range row {
+			row[j] = philox.Uniform(seed, stream|1<<40, uint64(t*cols+j)) - 0.5
+			ss += row[j] * row[j]
+		}
+		for j := range row {
+			row[j] *= n / math.Sqrt(ss)
+		}
+	}
+	return d
 }

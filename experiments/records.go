@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -12,16 +13,19 @@ import (
 
 type recordKey struct {
 	layer, source string
+	seed          uint64
 	step          int
 	budget        float64
 }
 
 // LoadRecords reads the records of a results directory back from layers.csv and curves.csv,
 // sorted as [Collector.Records] sorts them. Both files are optional (nil, nil when layers.csv
-// is absent); a curve without its layers.csv row is an error. Errors wrap ErrResults and name the
-// file and line.
+// is absent); a curve without its layers.csv row is an error. Files written before a column was
+// added are read too: without a seed column every record has the seed of manifest.json (0
+// without one), without the curve points at 0.1k and 0.5k those are NaN. Errors wrap ErrResults
+// and name the file and line.
 func LoadRecords(dir string) ([]Record, error) {
-	lt, err := readTable(dir, LayersFile, layersHeader, true)
+	lt, err := readTable(dir, LayersFile, layersRequired, true)
 	if err != nil {
 		return nil, err
 	}
@@ -31,10 +35,24 @@ func LoadRecords(dir string) ([]Record, error) {
 		}
 		return nil, nil
 	}
+	ratioCol := orthogonalRatioColumn
+	if !lt.has(ratioCol) {
+		if !lt.has(oldRatioColumn) {
+			return nil, fmt.Errorf("%w: %s lacks column(s) %s", ErrResults, LayersFile, orthogonalRatioColumn)
+		}
+		ratioCol = oldRatioColumn
+	}
+	fileSeed := manifestSeed(dir)
 	recs := make([]Record, len(lt.rows))
 	index := map[recordKey]int{}
 	for i := range lt.rows {
 		r := &recs[i]
+		if r.Seed, err = lt.seed(i); err != nil {
+			return nil, err
+		}
+		if !lt.has("seed") {
+			r.Seed = fileSeed
+		}
 		kind := model.Kind(lt.str(i, "kind"))
 		r.Source = lt.str(i, "source")
 		if r.Source != SourceExact && r.Source != SourceCached {
@@ -57,9 +75,10 @@ func LoadRecords(dir string) ([]Record, error) {
 			optional bool
 		}{{"budget", &r.Budget, false}, {"mass_at_c", &r.Stats.MassAtC, false}, {"above_diagonal", &r.Stats.AboveDiagonal, false},
 			{"top10_mass", &r.Stats.Top10Mass, false}, {"bound_factor", &r.Stats.BoundFactor, false},
-			{"variance_ratio", &r.Stats.VarianceRatio, false}, {"exact_variance_ratio", &r.ExactRatio, true}}
+			{ratioCol, &r.Stats.VarianceRatio, false}, {"exact_variance_ratio", &r.ExactRatio, true},
+			{"mass_at_0.1k", &r.Stats.MassTenthK, true}, {"mass_at_0.5k", &r.Stats.MassHalfK, true}}
 		for _, f := range floats {
-			if *f.dst, err = lt.float(i, f.col); err != nil {
+			if *f.dst, err = lt.optFloat(i, f.col); err != nil {
 				return nil, err
 			}
 			if !f.optional && math.IsNaN(*f.dst) {
@@ -71,9 +90,14 @@ func LoadRecords(dir string) ([]Record, error) {
 				return nil, fmt.Errorf("%w: %s line %d column %s: %q is not true or false", ErrResults, lt.name, i+2, col, lt.str(i, col))
 			}
 		}
-		index[recordKey{r.Layer.String(), r.Source, r.Step, r.Budget}] = i
+		key := recordKey{r.Layer.String(), r.Source, r.Seed, r.Step, r.Budget}
+		if _, dup := index[key]; dup {
+			return nil, fmt.Errorf("%w: %s line %d: a second row for %s, %s norms, seed %d, step %d, budget %v", ErrResults, lt.name, i+2,
+				key.layer, key.source, key.seed, key.step, key.budget)
+		}
+		index[key] = i
 	}
-	ct, err := readTable(dir, CurvesFile, curvesHeader, true)
+	ct, err := readTable(dir, CurvesFile, curvesRequired, true)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +119,14 @@ func LoadRecords(dir string) ([]Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			j, ok := index[recordKey{ct.str(i, "layer"), ct.str(i, "source"), step, budget}]
+			seed, err := ct.seed(i)
+			if err != nil {
+				return nil, err
+			}
+			if !ct.has("seed") {
+				seed = fileSeed
+			}
+			j, ok := index[recordKey{ct.str(i, "layer"), ct.str(i, "source"), seed, step, budget}]
 			if !ok {
 				return nil, fmt.Errorf("%w: %s line %d: no row of %s for this curve", ErrResults, ct.name, i+2, LayersFile)
 			}
@@ -112,4 +143,17 @@ func LoadRecords(dir string) ([]Record, error) {
 	}
 	sortRecords(recs)
 	return recs, nil
+}
+
+// manifestSeed returns the training seed manifest.json of dir records, 0 when it has none.
+func manifestSeed(dir string) uint64 {
+	js, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return 0
+	}
+	var m Manifest
+	if json.Unmarshal(js, &m) != nil {
+		return 0
+	}
+	return m.Seed
 }

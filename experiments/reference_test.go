@@ -25,7 +25,7 @@ func TestReferenceConfigListsEveryKey(t *testing.T) {
 		require.True(t, ok, table)
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
-			key, _, _ := strings.Cut(typ.Field(i).Tag.Get("toml"), ",")
+			key, _, _ := strings.Cut(typ.Field(i).Tag.Get("toml"), ",") // the name without omitempty or omitzero
 			assert.Contains(t, got, key, "reference.toml lacks %s.%s", table, key)
 		}
 	}

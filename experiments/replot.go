@@ -1,42 +1,37 @@
 package experiments
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
-	"sort"
 
 	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/plots"
 )
 
-// curveKey identifies one curve of curves.csv.
-type curveKey struct {
-	kind, source string
-	budget       float64
-	step, block  int
-}
-
-type curve struct {
-	epoch, k int
-	mass     []float64 // indexed by c
-}
-
 // Replot redraws every figure of a results directory from its CSV files (curves.csv,
 // layers.csv, training.csv; each optional) and returns the figure files written, sorted. The
-// figures are:
+// figures ([Figures], [MatchedFigures]) are:
 //
-//   - curves_k<budget>_<source>.{png,svg}: P_C against |C|/k per kind (Figures 10 and 11) at
-//     the first, middle and last recorded steps, mean over blocks with a min–max band, beside
-//     the diagonal;
-//   - top10_<source>: the mass of the top 10% of pairs against the step, one line per block
-//     (Figure 12);
-//   - ratio_<source>: the variance ratio WTA-CRS/CRS from the norms-only closed forms and
-//     Theorem 2's bound factor against the step, mean over blocks, per budget;
+//   - curves_k<budget>_<source>.{png,svg}: P_C against |C|/k (Figures 10 and 11), a panel per
+//     layer kind (columns) and plotted step (rows: the first, middle and last recorded steps),
+//     one line per block, beside the diagonal P_C = |C|/k;
+//   - top10_<source>: the mass of the top 10% of pairs against the step (Figure 12), a panel
+//     per kind, one line per block, steps with a cold gradient-norm cache marked;
+//   - ratio_<source>: the variance ratio Var[WTA-CRS]/Var[CRS], exact (closed form from H and
+//     ∇Z) and in the norms-only orthogonal approximation, with Theorem 2's bound, against the
+//     step, per budget;
+//   - matched_k<budget>_<source>: the top-10% mass and the share of |C| above the diagonal
+//     against the step and against the smoothed training loss (needs training.csv), a row per
+//     kind, one line or set of points per block;
 //   - loss: the training loss of every run against the step.
 //
-// It returns an error wrapping ErrResults for unreadable or malformed CSV files.
+// With several seeds every line is the mean over the seeds, with a band from their minimum to
+// their maximum (the curves of different seeds, whose k differ, are interpolated onto a grid of
+// |C|/k). Axes of probability masses and shares run from 0 to 1. It returns an error wrapping
+// ErrResults for unreadable or malformed CSV files.
 func Replot(dir string) ([]string, error) {
 	var written []string
 	save := func(fig plots.Figure, base string) error {
@@ -50,17 +45,21 @@ func Replot(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, fig := range Figures(recs) {
+	loss, err := LoadSmoothedLoss(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, fig := range append(Figures(recs), MatchedFigures(recs, loss)...) {
 		if err := save(fig.Figure, fig.Name); err != nil {
 			return nil, err
 		}
 	}
-	loss, err := lossFigure(dir)
+	lf, err := lossFigure(dir)
 	if err != nil {
 		return nil, err
 	}
-	if loss != nil {
-		if err := save(*loss, "loss"); err != nil {
+	if lf != nil {
+		if err := save(*lf, "loss"); err != nil {
 			return nil, err
 		}
 	}
@@ -76,40 +75,63 @@ type NamedFigure struct {
 	Name string
 }
 
-// Figures returns the analysis figures of [Replot] for the records, in a fixed order.
+// Figures returns the analysis figures of [Replot] that need the records only (curves, top10,
+// ratio), in a fixed order.
 func Figures(recs []Record) []NamedFigure {
-	curves := map[curveKey]*curve{}
-	for _, r := range recs {
-		if len(r.Stats.Mass) > 0 {
-			curves[curveKey{string(r.Layer.Kind), r.Source, r.Budget, r.Step, r.Layer.Block}] = &curve{epoch: r.Epoch, k: r.Stats.K, mass: r.Stats.Mass}
+	figs := curveFigures(recs)
+	for _, src := range []string{SourceExact, SourceCached} {
+		var rs []Record
+		for _, r := range recs {
+			if r.Source == src {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) > 0 {
+			figs = append(figs, NamedFigure{top10Figure(rs, recs, src), "top10_" + src}, NamedFigure{ratioFigure(rs, src), "ratio_" + src})
 		}
 	}
-	return append(curveFigures(curves), layerFigures(layerRowsOf(recs))...)
+	return figs
 }
 
-func layerRowsOf(recs []Record) []layerRow {
-	rows := make([]layerRow, len(recs))
-	for i, r := range recs {
-		frac := 0.0
-		if r.Stats.K > 0 {
-			frac = float64(r.Stats.ChosenC) / float64(r.Stats.K)
-		}
-		rows[i] = layerRow{kind: string(r.Layer.Kind), source: r.Source, block: r.Layer.Block, step: r.Step, epoch: r.Epoch,
-			k: r.Stats.K, budget: r.Budget, top10: r.Stats.Top10Mass, ratio: r.Stats.VarianceRatio, bound: r.Stats.BoundFactor,
-			massAtC: r.Stats.MassAtC, fractionAtC: frac, theorem2: r.Stats.Theorem2}
-	}
-	return rows
-}
+// The axis labels and legend entries shared by the figures.
+const (
+	stepLabel     = "iteration (optimiser step)"
+	lossLabel     = "smoothed training loss (falls as training proceeds)"
+	massLabel     = "P_C (probability mass of C)"
+	top10Label    = "mass of the top 10% of pairs"
+	aboveLabel    = "share of |C| with P_C > |C|/k"
+	diagonalLabel = "P_C = |C|/k"
+)
 
-// kindsOf returns the kinds present, in block order (model.Kinds).
-func kindsOf(present map[string]bool) []string {
-	var out []string
+// kindsIn returns the kinds of recs in block order.
+func kindsIn(recs []Record) []model.Kind {
+	var out []model.Kind
 	for _, k := range model.Kinds() {
-		if present[string(k)] {
-			out = append(out, string(k))
+		if slices.ContainsFunc(recs, func(r Record) bool { return r.Layer.Kind == k }) {
+			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// distinct returns the sorted distinct values of f over recs.
+func distinct[T cmp.Ordered](recs []Record, f func(Record) T) []T {
+	var out []T
+	for _, r := range recs {
+		out = append(out, f(r))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func seedsIn(recs []Record) []uint64 { return distinct(recs, func(r Record) uint64 { return r.Seed }) }
+
+// describeSeeds says what a line of a figure is over the seeds.
+func describeSeeds(seeds []uint64) string {
+	if len(seeds) == 1 {
+		return fmt.Sprintf("seed %d", seeds[0])
+	}
+	return fmt.Sprintf("mean over %d seeds, band: min to max over the seeds", len(seeds))
 }
 
 func sourceTitle(s string) string {
@@ -137,84 +159,6 @@ func pickSteps(steps []int) []int {
 	return []int{steps[0], steps[(len(steps)-1)/2], steps[len(steps)-1]}
 }
 
-func curveFigures(curves map[curveKey]*curve) []NamedFigure {
-	type group struct {
-		source string
-		budget float64
-	}
-	groups := map[group]map[string]bool{}
-	for key := range curves {
-		g := group{key.source, key.budget}
-		if groups[g] == nil {
-			groups[g] = map[string]bool{}
-		}
-		groups[g][key.kind] = true
-	}
-	keys := make([]group, 0, len(groups))
-	for g := range groups {
-		keys = append(keys, g)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].budget != keys[j].budget {
-			return keys[i].budget < keys[j].budget
-		}
-		return sourceOrder(keys[i].source) < sourceOrder(keys[j].source)
-	})
-	var figs []NamedFigure
-	for _, g := range keys {
-		fig := plots.Figure{Title: fmt.Sprintf("%sP_C against |C|/k at k = %s|D|, %s; line: mean over blocks, band: min to max", figureNumber(g.budget), ftoa(g.budget), sourceTitle(g.source))}
-		for _, kind := range kindsOf(groups[g]) {
-			stepSet, blockSet := map[int]bool{}, map[int]bool{}
-			for key := range curves {
-				if key.kind == kind && key.source == g.source && key.budget == g.budget {
-					stepSet[key.step], blockSet[key.block] = true, true
-				}
-			}
-			steps, blocks := sortedKeys(stepSet), sortedKeys(blockSet)
-			pn := plots.Panel{Title: model.Kind(kind).Title(), XLabel: "|C| / k", YLabel: "P_C (probability mass of C)",
-				Diagonal: true, DiagonalLabel: "P_C = |C|/k", LegendLeft: true, YMin: 0, YMax: 1.3}
-			for si, step := range pickSteps(steps) {
-				var cs []*curve
-				for _, b := range blocks {
-					if cv := curves[curveKey{kind, g.source, g.budget, step, b}]; cv != nil && len(cv.mass) > 0 {
-						if len(cs) == 0 || (cv.k == cs[0].k && len(cv.mass) == len(cs[0].mass)) {
-							cs = append(cs, cv)
-						}
-					}
-				}
-				if len(cs) == 0 {
-					continue
-				}
-				n, k := len(cs[0].mass), cs[0].k
-				s := plots.Series{Label: fmt.Sprintf("step %d (epoch %d)", step, cs[0].epoch+1), Color: si, Width: 2,
-					X: make([]float64, n), Y: make([]float64, n)}
-				if len(cs) > 1 {
-					s.Lo, s.Hi = make([]float64, n), make([]float64, n)
-				}
-				for c := range n {
-					s.X[c] = float64(c) / float64(k)
-					lo, hi, sum := math.Inf(1), math.Inf(-1), 0.0
-					for _, cv := range cs {
-						lo, hi, sum = min(lo, cv.mass[c]), max(hi, cv.mass[c]), sum+cv.mass[c]
-					}
-					s.Y[c] = sum / float64(len(cs))
-					if s.Lo != nil {
-						s.Lo[c], s.Hi[c] = lo, hi
-					}
-				}
-				pn.Series = append(pn.Series, s)
-			}
-			if len(pn.Series) > 0 {
-				fig.Panels = append(fig.Panels, pn)
-			}
-		}
-		if len(fig.Panels) > 0 {
-			figs = append(figs, NamedFigure{fig, fmt.Sprintf("curves_k%s_%s", ftoa(g.budget), g.source)})
-		}
-	}
-	return figs
-}
-
 func sortedKeys(m map[int]bool) []int {
 	out := make([]int, 0, len(m))
 	for k := range m {
@@ -224,152 +168,245 @@ func sortedKeys(m map[int]bool) []int {
 	return out
 }
 
-// layerRow is the part of a layers.csv row the figures use.
-type layerRow struct {
-	kind, source          string
-	block, step, epoch, k int
-	budget                float64
-	top10, ratio, bound   float64
-	massAtC, fractionAtC  float64
-	theorem2              bool
+// spread returns the mean, minimum and maximum of v (not empty).
+func spread(v []float64) (mean, lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		mean += x
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return mean / float64(len(v)), lo, hi
 }
 
-func layerFigures(rows []layerRow) []NamedFigure {
-	if len(rows) == 0 {
-		return nil
+// seriesOver returns the series through the points (x, mean of ys[x]) for the sorted xs, with a
+// min–max band when some x has more than one value.
+func seriesOver(xs []float64, ys map[float64][]float64) plots.Series {
+	var s plots.Series
+	band := false
+	for _, x := range xs {
+		band = band || len(ys[x]) > 1
 	}
-	var figs []NamedFigure
-	budgets := map[float64]bool{}
-	sources := map[string]bool{}
-	for _, r := range rows {
-		budgets[r.budget], sources[r.source] = true, true
-	}
-	bl := make([]float64, 0, len(budgets))
-	for b := range budgets {
-		bl = append(bl, b)
-	}
-	slices.Sort(bl)
-	for _, src := range []string{SourceExact, SourceCached} {
-		if !sources[src] {
-			continue
+	for _, x := range xs {
+		m, lo, hi := spread(ys[x])
+		s.X, s.Y = append(s.X, x), append(s.Y, m)
+		if band {
+			s.Lo, s.Hi = append(s.Lo, lo), append(s.Hi, hi)
 		}
-		kinds := map[string]bool{}
-		for _, r := range rows {
-			if r.source == src {
-				kinds[r.kind] = true
-			}
-		}
-		// Figure 12: top-10% mass (independent of the budget: take the smallest budget's rows).
-		top := plots.Figure{Title: "Figure 12: probability mass of the top-10% column-row pairs against iteration, " + sourceTitle(src)}
-		ratio := plots.Figure{Title: "Variance of WTA-CRS relative to CRS (norms-only closed forms) and Theorem 2's bound, " + sourceTitle(src)}
-		for _, kind := range kindsOf(kinds) {
-			byBlock := map[int][][2]float64{}
-			for _, r := range rows {
-				if r.source == src && r.kind == kind && r.budget == bl[0] {
-					byBlock[r.block] = append(byBlock[r.block], [2]float64{float64(r.step), r.top10})
-				}
-			}
-			pn := plots.Panel{Title: model.Kind(kind).Title(), XLabel: "iteration (optimiser step)", YLabel: "mass of the top 10% of pairs",
-				YMin: 0, YMax: 1.2, LegendLeft: true}
-			var xmin, xmax = math.Inf(1), math.Inf(-1)
-			for bi, b := range sortedKeys(keysOf(byBlock)) {
-				pts := byBlock[b]
-				s := plots.Series{Label: fmt.Sprintf("block %d", b), Color: bi}
-				for _, p := range pts {
-					s.X, s.Y = append(s.X, p[0]), append(s.Y, p[1])
-					xmin, xmax = min(xmin, p[0]), max(xmax, p[0])
-				}
-				pn.Series = append(pn.Series, s)
-			}
-			pn.Series = append(pn.Series, plots.Series{Label: "uniform p (0.1)", X: []float64{xmin, xmax}, Y: []float64{0.1, 0.1}, Dashed: true, Color: 6})
-			top.Panels = append(top.Panels, pn)
+	}
+	return s
+}
 
-			rp := plots.Panel{Title: model.Kind(kind).Title(), XLabel: "iteration (optimiser step)", YLabel: "Var[WTA-CRS] / Var[CRS]",
-				LegendBottom: true, YMin: 0, YMax: 1.05}
-			for bi, b := range bl {
-				steps := map[int][]layerRow{}
-				for _, r := range rows {
-					if r.source == src && r.kind == kind && r.budget == b {
-						steps[r.step] = append(steps[r.step], r)
-					}
-				}
-				sr := plots.Series{Label: fmt.Sprintf("k = %s|D|: ratio", ftoa(b)), Color: bi}
-				sb := plots.Series{Label: fmt.Sprintf("k = %s|D|: bound k(1−P_C)/(k−|C|)", ftoa(b)), Color: bi, Dashed: true}
-				for _, st := range sortedKeys(keysOf(steps)) {
-					var r, f float64
-					for _, row := range steps[st] {
-						r += row.ratio
-						f += row.bound
-					}
-					n := float64(len(steps[st]))
-					sr.X, sr.Y = append(sr.X, float64(st)), append(sr.Y, r/n)
-					sb.X, sb.Y = append(sb.X, float64(st)), append(sb.Y, f/n)
-				}
-				rp.Series = append(rp.Series, sr, sb)
-			}
-			ratio.Panels = append(ratio.Panels, rp)
+// curveGrid is the |C|/k grid onto which the curves of several seeds are interpolated.
+const curveGrid = 100
+
+// interpolate returns the curve mass (at c/k, c = 0..len(mass)−1) at x in [0, 1], linearly
+// between its points.
+func interpolate(mass []float64, k int, x float64) float64 {
+	c := x * float64(k)
+	i := min(int(c), len(mass)-1)
+	if i >= len(mass)-1 {
+		return mass[len(mass)-1]
+	}
+	f := c - float64(i)
+	return mass[i]*(1-f) + mass[i+1]*f
+}
+
+func curveFigures(recs []Record) []NamedFigure {
+	type group struct {
+		source string
+		budget float64
+	}
+	groups := map[group][]Record{}
+	for _, r := range recs {
+		if len(r.Stats.Mass) > 0 {
+			g := group{r.Source, r.Budget}
+			groups[g] = append(groups[g], r)
 		}
-		figs = append(figs, NamedFigure{top, "top10_" + src}, NamedFigure{ratio, "ratio_" + src})
+	}
+	keys := make([]group, 0, len(groups))
+	for g := range groups {
+		keys = append(keys, g)
+	}
+	slices.SortFunc(keys, func(a, b group) int {
+		return cmp.Or(cmp.Compare(a.budget, b.budget), sourceOrder(a.source)-sourceOrder(b.source))
+	})
+	var figs []NamedFigure
+	for _, g := range keys {
+		rs := groups[g]
+		kinds := kindsIn(rs)
+		blocks := distinct(rs, func(r Record) int { return r.Layer.Block })
+		fig := plots.Figure{Title: fmt.Sprintf("%sP_C against |C|/k at k = %s|D|, %s\none line per block, %s; "+
+			"above the diagonal P_C = |C|/k, Theorem 2's condition holds",
+			figureNumber(g.budget), ftoa(g.budget), sourceTitle(g.source), describeSeeds(seedsIn(rs))),
+			Columns: len(kinds), PanelHeight: 9.5}
+		for _, step := range pickSteps(distinct(rs, func(r Record) int { return r.Step })) {
+			for _, kind := range kinds {
+				pn := plots.Panel{XLabel: "|C| / k", YLabel: massLabel, Diagonal: true, DiagonalLabel: diagonalLabel,
+					YMin: 0, YMax: 1, LegendBelow: true}
+				epoch, cold := 0, false
+				for bi, b := range blocks {
+					var cs []Record
+					for _, r := range rs {
+						if r.Step == step && r.Layer == (model.LayerID{Block: b, Kind: kind}) {
+							cs = append(cs, r)
+						}
+					}
+					if len(cs) == 0 {
+						continue
+					}
+					epoch = cs[0].Epoch
+					s := plots.Series{Label: fmt.Sprintf("block %d", b), Color: bi, Width: 1.8}
+					if len(cs) == 1 {
+						s.X, s.Y = slices.Clone(cs[0].Stats.Fraction), slices.Clone(cs[0].Stats.Mass)
+					} else {
+						for j := 0; j <= curveGrid; j++ {
+							x := float64(j) / curveGrid
+							var v []float64
+							for _, r := range cs {
+								v = append(v, interpolate(r.Stats.Mass, r.Stats.K, x))
+							}
+							m, lo, hi := spread(v)
+							s.X, s.Y, s.Lo, s.Hi = append(s.X, x), append(s.Y, m), append(s.Lo, lo), append(s.Hi, hi)
+						}
+					}
+					for _, r := range cs {
+						cold = cold || r.Cold
+					}
+					pn.Series = append(pn.Series, s)
+				}
+				pn.Title = fmt.Sprintf("%s, step %d (epoch %d)", kind.Title(), step, epoch+1)
+				if cold {
+					pn.Title += ", cache cold"
+				}
+				if len(pn.Series) == 0 { // keep the grid: a panel that says so
+					pn.Series = []plots.Series{{Label: "no record of this kind at this step", X: []float64{0}, Y: []float64{0}, Points: true}}
+				}
+				fig.Panels = append(fig.Panels, pn)
+			}
+		}
+		figs = append(figs, NamedFigure{fig, fmt.Sprintf("curves_k%s_%s", ftoa(g.budget), g.source)})
 	}
 	return figs
 }
 
-func keysOf[V any](m map[int]V) map[int]bool {
-	out := make(map[int]bool, len(m))
+// coldSteps returns the (seed, layer, step) whose gradient-norm cache was cold for some sample,
+// from the cached records of all.
+func coldSteps(all []Record) map[recordKey]bool {
+	out := map[recordKey]bool{}
+	for _, r := range all {
+		if r.Cold {
+			out[recordKey{layer: r.Layer.String(), seed: r.Seed, step: r.Step}] = true
+		}
+	}
+	return out
+}
+
+// top10Figure draws Figure 12 for the records rs of one source (all: every record, for the cold
+// steps): the top-10% mass does not depend on the budget, so the smallest budget's rows are used.
+func top10Figure(rs, all []Record, src string) plots.Figure {
+	budget := distinct(rs, func(r Record) float64 { return r.Budget })[0]
+	cold := coldSteps(all)
+	coldLabel := "hollow: trained with a cold cache at that step"
+	if src == SourceCached {
+		coldLabel = "hollow: cache cold for some samples (fill-in norms)"
+	}
+	fig := plots.Figure{Title: "Figure 12: probability mass of the top-10% column-row pairs against iteration, " + sourceTitle(src) +
+		"\none line per block, " + describeSeeds(seedsIn(rs)) + "; hollow markers: steps with a cold gradient-norm cache", PanelHeight: 9.5}
+	for _, kind := range kindsIn(rs) {
+		pn := plots.Panel{Title: kind.Title(), XLabel: stepLabel, YLabel: top10Label, YMin: 0, YMax: 1, LegendBelow: true}
+		xmin, xmax := math.Inf(1), math.Inf(-1)
+		labelled := false
+		for bi, b := range distinct(rs, func(r Record) int { return r.Layer.Block }) {
+			id := model.LayerID{Block: b, Kind: kind}
+			ys := map[float64][]float64{}
+			coldAt := map[float64]bool{}
+			for _, r := range rs {
+				if r.Layer == id && r.Budget == budget {
+					x := float64(r.Step)
+					ys[x] = append(ys[x], r.Stats.Top10Mass)
+					coldAt[x] = coldAt[x] || cold[recordKey{layer: id.String(), seed: r.Seed, step: r.Step}]
+				}
+			}
+			if len(ys) == 0 {
+				continue
+			}
+			xs := sortedFloatKeys(ys)
+			s := seriesOver(xs, ys)
+			s.Label, s.Color = fmt.Sprintf("block %d", b), bi
+			pn.Series = append(pn.Series, s)
+			xmin, xmax = min(xmin, xs[0]), max(xmax, xs[len(xs)-1])
+			mark := plots.Series{Color: bi, Points: true, Hollow: true}
+			for i, x := range s.X {
+				if coldAt[x] {
+					mark.X, mark.Y = append(mark.X, x), append(mark.Y, s.Y[i])
+				}
+			}
+			if len(mark.X) > 0 {
+				if !labelled {
+					mark.Label, labelled = coldLabel, true
+				}
+				pn.Series = append(pn.Series, mark)
+			}
+		}
+		pn.Series = append(pn.Series, plots.Series{Label: "uniform p (0.1)", X: []float64{xmin, xmax}, Y: []float64{0.1, 0.1}, Dashed: true, Color: 6})
+		fig.Panels = append(fig.Panels, pn)
+	}
+	return fig
+}
+
+func sortedFloatKeys[V any](m map[float64]V) []float64 {
+	out := make([]float64, 0, len(m))
 	for k := range m {
-		out[k] = true
+		out = append(out, k)
 	}
+	slices.Sort(out)
 	return out
 }
 
-func lossFigure(dir string) (*plots.Figure, error) {
-	t, err := readTable(dir, TrainingFile, trainingHeader, true)
-	if err != nil || t == nil || len(t.rows) == 0 {
-		return nil, err
+// ratioFigure draws the variance ratios of one source against the step, per budget.
+func ratioFigure(rs []Record, src string) plots.Figure {
+	fig := plots.Figure{Title: "Var[WTA-CRS]/Var[CRS] against iteration, " + sourceTitle(src) + "\nexact closed form from H and dZ " +
+		"(line; band: min to max over blocks and seeds), orthogonal approximation from the norms (points), Theorem 2's bound (dashed);\n" +
+		"means over blocks and seeds; ratio ≤ bound holds by construction",
+		PanelWidth: 10, PanelHeight: 9.5}
+	budgets := distinct(rs, func(r Record) float64 { return r.Budget })
+	for _, kind := range kindsIn(rs) {
+		pn := plots.Panel{Title: kind.Title(), XLabel: stepLabel, YLabel: "Var[WTA-CRS] / Var[CRS]", YMin: 0, YMax: 1.05, LegendBelow: true}
+		for bi, b := range budgets {
+			exact, ortho, bound := map[float64][]float64{}, map[float64][]float64{}, map[float64][]float64{}
+			for _, r := range rs {
+				if r.Layer.Kind != kind || r.Budget != b {
+					continue
+				}
+				x := float64(r.Step)
+				ortho[x] = append(ortho[x], r.Stats.VarianceRatio)
+				bound[x] = append(bound[x], r.Stats.BoundFactor)
+				if !math.IsNaN(r.ExactRatio) {
+					exact[x] = append(exact[x], r.ExactRatio)
+				}
+			}
+			if len(exact) > 0 {
+				s := seriesOver(sortedFloatKeys(exact), exact)
+				s.Label, s.Color, s.Width = fmt.Sprintf("k = %s|D|: exact", ftoa(b)), bi, 2
+				pn.Series = append(pn.Series, s)
+			}
+			so := meanSeries(ortho)
+			so.Label, so.Color, so.Points = fmt.Sprintf("k = %s|D|: orthogonal approximation", ftoa(b)), bi, true
+			sb := meanSeries(bound)
+			sb.Label, sb.Color, sb.Dashed = fmt.Sprintf("k = %s|D|: bound k(1−P_C)/(k−|C|)", ftoa(b)), bi, true
+			pn.Series = append(pn.Series, so, sb)
+		}
+		fig.Panels = append(fig.Panels, pn)
 	}
-	var order []string
-	series := map[string]*plots.Series{}
-	for i := range t.rows {
-		run := t.str(i, "variant")
-		step, err := t.int(i, "step")
-		if err != nil {
-			return nil, err
-		}
-		loss, err := t.float(i, "loss")
-		if err != nil {
-			return nil, err
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return nil, fmt.Errorf("%w: %s line %d: loss %v", ErrResults, t.name, i+2, loss)
-		}
-		s := series[run]
-		if s == nil {
-			s = &plots.Series{Label: run, Color: len(order)}
-			series[run] = s
-			order = append(order, run)
-		}
-		s.X, s.Y = append(s.X, float64(step)), append(s.Y, loss)
-	}
-	pn := plots.Panel{Title: "training loss (cross-entropy of each batch)", XLabel: "iteration (optimiser step)", YLabel: "loss"}
-	for _, run := range order {
-		s := series[run]
-		s.Y = smooth(s.Y, max(1, len(s.Y)/40))
-		s.Label += " (moving mean)"
-		pn.Series = append(pn.Series, *s)
-	}
-	return &plots.Figure{Panels: []plots.Panel{pn}, PanelWidth: 14, PanelHeight: 9}, nil
+	return fig
 }
 
-// smooth returns the trailing moving mean of y over w points.
-func smooth(y []float64, w int) []float64 {
-	out := make([]float64, len(y))
-	var sum float64
-	for i, v := range y {
-		sum += v
-		if i >= w {
-			sum -= y[i-w]
-		}
-		out[i] = sum / float64(min(i+1, w))
+// meanSeries returns the series of the means of ys at its sorted x, without a band.
+func meanSeries(ys map[float64][]float64) plots.Series {
+	var s plots.Series
+	for _, x := range sortedFloatKeys(ys) {
+		m, _, _ := spread(ys[x])
+		s.X, s.Y = append(s.X, x), append(s.Y, m)
 	}
-	return out
+	return s
 }

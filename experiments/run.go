@@ -1,23 +1,26 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"runtime/debug"
-
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wtacrs/wtacrs/checkpoint"
+	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/internal/parallel"
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
 	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
@@ -33,7 +36,9 @@ type Options struct {
 	// Train trains a configuration. Default train.Run.
 	Train TrainFunc
 	// Progress, when not nil, receives every optimiser step of every training run, with the
-	// name of the run ("main" for the observed run, else the variant name).
+	// name of the run ("main" for the observed run, "main seed <s>" for each seed when there are
+	// several, else the variant name). Calls never overlap, but runs of different seeds trained
+	// at once interleave theirs.
 	Progress func(run string, p train.Progress)
 	// Now returns the current time (manifest timestamps). Default time.Now.
 	Now func() time.Time
@@ -41,8 +46,14 @@ type Options struct {
 	// configuration file, for example): Run refuses to replace an output directory holding one.
 	Inputs []string
 	// MemLimit is the most memory, in bytes, a training run may be estimated to need (see
-	// [train.EstimateMemory]); 0 means the memory available now (memlimit.Default).
+	// [train.EstimateMemory]), and the runs of different seeds trained at once together; 0
+	// means the memory available when Run starts (memlimit.Default).
 	MemLimit uint64
+	// Jobs is the most runs of the observed configuration (one per seed) trained at once; 0
+	// means as many as there are seeds. Fewer run at once where GOMAXPROCS is smaller or their
+	// estimated memory together would exceed MemLimit; the outputs are the same bytes whatever
+	// the number.
+	Jobs int
 }
 
 // Manifest describes a run; it is written as manifest.json.
@@ -54,6 +65,10 @@ type Manifest struct {
 	ConfigSHA256 string `json:"config_sha256"`
 	// Seed is the training seed, train.seed of the configuration.
 	Seed uint64 `json:"seed"`
+	// Seeds are the seeds of the observed run ([Config.RunSeeds]; empty for trace input).
+	Seeds []uint64 `json:"seeds,omitempty"`
+	// Jobs is the number of observed runs trained at once ([Options.Jobs]; 0 for trace input).
+	Jobs int `json:"jobs,omitempty"`
 	// GitCommit is the commit the program was built from (the build's VCS stamp; for a
 	// program run with `go run`, `git rev-parse HEAD` of the working directory), or "unknown".
 	GitCommit string `json:"git_commit"`
@@ -86,6 +101,8 @@ type Manifest struct {
 type Timing struct {
 	// Run is the run's name: [RunVariantName] for the observed run, else the variant's name.
 	Run string `json:"run"`
+	// Seed is the run's training seed.
+	Seed uint64 `json:"seed"`
 	// TrainSeconds is the time spent in training steps, in seconds (train.Result.TrainTime).
 	TrainSeconds float64 `json:"train_seconds"`
 	// TokensPerSecond is the training throughput in pooled tokens per second
@@ -99,12 +116,15 @@ type Outcome struct {
 	Dir string
 	// Manifest is the manifest written as manifest.json.
 	Manifest Manifest
-	// Main is the result of the observed training run.
+	// Main is the result of the observed training run of the first seed, Mains[0].
 	Main *train.Result
+	// Mains are the results of the observed run, one per seed of [Config.RunSeeds], in that
+	// order.
+	Mains []*train.Result
 	// Variants are the results of the [compare] variants, in the configuration's order.
 	Variants []*train.Result
-	// Records are the analyses of the observed run, sorted as [Collector.Records] sorts them;
-	// empty when the analysis is disabled.
+	// Records are the analyses of the observed runs of every seed, sorted as
+	// [Collector.Records] sorts them; empty when the analysis is disabled.
 	Records []Record
 }
 
@@ -112,15 +132,18 @@ type Outcome struct {
 const RunVariantName = "main"
 
 // Run runs the experiment cfg (validated first): the observed training run with the analyses,
-// then the comparison variants; then it writes every output into <opt.Out>/<name>/ atomically.
+// once per seed of [Config.RunSeeds] (up to opt.Jobs at once), then the comparison variants;
+// then it writes every output into <opt.Out>/<name>/ atomically.
 //
 // Before training it checks that the output can be written: <opt.Out>/<name> must be absent or
 // a results directory of this experiment ([CheckResultsDir]) that holds none of the inputs,
 // and no other run may be writing it (a lock held for the whole run); each training run's
-// estimated memory must fit under opt.MemLimit. Otherwise it returns an error and nothing is
-// trained or touched. When ctx is cancelled it stops between training steps, removes its
-// temporary directory and returns an error wrapping ctx.Err(); an earlier <out>/<name>/ is left
-// as it was. At every instant <out>/<name> holds either the earlier or the new results.
+// estimated memory (for the observed run with the buffers of the exact variance ratios) must fit
+// under opt.MemLimit. Otherwise it returns an error and nothing is trained or touched. When ctx
+// is cancelled it stops between training steps, removes its temporary directory and returns an
+// error wrapping ctx.Err(); an earlier <out>/<name>/ is left as it was. At every instant
+// <out>/<name> holds either the earlier or the new results. When the training of one seed fails,
+// the others are stopped and the first failure is returned.
 func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -139,9 +162,16 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if err := checkMemory(cfg, opt.MemLimit); err != nil {
+	limit := opt.MemLimit
+	if limit == 0 {
+		limit = memlimit.Default() // once: runs trained at once would each see the others' memory
+	}
+	perRun, err := checkMemory(cfg, limit)
+	if err != nil {
 		return nil, err
 	}
+	seeds := cfg.RunSeeds()
+	jobs := seedJobs(len(seeds), opt.Jobs, perRun, limit)
 	start := opt.Now()
 	inputs := append(slices.Clone(opt.Inputs), cfg.Train.TrainPath, cfg.Train.DevPath)
 	if cfg.Train.Init != "" {
@@ -157,51 +187,59 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		return runAccuracy(ctx, cfg, opt, start, target)
 	}
 	out := &Outcome{Dir: target.Dir()}
-	col := NewCollector(cfg.Analysis)
-	var training [][]string
-	progress := func(run string) func(train.Progress) {
-		return func(p train.Progress) {
-			training = append(training, []string{"all", run, itoa(p.Step), itoa(p.Epoch), ftoa(p.Loss)})
-			if opt.Progress != nil {
-				opt.Progress(run, p)
-			}
+	var progressMu sync.Mutex
+	report := func(run string, p train.Progress) {
+		if opt.Progress != nil {
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			opt.Progress(run, p)
 		}
 	}
-	var timings []Timing
-	topt := train.Options{Progress: progress(RunVariantName), MemLimit: opt.MemLimit}
-	if cfg.Analysis.Enabled {
-		topt.Observer = col
+	lossRow := func(variant string, seed uint64, p train.Progress) []string {
+		return []string{"all", variant, itoa(p.Step), itoa(p.Epoch), ftoa(p.Loss), utoa(seed)}
 	}
-	res, err := opt.Train(ctx, cfg.Train, topt)
+	mains, err := runSeeds(ctx, cfg, opt.Train, seeds, jobs, limit, report)
 	if err != nil {
-		return nil, fmt.Errorf("experiments: training run %q: %w", RunVariantName, err)
-	}
-	if err := col.Err(); err != nil {
 		return nil, err
 	}
-	out.Main = res
-	timings = append(timings, Timing{RunVariantName, res.TrainTime.Seconds(), res.TokensPerSecond})
-	var compare [][]string
-	if len(cfg.Compare.Variants) > 0 {
-		compare = append(compare, compareRow(RunVariantName, mainMethod(cfg.Train), 0, "as [train]", res))
+	var training, compare [][]string
+	var timings []Timing
+	for _, i := range seedOrder(seeds) {
+		m := mains[i]
+		out.Records = append(out.Records, m.records...)
+		for _, p := range m.progress {
+			training = append(training, lossRow(RunVariantName, seeds[i], p))
+		}
+		timings = append(timings, Timing{RunVariantName, seeds[i], m.res.TrainTime.Seconds(), m.res.TokensPerSecond})
+		if len(cfg.Compare.Variants) > 0 {
+			compare = append(compare, compareRow(RunVariantName, seeds[i], mainMethod(cfg.Train), 0, "as [train]", m.res))
+		}
 	}
+	sortRecords(out.Records)
+	for _, m := range mains {
+		out.Mains = append(out.Mains, m.res)
+	}
+	out.Main = out.Mains[0]
 	for _, v := range cfg.Compare.Variants {
-		vr, err := opt.Train(ctx, VariantConfig(cfg.Train, v), train.Options{Progress: progress(v.Name), MemLimit: opt.MemLimit})
+		vc := VariantConfig(cfg.Train, v)
+		vr, err := opt.Train(ctx, vc, train.Options{Progress: func(p train.Progress) {
+			training = append(training, lossRow(v.Name, vc.Seed, p))
+			report(v.Name, p)
+		}, MemLimit: limit})
 		if err != nil {
 			return nil, fmt.Errorf("experiments: training variant %q: %w", v.Name, err)
 		}
 		out.Variants = append(out.Variants, vr)
-		timings = append(timings, Timing{v.Name, vr.TrainTime.Seconds(), vr.TokensPerSecond})
+		timings = append(timings, Timing{v.Name, vc.Seed, vr.TrainTime.Seconds(), vr.TokensPerSecond})
 		kinds := joinKinds(v.Kinds, " ")
 		if kinds == "" {
 			kinds = "all"
 		}
-		compare = append(compare, compareRow(v.Name, v.Method, v.Ratio, kinds, vr))
+		compare = append(compare, compareRow(v.Name, vc.Seed, v.Method, v.Ratio, kinds, vr))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out.Records = col.Records()
 
 	// The configuration as run names its inputs relative to the results directory, so that
 	// the committed file reads the same on every machine.
@@ -222,11 +260,12 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 			curves = plottedCurves(curves)
 		}
 		files[CurvesFile] = encodeCSV(curvesHeader, curvesRows(curves))
+		files[FindingsFile] = encodeCSV(findingsHeader, findingsRows(Findings(out.Records)))
 	}
 	if compare != nil {
 		files[CompareFile] = encodeCSV(compareHeader, compare)
 	}
-	m, err := writeResultsTo(ctx, target, cfg, files, start, opt.Now, res, timings)
+	m, err := writeResultsTo(ctx, target, cfg, files, start, opt.Now, runInfo{mains: out.Mains, seeds: seeds, jobs: jobs, timings: timings})
 	if err != nil {
 		return nil, err
 	}
@@ -234,35 +273,169 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	return out, nil
 }
 
-// checkMemory refuses, before anything is allocated, a run whose estimated memory (the largest
-// of the observed run and the variants, which train one after the other) exceeds limit
-// (0: memlimit.Default()). The data shapes are bounded from the data files without tokenizing.
-func checkMemory(cfg Config, limit uint64) error {
-	check := func(what string, c train.Config) error {
-		shape, err := train.BoundDataShape(c)
-		if err != nil {
-			return fmt.Errorf("experiments: %s: %w", what, err)
+// seedRun is the outcome of the observed run of one seed.
+type seedRun struct {
+	res      *train.Result
+	records  []Record
+	progress []train.Progress
+}
+
+// runSeeds trains the observed configuration once per seed, up to jobs at once, each with its
+// own collector, and returns the outcomes in the order of seeds. The first failure stops the
+// other runs and is returned.
+func runSeeds(ctx context.Context, cfg Config, trainFn TrainFunc, seeds []uint64, jobs int, limit uint64,
+	report func(string, train.Progress)) ([]seedRun, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runs := make([]seedRun, len(seeds))
+	var errMu sync.Mutex
+	var first error
+	fail := func(err error) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if first == nil {
+			first = err
+			cancel()
 		}
-		if err := train.CheckMemory(c, shape, limit); err != nil {
-			return fmt.Errorf("experiments: %s: %w", what, err)
-		}
-		return nil
 	}
-	if err := check("training run "+RunVariantName, cfg.Train); err != nil {
-		return err
+	parallel.ForLimit(len(seeds), jobs, func(i int) {
+		c := cfg.Train
+		c.Seed = seeds[i]
+		name := RunVariantName
+		if len(seeds) > 1 {
+			name = fmt.Sprintf("%s seed %d", RunVariantName, seeds[i])
+		}
+		col := NewCollector(cfg.Analysis)
+		r := &runs[i]
+		topt := train.Options{MemLimit: limit, Progress: func(p train.Progress) {
+			r.progress = append(r.progress, p)
+			report(name, p)
+		}}
+		if cfg.Analysis.Enabled {
+			topt.Observer = col
+		}
+		res, err := trainFn(ctx, c, topt)
+		if err != nil {
+			fail(fmt.Errorf("experiments: training run %q: %w", name, err))
+			return
+		}
+		if err := col.Err(); err != nil {
+			fail(err)
+			return
+		}
+		r.res, r.records = res, col.Records()
+		for j := range r.records {
+			r.records[j].Seed = seeds[i]
+		}
+	})
+	if first != nil {
+		return nil, first
+	}
+	return runs, nil
+}
+
+// seedOrder returns the indices of seeds in increasing order of the seed: the order of the
+// rows of every CSV file.
+func seedOrder(seeds []uint64) []int {
+	idx := make([]int, len(seeds))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(seeds[a], seeds[b]) })
+	return idx
+}
+
+// seedJobs returns how many observed runs to train at once: at most want (0: every seed), the
+// seeds and GOMAXPROCS, and no more than the limit holds at perRun bytes each; at least 1.
+func seedJobs(seeds, want int, perRun, limit uint64) int {
+	jobs := seeds
+	if want > 0 {
+		jobs = min(jobs, want)
+	}
+	jobs = min(jobs, runtime.GOMAXPROCS(0))
+	for jobs > 1 && limit != memlimit.Unlimited && perRun > limit/uint64(jobs) {
+		jobs--
+	}
+	return max(jobs, 1)
+}
+
+// checkMemory refuses, before anything is allocated, a run whose estimated memory (the largest
+// of the observed run and the variants, which train one after the other) exceeds limit. The
+// observed run's estimate includes the buffers of the exact variance ratios
+// ([exactRatioMemory]); it is returned. The data shapes are bounded from the data files without
+// tokenizing.
+func checkMemory(cfg Config, limit uint64) (uint64, error) {
+	shape, err := train.BoundDataShape(cfg.Train)
+	if err != nil {
+		return 0, fmt.Errorf("experiments: training run %s: %w", RunVariantName, err)
+	}
+	est := train.EstimateMemory(cfg.Train, shape)
+	extra := exactRatioMemory(cfg, shape)
+	main := memlimit.Sum(est.Total(), extra)
+	if err := memlimit.Check("training run "+RunVariantName, main, limit); err != nil {
+		return 0, fmt.Errorf("experiments: %w (%s; exact variance ratios %s: analysis.exact_every = -1 skips them)", err, est, memlimit.Format(extra))
 	}
 	for _, v := range cfg.Compare.Variants {
-		if err := check("training variant "+v.Name, VariantConfig(cfg.Train, v)); err != nil {
-			return err
+		c := VariantConfig(cfg.Train, v)
+		shape, err := train.BoundDataShape(c)
+		if err != nil {
+			return 0, fmt.Errorf("experiments: training variant %s: %w", v.Name, err)
+		}
+		if err := train.CheckMemory(c, shape, limit); err != nil {
+			return 0, fmt.Errorf("experiments: training variant %s: %w", v.Name, err)
 		}
 	}
-	return nil
+	return main, nil
+}
+
+// exactRatioMemory bounds the memory the exact variance ratios add to the observed run: H and ∇Z
+// in float64 for every analysed layer of a step (held from its forward pass to the end of its
+// backward pass), and, for the largest layer, the copies and d_in×d_out buffers of the closed
+// forms (computed one layer at a time). The batch is at most the training set, each sequence at
+// most max_len tokens. 0 when the analysis is disabled or analysis.exact_every is −1.
+func exactRatioMemory(cfg Config, shape train.DataShape) uint64 {
+	a, t := cfg.Analysis, cfg.Train
+	if !a.Enabled || a.ExactEvery < 0 {
+		return 0
+	}
+	b := t.BatchSize
+	if shape.TrainExamples > 0 {
+		b = min(b, shape.TrainExamples)
+	}
+	n := int(min(memlimit.Mul(b, t.MaxLen), 1<<40))
+	blocks := len(a.Blocks)
+	if blocks == 0 {
+		blocks = t.Blocks
+	}
+	var held, work uint64
+	for _, k := range a.Kinds {
+		din, dout := t.Dim, t.Dim
+		switch k {
+		case model.FFNIn:
+			dout = t.FFNDim
+		case model.FFNOut:
+			din = t.FFNDim
+		}
+		held = memlimit.Sum(held, memlimit.Mul(blocks, n, din+dout, 8))
+		// The rows of D (H and ∇Z), Hᵀ, the closed form's float64 copies, and its products.
+		work = max(work, memlimit.Sum(memlimit.Mul(5, n, din+dout, 8), memlimit.Mul(6, din, dout, 8)))
+	}
+	return memlimit.Sum(held, work)
+}
+
+// runInfo is what the manifest and summary.md report of the training runs (zero for trace
+// input).
+type runInfo struct {
+	mains   []*train.Result // the observed run, per seed
+	seeds   []uint64
+	jobs    int
+	timings []Timing
 }
 
 // writeResultsTo writes files, the figures, summary.md and manifest.json into a staging
 // directory of target and swaps it into place (replacing an earlier one).
 func writeResultsTo(ctx context.Context, target *outdir.Target, cfg Config, files map[string][]byte, start time.Time, now func() time.Time,
-	res *train.Result, timings []Timing) (Manifest, error) {
+	run runInfo) (Manifest, error) {
 	tmp, err := target.Stage()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
@@ -276,7 +449,7 @@ func writeResultsTo(ctx context.Context, target *outdir.Target, cfg Config, file
 	if err != nil {
 		return Manifest{}, err
 	}
-	sum, err := Summarize(tmp, cfg, res, timings)
+	sum, err := Summarize(tmp, cfg, run.mains, run.timings)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -289,7 +462,7 @@ func writeResultsTo(ctx context.Context, target *outdir.Target, cfg Config, file
 	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
 		GitCommit: commit, GitDirty: dirty, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(),
-		Timings: timings}
+		Timings: run.timings, Seeds: run.seeds, Jobs: run.jobs}
 	for name := range files {
 		m.Files = append(m.Files, name)
 	}
@@ -326,18 +499,19 @@ func mainMethod(c train.Config) string {
 }
 
 // plottedCurves returns the records of the first, middle and last recorded steps of each norm
-// source (the steps the curve figures draw).
+// source, over every seed (the steps the curve figures draw).
 func plottedCurves(recs []Record) []Record {
-	steps := map[string][]int{}
+	steps := map[string]map[int]bool{}
 	for _, r := range recs {
-		if s := steps[r.Source]; len(s) == 0 || s[len(s)-1] != r.Step {
-			steps[r.Source] = append(s, r.Step) // records are sorted by step
+		if steps[r.Source] == nil {
+			steps[r.Source] = map[int]bool{}
 		}
+		steps[r.Source][r.Step] = true
 	}
 	keep := map[string]map[int]bool{}
 	for src, s := range steps {
 		keep[src] = map[int]bool{}
-		for _, st := range pickSteps(s) {
+		for _, st := range pickSteps(sortedKeys(s)) {
 			keep[src][st] = true
 		}
 	}
@@ -350,7 +524,7 @@ func plottedCurves(recs []Record) []Record {
 	return out
 }
 
-func compareRow(name, method string, ratio float64, kinds string, r *train.Result) []string {
+func compareRow(name string, seed uint64, method string, ratio float64, kinds string, r *train.Result) []string {
 	final := 0.0
 	if len(r.EpochLoss) > 0 {
 		final = r.EpochLoss[len(r.EpochLoss)-1]
@@ -361,7 +535,7 @@ func compareRow(name, method string, ratio float64, kinds string, r *train.Resul
 		memRatio = r.SavedBytes / r.ExactBytes
 	}
 	return []string{"all", name, method, ftoa(ratio), kinds, itoa(r.Config.Epochs), itoa(r.Steps), ftoa(r.DevAccuracy),
-		ftoa(r.MajorityAccuracy), ftoa(final), ftoa(r.SavedBytes / mib), ftoa(r.ExactBytes / mib), ftoa(memRatio)}
+		ftoa(r.MajorityAccuracy), ftoa(final), ftoa(r.SavedBytes / mib), ftoa(r.ExactBytes / mib), ftoa(memRatio), utoa(seed)}
 }
 
 // gitCommit returns the commit of the code and whether its tree had uncommitted changes: the

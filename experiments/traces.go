@@ -176,7 +176,8 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 		CurvesFile: encodeCSV(curvesHeader, curvesRows(recs)),
 	}
 	out := &Outcome{Dir: target.Dir(), Records: recs}
-	m, err := writeResultsTo(ctx, target, cfg, files, start, time.Now, nil, nil)
+	files[FindingsFile] = encodeCSV(findingsHeader, findingsRows(Findings(recs)))
+	m, err := writeResultsTo(ctx, target, cfg, files, start, time.Now, runInfo{})
 	if err != nil {
 		return nil, err
 	}

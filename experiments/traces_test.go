@@ -108,7 +108,7 @@ func TestAnalyzeTraces(t *testing.T) {
 			assert.Equal(t, "17", r[col["m"]], "padding excluded")
 			require.NotEmpty(t, exact)
 			e, _ := strconv.ParseFloat(exact, 64)
-			v, _ := strconv.ParseFloat(r[col["variance_ratio"]], 64)
+			v, _ := strconv.ParseFloat(r[col["orthogonal_variance_ratio"]], 64)
 			// Orthogonal rows of H: the norms-only ratio is the exact one up to rounding.
 			assert.InDelta(t, e, v, 1e-9)
 		case "block1.k":

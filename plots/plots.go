@@ -1,6 +1,7 @@
-// Package plots draws the project's figures with gonum/plot: one or more panels side by side,
-// each a set of line series with optional bands, scatter points and the diagonal y = x, saved
-// as PNG and SVG.
+// Package plots draws the project's figures with gonum/plot: one or more panels side by side
+// or in a grid, each a set of line series with optional bands, scatter points (filled or
+// hollow) and the diagonal y = x, with the legend inside the axes or below them, saved as PNG
+// and SVG.
 //
 // Figures are described by plain values ([Figure], [Panel], [Series]) so that a figure can be
 // rebuilt from the CSV files a run wrote. [Save] validates the description and returns an error
@@ -40,6 +41,9 @@ type Series struct {
 	Lo, Hi []float64
 	// Points draws markers only, no line (for Monte Carlo estimates beside a closed form).
 	Points bool
+	// Hollow draws the markers of a Points series as rings instead of filled discs (to mark
+	// points of a different kind on top of a line of the same colour).
+	Hollow bool
 	// Dashed draws a dashed line.
 	Dashed bool
 	// Color indexes the palette [Palette]; series with equal Color share a colour.
@@ -65,14 +69,23 @@ type Panel struct {
 	// LegendLeft puts the legend at the top left instead of the top right; LegendBottom at the
 	// bottom.
 	LegendLeft, LegendBottom bool
+	// LegendBelow draws the legend outside the axes, under the x axis label, its entries in as
+	// many columns as the panel's width holds, so that it covers no data (LegendLeft and
+	// LegendBottom are then ignored). The panels of a grid row share the height of the row's
+	// tallest legend, so that their axes stay aligned.
+	LegendBelow bool
 }
 
-// Figure is a row of panels under a common title.
+// Figure is a row, or a grid, of panels under a common title.
 type Figure struct {
-	// Title is the common title above the row of panels; empty leaves no room for it.
+	// Title is the common title above the panels, one or more lines separated by "\n"; empty
+	// leaves no room for it.
 	Title string
-	// Panels are the panels from left to right.
+	// Panels are the panels from left to right, row after row.
 	Panels []Panel
+	// Columns is the number of panels per row (the last row may be shorter); 0 puts every
+	// panel in one row.
+	Columns int
 	// PanelWidth and PanelHeight are the size of one panel in centimetres (default 9 × 8).
 	PanelWidth, PanelHeight float64
 }
@@ -105,20 +118,35 @@ func Save(fig Figure, base string) error {
 	if ph <= 0 {
 		ph = 8
 	}
-	plots := make([]*plot.Plot, len(fig.Panels))
+	cols := fig.Columns
+	if cols <= 0 || cols > len(fig.Panels) {
+		cols = len(fig.Panels)
+	}
+	rows := (len(fig.Panels) + cols - 1) / cols
+	built := make([]panelPlot, len(fig.Panels))
+	grid := make([][]*plot.Plot, rows)
+	for r := range grid {
+		grid[r] = make([]*plot.Plot, cols)
+	}
 	for i, pn := range fig.Panels {
-		p, err := build(pn)
+		b, err := build(pn)
 		if err != nil {
 			return fmt.Errorf("%s panel %d (%q): %w", filepath.Base(base), i+1, pn.Title, err)
 		}
-		plots[i] = p
+		built[i] = b
+		grid[i/cols][i%cols] = b.p
 	}
+	titleSty := built[0].p.Title.TextStyle
+	titleSty.Font.Size = 13
+	titleSty.XAlign = draw.XCenter
+	titleSty.YAlign = draw.YCenter
 	titleH := vg.Length(0)
 	if fig.Title != "" {
-		titleH = 0.9 * vg.Centimeter
+		// One line takes 0.9 cm, each further line (a "\n" in the title) its own height.
+		titleH = 0.9*vg.Centimeter + titleSty.Rectangle(fig.Title).Size().Y - titleSty.Rectangle("X").Size().Y
 	}
-	w := vg.Length(pw) * vg.Centimeter * vg.Length(len(plots))
-	h := vg.Length(ph)*vg.Centimeter + titleH
+	w := vg.Length(pw) * vg.Centimeter * vg.Length(cols)
+	h := vg.Length(ph)*vg.Centimeter*vg.Length(rows) + titleH
 	for _, format := range []string{"png", "svg"} {
 		var c vg.CanvasWriterTo
 		if format == "png" {
@@ -130,18 +158,36 @@ func Save(fig Figure, base string) error {
 		// A white background (PNG is transparent otherwise).
 		dc.FillPolygon(color.White, []vg.Point{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}})
 		if fig.Title != "" {
-			sty := plots[0].Title.TextStyle
-			sty.Font.Size = 13
-			sty.XAlign = draw.XCenter
-			sty.YAlign = draw.YCenter
-			dc.FillText(sty, vg.Point{X: w / 2, Y: h - titleH/2}, fig.Title)
+			dc.FillText(titleSty, vg.Point{X: w / 2, Y: h - titleH/2}, fig.Title)
 		}
 		body := draw.Crop(dc, 0, 0, 0, -titleH)
-		tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 2, PadTop: vg.Millimeter, PadBottom: vg.Millimeter,
-			PadLeft: vg.Millimeter, PadRight: vg.Millimeter * 2}
-		canvases := plot.Align([][]*plot.Plot{plots}, tiles, body)
-		for i, p := range plots {
-			p.Draw(canvases[0][i])
+		tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 2, PadY: vg.Millimeter * 3, PadTop: vg.Millimeter,
+			PadBottom: vg.Millimeter, PadLeft: vg.Millimeter, PadRight: vg.Millimeter * 2}
+		canvases := plot.Align(grid, tiles, body)
+		for r := range rows {
+			// The legends below the axes of a row take the height of the tallest, in every
+			// panel of the row, so that the rows' axes stay aligned.
+			var legH vg.Length
+			for j := range cols {
+				if i := r*cols + j; i < len(built) && built[i].below {
+					legH = max(legH, built[i].legendHeight(built[i].legendWidth(canvases[r][j])))
+				}
+			}
+			for j := range cols {
+				i := r*cols + j
+				if i >= len(built) {
+					continue
+				}
+				cv := canvases[r][j]
+				pc := draw.Crop(cv, 0, 0, legH, 0)
+				built[i].p.Draw(pc)
+				if built[i].below {
+					strip := cv
+					strip.Max.Y = cv.Min.Y + legH
+					strip.Min.X = cv.Max.X - built[i].legendWidth(cv)
+					built[i].drawLegend(strip)
+				}
+			}
 		}
 		var buf bytes.Buffer
 		if _, err := c.WriteTo(&buf); err != nil {
@@ -154,8 +200,83 @@ func Save(fig Figure, base string) error {
 	return nil
 }
 
-func build(pn Panel) (*plot.Plot, error) {
+// panelPlot is a built panel: the plot and, for a legend below the axes, its entries.
+type panelPlot struct {
+	p       *plot.Plot
+	below   bool
+	entries []legendEntry
+}
+
+type legendEntry struct {
+	label  string
+	thumbs []plot.Thumbnailer
+}
+
+// legendGap is the space between the columns of a legend below the axes, and above it.
+const legendGap = 3 * vg.Millimeter
+
+// legendGrid returns the layout of the legend below the axes in a width: the number of
+// columns and rows, the width of a column and the height of an entry.
+func (b panelPlot) legendGrid(width vg.Length) (cols, rows int, colW, entH vg.Length) {
+	if len(b.entries) == 0 {
+		return 0, 0, 0, 0
+	}
+	sty := b.p.Legend.TextStyle
+	for _, e := range b.entries {
+		r := sty.Rectangle(" " + e.label)
+		colW = max(colW, b.p.Legend.ThumbnailWidth+r.Max.X+legendGap)
+		entH = max(entH, r.Max.Y)
+	}
+	cols = max(1, min(len(b.entries), int(width/colW)))
+	rows = (len(b.entries) + cols - 1) / cols
+	return cols, rows, colW, entH
+}
+
+// legendWidth returns the width of the legend below the axes in the panel's canvas c: from the
+// left edge of the data area to the right edge of c.
+func (b panelPlot) legendWidth(c draw.Canvas) vg.Length {
+	return c.Max.X - b.p.DataCanvas(c).Min.X
+}
+
+// legendHeight returns the height the legend below the axes takes in a panel of that width.
+func (b panelPlot) legendHeight(width vg.Length) vg.Length {
+	_, rows, _, entH := b.legendGrid(width)
+	if rows == 0 {
+		return 0
+	}
+	return legendGap + vg.Length(rows)*(entH+vg.Points(1))
+}
+
+// drawLegend draws the legend below the axes into strip, entries row by row.
+func (b panelPlot) drawLegend(strip draw.Canvas) {
+	cols, _, colW, _ := b.legendGrid(strip.Max.X - strip.Min.X)
+	for j := range cols {
+		l := plot.NewLegend()
+		l.TextStyle = b.p.Legend.TextStyle
+		l.ThumbnailWidth = b.p.Legend.ThumbnailWidth
+		l.Padding = vg.Points(1)
+		l.Top, l.Left = true, true
+		for i := j; i < len(b.entries); i += cols {
+			l.Add(b.entries[i].label, b.entries[i].thumbs...)
+		}
+		c := strip
+		c.Min.X = strip.Min.X + vg.Length(j)*colW
+		c.Max.X = c.Min.X + colW
+		c.Max.Y = strip.Max.Y - legendGap
+		l.Draw(c)
+	}
+}
+
+func build(pn Panel) (panelPlot, error) {
 	p := plot.New()
+	out := panelPlot{p: p, below: pn.LegendBelow}
+	legend := func(label string, thumbs ...plot.Thumbnailer) {
+		if pn.LegendBelow {
+			out.entries = append(out.entries, legendEntry{label, thumbs})
+		} else {
+			p.Legend.Add(label, thumbs...)
+		}
+	}
 	p.Title.Text = pn.Title
 	p.Title.TextStyle.Font.Size = 12
 	p.X.Label.Text = pn.XLabel
@@ -173,12 +294,12 @@ func build(pn Panel) (*plot.Plot, error) {
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	if len(pn.Series) == 0 {
-		return nil, fmt.Errorf("%w: no series", ErrFigure)
+		return out, fmt.Errorf("%w: no series", ErrFigure)
 	}
 	xmin, xmax := math.Inf(1), math.Inf(-1)
 	for si, s := range pn.Series {
 		if err := check(s, pn.LogX, pn.LogY); err != nil {
-			return nil, fmt.Errorf("series %d (%q): %w", si+1, s.Label, err)
+			return out, fmt.Errorf("series %d (%q): %w", si+1, s.Label, err)
 		}
 		col := palette[((s.Color%len(palette))+len(palette))%len(palette)]
 		for _, x := range s.X {
@@ -194,7 +315,7 @@ func build(pn Panel) (*plot.Plot, error) {
 			}
 			poly, err := plotter.NewPolygon(band)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+				return out, fmt.Errorf("%w: %v", ErrFigure, err)
 			}
 			poly.Color = color.NRGBA{R: col.R, G: col.G, B: col.B, A: 0x38}
 			poly.LineStyle.Width = 0
@@ -208,20 +329,24 @@ func build(pn Panel) (*plot.Plot, error) {
 		if s.Points {
 			sc, err := plotter.NewScatter(xy)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+				return out, fmt.Errorf("%w: %v", ErrFigure, err)
 			}
 			sc.GlyphStyle.Color = col
 			sc.GlyphStyle.Radius = vg.Points(2.5)
 			sc.GlyphStyle.Shape = draw.CircleGlyph{}
+			if s.Hollow {
+				sc.GlyphStyle.Radius = vg.Points(3.2)
+				sc.GlyphStyle.Shape = draw.RingGlyph{}
+			}
 			p.Add(sc)
 			if s.Label != "" {
-				p.Legend.Add(s.Label, sc)
+				legend(s.Label, sc)
 			}
 			continue
 		}
 		l, err := plotter.NewLine(xy)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+			return out, fmt.Errorf("%w: %v", ErrFigure, err)
 		}
 		l.LineStyle.Color = col
 		l.LineStyle.Width = vg.Points(1.6)
@@ -233,7 +358,7 @@ func build(pn Panel) (*plot.Plot, error) {
 		}
 		p.Add(l)
 		if s.Label != "" {
-			p.Legend.Add(s.Label, l)
+			legend(s.Label, l)
 		}
 	}
 	if pn.Diagonal {
@@ -243,7 +368,7 @@ func build(pn Panel) (*plot.Plot, error) {
 		}
 		d, err := plotter.NewLine(plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFigure, err)
+			return out, fmt.Errorf("%w: %v", ErrFigure, err)
 		}
 		d.LineStyle.Color = color.Gray{Y: 0x60}
 		d.LineStyle.Width = vg.Points(1.2)
@@ -253,12 +378,12 @@ func build(pn Panel) (*plot.Plot, error) {
 		if label == "" {
 			label = "y = x"
 		}
-		p.Legend.Add(label, d)
+		legend(label, d)
 	}
 	if pn.YMax > pn.YMin {
 		p.Y.Min, p.Y.Max = pn.YMin, pn.YMax
 	}
-	return p, nil
+	return out, nil
 }
 
 func check(s Series, logX, logY bool) error {

@@ -129,3 +129,25 @@ func TestPaletteIsACopy(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
 }
+
+// A grid of panels with legends below the axes and hollow markers draws, with every legend entry
+// in the SVG.
+func TestSaveGridWithLegendBelow(t *testing.T) {
+	t.Parallel()
+	base := filepath.Join(t.TempDir(), "grid")
+	var panels []plots.Panel
+	for i := range 5 {
+		pn := curvePanel(fmt.Sprintf("panel %d", i))
+		pn.LegendBelow, pn.YMin, pn.YMax = true, 0, 1
+		pn.Series = append(pn.Series, plots.Series{Label: "cold step", X: []float64{0.25}, Y: []float64{0.4}, Points: true, Hollow: true})
+		panels = append(panels, pn)
+	}
+	require.NoError(t, plots.Save(plots.Figure{Title: "grid", Panels: panels, Columns: 3}, base))
+	svg, err := os.ReadFile(base + ".svg")
+	require.NoError(t, err)
+	for _, label := range []string{"step 1", "step 100", "Monte Carlo", "cold step", "P_C = |C|/k", "panel 4"} {
+		assert.Contains(t, string(svg), label)
+	}
+	// Two rows of three panels of 9 × 8 cm, and the title.
+	assert.Contains(t, string(svg), `<svg width="765.35pt" height="479.06pt"`)
+}

@@ -41,6 +41,18 @@ type sampler[T matrix.Float] struct {
 	batch   model.Batch
 	obs     Observer
 	pending []*Observation // per layer, nil unless observed this step
+
+	matrices []bool       // per layer: the observer wants H and ∇Z this step
+	lastH    lastInput[T] // the last H copied this step, shared by layers with the same input
+}
+
+// lastInput is the last input of a q, k or v layer copied for an observer: its block, the data
+// it was copied from and the copy.
+type lastInput[T matrix.Float] struct {
+	block      int
+	src        *T
+	rows, cols int
+	copy       matrix.Dense[float64]
 }
 
 func newSampler[T matrix.Float](cfg Config, m *model.Model[T], nTrain, maxLen int) *sampler[T] {
@@ -61,6 +73,7 @@ func newSampler[T matrix.Float](cfg Config, m *model.Model[T], nTrain, maxLen in
 		}
 	}
 	s.pending = make([]*Observation, s.layers)
+	s.matrices = make([]bool, s.layers)
 	return s
 }
 
@@ -79,12 +92,30 @@ func splitmix(x uint64) uint64 {
 func (s *sampler[T]) begin(step, epoch int, indices []int, b model.Batch, obs Observer) {
 	s.step, s.epoch, s.indices, s.batch, s.obs = step, epoch, indices, b, obs
 	s.seed = StepSeed(s.cfg.Seed, step)
+	s.lastH = lastInput[T]{}
+	mo, _ := obs.(MatrixObserver)
 	for i := range s.pending {
-		s.pending[i] = nil
+		s.pending[i], s.matrices[i] = nil, false
 		if obs != nil && obs.Wants(step, s.ids[i]) {
 			s.pending[i] = &Observation{Step: step, Epoch: epoch, Layer: s.ids[i], Valid: slices.Clone(b.Mask)}
+			s.matrices[i] = mo != nil && mo.WantsMatrices(step, s.ids[i])
 		}
 	}
+}
+
+// inputCopy returns the input h of layer i in float64 for an observation. The q, k and v layers
+// of a block share their input: for them, the copy made for the previous one is reused when h is
+// the same matrix.
+func (s *sampler[T]) inputCopy(i int, h matrix.Dense[T]) matrix.Dense[float64] {
+	id := s.ids[i]
+	if len(h.Data) == 0 || (id.Kind != model.Query && id.Kind != model.Key && id.Kind != model.Value) {
+		return matrix.ToFloat64(h)
+	}
+	if l := &s.lastH; l.src == &h.Data[0] && l.block == id.Block && l.rows == h.Rows && l.cols == h.Cols {
+		return l.copy
+	}
+	s.lastH = lastInput[T]{block: id.Block, src: &h.Data[0], rows: h.Rows, cols: h.Cols, copy: matrix.ToFloat64(h)}
+	return s.lastH.copy
 }
 
 func (s *sampler[T]) finish() {
@@ -100,6 +131,9 @@ func (s *sampler[T]) finish() {
 func (s *sampler[T]) Sketch(i int, h matrix.Dense[T]) (*estimator.Sketch, error) {
 	o := s.pending[i]
 	kc := s.kinds[i]
+	if o != nil && s.matrices[i] {
+		o.H = s.inputCopy(i, h)
+	}
 	if kc.Method != MethodWTACRS {
 		if o != nil {
 			o.ActNorms = estimator.RowNorms(h)
@@ -194,6 +228,9 @@ func (s *sampler[T]) Gradient(i int, gz matrix.Dense[T]) error {
 	}
 	if o != nil {
 		o.GradNorms = g
+		if s.matrices[i] {
+			o.GradZ = matrix.ToFloat64(gz)
+		}
 	}
 	if s.kinds[i].Method == MethodWTACRS {
 		bt := s.batch

@@ -42,9 +42,14 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		"wtacrs run -out /tmp/res -mem-limit 4GiB experiments/configs/fig10.toml")
 	out := fs.String("out", "results", "parent `DIR` of the experiment's output directory")
 	memLimit := memLimitFlag(fs)
+	jobs := fs.Int("jobs", 0, "train at most `N` seeds of the observed run (experiment.seeds) at once; 0: as many as the seeds, cores and memory allow")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err // flag.ErrHelp included: the dispatcher exits 0 on it
+	}
+	if *jobs < 0 {
+		fs.Usage()
+		return errUsage(fmt.Sprintf("-jobs %d: want 0 or more", *jobs))
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -58,7 +63,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	bar := newProgressBar(stdout, isTerminal(stdout))
 	o, err := experiments.Run(ctx, cfg, experiments.Options{Out: *out, Train: experimentTrain, Progress: bar.update,
-		Inputs: pos, MemLimit: memLimit()})
+		Inputs: pos, MemLimit: memLimit(), Jobs: *jobs})
 	bar.done()
 	if err != nil {
 		return interruptedErr(ctx, err, fmt.Sprintf("earlier outputs in %s are left as they were", filepath.Join(*out, cfg.Experiment.Name)))

@@ -85,6 +85,33 @@ func For(n int, f func(i int)) {
 	g.wait()
 }
 
+// ForLimit is [For] on at most workers goroutines (fewer when n or GOMAXPROCS is smaller; at
+// least one): for bodies that each hold much memory, such as whole training runs. With one
+// worker it runs sequentially on the calling goroutine.
+func ForLimit(n, workers int, f func(i int)) {
+	workers = min(workers, runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var g group
+	var next atomic.Int64
+	for range workers {
+		g.go_(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || g.first.Load() != nil {
+					return
+				}
+				f(i)
+			}
+		})
+	}
+	g.wait()
+}
+
 // Workers returns the number of goroutines [ForWorkers] uses for n indices (at least 1).
 func Workers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
 

@@ -91,3 +91,23 @@ func TestForWorkersNeverOverlapsAWorker(t *testing.T) {
 		}
 	}
 }
+
+// ForLimit visits every index once and never runs more bodies at once than its limit.
+func TestForLimitBoundsTheWorkers(t *testing.T) {
+	for _, c := range []struct{ n, workers int }{{0, 3}, {1, 3}, {5, 1}, {5, 0}, {7, 2}, {50, 3}} {
+		seen := make([]atomic.Int32, c.n)
+		var running, peak atomic.Int32
+		ForLimit(c.n, c.workers, func(i int) {
+			r := running.Add(1)
+			for p := peak.Load(); r > p && !peak.CompareAndSwap(p, r); p = peak.Load() {
+			}
+			seen[i].Add(1)
+			runtime.Gosched()
+			running.Add(-1)
+		})
+		for i := range seen {
+			require.Equal(t, int32(1), seen[i].Load(), "%+v, i = %d", c, i)
+		}
+		assert.LessOrEqual(t, peak.Load(), int32(max(c.workers, 1)), "%+v", c)
+	}
+}

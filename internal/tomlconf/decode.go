@@ -74,6 +74,15 @@ func (m *Meta) Locate(err error) error {
 	return err
 }
 
+// syntaxLine returns the line of a parse error: that of the offending byte, counted from the
+// text (the parser reports the next line when that byte is a line break).
+func syntaxLine(text string, pe toml.ParseError) int {
+	if pe.Position.Start < 0 || pe.Position.Start > len(text) {
+		return pe.Position.Line
+	}
+	return strings.Count(text[:pe.Position.Start], "\n") + 1
+}
+
 // ReadFile reads a configuration file of at most [MaxSize] bytes. Errors wrap sentinel and,
 // for a file that cannot be read, the os error.
 func ReadFile(path string, sentinel error) (string, error) {
@@ -121,14 +130,14 @@ func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 	}
 	m := &Meta{File: file, Index: NewIndex(text), given: map[string]bool{}}
 	if m.Index.Depth() > MaxDepth {
-		return nil, &FieldError{File: file, Line: m.Index.deepLine, Problem: "arrays or inline tables nested too deeply",
+		return nil, &FieldError{File: file, Line: m.Index.deepLine, Key: m.Index.deepKey, Problem: "arrays or inline tables nested too deeply",
 			Want: fmt.Sprintf("at most %d levels", MaxDepth), Err: sentinel}
 	}
 	var tree map[string]any
 	if _, err := toml.Decode(text, &tree); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &FieldError{File: file, Line: pe.Position.Line, Key: pe.LastKey, Problem: pe.Message, Syntax: true, Err: sentinel}
+			return nil, &FieldError{File: file, Line: syntaxLine(text, pe), Key: pe.LastKey, Problem: pe.Message, Syntax: true, Err: sentinel}
 		}
 		return nil, &FieldError{File: file, Problem: err.Error(), Syntax: true, Err: sentinel}
 	}

@@ -124,7 +124,7 @@ func TestDecodeErrorsNameKeyAndLine(t *testing.T) {
 		{"date-time", "name = 1979-05-27T07:32:00Z\n", "c.toml line 1: name = 1979-05-27T07:32:00Z, want a string"},
 		{"malformed", "dim = 1\nheads = = 4\n", "c.toml line 2: "},
 		{"duplicate", "dim = 1\ndim = 2\n", "c.toml line 2: Key 'dim' has already been defined. (at key dim)"},
-		{"too deep", "budgets = " + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + "\n", "c.toml line 1: arrays or inline tables nested too deeply, want at most 64 levels"},
+		{"too deep", "budgets = " + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1) + "\n", "c.toml line 1: arrays or inline tables nested too deeply budgets, want at most 64 levels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -386,4 +386,26 @@ func TestDecodeListsTheKeysOfAnUnknownTable(t *testing.T) {
 		keys = append(keys, fmt.Sprintf("%d %s", fe.Line, fe.Key))
 	}
 	assert.Equal(t, []string{"1 plots", "2 plots.x", "3 plots.sub", "4 plots.sub.y", "5 extra", "6 extra[0].z"}, keys)
+}
+
+// TestSyntaxErrorLine checks that a syntax error whose offending byte is a line break is
+// reported on the line that byte ends, not the next.
+func TestSyntaxErrorLine(t *testing.T) {
+	type cfg struct {
+		Dim int `toml:"dim"`
+	}
+	for _, tc := range []struct {
+		text string
+		line int
+	}{
+		{"[train\ndim = 16\n", 1},
+		{"dim = 1\n\n[layers\nx = 2\n", 3},
+		{"dim = \n", 1},
+	} {
+		var c cfg
+		_, err := Decode(tc.text, "c.toml", &c, errTest)
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe, tc.text)
+		assert.Equal(t, tc.line, fe.Line, tc.text)
+	}
 }

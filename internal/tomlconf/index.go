@@ -27,6 +27,8 @@ type Index struct {
 	depth int            // deepest nesting of arrays and inline tables seen
 	// deepLine is the line of the first array or inline table nested deeper than MaxDepth.
 	deepLine int
+	// deepKey is the key of that value.
+	deepKey string
 }
 
 // Line returns the 1-based line on which the key (in the form described in the package
@@ -369,7 +371,7 @@ func (s *scanner) value(key, plain string, depth int) {
 	case c == '[' || c == '{':
 		if depth >= MaxDepth {
 			if s.ix.depth <= MaxDepth {
-				s.ix.depth, s.ix.deepLine = MaxDepth+1, s.line(s.p)
+				s.ix.depth, s.ix.deepLine, s.ix.deepKey = MaxDepth+1, s.line(s.p), outerKey(key)
 			}
 			s.skipNested()
 			return
@@ -497,4 +499,14 @@ func (s *scanner) skipNested() {
 			return
 		}
 	}
+}
+
+// outerKey returns key without the element indices of its last part ("a.b[0][3]" → "a.b"): the
+// key of the value a deeply nested element lies in.
+func outerKey(key string) string {
+	dot := strings.LastIndex(key, ".")
+	if i := strings.Index(key[dot+1:], "["); i >= 0 {
+		return key[:dot+1+i]
+	}
+	return key
 }

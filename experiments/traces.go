@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,7 +45,7 @@ const maxTraceIndex = 1 << 30
 func traceIndex(digits, dir, what string) (int, error) {
 	if len(digits) > 1 && digits[0] == '0' {
 		return 0, fmt.Errorf("%w: %s: the %s number %s has a leading zero (write %s without it, so that no two directories name the same %s)",
-			ErrTrace, dir, what, digits, strings.TrimLeft(digits, "0"), what)
+			ErrTrace, dir, what, digits, cmp.Or(strings.TrimLeft(digits, "0"), "0"), what)
 	}
 	v, err := strconv.Atoi(digits)
 	if err != nil || v > maxTraceIndex {
@@ -149,7 +150,7 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 			if step < 1 {
 				return nil, fmt.Errorf("%w: %s: the step must be ≥ 1", ErrTrace, stepDir)
 			}
-			if err := checkStepMemory(stepDir, opt.MemLimit); err != nil {
+			if err := checkStepMemory(stepDir, opt.MemLimit, cfg.Analysis); err != nil {
 				return nil, err
 			}
 			o, h, g, err := readStep(stepDir, id, step)
@@ -195,12 +196,13 @@ func outOrDefault(out string) string {
 // checkStepMemory refuses, from the .npy headers alone, a step whose traces would need more
 // than limit bytes (0: memlimit.Default()) once read: every array as float64, and with H
 // and ∇Z the closed form's buffers (a few d_in×d_out matrices and copies of H and ∇Z).
-func checkStepMemory(dir string, limit uint64) error {
+func checkStepMemory(dir string, limit uint64, a Analysis) error {
 	if limit == 0 {
 		limit = memlimit.Default()
 	}
 	var total uint64
 	var shapes = map[string][]int{}
+	tokens := 0
 	for _, name := range []string{TraceHFile, TraceDZFile, TraceValidFile, TraceActNormsFile, TraceGradNormsFile, TraceCachedGradNormsFile} {
 		info, err := npyfile.ReadInfo(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
@@ -211,16 +213,30 @@ func checkStepMemory(dir string, limit uint64) error {
 		}
 		shapes[name] = info.Shape
 		total = memlimit.Sum(total, memlimit.Mul(2, info.Elements, 8))
+		if len(info.Shape) > 0 {
+			tokens = max(tokens, info.Shape[0])
+		}
 	}
 	h, g := shapes[TraceHFile], shapes[TraceDZFile]
 	if len(h) == 2 && len(g) == 2 {
 		total = memlimit.Sum(total, memlimit.Mul(6, h[1], g[1], 8), memlimit.Mul(2, h[0], h[1], 8), memlimit.Mul(2, g[0], g[1], 8))
 	}
+	// The curves: k+1 points per budget and norm source, each held as numbers, as a CSV row
+	// (its fields and its text) and as a plotted point, about curvePointBytes in all.
+	var points uint64
+	for _, b := range a.Budgets {
+		points = memlimit.Sum(points, uint64(math.Ceil(b*float64(tokens)))+1)
+	}
+	total = memlimit.Sum(total, memlimit.Mul(int(min(points, 1<<40)), max(1, len(a.Sources)), curvePointBytes))
 	if err := memlimit.Check("the traces of "+dir, total, limit); err != nil {
 		return fmt.Errorf("experiments: %w", err)
 	}
 	return nil
 }
+
+// curvePointBytes bounds the memory of one point of a cumulative-mass curve from the analysis
+// to the written CSV and figure (measured: about 480 bytes).
+const curvePointBytes = 600
 
 // readStep reads one step directory into an observation and, when present, H and ∇Z.
 func readStep(dir string, id model.LayerID, step int) (train.Observation, matrix.Dense[float64], matrix.Dense[float64], error) {
@@ -263,6 +279,11 @@ func readStep(dir string, id model.LayerID, step int) (train.Observation, matrix
 		d, _, ok, err := read(f.name, 1)
 		if err != nil {
 			return o, h, g, err
+		}
+		for i, v := range d {
+			if v < 0 {
+				return o, h, g, fmt.Errorf("%w: %s: element %d is %v, but a norm is ≥ 0", ErrTrace, filepath.Join(dir, f.name), i, v)
+			}
 		}
 		if ok && *f.dst == nil {
 			*f.dst = d

@@ -143,6 +143,14 @@ func TestAnalyzeTracesErrors(t *testing.T) {
 			writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), []float64{1, math.NaN()})
 			writeNpy(t, filepath.Join(d, "block0.q/step1/grad_norms.npy"), []float64{1, 2})
 		}, "element 1 is NaN"},
+		{"negative norm", func(d string) {
+			writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), []float64{1, -1})
+			writeNpy(t, filepath.Join(d, "block0.q/step1/grad_norms.npy"), []float64{1, 2})
+		}, "act_norms.npy: element 1 is -1, but a norm is ≥ 0"},
+		{"leading zeros only", func(d string) {
+			writeNpy(t, filepath.Join(d, "block00.q/step1/act_norms.npy"), []float64{1, 2})
+			writeNpy(t, filepath.Join(d, "block00.q/step1/grad_norms.npy"), []float64{1, 2})
+		}, "write 0 without it"},
 		{"missing gradient", func(d string) { writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), []float64{1, 2}) }, "needs"},
 		{"not npy", func(d string) {
 			require.NoError(t, os.MkdirAll(filepath.Join(d, "block0.q/step1"), 0o755))
@@ -226,4 +234,22 @@ func TestAnalyzeTracesDTypes(t *testing.T) {
 	for _, types := range [][3]string{{">f8", "<f4", "|b1"}, {"|u1", ">i2", "|u1"}, {"<i8", ">u4", ">f4"}} {
 		assert.Equal(t, want, layers(types[0], types[1], types[2]), "%v", types)
 	}
+}
+
+// TestAnalyzeTracesCountsCurves checks that the memory check counts the curves the analysis
+// draws (k+1 points per budget and source), not only the arrays read: 200000 tokens of norms
+// take 3.2 MB but their curves at k = 0.5|D| about 120 MB.
+func TestAnalyzeTracesCountsCurves(t *testing.T) {
+	d := t.TempDir()
+	n := 200000
+	ones := make([]float64, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	writeNpy(t, filepath.Join(d, "block0.q/step1/act_norms.npy"), ones)
+	writeNpy(t, filepath.Join(d, "block0.q/step1/grad_norms.npy"), ones)
+	opt := experiments.TraceOptions{Out: t.TempDir(), MemLimit: 40 << 20}
+	_, err := experiments.AnalyzeTraces(context.Background(), d, opt)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "the traces of")
 }

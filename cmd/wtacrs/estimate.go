@@ -27,6 +27,10 @@ var errTooMuchWork = errors.New("too much work")
 // defaultMaxDraws is the default bound on trials × draws per trial: about a minute on one core.
 const defaultMaxDraws = 1_000_000_000
 
+// trialOverhead is the fixed cost of one trial of an estimate in multiply-adds (measured: about
+// 210 ns a trial for a 3×4 by 4×2 product, some 400 multiply-adds at the rate of the large ones).
+const trialOverhead = 500
+
 // defaultMaxWork is the default bound on the multiply-adds of the estimates over all trials
 // (the gathers and GEMMs of Apply): about a minute of the pure-Go GEMM on one core.
 const defaultMaxWork = 50_000_000_000
@@ -245,9 +249,11 @@ func estimate(x, y matrix.Dense[float64], method estimator.Method, k, c, trials 
 			errTooMuchWork, trials, perTrial, method, k, m, countString(total), lim.maxDraws)
 	}
 	// One estimate gathers at most r = min(k, m) pairs (n·r + r·q) and multiplies n×r by r×q;
-	// the trial loop adds n·q. Top-k and Bernoulli draw few random numbers but pay this.
+	// the trial loop adds n·q. Top-k and Bernoulli draw few random numbers but pay this. Each
+	// trial also has a fixed cost (a sketch, its buffers, the running moments), worth about
+	// trialOverhead multiply-adds, which dominates for tiny products.
 	r := min(k, m)
-	perEstimate := memlimit.Sum(memlimit.Mul(n, q, r), memlimit.Mul(n+q, r), memlimit.Mul(n, q))
+	perEstimate := memlimit.Sum(memlimit.Mul(n, q, r), memlimit.Mul(n+q, r), memlimit.Mul(n, q), trialOverhead)
 	if total := memlimit.Mul(trials, int(min(perEstimate, uint64(1<<62)))); total > lim.maxWork {
 		return nil, fmt.Errorf("%w: %d trials × about %s multiply-adds per estimate (a %d×%d by %d×%d product over at most %d pairs) = %s, above -max-work %s; lower -trials or -k, or raise -max-work",
 			errTooMuchWork, trials, countString(perEstimate), n, r, r, q, r, countString(total), countString(lim.maxWork))

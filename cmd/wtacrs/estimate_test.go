@@ -360,8 +360,22 @@ func TestEstimateWorkBound(t *testing.T) {
 			assert.Less(t, v, 1e-9, "%s: every pair kept: exact", method)
 		}
 	}
+	// A tiny product over many trials is bounded by the fixed cost of a trial: 1e9 top-k
+	// trials of a 3×4 by 4×2 product (28 multiply-adds each) would take minutes.
+	dir := t.TempDir()
+	ones := func(r, c int) matrix.Dense[float64] {
+		d := matrix.Dense[float64]{Rows: r, Cols: c, Data: make([]float64, r*c)}
+		for i := range d.Data {
+			d.Data[i] = float64(i%3 + 1)
+		}
+		return d
+	}
+	px, py := writeScaled(t, dir, "x.npy", ones(3, 4), 0), writeScaled(t, dir, "y.npy", ones(4, 2), 0)
+	code, _, stderr := runCLI("estimate", "-x", px, "-y", py, "-method", "topk", "-k", "2", "-trials", "1000000000")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "above -max-work")
 	// Raising the bound lets a large CRS budget run, in O(m) memory.
-	code, _, stderr := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-method", "crs", "-k", "400000", "-trials", "3", "-max-draws", "2e6")
+	code, _, stderr = runCLI("estimate", "-x", exampleX, "-y", exampleY, "-method", "crs", "-k", "400000", "-trials", "3", "-max-draws", "2e6")
 	assert.Equal(t, 0, code, stderr)
 }
 

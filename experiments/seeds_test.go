@@ -224,10 +224,10 @@ func TestColdStepsMarked(t *testing.T) {
 
 // A results directory written before seeds, curve points and the exact ratios had columns reads
 // back: the seed of its manifest, the norms-only ratio from variance_ratio, NaN where nothing was
-// recorded.
+// recorded. testdata/earlier-fig10 is results/fig10 as committed in f864bbe, before those columns.
 func TestLoadRecordsOfEarlierResults(t *testing.T) {
 	t.Parallel()
-	recs, err := experiments.LoadRecords("../results/fig10")
+	recs, err := experiments.LoadRecords("testdata/earlier-fig10")
 	require.NoError(t, err)
 	require.NotEmpty(t, recs)
 	for _, r := range recs {
@@ -235,7 +235,7 @@ func TestLoadRecordsOfEarlierResults(t *testing.T) {
 		assert.True(t, math.IsNaN(r.Stats.MassTenthK) && math.IsNaN(r.ExactRatio))
 		assert.False(t, math.IsNaN(r.Stats.VarianceRatio))
 	}
-	loss, err := experiments.LoadSmoothedLoss("../results/fig10")
+	loss, err := experiments.LoadSmoothedLoss("testdata/earlier-fig10")
 	require.NoError(t, err)
 	assert.Len(t, loss[1], 300)
 }

@@ -2,9 +2,6 @@ package experiments
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -133,26 +130,14 @@ func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, 
 			return nil, fmt.Errorf("experiments: %w", err)
 		}
 	}
-	hash := sha256.Sum256(conf)
-	commit, dirty := gitCommit()
-	end := opt.Now()
-	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
-		GitCommit: commit, GitDirty: dirty, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(), Timings: timings}
+	m := newManifest(cfg.Experiment.Name, conf, start, opt.Now())
+	m.Seed, m.Timings = cfg.Train.Seed, timings
 	for n := range files {
 		m.Files = append(m.Files, n)
 	}
 	m.Files = append(m.Files, ManifestFile)
-	slices.Sort(m.Files)
-	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
-	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
+	if m, err = commitResults(ctx, target, tmp, m); err != nil {
 		return nil, err
-	}
-	if err := target.Commit(tmp); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
 	}
 	return &Outcome{Dir: target.Dir(), Manifest: m}, nil
 }

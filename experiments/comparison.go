@@ -3,13 +3,10 @@ package experiments
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"time"
 
@@ -241,18 +238,10 @@ func WriteComparison(out string, runs []ComparisonRun) ([]string, error) {
 		written = append(written, f.Name+".png", f.Name+".svg")
 	}
 	slices.Sort(written)
-	hash := sha256.Sum256(files[ComparisonConfigFile])
-	commit, dirty := gitCommit()
-	end := time.Now()
-	m := Manifest{Experiment: name, ConfigSHA256: hex.EncodeToString(hash[:]), GitCommit: commit, GitDirty: dirty,
-		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(),
-		Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(), Files: written}
-	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
-	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
-	}
-	if err := target.Commit(tmp); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
+	m := newManifest(name, files[ComparisonConfigFile], start, time.Now())
+	m.Files = written
+	if _, err := commitResults(context.Background(), target, tmp, m); err != nil {
+		return nil, err
 	}
 	return written, nil
 }

@@ -348,11 +348,14 @@ func ParseConfig(text []byte, name, defaultName string) (Config, error) {
 }
 
 // Encode returns the configuration as TOML (the "config as run").
-func (c Config) Encode() ([]byte, error) {
+func (c Config) Encode() ([]byte, error) { return encodeTOML(c) }
+
+// encodeTOML writes a configuration as TOML, tables unindented.
+func encodeTOML(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
 	enc.Indent = ""
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("experiments: encoding the configuration: %w", err)
 	}
 	return buf.Bytes(), nil

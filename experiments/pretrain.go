@@ -1,22 +1,17 @@
 package experiments
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/wtacrs/wtacrs/checkpoint"
 	"github.com/wtacrs/wtacrs/model"
@@ -108,7 +103,7 @@ func Pretrain(ctx context.Context, cfg train.PretrainConfig, name string, opt Pr
 		return nil, err
 	}
 	defer target.Close()
-	conf, err := encodePretrainConfig(cfg.RelativeTo(target.Dir()))
+	conf, err := encodeTOML(cfg.RelativeTo(target.Dir()))
 	if err != nil {
 		return nil, err
 	}
@@ -137,11 +132,8 @@ func Pretrain(ctx context.Context, cfg train.PretrainConfig, name string, opt Pr
 	if err != nil {
 		return nil, err
 	}
-	end := opt.Now()
-	m := Manifest{Experiment: name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Seed,
-		GitCommit: commit, GitDirty: dirty, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(),
-		Timings: []Timing{{Run: "pretrain", TrainSeconds: res.TrainTime.Seconds(), TokensPerSecond: res.TokensPerSecond}}}
+	m := newManifest(name, conf, start, opt.Now())
+	m.Seed, m.Timings = cfg.Seed, []Timing{{Run: "pretrain", TrainSeconds: res.TrainTime.Seconds(), TokensPerSecond: res.TokensPerSecond}}
 	if err := os.WriteFile(filepath.Join(tmp, SummaryFile), pretrainSummary(name, cfg, res, m), 0o644); err != nil {
 		return nil, fmt.Errorf("experiments: %w", err)
 	}
@@ -151,16 +143,8 @@ func Pretrain(ctx context.Context, cfg train.PretrainConfig, name string, opt Pr
 	m.Files = append(m.Files, figs...)
 	tf, mf := checkpoint.Files(ModelName)
 	m.Files = append(m.Files, tf, mf, SummaryFile, ManifestFile)
-	slices.Sort(m.Files)
-	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
-	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
+	if m, err = commitResults(ctx, target, tmp, m); err != nil {
 		return nil, err
-	}
-	if err := target.Commit(tmp); err != nil {
-		return nil, fmt.Errorf("experiments: %w", err)
 	}
 	removeState(state)
 	return &PretrainOutcome{Dir: target.Dir(), Checkpoint: filepath.Join(target.Dir(), ModelName), Manifest: m, Result: res}, nil
@@ -197,17 +181,6 @@ func removeState(state string) {
 		path, _ := checkpoint.Files(state)
 		os.Remove(path)
 	}
-}
-
-// encodePretrainConfig writes the configuration as TOML.
-func encodePretrainConfig(c train.PretrainConfig) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := toml.NewEncoder(&buf)
-	enc.Indent = ""
-	if err := enc.Encode(c); err != nil {
-		return nil, fmt.Errorf("experiments: encoding the configuration: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 func pretrainLossCSV(cfg train.PretrainConfig, res *train.PretrainResult) []byte {

@@ -3,9 +3,6 @@ package experiments
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -456,31 +453,14 @@ func writeResultsTo(ctx context.Context, target *outdir.Target, cfg Config, file
 	if err := os.WriteFile(filepath.Join(tmp, SummaryFile), sum, 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("experiments: %w", err)
 	}
-	hash := sha256.Sum256(files[ConfigFile])
-	commit, dirty := gitCommit()
-	end := now()
-	m := Manifest{Experiment: cfg.Experiment.Name, ConfigSHA256: hex.EncodeToString(hash[:]), Seed: cfg.Train.Seed,
-		GitCommit: commit, GitDirty: dirty, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds(),
-		Timings: run.timings, Seeds: run.seeds, Jobs: run.jobs}
+	m := newManifest(cfg.Experiment.Name, files[ConfigFile], start, now())
+	m.Seed, m.Timings, m.Seeds, m.Jobs = cfg.Train.Seed, run.timings, run.seeds, run.jobs
 	for name := range files {
 		m.Files = append(m.Files, name)
 	}
 	m.Files = append(m.Files, figs...)
 	m.Files = append(m.Files, SummaryFile, ManifestFile)
-	sortStrings(m.Files)
-	js, _ := json.MarshalIndent(m, "", "  ") // plain data, cannot fail
-	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(js, '\n'), 0o644); err != nil {
-		return Manifest{}, fmt.Errorf("experiments: %w", err)
-	}
-	// The last safe point: interrupted now, the earlier results stay.
-	if err := ctx.Err(); err != nil {
-		return Manifest{}, err
-	}
-	if err := target.Commit(tmp); err != nil {
-		return Manifest{}, fmt.Errorf("experiments: %w", err)
-	}
-	return m, nil
+	return commitResults(ctx, target, tmp, m)
 }
 
 // mainMethod names the backward of the observed run for compare.csv: "exact" or "wtacrs" when

@@ -295,14 +295,34 @@ func LoadConfig(path string) (Config, error) {
 // the same data from any working directory, and the configuration a run writes back names it
 // from anywhere.
 func (c Config) ResolvePaths(dir string) Config {
-	for _, p := range []*string{&c.TrainPath, &c.DevPath, &c.Init} {
+	resolvePaths(dir, &c.TrainPath, &c.DevPath, &c.Init)
+	return c
+}
+
+// resolvePaths makes each relative, non-empty path absolute against dir.
+func resolvePaths(dir string, paths ...*string) {
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			if abs, err := filepath.Abs(filepath.Join(dir, *p)); err == nil {
 				*p = abs
 			}
 		}
 	}
-	return c
+}
+
+// relativePaths makes each absolute path relative to dir where it can be.
+func relativePaths(dir string, paths ...*string) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return
+	}
+	for _, p := range paths {
+		if *p != "" && filepath.IsAbs(*p) {
+			if rel, err := filepath.Rel(absDir, *p); err == nil {
+				*p = rel
+			}
+		}
+	}
 }
 
 // ParseConfig parses TOML text (name is used in messages) over [DefaultConfig] and validates it.
@@ -350,16 +370,6 @@ func (c *Config) sizes() []*int { return []*int{&c.Dim, &c.Heads, &c.Blocks, &c.
 // can be, for a configuration written into dir: the file then names the same inputs from any
 // machine on which the folders keep their relative places.
 func (c Config) RelativeTo(dir string) Config {
-	absDir, err := filepath.Abs(dir)
-	if err != nil {
-		return c
-	}
-	for _, p := range []*string{&c.TrainPath, &c.DevPath, &c.Init} {
-		if *p != "" && filepath.IsAbs(*p) {
-			if rel, err := filepath.Rel(absDir, *p); err == nil {
-				*p = rel
-			}
-		}
-	}
+	relativePaths(dir, &c.TrainPath, &c.DevPath, &c.Init)
 	return c
 }

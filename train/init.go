@@ -24,29 +24,35 @@ type initSource struct {
 // from the checkpoint's (a *tomlconf.FieldError naming the key), a max_len beyond the
 // checkpoint's positions, a precision other than the checkpoint's.
 func (cfg Config) WithInit() (Config, error) {
+	cfg, _, err := cfg.withInit()
+	return cfg, err
+}
+
+// withInit is [Config.WithInit], also returning the checkpoint read (nil without init).
+func (cfg Config) withInit() (Config, *initSource, error) {
 	if cfg.Init == "" {
-		return cfg, nil
+		return cfg, nil, nil
 	}
 	src, err := readInit(cfg.Init)
 	if err != nil {
-		return cfg, err
+		return cfg, nil, err
 	}
 	a := src.meta.Architecture
 	for i, v := range []int{a.Dim, a.Heads, a.Blocks, a.FFN, a.Vocab} {
 		p := cfg.sizes()[i]
 		if *p != 0 && *p != v {
-			return cfg, &tomlconf.FieldError{Key: InitKeys[i], Value: tomlconf.Format(*p), Problem: "differs from the init checkpoint's",
+			return cfg, nil, &tomlconf.FieldError{Key: InitKeys[i], Value: tomlconf.Format(*p), Problem: "differs from the init checkpoint's",
 				Want: fmt.Sprintf("%d (the checkpoint's), or the key left out", v), Related: []string{"init"}, Err: ErrConfig}
 		}
 		*p = v
 	}
 	if cfg.MaxLen > a.MaxLen {
-		return cfg, fmt.Errorf("%w: max_len %d exceeds the %d positions of the checkpoint %s", ErrConfig, cfg.MaxLen, a.MaxLen, cfg.Init)
+		return cfg, nil, fmt.Errorf("%w: max_len %d exceeds the %d positions of the checkpoint %s", ErrConfig, cfg.MaxLen, a.MaxLen, cfg.Init)
 	}
 	if src.meta.Precision != "" && src.meta.Precision != cfg.Precision {
-		return cfg, fmt.Errorf("%w: precision %q differs from the checkpoint's %q (%s)", ErrConfig, cfg.Precision, src.meta.Precision, cfg.Init)
+		return cfg, nil, fmt.Errorf("%w: precision %q differs from the checkpoint's %q (%s)", ErrConfig, cfg.Precision, src.meta.Precision, cfg.Init)
 	}
-	return cfg, nil
+	return cfg, src, nil
 }
 
 // readInit reads the meta and vocabulary of a checkpoint.

@@ -182,13 +182,7 @@ func LoadPretrainConfig(path string) (PretrainConfig, error) {
 
 // ResolvePaths returns c with relative corpus paths made absolute against dir.
 func (c PretrainConfig) ResolvePaths(dir string) PretrainConfig {
-	for _, p := range []*string{&c.CorpusTrain, &c.CorpusDev} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			if abs, err := filepath.Abs(filepath.Join(dir, *p)); err == nil {
-				*p = abs
-			}
-		}
-	}
+	resolvePaths(dir, &c.CorpusTrain, &c.CorpusDev)
 	return c
 }
 
@@ -224,17 +218,7 @@ func (c PretrainConfig) fingerprint() (string, error) {
 // RelativeTo returns c with its corpus paths relative to dir where they can be; see
 // [Config.RelativeTo].
 func (c PretrainConfig) RelativeTo(dir string) PretrainConfig {
-	absDir, err := filepath.Abs(dir)
-	if err != nil {
-		return c
-	}
-	for _, p := range []*string{&c.CorpusTrain, &c.CorpusDev} {
-		if *p != "" && filepath.IsAbs(*p) {
-			if rel, err := filepath.Rel(absDir, *p); err == nil {
-				*p = rel
-			}
-		}
-	}
+	relativePaths(dir, &c.CorpusTrain, &c.CorpusDev)
 	return c
 }
 

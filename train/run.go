@@ -24,15 +24,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var src *initSource
-	if cfg.Init != "" {
-		var err error
-		if cfg, err = cfg.WithInit(); err != nil {
-			return nil, err
-		}
-		if src, err = readInit(cfg.Init); err != nil {
-			return nil, err
-		}
+	cfg, src, err := cfg.withInit()
+	if err != nil {
+		return nil, err
 	}
 	splits := opt.Data
 	if splits == nil {

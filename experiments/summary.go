@@ -14,8 +14,6 @@ import (
 	"github.com/wtacrs/wtacrs/train"
 )
 
-func sortStrings(s []string) { slices.Sort(s) }
-
 // Summarize renders summary.md for the results in dir (its layers.csv and compare.csv, and the
 // figures present), for the experiment cfg whose observed run gave mains, one result per seed of
 // [Config.RunSeeds] (none for trace input). It reads the directory ([gatherSummary]), then writes

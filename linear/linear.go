@@ -105,8 +105,10 @@ func Backward[T matrix.Float](saved Saved[T], w, gradZ matrix.Dense[T]) (gradH, 
 }
 
 // BackwardAdd is [Backward] writing into caller storage: it overwrites gradH
-// (n×d_in; skipped when gradH.Data is nil) and adds to gradW (d_in×d_out) and gradB (d_out
-// entries; skipped when nil). Errors: estimator.ErrShape, estimator.ErrNonFinite for NaN or Inf in ∇Z.
+// (n×d_in; skipped when gradH.Data is nil) and adds to gradW (d_in×d_out; skipped when
+// gradW.Data is nil, for a frozen weight, and then saved may hold no rows) and gradB (d_out
+// entries; skipped when nil). Errors: estimator.ErrShape, estimator.ErrNonFinite for NaN or Inf
+// in ∇Z.
 func BackwardAdd[T matrix.Float](saved Saved[T], w, gradZ, gradH, gradW matrix.Dense[T], gradB []T) error {
 	if err := gradZ.Check("∇Z"); err != nil {
 		return fmt.Errorf("linear backward: %w", err)
@@ -117,13 +119,14 @@ func BackwardAdd[T matrix.Float](saved Saved[T], w, gradZ, gradH, gradW matrix.D
 		return fmt.Errorf("%w: linear backward: W is %dx%d with %d elements", estimator.ErrShape, din, dout, len(w.Data))
 	case gradZ.Rows != n || gradZ.Cols != dout:
 		return fmt.Errorf("%w: linear backward: ∇Z is %dx%d, want %dx%d", estimator.ErrShape, gradZ.Rows, gradZ.Cols, n, dout)
-	case saved.H.Cols != din || len(saved.H.Data) != saved.H.Rows*din:
+	// With a frozen weight (gradW.Data nil) saved's rows are not read.
+	case gradW.Data != nil && (saved.H.Cols != din || len(saved.H.Data) != saved.H.Rows*din):
 		return fmt.Errorf("%w: linear backward: saved H is %dx%d for W %dx%d", estimator.ErrShape, saved.H.Rows, saved.H.Cols, din, dout)
-	case saved.Index == nil && saved.H.Rows != n, saved.Index != nil && len(saved.Index) != saved.H.Rows:
+	case gradW.Data != nil && (saved.Index == nil && saved.H.Rows != n || saved.Index != nil && len(saved.Index) != saved.H.Rows):
 		return fmt.Errorf("%w: linear backward: %d saved rows, %d indices, %d tokens", estimator.ErrShape, saved.H.Rows, len(saved.Index), n)
 	case gradH.Data != nil && (gradH.Rows != n || gradH.Cols != din || len(gradH.Data) != n*din):
 		return fmt.Errorf("%w: linear backward: ∇H is %dx%d, want %dx%d", estimator.ErrShape, gradH.Rows, gradH.Cols, n, din)
-	case gradW.Rows != din || gradW.Cols != dout || len(gradW.Data) != din*dout:
+	case gradW.Data != nil && (gradW.Rows != din || gradW.Cols != dout || len(gradW.Data) != din*dout):
 		return fmt.Errorf("%w: linear backward: ∇W is %dx%d, want %dx%d", estimator.ErrShape, gradW.Rows, gradW.Cols, din, dout)
 	case gradB != nil && len(gradB) != dout:
 		return fmt.Errorf("%w: linear backward: ∇b has %d entries, want %d", estimator.ErrShape, len(gradB), dout)
@@ -142,6 +145,9 @@ func BackwardAdd[T matrix.Float](saved Saved[T], w, gradZ, gradH, gradW matrix.D
 				gradB[c] += v
 			}
 		}
+	}
+	if gradW.Data == nil {
+		return nil
 	}
 	g := gradZ
 	if saved.Index != nil {

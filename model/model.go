@@ -80,11 +80,15 @@ type Param[T matrix.Float] struct {
 	// G is the gradient accumulator, the same length as W.Data; backward adds to it and
 	// [Model.ZeroGrad] clears it.
 	G []T
+	// Frozen marks a parameter that is not trained (the base weights under LoRA, see
+	// [Model.AddLoRA]): backward leaves its G zero and computes nothing that only it needs.
+	Frozen bool
 }
 
 type block[T matrix.Float] struct {
 	ln1g, ln1b, ln2g, ln2b *Param[T]
 	w, b                   [LinearPerBlock]*Param[T]
+	ad                     [LinearPerBlock]*adapter[T] // nil for a layer without LoRA
 }
 
 // Model is the encoder with its parameters.
@@ -108,6 +112,7 @@ type Model[T matrix.Float] struct {
 	headW  *Param[T] // nil without a classification head
 	headB  *Param[T]
 	mlm    *mlmParams[T] // nil without an MLM head
+	lora   *LoRA         // nil without adapters
 }
 
 // New returns a model with weights drawn from N(0, 0.02²), zero biases and unit LayerNorm gains,
@@ -291,6 +296,14 @@ type blockTape[T matrix.Float] struct {
 	inv1, inv2   []T
 	q, k, v, u   matrix.Dense[T]
 	lin          [LinearPerBlock]linear.Saved[T]
+	ad           [LinearPerBlock]loraSaved[T] // the adapters' saved inputs; zero without LoRA
+	attn         *attnTape[T]                 // nil unless some attention product is sampled
+}
+
+// loraSaved is what an adapter keeps for backward: the input H of its A product (all of it, or
+// the rows a sketch kept) and the input HA of its B product.
+type loraSaved[T matrix.Float] struct {
+	a, b linear.Saved[T]
 }
 
 // Tape holds what a forward pass saved for backward, and its outputs.
@@ -344,31 +357,56 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		}
 	}
 	tape := &Tape[T]{batch: b, blocks: make([]blockTape[T], m.Cfg.Blocks)}
-	lin := func(i int, h matrix.Dense[T]) (matrix.Dense[T], linear.Saved[T], error) {
+	lin := func(i int, h matrix.Dense[T]) (matrix.Dense[T], linear.Saved[T], loraSaved[T], error) {
+		w, bias := m.Linear(i)
+		ad := m.adapter(i)
 		var s *estimator.Sketch
-		if hook != nil {
+		if hook != nil && (ad != nil || !w.Frozen) {
 			var err error
 			if s, err = hook.Sketch(i, h); err != nil {
-				return matrix.Dense[T]{}, linear.Saved[T]{}, err
+				return matrix.Dense[T]{}, linear.Saved[T]{}, loraSaved[T]{}, err
 			}
 		}
-		w, bias := m.Linear(i)
-		z, saved, err := linear.Forward(h, w.W, bias.W.Data, s)
-		if err != nil {
-			return matrix.Dense[T]{}, linear.Saved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+		fail := func(err error) (matrix.Dense[T], linear.Saved[T], loraSaved[T], error) {
+			return matrix.Dense[T]{}, linear.Saved[T]{}, loraSaved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
 		}
-		return z, saved, nil
+		baseSketch := s
+		if ad != nil {
+			baseSketch = nil
+		}
+		z, saved, err := linear.Forward(h, w.W, bias.W.Data, baseSketch)
+		if err != nil {
+			return fail(err)
+		}
+		if w.Frozen {
+			saved = linear.Saved[T]{N: h.Rows} // no weight gradient: nothing kept
+		}
+		if ad == nil {
+			return z, saved, loraSaved[T]{}, nil
+		}
+		var ls loraSaved[T]
+		u, sa, err := linear.Forward(h, ad.a.W, nil, s)
+		if err != nil {
+			return fail(err)
+		}
+		v, sb, err := linear.Forward(u, ad.b.W, nil, nil)
+		if err != nil {
+			return fail(err)
+		}
+		ls.a, ls.b = sa, sb
+		for j, x := range v.Data {
+			z.Data[j] += ad.scale * x
+		}
+		return z, saved, ls, nil
 	}
 	for l := range m.blocks {
 		bl, bt := &m.blocks[l], &tape.blocks[l]
 		var err error
 		var y matrix.Dense[T]
 		y, bt.xhat1, bt.inv1 = layerNormForward(x, bl.ln1g.W.Data, bl.ln1b.W.Data)
-		at := func(k Kind) (int, *linear.Saved[T]) { return LayerID{Block: l, Kind: k}.Index(), &bt.lin[k.Position()] }
 		layer := func(k Kind, h matrix.Dense[T]) (matrix.Dense[T], error) {
-			i, saved := at(k)
-			z, sv, err := lin(i, h)
-			*saved = sv
+			z, sv, ls, err := lin(LayerID{Block: l, Kind: k}.Index(), h)
+			bt.lin[k.Position()], bt.ad[k.Position()] = sv, ls
 			return z, err
 		}
 		if bt.q, err = layer(Query, y); err != nil {
@@ -380,7 +418,14 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		if bt.v, err = layer(Value, y); err != nil {
 			return nil, err
 		}
-		ctx := attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
+		var ctx matrix.Dense[T]
+		if ah, ok := hook.(AttentionHook); ok && ah.AttentionSampled(l) {
+			if ctx, bt.attn, err = sampledAttentionForward(ah, l, bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask); err != nil {
+				return nil, err
+			}
+		} else {
+			ctx = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
+		}
 		var o matrix.Dense[T]
 		if o, err = layer(Output, ctx); err != nil {
 			return nil, err
@@ -396,7 +441,10 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		}
 		add(x, f)
 		if m.Cfg.Recompute {
-			bt.q, bt.k, bt.v, bt.u = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
+			bt.u = matrix.Dense[T]{}
+		}
+		if m.Cfg.Recompute || !bt.attn.needsQKV() {
+			bt.q, bt.k, bt.v = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
 		}
 	}
 	if m.headW != nil {
@@ -502,6 +550,12 @@ func (m *Model[T]) poolBackward(dp, dx matrix.Dense[T], b Batch) {
 	}
 }
 
+// adapter returns the LoRA adapter of linear layer i, or nil.
+func (m *Model[T]) adapter(i int) *adapter[T] {
+	id := LayerOf(i)
+	return m.blocks[id.Block].ad[id.Kind.Position()]
+}
+
 // Backward adds to every parameter's G the gradient of the training loss of the tape: the
 // classification loss [Tape.Loss] when the batch had labels plus the MLM loss [Tape.MLMLoss]
 // when it had MLM targets (each a mean over its own terms: sequences, predicted positions).
@@ -522,7 +576,23 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 			return err
 		}
 	}
-	return m.blocksBackward(tape, dx, hook)
+	if err := m.blocksBackward(tape, dx, hook); err != nil {
+		return err
+	}
+	for _, p := range m.Params {
+		if p.Frozen {
+			clear(p.G) // what a shared path (the MLM head, say) may have added
+		}
+	}
+	return nil
+}
+
+// grad returns p's gradient accumulator, or nil when p is frozen.
+func grad[T matrix.Float](p *Param[T]) []T {
+	if p.Frozen {
+		return nil
+	}
+	return p.G
 }
 
 // headBackward writes into dx (n×d, zero on entry) the gradient of the classification loss
@@ -550,7 +620,7 @@ func (m *Model[T]) headBackward(tape *Tape[T], dx matrix.Dense[T]) {
 			dr[i] = acc
 		}
 	}
-	dcls := layerNormBackward(dy, tape.xhatF, tape.invF, m.lnfg.W.Data, m.lnfg.G, m.lnfb.G)
+	dcls := layerNormBackward(dy, tape.xhatF, tape.invF, m.lnfg.W.Data, grad(m.lnfg), grad(m.lnfb))
 	m.poolBackward(dcls, dx, b)
 }
 
@@ -559,24 +629,60 @@ func (m *Model[T]) headBackward(tape *Tape[T], dx matrix.Dense[T]) {
 func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T]) error {
 	b := tape.batch
 	d, n := m.Cfg.Dim, b.B*b.S
-	linBack := func(i int, saved linear.Saved[T], gz matrix.Dense[T]) (matrix.Dense[T], error) {
+	linBack := func(i int, saved linear.Saved[T], ls loraSaved[T], gz matrix.Dense[T]) (matrix.Dense[T], error) {
+		w, bias := m.Linear(i)
+		ad := m.adapter(i)
+		fail := func(err error) (matrix.Dense[T], error) {
+			return matrix.Dense[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+		}
+		gh := newDense[T](n, w.W.Rows)
+		gw := matrix.Dense[T]{Rows: w.W.Rows, Cols: w.W.Cols, Data: w.G}
+		if w.Frozen {
+			gw = matrix.Dense[T]{}
+		}
+		gb := bias.G
+		if bias.Frozen {
+			gb = nil
+		}
+		if ad == nil {
+			if hook != nil && !w.Frozen {
+				if err := hook.Gradient(i, gz); err != nil {
+					return matrix.Dense[T]{}, err
+				}
+			}
+			if err := linear.BackwardAdd(saved, w.W, gz, gh, gw, gb); err != nil {
+				return fail(err)
+			}
+			return gh, nil
+		}
+		// Z = HW + b + s·(HA)B: ∇V = s·∇Z for V = (HA)B, then ∇U = ∇V·Bᵀ for U = HA.
+		gv := newDense[T](n, w.W.Cols)
+		for j, x := range gz.Data {
+			gv.Data[j] = ad.scale * x
+		}
+		gu := newDense[T](n, ad.a.W.Cols)
+		if err := linear.BackwardAdd(ls.b, ad.b.W, gv, gu, matrix.Dense[T]{Rows: ad.b.W.Rows, Cols: ad.b.W.Cols, Data: ad.b.G}, nil); err != nil {
+			return fail(err)
+		}
 		if hook != nil {
-			if err := hook.Gradient(i, gz); err != nil {
+			if err := hook.Gradient(i, gu); err != nil {
 				return matrix.Dense[T]{}, err
 			}
 		}
-		w, bias := m.Linear(i)
-		gh := newDense[T](n, w.W.Rows)
-		gw := matrix.Dense[T]{Rows: w.W.Rows, Cols: w.W.Cols, Data: w.G}
-		if err := linear.BackwardAdd(saved, w.W, gz, gh, gw, bias.G); err != nil {
-			return matrix.Dense[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
+		if err := linear.BackwardAdd(saved, w.W, gz, gh, gw, gb); err != nil {
+			return fail(err)
 		}
+		gha := newDense[T](n, w.W.Rows)
+		if err := linear.BackwardAdd(ls.a, ad.a.W, gu, gha, matrix.Dense[T]{Rows: ad.a.W.Rows, Cols: ad.a.W.Cols, Data: ad.a.G}, nil); err != nil {
+			return fail(err)
+		}
+		add(gh, gha)
 		return gh, nil
 	}
 	for l := len(m.blocks) - 1; l >= 0; l-- {
 		bl, bt := &m.blocks[l], &tape.blocks[l]
 		back := func(k Kind, gz matrix.Dense[T]) (matrix.Dense[T], error) {
-			return linBack(LayerID{Block: l, Kind: k}.Index(), bt.lin[k.Position()], gz)
+			return linBack(LayerID{Block: l, Kind: k}.Index(), bt.lin[k.Position()], bt.ad[k.Position()], gz)
 		}
 		// x ← x + ffn_out(gelu(ffn_in(ln2(x)))).
 		dg, err := back(FFNOut, dx)
@@ -592,18 +698,29 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 		if err != nil {
 			return err
 		}
-		add(dx, layerNormBackward(dy2, bt.xhat2, bt.inv2, bl.ln2g.W.Data, bl.ln2g.G, bl.ln2b.G))
+		add(dx, layerNormBackward(dy2, bt.xhat2, bt.inv2, bl.ln2g.W.Data, grad(bl.ln2g), grad(bl.ln2b)))
 		// x ← x + o(attn(q, k, v of ln1(x))).
 		dctx, err := back(Output, dx)
 		if err != nil {
 			return err
 		}
 		q, k, v := bt.q, bt.k, bt.v
-		if q.Data == nil {
+		if q.Data == nil && bt.attn.needsQKV() {
 			qkv := m.recompute(l, bt.xhat1, bl.ln1g.W.Data, bl.ln1b.W.Data, Query, Key, Value)
 			q, k, v = qkv[0], qkv[1], qkv[2]
 		}
-		dq, dk, dv := attentionBackward(q, k, v, b.Mask, dctx, b.B, b.S, m.Cfg.Heads)
+		var dq, dk, dv matrix.Dense[T]
+		if bt.attn != nil {
+			ah, ok := hook.(AttentionHook)
+			if !ok {
+				return fmt.Errorf("%w: block %d sampled its attention products in forward but the backward hook samples none", ErrInput, l)
+			}
+			if dq, dk, dv, err = sampledAttentionBackward(ah, l, bt.attn, q, k, v, dctx, m.Cfg.Heads); err != nil {
+				return err
+			}
+		} else {
+			dq, dk, dv = attentionBackward(q, k, v, b.Mask, dctx, b.B, b.S, m.Cfg.Heads)
+		}
 		dy1, err := back(Query, dq)
 		if err != nil {
 			return err
@@ -617,7 +734,10 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 			return err
 		}
 		add(dy1, g)
-		add(dx, layerNormBackward(dy1, bt.xhat1, bt.inv1, bl.ln1g.W.Data, bl.ln1g.G, bl.ln1b.G))
+		add(dx, layerNormBackward(dy1, bt.xhat1, bt.inv1, bl.ln1g.W.Data, grad(bl.ln1g), grad(bl.ln1b)))
+	}
+	if m.tok.Frozen && m.pos.Frozen && (m.seg == nil || m.seg.Frozen) {
+		return nil
 	}
 	for t, id := range b.Tokens {
 		gr := dx.Row(t)
@@ -683,6 +803,45 @@ func (t *Tape[T]) LinearSaved(i int) linear.Saved[T] {
 	return t.blocks[id.Block].lin[id.Kind.Position()]
 }
 
+// AttentionBytes returns the bytes block l keeps for the backward of its attention products:
+// the queries, keys and values (none with Config.Recompute, which recomputes them, and none when
+// every product that would read them is sampled) and, when some product is sampled, the
+// probabilities P and the sampled pairs with their indices and scales.
+func (t *Tape[T]) AttentionBytes(l int) int {
+	bt := t.blocks[l]
+	size := matrix.ElemSize[T]()
+	n := (len(bt.q.Data) + len(bt.k.Data) + len(bt.v.Data)) * size
+	if bt.attn != nil {
+		n += bt.attn.bytes()
+	}
+	return n
+}
+
+// LayerBytes returns the bytes of activations linear layer i ([LayerID.Index]) keeps for its
+// backward: its input (all of it or the rows a sketch kept, with their indices) for its weight
+// gradient, nothing for a frozen weight, plus, with a LoRA adapter, the input of its A product
+// (all or sampled rows) and the n×r input of its B product. An input shared with other layers
+// (q, k and v read one) is counted in full for each.
+func (t *Tape[T]) LayerBytes(i int) int {
+	id := LayerOf(i)
+	bt := t.blocks[id.Block]
+	p := id.Kind.Position()
+	return bt.lin[p].Bytes() + bt.ad[p].a.Bytes() + bt.ad[p].b.Bytes()
+}
+
+// SampledRows returns the rows of its input linear layer i keeps for the product WTA-CRS samples
+// (the weight gradient, or the LoRA A product's) and the layer's n tokens.
+func (t *Tape[T]) SampledRows(i int) (kept, n int) {
+	id := LayerOf(i)
+	bt := t.blocks[id.Block]
+	p := id.Kind.Position()
+	s := bt.lin[p]
+	if a := bt.ad[p].a; a.N > 0 {
+		s = a
+	}
+	return s.H.Rows, s.N
+}
+
 // SavedBytes returns the bytes of activations the tape keeps for backward, counting a tensor
 // shared by several operations once (an exact layer shares its input's storage).
 func (t *Tape[T]) SavedBytes() int {
@@ -700,9 +859,14 @@ func (t *Tape[T]) SavedBytes() int {
 		for _, v := range [][]T{bt.xhat1.Data, bt.xhat2.Data, bt.inv1, bt.inv2, bt.q.Data, bt.k.Data, bt.v.Data, bt.u.Data} {
 			count(v)
 		}
-		for _, s := range bt.lin {
-			count(s.H.Data)
-			total += len(s.Index) * 8
+		if bt.attn != nil {
+			total += bt.attn.bytes()
+		}
+		for k, s := range bt.lin {
+			for _, s := range []linear.Saved[T]{s, bt.ad[k].a, bt.ad[k].b} {
+				count(s.H.Data)
+				total += len(s.Index) * 8
+			}
 		}
 	}
 	count(t.xhatF.Data)

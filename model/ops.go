@@ -43,7 +43,7 @@ func layerNormForward[T matrix.Float](x matrix.Dense[T], g, b []T) (y, xhat matr
 	return y, xhat, inv
 }
 
-// layerNormBackward returns ∇x and adds to ∇g and ∇b.
+// layerNormBackward returns ∇x and adds to ∇g and ∇b (nil for frozen parameters: skipped).
 func layerNormBackward[T matrix.Float](dy, xhat matrix.Dense[T], inv, g, dg, db []T) matrix.Dense[T] {
 	n, d := dy.Rows, dy.Cols
 	dx := newDense[T](n, d)
@@ -51,8 +51,10 @@ func layerNormBackward[T matrix.Float](dy, xhat matrix.Dense[T], inv, g, dg, db 
 		dyr, xr, dxr := dy.Row(i), xhat.Row(i), dx.Row(i)
 		var m1, m2 float64
 		for j, v := range dyr {
-			dg[j] += v * xr[j]
-			db[j] += v
+			if dg != nil {
+				dg[j] += v * xr[j]
+				db[j] += v
+			}
 			dh := float64(v * g[j])
 			m1 += dh
 			m2 += dh * float64(xr[j])

@@ -9,7 +9,8 @@ import (
 )
 
 // adamW is AdamW (Loshchilov & Hutter) with decoupled weight decay and optional global-norm
-// clipping, its moments kept in float64.
+// clipping, its moments kept in float64, over the model's trainable parameters only (frozen
+// ones have no state and are never changed).
 type adamW[T matrix.Float] struct {
 	params                []*model.Param[T]
 	m, v                  [][]float64
@@ -19,8 +20,8 @@ type adamW[T matrix.Float] struct {
 }
 
 func newAdamW[T matrix.Float](mod *model.Model[T], cfg Config) *adamW[T] {
-	a := &adamW[T]{params: mod.Params, beta1: cfg.Beta1, beta2: cfg.Beta2, eps: cfg.Epsilon, wd: cfg.WeightDecay, clip: cfg.ClipNorm}
-	for _, p := range mod.Params {
+	a := &adamW[T]{params: mod.Trainable(), beta1: cfg.Beta1, beta2: cfg.Beta2, eps: cfg.Epsilon, wd: cfg.WeightDecay, clip: cfg.ClipNorm}
+	for _, p := range a.params {
 		a.m = append(a.m, make([]float64, len(p.G)))
 		a.v = append(a.v, make([]float64, len(p.G)))
 	}

@@ -153,6 +153,14 @@ type Config struct {
 	// Layers chooses exact or WTA-CRS backward per layer kind: keys q, k, v, o, ffn_in,
 	// ffn_out. A kind that is absent is exact. Default: every kind exact.
 	Layers map[model.Kind]KindConfig `toml:"layers"`
+	// LoRA, when set (a [train.lora] table), fine-tunes with low-rank adapters, every base
+	// weight frozen; see [LoRAConfig]. Default nil (full fine-tuning, and left out of a written
+	// configuration).
+	LoRA *LoRAConfig `toml:"lora,omitempty"`
+	// Attention, when set (a [train.attention] table), samples the backward of the attention
+	// products; see [AttentionConfig]. Default nil (exact, and left out of a written
+	// configuration).
+	Attention *AttentionConfig `toml:"attention,omitempty"`
 }
 
 // DefaultConfig returns the default configuration: a 2-block, d = 128, 4-head encoder on the
@@ -166,11 +174,34 @@ func DefaultConfig() Config {
 	}
 }
 
-// WithAll returns a copy of c in which every layer kind uses method with the given ratio.
-func (c Config) WithAll(method string, ratio float64) Config {
+// WithAll returns a copy of c in which every layer kind uses method with the given ratio (under
+// LoRA: every adapted kind, the frozen ones exact). See [Config.WithMethod].
+func (c Config) WithAll(method string, ratio float64) Config { return c.WithMethod(method, ratio, nil) }
+
+// WithMethod returns a copy of c in which the layer kinds given (nil: all six) use method with
+// the given ratio and the others are exact; under LoRA a kind that is not adapted stays exact
+// (it has no weight gradient). With an attention table, "wtacrs" samples the attention products
+// at ratio too (the table's products and |C| rule kept) and "exact" makes them exact: the method
+// names everything the run samples.
+func (c Config) WithMethod(method string, ratio float64, kinds []model.Kind) Config {
+	if kinds == nil {
+		kinds = model.Kinds()
+	}
 	c.Layers = map[model.Kind]KindConfig{}
 	for _, k := range model.Kinds() {
-		c.Layers[k] = KindConfig{Method: method, Ratio: ratio}
+		kc := KindConfig{Method: MethodExact}
+		if slices.Contains(kinds, k) && (c.LoRA == nil || c.LoRA.Model().Has(k)) {
+			kc = KindConfig{Method: method, Ratio: ratio}
+		}
+		c.Layers[k] = kc
+	}
+	if c.Attention != nil {
+		a := *c.Attention
+		a.Method, a.Ratio = method, ratio
+		if method == MethodExact {
+			a.Ratio = 0
+		}
+		c.Attention = &a
 	}
 	return c
 }
@@ -272,7 +303,7 @@ func (c Config) Validate() error {
 			return bad(key+".method", kc.Method, `"exact" or "wtacrs"`)
 		}
 	}
-	return nil
+	return c.validateExtensions()
 }
 
 // LoadConfig reads a TOML configuration file (at most 1 MiB) over [DefaultConfig] and

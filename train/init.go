@@ -78,7 +78,8 @@ func fineTuneHead(name string) bool {
 }
 
 // newModel builds the model of a run: drawn from cfg.Seed, then, with an init checkpoint, every
-// encoder parameter overwritten by the checkpoint's.
+// encoder parameter overwritten by the checkpoint's, then, with LoRA, the adapters added (drawn
+// from cfg.Seed too) and the base frozen.
 func newModel[T matrix.Float](cfg Config, vocab, seqLen int, src *initSource) (*model.Model[T], error) {
 	mcfg, err := modelConfig(cfg, vocab, seqLen)
 	if err != nil {
@@ -98,6 +99,11 @@ func newModel[T matrix.Float](cfg Config, vocab, seqLen int, src *initSource) (*
 	if src != nil {
 		if _, err := checkpoint.LoadInto(src.path, m, fineTuneHead); err != nil {
 			return nil, fmt.Errorf("%w: init: %w", ErrConfig, err)
+		}
+	}
+	if cfg.LoRA != nil {
+		if err := m.AddLoRA(cfg.LoRA.Model(), cfg.Seed); err != nil {
+			return nil, fmt.Errorf("%w: lora: %w", ErrConfig, err)
 		}
 	}
 	return m, nil

@@ -44,15 +44,21 @@ type Progress struct {
 type LayerMemory struct {
 	// Layer is the linear layer.
 	Layer model.LayerID
-	// Method is "exact" or "wtacrs".
+	// Method is "exact" or "wtacrs" (under LoRA, for an adapted layer, the method of its A
+	// product), or "frozen" for a layer LoRA leaves without adapter.
 	Method string
-	// ExactBytes is what exact backward keeps: the whole input, n × d_in elements.
+	// LoRA reports whether the layer has a LoRA adapter.
+	LoRA bool `json:",omitempty"`
+	// ExactBytes is what exact backward of a fully trained layer keeps: the whole input,
+	// n × d_in elements.
 	ExactBytes float64
-	// SavedBytes is what the layer kept: the whole input (exact), or the kept pre-scaled rows of
-	// H plus their indices (WTA-CRS).
+	// SavedBytes is what the layer kept ([model.Tape.LayerBytes]): the whole input (exact), or
+	// the kept pre-scaled rows of H plus their indices (WTA-CRS); under LoRA nothing for the
+	// frozen weight and, with an adapter, the A product's input (all or sampled rows) and the
+	// n×r input of the B product.
 	SavedBytes float64
-	// KeptFraction is the mean fraction k'/n of pooled tokens kept (1 for exact), where k' is the
-	// number of distinct rows kept.
+	// KeptFraction is the mean fraction k'/n of pooled tokens kept for the sampled product (1
+	// for exact, 0 for a frozen layer), where k' is the number of distinct rows kept.
 	KeptFraction float64
 }
 
@@ -85,4 +91,13 @@ type Result struct {
 	// and v share once per layer (so exact totals overstate what an exact step stores, which
 	// keeps that input once; the benchmarks of this package measure the whole tape).
 	SavedBytes, ExactBytes float64
+	// AttentionBytes is the mean bytes per step the blocks kept for the backward of their
+	// attention products ([model.Tape.AttentionBytes] summed over the blocks).
+	AttentionBytes float64
+	// TapeBytes is the mean bytes per step of everything the forward pass kept for backward
+	// ([model.Tape.SavedBytes]: a tensor shared by several operations counted once).
+	TapeBytes float64
+	// TrainableParams is the number of scalar parameters trained (all of them, or under LoRA
+	// the adapters, the classification head and, with BitFit, the biases).
+	TrainableParams int
 }

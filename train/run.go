@@ -165,12 +165,16 @@ func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *d
 			}
 			n := b.B * b.S
 			for i := 0; i < samp.layers; i++ {
-				saved := tape.LinearSaved(i)
+				kept, _ := tape.SampledRows(i)
 				el := float64(matrix.ElemSize[T]())
-				memSaved[i] += float64(saved.Bytes())
-				memExact[i] += float64(n*saved.H.Cols) * el
-				memKept[i] += float64(saved.H.Rows) / float64(n)
+				memSaved[i] += float64(tape.LayerBytes(i))
+				memExact[i] += float64(n*samp.dIn[i]) * el
+				memKept[i] += float64(kept) / float64(n)
 			}
+			for l := 0; l < cfg.Blocks; l++ {
+				res.AttentionBytes += float64(tape.AttentionBytes(l))
+			}
+			res.TapeBytes += float64(tape.SavedBytes())
 			if err := m.Backward(tape, samp); err != nil {
 				return nil, stepError(step, err)
 			}
@@ -203,8 +207,18 @@ func run[T matrix.Float](ctx context.Context, cfg Config, opt Options, splits *d
 	if trainTime > 0 {
 		res.TokensPerSecond = float64(res.Tokens) / trainTime.Seconds()
 	}
+	res.AttentionBytes /= float64(step)
+	res.TapeBytes /= float64(step)
+	for _, p := range m.Trainable() {
+		res.TrainableParams += len(p.W.Data)
+	}
 	for i := 0; i < samp.layers; i++ {
-		lm := LayerMemory{Layer: samp.ids[i], Method: samp.kinds[i].Method,
+		method := samp.kinds[i].Method
+		w, _ := m.Linear(i)
+		if w.Frozen && !m.Adapted(i) {
+			method = "frozen"
+		}
+		lm := LayerMemory{Layer: samp.ids[i], Method: method, LoRA: m.Adapted(i),
 			ExactBytes: memExact[i] / float64(step), SavedBytes: memSaved[i] / float64(step),
 			KeptFraction: memKept[i] / float64(step)}
 		res.Memory = append(res.Memory, lm)

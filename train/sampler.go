@@ -42,6 +42,8 @@ type sampler[T matrix.Float] struct {
 	obs     Observer
 	pending []*Observation // per layer, nil unless observed this step
 
+	attn [][]*attnCache // per block and product: nil unless sampled
+
 	matrices []bool       // per layer: the observer wants H and ∇Z this step
 	lastH    lastInput[T] // the last H copied this step, shared by layers with the same input
 }
@@ -72,6 +74,7 @@ func newSampler[T matrix.Float](cfg Config, m *model.Model[T], nTrain, maxLen in
 			s.warm = append(s.warm, nil)
 		}
 	}
+	s.attn = newAttnCaches(cfg, nTrain, maxLen)
 	s.pending = make([]*Observation, s.layers)
 	s.matrices = make([]bool, s.layers)
 	return s

@@ -14,6 +14,7 @@ import (
 	"github.com/wtacrs/wtacrs/internal/atomicfile"
 	"github.com/wtacrs/wtacrs/internal/memlimit"
 	"github.com/wtacrs/wtacrs/internal/parallel"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 // TableRow is one method of a Table-1-like comparison: dev accuracy over seeds.
@@ -28,6 +29,11 @@ type TableRow struct {
 	Mean, Std float64
 	// SavedBytes and ExactBytes are the mean activation bytes per step of the linear layers.
 	SavedBytes, ExactBytes float64
+	// AttentionBytes and TapeBytes are the mean bytes per step kept for the attention
+	// products' backward and by the whole tape ([Result.AttentionBytes], [Result.TapeBytes]).
+	AttentionBytes, TapeBytes float64
+	// StepSeconds is the mean training time per optimiser step.
+	StepSeconds float64
 	// TokensPerSecond is the mean training throughput.
 	TokensPerSecond float64
 	// Results are the runs' results, one per seed.
@@ -41,6 +47,23 @@ type TableRow struct {
 // opt.MemLimit (each gets its share). opt.Progress is not used;
 // progress, when not nil, is told of each finished run (from one goroutine at a time).
 func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jobs int, opt Options, progress func(name string, seed uint64, r *Result)) ([]TableRow, error) {
+	return TableOf(ctx, cfg, TableMethods{Ratios: ratios, Exact: true}, seeds, jobs, opt, progress)
+}
+
+// TableMethods are the methods of a [TableOf] comparison.
+type TableMethods struct {
+	// Ratios are the WTA-CRS ratios, each in (0, 1]: one row per ratio, [Config.WithMethod]
+	// ("wtacrs", ratio, Kinds).
+	Ratios []float64
+	// Kinds are the layer kinds the ratios apply to; nil for all six (the others exact).
+	Kinds []model.Kind
+	// Exact adds the row "exact" first: [Config.WithMethod]("exact", 0, nil).
+	Exact bool
+}
+
+// TableOf is [Table] over the methods ms: the exact row when ms.Exact, then one row per ratio
+// with the kinds ms.Kinds on WTA-CRS (and the attention products, when cfg samples them).
+func TableOf(ctx context.Context, cfg Config, ms TableMethods, seeds []uint64, jobs int, opt Options, progress func(name string, seed uint64, r *Result)) ([]TableRow, error) {
 	if len(seeds) == 0 {
 		return nil, fmt.Errorf("%w: no seeds", ErrConfig)
 	}
@@ -48,7 +71,14 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 		name  string
 		ratio float64
 	}
-	methods := []method{{"exact", 1}}
+	var methods []method
+	if ms.Exact {
+		methods = append(methods, method{"exact", 1})
+	}
+	if len(ms.Ratios) == 0 && !ms.Exact {
+		return nil, fmt.Errorf("%w: no method (no ratio and no exact row)", ErrConfig)
+	}
+	ratios := ms.Ratios
 	for _, r := range ratios {
 		if !(r > 0 && r <= 1) {
 			return nil, fmt.Errorf("%w: ratio %v, want (0, 1]", ErrConfig, r)
@@ -72,9 +102,9 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 	for mi, m := range methods {
 		results[mi] = make([]*Result, len(seeds))
 		errs[mi] = make([]error, len(seeds))
-		c := cfg.WithAll(MethodExact, 0)
+		c := cfg.WithMethod(MethodExact, 0, nil)
 		if m.name != "exact" {
-			c = cfg.WithAll(MethodWTACRS, m.ratio)
+			c = cfg.WithMethod(MethodWTACRS, m.ratio, ms.Kinds)
 		}
 		for si, s := range seeds {
 			c.Seed = s
@@ -115,6 +145,9 @@ func Table(ctx context.Context, cfg Config, ratios []float64, seeds []uint64, jo
 			row.SavedBytes += res.SavedBytes / float64(len(seeds))
 			row.ExactBytes += res.ExactBytes / float64(len(seeds))
 			row.TokensPerSecond += res.TokensPerSecond / float64(len(seeds))
+			row.AttentionBytes += res.AttentionBytes / float64(len(seeds))
+			row.TapeBytes += res.TapeBytes / float64(len(seeds))
+			row.StepSeconds += res.TrainTime.Seconds() / float64(res.Steps) / float64(len(seeds))
 		}
 		row.Mean, row.Std = meanStd(row.Accuracies)
 		rows = append(rows, row)

@@ -237,7 +237,7 @@ func TestTableIndependentOfJobs(t *testing.T) {
 			for k, res := range r[j].Results {
 				assert.Equal(t, r[j].Accuracies[k], res.DevAccuracy)
 			}
-			r[j].TokensPerSecond, r[j].Results = 0, nil
+			r[j].TokensPerSecond, r[j].StepSeconds, r[j].Results = 0, 0, nil
 		}
 		rows[i] = r
 	}

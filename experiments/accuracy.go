@@ -14,6 +14,7 @@ import (
 	"github.com/wtacrs/wtacrs/analysis"
 	"github.com/wtacrs/wtacrs/internal/outdir"
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
+	"github.com/wtacrs/wtacrs/model"
 	"github.com/wtacrs/wtacrs/train"
 )
 
@@ -28,6 +29,14 @@ type Accuracy struct {
 	Seeds []uint64 `toml:"seeds,omitempty"`
 	// Ratios are the WTA-CRS ratios k/n in (0, 1], each once; at least one. Default [].
 	Ratios []float64 `toml:"ratios,omitempty"`
+	// Kinds are the layer kinds the ratios put on WTA-CRS, each once; the others stay exact
+	// (see train.Config.WithMethod; with [train.attention] the attention products are sampled
+	// at the ratio too). Under [train.lora] they must be adapted kinds. Default [] (all six, or
+	// under LoRA the adapted ones).
+	Kinds []model.Kind `toml:"kinds,omitempty"`
+	// SkipExact leaves out the exact row (every layer exact, attention exact), to spare its
+	// trainings when another run already measured it. Default false.
+	SkipExact bool `toml:"skip_exact,omitempty"`
 }
 
 // accuracyJobs is the number of trainings of an accuracy run trained concurrently: one per
@@ -37,7 +46,8 @@ var accuracyJobs = runtime.GOMAXPROCS(0)
 // AccuracyFile holds one row per method and seed of an accuracy run.
 const AccuracyFile = "accuracy.csv"
 
-var accuracyHeader = []string{"layer", "method", "ratio", "seed", "dev_accuracy", "majority_accuracy", "saved_mib", "exact_mib", "memory_ratio"}
+var accuracyHeader = []string{"layer", "method", "ratio", "seed", "dev_accuracy", "majority_accuracy", "saved_mib", "exact_mib", "memory_ratio",
+	"lora_rank", "attention", "attention_mib", "tape_mib", "trainable_params"}
 
 // Enabled reports whether the configuration asks for an accuracy run.
 func (a Accuracy) Enabled() bool { return len(a.Seeds) > 0 }
@@ -64,6 +74,16 @@ func (c Config) validateAccuracy() error {
 			return bad(tomlconf.Elem("accuracy.ratios", i), r, fmt.Sprintf("each ratio once (accuracy.ratios[%d] is %v too)", j, r))
 		}
 	}
+	for i, k := range a.Kinds {
+		switch {
+		case !k.Valid():
+			return bad(tomlconf.Elem("accuracy.kinds", i), string(k), model.KindNames())
+		case slices.Index(a.Kinds, k) < i:
+			return bad(tomlconf.Elem("accuracy.kinds", i), string(k), "each kind once")
+		case c.Train.LoRA != nil && !c.Train.LoRA.Model().Has(k):
+			return bad(tomlconf.Elem("accuracy.kinds", i), string(k), "a kind of train.lora.kinds (the others are frozen)")
+		}
+	}
 	if c.Analysis.Enabled {
 		return bad("analysis.enabled", true, "false in an accuracy run (accuracy.seeds set)")
 	}
@@ -80,8 +100,15 @@ func (c Config) validateAccuracy() error {
 func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, target *outdir.Target) (*Outcome, error) {
 	a := cfg.Accuracy
 	done := 0
-	total := len(a.Seeds) * (1 + len(a.Ratios))
-	rows, err := train.Table(ctx, cfg.Train, a.Ratios, a.Seeds, max(1, accuracyJobs), train.Options{MemLimit: opt.MemLimit},
+	total := len(a.Seeds) * len(a.Ratios)
+	if !a.SkipExact {
+		total += len(a.Seeds)
+	}
+	ms := train.TableMethods{Ratios: a.Ratios, Kinds: a.Kinds, Exact: !a.SkipExact}
+	if len(a.Kinds) == 0 {
+		ms.Kinds = nil
+	}
+	rows, err := train.TableOf(ctx, cfg.Train, ms, a.Seeds, max(1, accuracyJobs), train.Options{MemLimit: opt.MemLimit},
 		func(name string, seed uint64, r *train.Result) {
 			done++
 			if opt.Progress != nil {
@@ -95,15 +122,28 @@ func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, 
 		return nil, err
 	}
 	var csvRows [][]string
+	layer := "all"
+	if len(a.Kinds) > 0 {
+		var ks []string
+		for _, k := range a.Kinds {
+			ks = append(ks, string(k))
+		}
+		layer = strings.Join(ks, "+")
+	}
+	rank := "0"
+	if l := cfg.Train.LoRA; l != nil {
+		rank = fmt.Sprint(l.Rank)
+	}
 	for _, r := range rows {
-		method, ratio := train.MethodWTACRS, ftoa(r.Ratio)
+		method, ratio, lay, attn := train.MethodWTACRS, ftoa(r.Ratio), layer, attentionLabel(cfg.Train.Attention)
 		if r.Name == train.MethodExact {
-			method, ratio = train.MethodExact, ""
+			method, ratio, lay, attn = train.MethodExact, "", "all", "exact"
 		}
 		for i, s := range a.Seeds {
 			res := r.Results[i]
-			csvRows = append(csvRows, []string{"all", method, ratio, fmt.Sprint(s), ftoa(res.DevAccuracy), ftoa(res.MajorityAccuracy),
-				ftoa(res.SavedBytes / (1 << 20)), ftoa(res.ExactBytes / (1 << 20)), ftoa(res.SavedBytes / res.ExactBytes)})
+			csvRows = append(csvRows, []string{lay, method, ratio, fmt.Sprint(s), ftoa(res.DevAccuracy), ftoa(res.MajorityAccuracy),
+				ftoa(res.SavedBytes / (1 << 20)), ftoa(res.ExactBytes / (1 << 20)), ftoa(res.SavedBytes / res.ExactBytes),
+				rank, attn, ftoa(res.AttentionBytes / (1 << 20)), ftoa(res.TapeBytes / (1 << 20)), fmt.Sprint(res.TrainableParams)})
 		}
 	}
 	written := cfg
@@ -121,7 +161,8 @@ func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, 
 	for _, r := range rows {
 		for i, s := range a.Seeds {
 			res := r.Results[i]
-			timings = append(timings, Timing{Run: fmt.Sprintf("%s seed %d", r.Name, s), TrainSeconds: res.TrainTime.Seconds(), TokensPerSecond: res.TokensPerSecond})
+			timings = append(timings, Timing{Run: fmt.Sprintf("%s seed %d", rowLabel(cfg, r), s), TrainSeconds: res.TrainTime.Seconds(),
+				StepSeconds: res.TrainTime.Seconds() / float64(res.Steps), TokensPerSecond: res.TokensPerSecond})
 		}
 	}
 	files[SummaryFile] = accuracySummary(cfg, rows, timings)
@@ -140,6 +181,16 @@ func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, 
 		return nil, err
 	}
 	return &Outcome{Dir: target.Dir(), Manifest: m}, nil
+}
+
+// attentionLabel names what a WTA-CRS row of an accuracy run samples of the attention
+// products: "exact" without [train.attention], else its products joined by "+" and its |C| rule
+// ("scores+context/own"); the row's method and ratio replace the table's (train.Config.WithMethod).
+func attentionLabel(a *train.AttentionConfig) string {
+	if a == nil {
+		return "exact"
+	}
+	return strings.Join(a.Products, "+") + "/" + a.CRule
 }
 
 // MeanCI returns the mean of v and the half-width of its two-sided 95% confidence interval
@@ -171,7 +222,14 @@ func accuracySummary(cfg Config, rows []train.TableRow, timings []Timing) []byte
 	}
 	fmt.Fprintf(&b, "Encoder %s; %s pooling; batch %d, %d epochs, learning rate %s, %s. Seeds: %s.\n\n",
 		start, pool, t.BatchSize, t.Epochs, ftoa(t.LearningRate), t.Precision, joinSeeds(cfg.Accuracy.Seeds))
-	b.WriteString("| method | dev accuracy (%), mean ± 95% CI | per seed (%) | majority class (%) | linear activations vs exact |\n|---|---|---|---|---|\n")
+	if l := t.LoRA; l != nil {
+		fmt.Fprintf(&b, "LoRA: rank %d, alpha %s on %s, base weights frozen", l.Rank, ftoa(l.Alpha), kindList(l.Kinds))
+		if l.Biases {
+			b.WriteString(", linear biases trained (BitFit)")
+		}
+		b.WriteString(".\n\n")
+	}
+	b.WriteString("| method | dev accuracy (%), mean ± 95% CI | per seed (%) | majority class (%) | linear activations vs exact | linear kept (MiB) | attention kept (MiB) | whole tape (MiB) | trained parameters |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		mean, half := MeanCI(r.Accuracies)
 		ci := fmt.Sprintf("%.1f ± %.1f", 100*mean, 100*half)
@@ -186,14 +244,48 @@ func accuracySummary(cfg Config, rows []train.TableRow, timings []Timing) []byte
 		if r.ExactBytes > 0 {
 			rel = r.SavedBytes / r.ExactBytes
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %.3f |\n", r.Name, ci, strings.Join(per, ", "), 100*r.Results[0].MajorityAccuracy, rel)
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %.3f | %.2f | %.2f | %.2f | %d |\n", rowLabel(cfg, r), ci, strings.Join(per, ", "), 100*r.Results[0].MajorityAccuracy, rel,
+			r.SavedBytes/(1<<20), r.AttentionBytes/(1<<20), r.TapeBytes/(1<<20), r.Results[0].TrainableParams)
 	}
-	b.WriteString("\nThe interval is Student's t with n − 1 degrees of freedom over the seeds (the seed draws the initialisation of what is not loaded, the order of the examples and every sample).\n\n## Timing (not reproducible)\n\n| run | training seconds | tokens/s |\n|---|---|---|\n")
+	b.WriteString("\nMemory is the mean per training step of the bytes kept for backward: by the linear layers (each layer's input counted for it, so an input q, k and v share counts three times), by the attention products of all blocks, and by the whole tape (every tensor once).\n")
+	b.WriteString("The interval is Student's t with n − 1 degrees of freedom over the seeds (the seed draws the initialisation of what is not loaded, the order of the examples and every sample).\n\n## Timing (not reproducible)\n\n| run | training seconds | ms per step | tokens/s |\n|---|---|---|---|\n")
 	for _, tm := range timings {
-		fmt.Fprintf(&b, "| %s | %.1f | %.0f |\n", tm.Run, tm.TrainSeconds, tm.TokensPerSecond)
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.0f |\n", tm.Run, tm.TrainSeconds, 1000*tm.StepSeconds, tm.TokensPerSecond)
 	}
 	fmt.Fprintf(&b, "\nFiles: config.toml (the configuration as run), manifest.json, %s (one row per method and seed).\n", AccuracyFile)
 	return []byte(b.String())
+}
+
+// rowLabel names a row of an accuracy run by everything it samples: "exact" (or "LoRA"), or
+// "WTA-CRS@0.3" with the kinds when not all, "LoRA + " before it under LoRA and the attention
+// products after it.
+func rowLabel(cfg Config, r train.TableRow) string {
+	t := cfg.Train
+	if r.Name == train.MethodExact {
+		if t.LoRA != nil {
+			return fmt.Sprintf("LoRA r=%d", t.LoRA.Rank)
+		}
+		return r.Name
+	}
+	label := r.Name
+	if k := cfg.Accuracy.Kinds; len(k) > 0 {
+		label += " on " + kindList(k)
+	}
+	if t.LoRA != nil {
+		label = fmt.Sprintf("LoRA r=%d + %s", t.LoRA.Rank, label)
+	}
+	if t.Attention != nil {
+		label += fmt.Sprintf(" + attention %s@%s", attentionLabel(t.Attention), ftoa(r.Ratio))
+	}
+	return label
+}
+
+func kindList(ks []model.Kind) string {
+	var p []string
+	for _, k := range ks {
+		p = append(p, string(k))
+	}
+	return strings.Join(p, ", ")
 }
 
 func joinSeeds(s []uint64) string {

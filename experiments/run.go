@@ -102,6 +102,9 @@ type Timing struct {
 	Seed uint64 `json:"seed"`
 	// TrainSeconds is the time spent in training steps, in seconds (train.Result.TrainTime).
 	TrainSeconds float64 `json:"train_seconds"`
+	// StepSeconds is the mean training time per optimiser step, in seconds (set by accuracy
+	// runs; 0 and left out otherwise).
+	StepSeconds float64 `json:"step_seconds,omitempty"`
 	// TokensPerSecond is the training throughput in pooled tokens per second
 	// (train.Result.TokensPerSecond).
 	TokensPerSecond float64 `json:"tokens_per_second"`
@@ -207,7 +210,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 		for _, p := range m.progress {
 			training = append(training, lossRow(RunVariantName, seeds[i], p))
 		}
-		timings = append(timings, Timing{RunVariantName, seeds[i], m.res.TrainTime.Seconds(), m.res.TokensPerSecond})
+		timings = append(timings, Timing{Run: RunVariantName, Seed: seeds[i], TrainSeconds: m.res.TrainTime.Seconds(), TokensPerSecond: m.res.TokensPerSecond})
 		if len(cfg.Compare.Variants) > 0 {
 			compare = append(compare, compareRow(RunVariantName, seeds[i], mainMethod(cfg.Train), 0, "as [train]", m.res))
 		}
@@ -227,7 +230,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 			return nil, fmt.Errorf("experiments: training variant %q: %w", v.Name, err)
 		}
 		out.Variants = append(out.Variants, vr)
-		timings = append(timings, Timing{v.Name, vc.Seed, vr.TrainTime.Seconds(), vr.TokensPerSecond})
+		timings = append(timings, Timing{Run: v.Name, Seed: vc.Seed, TrainSeconds: vr.TrainTime.Seconds(), TokensPerSecond: vr.TokensPerSecond})
 		kinds := joinKinds(v.Kinds, " ")
 		if kinds == "" {
 			kinds = "all"

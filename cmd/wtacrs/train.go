@@ -86,6 +86,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		rel = res.SavedBytes / res.ExactBytes
 	}
 	fmt.Fprintf(stdout, "linear-layer activations kept for backward: %.0f bytes/step (%.3f of exact)\n", res.SavedBytes, rel)
+	fmt.Fprintf(stdout, "attention products kept for backward: %.0f bytes/step; whole tape: %.0f bytes/step\n", res.AttentionBytes, res.TapeBytes)
+	fmt.Fprintf(stdout, "trained parameters: %d\n", res.TrainableParams)
 	return nil
 }
 

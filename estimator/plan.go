@@ -456,25 +456,10 @@ func ChooseC(w []float64, k int) (int, error) {
 	return chooseC(w, topOrder(w, min(k-1, len(w))), k), nil
 }
 
-// chooseC applies the rule given top, the min(k−1, m) heaviest pairs in order. The weight left
-// outside the top c pairs is the weight outside top (summed in index order) plus the tail of top
-// (summed lightest first), so it is exactly zero when nothing of positive weight is left.
+// chooseC applies the rule given top, the min(k−1, m) heaviest pairs in order, with the weight
+// left outside the top c pairs from restOutsideTop.
 func chooseC(w []float64, top []int, k int) int {
-	in := make([]bool, len(w))
-	for _, i := range top {
-		in[i] = true
-	}
-	var rest float64
-	for i, v := range w {
-		if !in[i] {
-			rest += v
-		}
-	}
-	restAt := make([]float64, len(top)+1)
-	restAt[len(top)] = rest
-	for c := len(top) - 1; c >= 0; c-- {
-		restAt[c] = restAt[c+1] + w[top[c]]
-	}
+	restAt := restOutsideTop(w, top)
 	best, bestC := math.Inf(1), 0
 	for c := 0; c <= min(k-1, len(w)); c++ {
 		if v := restAt[c] / float64(k-c); v < best {

@@ -35,20 +35,23 @@ type Sketch struct {
 // the package documentation). The same plan, seed and stream always give the same sketch. It
 // keeps the raw draw sequence in Draws, 8 bytes a draw; [Plan.SampleMerged] gives the same Index
 // and Scale without it.
-func (p *Plan) Sample(seed, stream uint64) *Sketch { return p.sample(seed, stream, true) }
+func (p *Plan) Sample(seed, stream uint64) *Sketch { return p.sample(seed, stream, 0, true) }
 
 // SampleMerged is [Plan.Sample] without the raw draw sequence: Index and Scale are the same bit
 // for bit, Draws is nil. Repeated draws are merged as they are drawn, so its memory is O(m)
 // whatever the number of draws; its time is O(m) for Bernoulli and top-k, O(m log m) for
 // sampling without replacement and O(m + d·log m) for d i.i.d. draws (CRS and uniform need all k
 // of them; WTA-CRS with k ≥ m has none).
-func (p *Plan) SampleMerged(seed, stream uint64) *Sketch { return p.sample(seed, stream, false) }
+func (p *Plan) SampleMerged(seed, stream uint64) *Sketch { return p.sample(seed, stream, 0, false) }
 
 // denseMergeDraws is the number of draws per pair from which i.i.d. draws are merged in a dense
 // per-pair accumulator rather than by sorting the draw list (BenchmarkSample measures both).
 const denseMergeDraws = 1.0 / 64
 
-func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
+// sample draws a sketch whose random numbers use counters offset+j (draw j, or pair j for
+// Bernoulli and sampling without replacement): offset is 0 for a plan's own sketches and g·2³²
+// for stratum g of a [Stratified] estimator. keep keeps the raw draws.
+func (p *Plan) sample(seed, stream, offset uint64, keep bool) *Sketch {
 	s := &Sketch{M: p.m, Kept: slices.Clone(p.kept)}
 	switch p.method {
 	case MethodCRS, MethodWTACRS, MethodUniform:
@@ -56,7 +59,7 @@ func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
 			s.Draws = make([]int, p.draws)
 		}
 		if float64(p.draws) >= denseMergeDraws*float64(p.m) {
-			s.mergeDense(p, seed, stream)
+			s.mergeDense(p, seed, stream, offset)
 			return s
 		}
 		draws := s.Draws
@@ -64,18 +67,18 @@ func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
 			draws = make([]int, p.draws)
 		}
 		for j := range draws {
-			draws[j] = pick(p.cdf, philox.Uniform(seed, stream, uint64(j)))
+			draws[j] = pick(p.cdf, philox.Uniform(seed, stream, offset+uint64(j)))
 		}
 		s.mergeDraws(draws, p.scale)
 		return s
 	case MethodBernoulli:
 		for i, q := range p.prob {
-			if q > 0 && philox.Uniform(seed, stream, uint64(i)) < q {
+			if q > 0 && philox.Uniform(seed, stream, offset+uint64(i)) < q {
 				s.Draws = append(s.Draws, i)
 			}
 		}
 	case MethodNoReplacement:
-		s.Draws = p.successive(seed, stream)
+		s.Draws = p.successive(seed, stream, offset)
 	}
 	s.merge(p.scale)
 	if !keep {
@@ -88,11 +91,11 @@ func (p *Plan) sample(seed, stream uint64, keep bool) *Sketch {
 // sums each pair's scales in a dense accumulator as they come. Summing one pair's scale in draw
 // order gives the bits that merge gives (every draw of a pair adds the same scale, so the
 // interleaving of other pairs does not matter).
-func (s *Sketch) mergeDense(p *Plan, seed, stream uint64) {
+func (s *Sketch) mergeDense(p *Plan, seed, stream, offset uint64) {
 	acc := make([]float64, p.m)
 	seen := make([]bool, p.m)
 	for j := 0; j < p.draws; j++ {
-		i := pick(p.cdf, philox.Uniform(seed, stream, uint64(j)))
+		i := pick(p.cdf, philox.Uniform(seed, stream, offset+uint64(j)))
 		if s.Draws != nil {
 			s.Draws[j] = i
 		}
@@ -123,7 +126,7 @@ func (s *Sketch) mergeDense(p *Plan, seed, stream uint64) {
 
 // successive draws p.draws distinct pairs by Efraimidis–Spirakis keys log(u)/w_i, which gives the
 // distribution of successive sampling without replacement.
-func (p *Plan) successive(seed, stream uint64) []int {
+func (p *Plan) successive(seed, stream, offset uint64) []int {
 	type keyed struct {
 		key float64
 		i   int
@@ -131,7 +134,7 @@ func (p *Plan) successive(seed, stream uint64) []int {
 	keys := make([]keyed, 0, p.m)
 	for i, v := range p.weights {
 		if v > 0 {
-			keys = append(keys, keyed{math.Log(philox.Uniform(seed, stream, uint64(i))) / v, i})
+			keys = append(keys, keyed{math.Log(philox.Uniform(seed, stream, offset+uint64(i))) / v, i})
 		}
 	}
 	slices.SortFunc(keys, func(a, b keyed) int {

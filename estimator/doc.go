@@ -18,6 +18,11 @@
 // scale factors. [Apply] and [ApplyTransA] compute the estimate from a sketch with one GEMM over
 // the gathered, scaled pairs. The closed forms ([ClosedForm], [Moments]) take the plan.
 //
+// A product whose pairs fall into independent strata (the attention products of a model, one
+// stratum per sequence and head) is estimated by a [Stratified] WTA-CRS estimator: one plan per
+// stratum with the same budget k and |C| by a [CRule], one sketch over all pairs
+// ([Stratified.Sample]) that [Apply] uses as any other, and [ClosedFormStratified].
+//
 // A plan is immutable: it keeps a copy of its weights, its accessors return copies (or one
 // entry, [Plan.Prob] and [Plan.Scale]), and [Plan.WithScale] makes a new plan with other scales.
 // A sketch is a plain value that its holder owns; every function that uses one validates it
@@ -61,6 +66,12 @@
 //   - Bernoulli: pair i uses counter i; it is kept when u < p_i.
 //   - Sampling without replacement: pair i uses counter i for its Efraimidis–Spirakis key
 //     log(u)/w_i; the k largest keys are kept (ties by smaller index).
+//   - A [Stratified] WTA-CRS estimator with strata of `size` pairs: draw j (0-based) of stratum
+//     g (0-based) uses stream r and counter g·2³² + j, so that no two strata share a counter
+//     (j < [MaxStratumDraws], g < [MaxStrata]). The draw maps u to a pair i of the stratum
+//     through the blocked cumulative sum below over the stratum's own plan (its blocks counted
+//     from the stratum's first pair) and uses pair g·size + i of the product.
+//     With one stratum the counters are 0, 1, … and the sketch is that of the stratum's plan.
 //
 // A draw maps u to a pair through the blocked cumulative sum of the plan's draw weights (zero on C):
 // with blocks of [CDFBlock] consecutive pairs, local sums run sequentially inside each block,

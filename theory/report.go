@@ -57,9 +57,9 @@ type Finding struct {
 	Example string `json:"example,omitempty"`
 }
 
-// CRule answers how often the |C| that minimises Theorem 2's bound also minimises the true
+// CRuleStudy answers how often the |C| that minimises Theorem 2's bound also minimises the true
 // variance of WTA-CRS, and how much variance is lost when it does not.
-type CRule struct {
+type CRuleStudy struct {
 	// Cases counts the cases with k ≥ 2 (with k = 1 only |C| = 0 exists).
 	Cases int `json:"cases"`
 	// Agree counts those where the rule's |C| has the least variance (up to rounding).
@@ -88,8 +88,8 @@ type Report struct {
 	Config Config `json:"config"`
 	// Findings are the rows of the findings table: the claims, then the negative controls.
 	Findings []Finding `json:"findings"`
-	// CRule is the study of Theorem 2's |C| rule over the cases.
-	CRule CRule `json:"c_rule"`
+	// CRuleStudy is the study of Theorem 2's |C| rule over the cases.
+	CRuleStudy CRuleStudy `json:"c_rule"`
 }
 
 // tally accumulates one claim over the cases.
@@ -185,7 +185,7 @@ func Verify(cfg Config) (*Report, error) {
 		ctrlMean[c.Name] = mk("Control "+c.Name+" ("+c.Models+"): Monte Carlo check", "deviation/threshold")
 		ctrlExact[c.Name].control, ctrlMean[c.Name].control = true, true
 	}
-	rep := &Report{Config: cfg, CRule: CRule{ByFamily: map[string][2]int{}}}
+	rep := &Report{Config: cfg, CRuleStudy: CRuleStudy{ByFamily: map[string][2]int{}}}
 	var losses []float64
 	var lossCRS float64
 	gen := Cases()
@@ -227,26 +227,26 @@ func Verify(cfg Config) (*Report, error) {
 		}
 		best.add(c, o)
 		if o.Applies {
-			rep.CRule.Cases++
-			kb := rep.CRule.ByFamily[c.Family]
+			rep.CRuleStudy.Cases++
+			kb := rep.CRuleStudy.ByFamily[c.Family]
 			kb[0]++
 			if t2.Agree {
-				rep.CRule.Agree++
+				rep.CRuleStudy.Agree++
 				kb[1]++
 			} else {
 				tol := RelTol * roundingScale(c.Weights())
 				if t2.VarBestC <= tol {
-					rep.CRule.ExactBest++
+					rep.CRuleStudy.ExactBest++
 				} else {
 					losses = append(losses, t2.VarBoundC/t2.VarBestC-1)
 				}
 				l := ratio(t2.VarBoundC-t2.VarBestC, t2.VarCRS)
 				lossCRS += l
-				if l > rep.CRule.WorstLossCRS {
-					rep.CRule.WorstLossCRS, rep.CRule.WorstCase = l, c.String()+": "+o.Detail
+				if l > rep.CRuleStudy.WorstLossCRS {
+					rep.CRuleStudy.WorstLossCRS, rep.CRuleStudy.WorstCase = l, c.String()+": "+o.Detail
 				}
 			}
-			rep.CRule.ByFamily[c.Family] = kb
+			rep.CRuleStudy.ByFamily[c.Family] = kb
 		}
 		cr, err := CheckControls(c, mc)
 		if err != nil {
@@ -261,14 +261,14 @@ func Verify(cfg Config) (*Report, error) {
 			ctrlMean[r.Name].add(c, om)
 		}
 	}
-	if rep.CRule.Cases > 0 {
-		rep.CRule.AgreeFraction = float64(rep.CRule.Agree) / float64(rep.CRule.Cases)
+	if rep.CRuleStudy.Cases > 0 {
+		rep.CRuleStudy.AgreeFraction = float64(rep.CRuleStudy.Agree) / float64(rep.CRuleStudy.Cases)
 	}
-	if d := rep.CRule.Cases - rep.CRule.Agree; d > 0 {
-		rep.CRule.MeanLossCRS = lossCRS / float64(d)
+	if d := rep.CRuleStudy.Cases - rep.CRuleStudy.Agree; d > 0 {
+		rep.CRuleStudy.MeanLossCRS = lossCRS / float64(d)
 	}
 	if len(losses) > 0 {
-		rep.CRule.MedianLoss = median(losses)
+		rep.CRuleStudy.MedianLoss = median(losses)
 	}
 	for _, t := range []*tally{exact, mean, eq3, eq3mc, cf, cond, bound, rule, best, linExact, linMC} {
 		rep.Findings = append(rep.Findings, t.finish())
@@ -293,7 +293,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 }
 
 func (r *Report) cRuleText() string {
-	c := r.CRule
+	c := r.CRuleStudy
 	return fmt.Sprintf("The |C| that minimises Theorem 2's bound also minimises the true variance in %d of %d cases with k ≥ 2 (%.1f%%).\n"+
 		"Of the %d disagreements, %d are cases where another |C| makes WTA-CRS exact; in the others the rule's variance\n"+
 		"is %.3g%% above the best (median). The variance lost is on average %.3g%% of Var[CRS] (worst %.3g%%).\n",
@@ -323,17 +323,17 @@ func (r *Report) Markdown() []byte {
 	b.WriteString("\n## Does the |C| rule minimise the true variance?\n\n")
 	b.WriteString(r.cRuleText())
 	b.WriteString("\n| family | cases (k ≥ 2) | rule's \\|C\\| is best |\n|---|---:|---:|\n")
-	families := make([]string, 0, len(r.CRule.ByFamily))
-	for k := range r.CRule.ByFamily {
+	families := make([]string, 0, len(r.CRuleStudy.ByFamily))
+	for k := range r.CRuleStudy.ByFamily {
 		families = append(families, k)
 	}
 	slices.Sort(families)
 	for _, k := range families {
-		v := r.CRule.ByFamily[k]
+		v := r.CRuleStudy.ByFamily[k]
 		fmt.Fprintf(&b, "| %s | %d | %d |\n", k, v[0], v[1])
 	}
-	if r.CRule.WorstCase != "" {
-		fmt.Fprintf(&b, "\nWorst case: %s\n", mdEscape(r.CRule.WorstCase))
+	if r.CRuleStudy.WorstCase != "" {
+		fmt.Fprintf(&b, "\nWorst case: %s\n", mdEscape(r.CRuleStudy.WorstCase))
 	}
 	return b.Bytes()
 }

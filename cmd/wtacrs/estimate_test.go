@@ -442,7 +442,8 @@ func TestEstimateWorkBound(t *testing.T) {
 
 // FuzzEstimate runs estimate on small matrices whose entries span float64's whole range: it
 // never panics, fails only with estimator.ErrRange (what float64 cannot hold), and its result
-// always marshals to JSON with non-negative figures.
+// always marshals to JSON with non-negative figures. Its -max-work is set, so that the figures
+// are computed (a bound of 0 refused every estimate before its first trial).
 func FuzzEstimate(f *testing.F) {
 	f.Add([]byte{0x3f, 200, 201, 40, 255, 0, 90, 33, 180, 181, 2, 254, 100}, uint8(1), uint8(3))
 	f.Add([]byte{0x15, 255, 255, 255, 255, 255, 255, 255, 255}, uint8(2), uint8(1))
@@ -480,8 +481,14 @@ func FuzzEstimate(f *testing.F) {
 		if kByte >= 128 {
 			k = math.MaxInt
 		}
-		spec := estimateSpec{method: method, k: k, c: estimator.AutoC, strata: 1, trials: 3, seed: 1}
-		res, err := estimate(x, y, spec, estimateLimits{mem: memlimit.Unlimited, maxDraws: 1e6})
+		// wtacrs also runs over 2 or 4 strata where they divide m, with either |C| rule.
+		strata := []int{1, 2, 4}[int(methodByte>>4)%3]
+		if method != estimator.MethodWTACRS || m%strata != 0 {
+			strata = 1
+		}
+		spec := estimateSpec{method: method, k: k, c: estimator.AutoC, strata: strata,
+			rule: estimator.CRules()[int(methodByte>>6)%2], trials: 3, seed: 1}
+		res, err := estimate(x, y, spec, estimateLimits{mem: memlimit.Unlimited, maxDraws: 1e6, maxWork: 1e9})
 		if err != nil {
 			if !errors.Is(err, estimator.ErrRange) && !errors.Is(err, errTooMuchWork) {
 				t.Fatalf("%v, k = %d: %v", method, k, err)

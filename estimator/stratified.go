@@ -128,9 +128,10 @@ type Stratified struct {
 // the rule, as NewWTACRS does for k ≥ m: the estimate is exact.
 //
 // It returns ErrShape unless 1 ≤ strata ≤ MaxStrata and len(w) is a positive multiple of
-// strata, ErrBudget for k < 1 or a stratum with more than MaxStratumDraws draws, ErrNonFinite or
-// ErrNegative for a bad weight (named by its index in w) and ErrRange as NewWTACRS does, naming
-// the stratum. It keeps copies of the weights: changing w later does not change it.
+// strata, ErrBudget for k < 1, an unknown rule or a stratum with more than MaxStratumDraws
+// draws, ErrNonFinite or ErrNegative for a bad weight (named by its index in w) and ErrRange as
+// NewWTACRS does, naming the stratum. It keeps copies of the weights: changing w later does not
+// change it. It allocates O(len(w)) and, with CShared, O(strata·k) for the shared rule.
 func NewStratifiedWTACRS(w []float64, strata, k int, rule CRule) (*Stratified, error) {
 	switch {
 	case strata < 1 || uint64(strata) > MaxStrata:

@@ -42,19 +42,24 @@ func CheckExact(x, y matrix.Dense[float64], p *estimator.Plan) (ExactResult, err
 	if err != nil {
 		return ExactResult{}, err
 	}
+	return checkExact(law, exact.Data, cf.Mean.Data), nil
+}
+
+// checkExact compares the law's mean with the exact product and with the closed form's mean.
+func checkExact(law Law, exact, cfMean []float64) ExactResult {
 	var res ExactResult
 	for e, mean := range law.Mean {
 		mag := law.Magnitude[e]
-		d := math.Abs(mean - exact.Data[e])
+		d := math.Abs(mean - exact[e])
 		if d > RelTol*mag {
 			res.Biased = true
 		}
 		if rel := ratio(d, mag); rel > res.Worst || (res.Worst == 0 && e == 0) {
 			res.Worst, res.Row, res.Col = rel, e/law.Cols, e%law.Cols
 		}
-		res.ClosedFormGap = max(res.ClosedFormGap, ratio(math.Abs(mean-cf.Mean.Data[e]), mag))
+		res.ClosedFormGap = max(res.ClosedFormGap, ratio(math.Abs(mean-cfMean[e]), mag))
 	}
-	return res, nil
+	return res
 }
 
 // ratio returns d/mag, 0 for 0/0 and +Inf for d/0 with d > 0.
@@ -119,13 +124,20 @@ func CheckMeanOf(x, y matrix.Dense[float64], p *estimator.Plan, sketches int, se
 	if err != nil {
 		return MeanResult{}, err
 	}
+	return checkMean(x, y, law, p.Sample, sketches, seed, alpha, estimate)
+}
+
+// checkMean is CheckMeanOf for an estimator with the given law whose sketch of stream s is
+// sample(seed, s).
+func checkMean(x, y matrix.Dense[float64], law Law, sample func(seed, stream uint64) *estimator.Sketch, sketches int, seed uint64, alpha float64,
+	estimate func(*estimator.Sketch) ([]float64, error)) (MeanResult, error) {
 	exact, err := matrix.Product(x, y)
 	if err != nil {
 		return MeanResult{}, err
 	}
 	sum := make([]float64, len(exact.Data))
 	for s := range sketches {
-		est, err := estimate(p.Sample(seed, uint64(s)))
+		est, err := estimate(sample(seed, uint64(s)))
 		if err != nil {
 			return MeanResult{}, err
 		}
@@ -231,10 +243,16 @@ func CheckVariance(x, y matrix.Dense[float64], p *estimator.Plan, claimed float6
 	if err != nil {
 		return VarianceResult{}, err
 	}
-	size := sketches / g
+	return checkVariance(x, y, law, sigma, p.Sample, claimed, g, sketches/g, seed)
+}
+
+// checkVariance is CheckVariance for an estimator with the given law and spread σ of one
+// squared deviation whose sketch of stream s is sample(seed, s), over g groups of size sketches.
+func checkVariance(x, y matrix.Dense[float64], law Law, sigma float64, sample func(seed, stream uint64) *estimator.Sketch,
+	claimed float64, g, size int, seed uint64) (VarianceResult, error) {
 	means := make([]float64, g)
 	for s := range g * size {
-		est, err := estimator.Apply(x, y, p.Sample(seed, uint64(s)))
+		est, err := estimator.Apply(x, y, sample(seed, uint64(s)))
 		if err != nil {
 			return VarianceResult{}, err
 		}

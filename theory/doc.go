@@ -2,8 +2,11 @@
 // estimators of package estimator: Theorem 1 (CRS and WTA-CRS are unbiased), Eq. 3 (the
 // norm-product distribution minimises the CRS variance), the closed-form variances, and
 // Theorem 2 (when WTA-CRS beats CRS, the bound on its variance and the rule that picks |C|),
-// and that the approximate linear layer of package estimator (LinearForward, LinearBackward)
-// returns an unbiased ∇W for a fixed gradient-norm cache with exact ∇H and bias gradient.
+// that the approximate linear layer of package estimator (LinearForward, LinearBackward)
+// returns an unbiased ∇W for a fixed gradient-norm cache with exact ∇H and bias gradient, and
+// that the stratified WTA-CRS estimator (estimator.Stratified, one plan per independent stratum
+// with each stratum's own |C| or one shared |C|) is unbiased with the closed-form variance of
+// estimator.ClosedFormStratified.
 //
 // # Checkers
 //
@@ -19,12 +22,17 @@
 //   - [CheckVariance] compares a claimed variance with the sketches' squared deviations through
 //     a median of means; the exact variance of one squared deviation (a fourth moment, see
 //     [SquaredErrorSpread]) and Chebyshev per group bound its false-rejection probability by α.
+//   - [CheckExactStratified], [CheckMeanStratified] and [CheckVarianceStratified] are the same
+//     checks for a stratified estimator, whose law ([NewStratifiedLaw]) and spread
+//     ([StratifiedSquaredErrorSpread]) follow from its strata's by independence.
 //
 // # Negative controls
 //
 // [Controls] builds the biased estimators the checkers must reject: deterministic top-k,
 // sampling without replacement with no rescaling, and two behaviours of the published PyTorch
 // code modelled as modified WTA-CRS plans (see [ControlZeroing] and [ControlZeroCache]).
+// [ControlStratifiedZeroCache] is the stratified estimator with one shared |C| and the cold-cache
+// scaling of the published code in every stratum.
 //
 // # Cases
 //
@@ -32,14 +40,16 @@
 // padded batches whose padding pairs are exactly zero, a few dominant pairs, near-ties and plain
 // Gaussian data, with m from 1 to [MaxPairs] pairs and k from 1 to m. The generator is a
 // pgregory.net/rapid generator, used by the tests through rapid.Check and by [Verify] through
-// Example with fixed seeds.
+// Example with fixed seeds. [StratifiedCases] generates the same products over strata·size
+// pairs, 1 to [MaxCaseStrata] strata, with a budget k from 1 to size per stratum.
 //
 // # Claims
 //
 // Each claim is a function of one [Case] that returns an [Verdict]: [UnbiasedExact] and
 // [UnbiasedMC] (Theorem 1), [Eq3ClosedForm] and [Eq3MC] (Eq. 3), [ClosedFormMC] (closed forms),
 // [CheckTheorem2] (Theorem 2 and the |C| rule), [LinearExact] and [LinearMC] (the linear layer),
-// [CheckControls] (the negative controls). The tests run them as rapid properties; [Verify] runs
+// [CheckControls] (the negative controls); [StratifiedUnbiasedExact], [StratifiedUnbiasedMC],
+// [StratifiedClosedFormMC] and [CheckStratifiedControl] take a [StratifiedCase]. The tests run them as rapid properties; [Verify] runs
 // them over a fixed list of cases. A statistical claim takes an [MC] whose Alpha bounds the
 // probability of refuting it falsely on that case.
 //

@@ -19,21 +19,29 @@ import (
 //	TestEq3MonteCarlo          2e-7   Eq. 3, CheckVariance intervals
 //	TestClosedFormMonteCarlo   2e-7   closed forms against CheckVariance
 //	TestLinearMonteCarlo       1e-7   property 5, CheckMeanOf through the layer
+//	TestStratifiedMonteCarlo   3e-8   stratified WTA-CRS, CheckMeanStratified (own and shared |C|)
+//	TestStratifiedClosedFormMonteCarlo
+//	                           3e-8   ClosedFormStratified against CheckVarianceStratified
 //	negative controls          4·2.5e-8 + 5e-8 + 5e-8 (a detectable bias not rejected)
+//	                           + 1.5e-8 + 1e-8 (the stratified controls)
 //	ExampleCheckMean           1e-9   (α of its unbiased plan; the output is fixed by its seed)
 //	TestCheckMeanRejectsBiasAtDetectionLevel
 //	                           2e-9   (exact binomial: 1.5e-9) + 1e-40 (its unbiased plan)
 //
-// Total 9.03e-7 ≤ 1e-6.
+// Total 9.88e-7 ≤ 1e-6.
 const (
-	alphaUnbiasedMC   = 2e-7
-	alphaEq3MC        = 2e-7
-	alphaClosedFormMC = 2e-7
-	alphaLinearMC     = 1e-7
-	alphaControlMC    = 2.5e-8 // per control
-	alphaEq3Control   = 5e-8
-	alphaCFControl    = 5e-8
-	alphaMeanLevel    = 2e-9 // bounds the exact probability that a bias at the detection level passes
+	alphaUnbiasedMC     = 2e-7
+	alphaEq3MC          = 2e-7
+	alphaClosedFormMC   = 2e-7
+	alphaLinearMC       = 1e-7
+	alphaStratifiedMC   = 3e-8
+	alphaStratifiedCFMC = 3e-8
+	alphaControlMC      = 2.5e-8 // per control
+	alphaEq3Control     = 5e-8
+	alphaCFControl      = 5e-8
+	alphaStratControl   = 1.5e-8
+	alphaStratCFControl = 1e-8
+	alphaMeanLevel      = 2e-9 // bounds the exact probability that a bias at the detection level passes
 )
 
 var long = flag.Bool("theory.long", false, "run 10× the cases and 10× the sketches (100× the trials) with fresh seeds")
@@ -111,6 +119,39 @@ func requireClaimMC(t *rapid.T, claim func(Case, MC) (Verdict, error), alpha flo
 func exampleCases(n int, families ...string) []Case {
 	g := CasesOf(families...)
 	out := make([]Case, n)
+	for i := range out {
+		out[i] = g.Example(int(testSeed%1_000_000) + i)
+	}
+	return out
+}
+
+// requireStratifiedClaim is [requireClaim] for a claim about stratified cases: it draws a case
+// from [StratifiedCases] (labelled "case").
+func requireStratifiedClaim(t *rapid.T, claim func(StratifiedCase) (Verdict, error)) {
+	t.Helper()
+	c := StratifiedCases().Draw(t, "case")
+	o, err := claim(c)
+	if err != nil {
+		t.Fatalf("%v: %v", c, err)
+	}
+	if !o.Holds {
+		t.Fatalf("%v: %s", c, o.Detail)
+	}
+}
+
+// requireStratifiedClaimMC is [requireClaimMC] for a claim about stratified cases.
+func requireStratifiedClaimMC(t *rapid.T, claim func(StratifiedCase, MC) (Verdict, error), alpha float64) {
+	t.Helper()
+	requireStratifiedClaim(t, func(c StratifiedCase) (Verdict, error) {
+		return claim(c, MC{Sketches: sketches, Seed: mcSeed(c.Case), Alpha: caseAlpha(alpha)})
+	})
+}
+
+// exampleStratifiedCases returns the first n stratified cases of the generator with seeds
+// derived from testSeed, as [exampleCases] does.
+func exampleStratifiedCases(n int) []StratifiedCase {
+	g := StratifiedCases()
+	out := make([]StratifiedCase, n)
 	for i := range out {
 		out[i] = g.Example(int(testSeed%1_000_000) + i)
 	}

@@ -37,13 +37,20 @@ const defaultMaxWork = 50_000_000_000
 
 // estimateResult is the JSON object printed by wtacrs estimate.
 type estimateResult struct {
-	Method string  `json:"method"`
-	N      int     `json:"n"`
-	M      int     `json:"m"`
-	Q      int     `json:"q"`
-	K      int     `json:"k"`
-	C      int     `json:"c"`
-	MassC  float64 `json:"mass_c"`
+	Method string `json:"method"`
+	N      int    `json:"n"`
+	M      int    `json:"m"`
+	Q      int    `json:"q"`
+	K      int    `json:"k"`
+	// C is |C|, the pairs kept exactly, and MassC the share of the weight they hold; with strata
+	// K is the budget of each stratum, C the sum of the strata's |C| and MassC the share of the
+	// total weight kept exactly.
+	C     int     `json:"c"`
+	MassC float64 `json:"mass_c"`
+	// Strata and CRule are the number of strata and the rule of their |C|, present only with
+	// -strata > 1.
+	Strata int    `json:"strata,omitempty"`
+	CRule  string `json:"c_rule,omitempty"`
 	// ExactVariance is the closed-form E‖XY − X'Y'‖²_F (bias included); null when no closed form
 	// exists (sampling without replacement over more than estimator.MaxEnumeratedPairs pairs).
 	ExactVariance       *figure `json:"exact_variance"`
@@ -126,12 +133,17 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 			"form exists) against the empirical one, and the empirical bias. Figures float64 cannot\n"+
 			"hold to full precision are printed as strings.",
 		"wtacrs estimate -x testdata/example/X.npy -y testdata/example/Y.npy -method wtacrs -k 64",
-		"wtacrs estimate -x X.npy -y Y.npy -method crs -k 100 -trials 5000 -seed 7")
+		"wtacrs estimate -x X.npy -y Y.npy -method crs -k 100 -trials 5000 -seed 7",
+		"wtacrs estimate -x X.npy -y Y.npy -k 8 -strata 16 -c-rule shared")
 	xPath := fs.String("x", "", "X, an n x m float32 or float64 .npy `FILE` (C order)")
 	yPath := fs.String("y", "", "Y, an m x q float32 or float64 .npy `FILE` (C order)")
 	methodName := fs.String("method", "wtacrs", "estimator: wtacrs, crs, uniform, topk, bernoulli or norepl")
-	k := fs.Int("k", 0, "budget of column-row pairs, k >= 1 (required)")
+	k := fs.Int("k", 0, "budget of column-row pairs, k >= 1 (required); with -strata, of each stratum")
 	c := fs.Int("c", estimator.AutoC, "|C| for wtacrs, 0 <= c <= min(k-1, m); -1 picks it by the rule of Theorem 2")
+	strata := fs.Int("strata", 1, "split the m pairs into `G` equal contiguous strata, sampled independently with\n"+
+		"budget k each (-method wtacrs only; G must divide m); 1: one plan over all pairs")
+	cRuleName := fs.String("c-rule", estimator.COwn.String(), "`RULE` that picks |C| of the strata with -strata > 1: own (each stratum's by the\n"+
+		"rule of Theorem 2) or shared (one |C| for all strata, the rule of the published code)")
 	trials := fs.Int("trials", 1000, "number of independent sketches for the empirical figures, >= 1")
 	seed := fs.Uint64("seed", 1, "seed of the Philox generator; trial t uses stream t")
 	lim := estimateLimits{maxDraws: defaultMaxDraws, maxWork: defaultMaxWork}
@@ -180,6 +192,21 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	if *c != estimator.AutoC && method != estimator.MethodWTACRS {
 		return errUsage("-c is only meaningful for -method wtacrs")
 	}
+	cRuleSet := false
+	fs.Visit(func(f *flag.Flag) { cRuleSet = cRuleSet || f.Name == "c-rule" })
+	rule, err := estimator.ParseCRule(*cRuleName)
+	switch {
+	case *strata < 1:
+		return errUsage(fmt.Sprintf("-strata %d: want at least 1 stratum", *strata))
+	case *strata > 1 && method != estimator.MethodWTACRS:
+		return errUsage(fmt.Sprintf("-strata %d: strata are sampled with -method wtacrs only, not %v", *strata, method))
+	case *strata > 1 && *c != estimator.AutoC:
+		return errUsage(fmt.Sprintf("-c fixes |C| of one plan; with -strata %d choose the strata's |C| with -c-rule own or shared", *strata))
+	case cRuleSet && *strata == 1:
+		return errUsage("-c-rule is only meaningful with -strata > 1 (and -method wtacrs)")
+	case err != nil:
+		return errUsage(fmt.Sprintf("-c-rule: %v", err))
+	}
 	// The headers first: X and Y are read (as float64) only when they fit in memory.
 	var dims [2][]int
 	for i, path := range []string{*xPath, *yPath} {
@@ -193,6 +220,10 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	n, m, q := dim(dims[0], 0), dim(dims[0], 1), dim(dims[1], 1)
+	if *strata > 1 && m%*strata != 0 {
+		return fmt.Errorf("%w: -strata %d does not divide the %d pairs of the product (the columns of %s): the strata must be of equal size",
+			estimator.ErrShape, *strata, m, *xPath)
+	}
 	if err := memlimit.Check(fmt.Sprintf("estimate of a %d×%d by %d×%d product", n, m, dim(dims[1], 0), q),
 		estimateMemory(n, m, q, nil), lim.mem); err != nil {
 		return fmt.Errorf("estimating with X = %s, Y = %s: %w", *xPath, *yPath, err)
@@ -212,7 +243,8 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	if err := y.Check(*yPath + " (Y)"); err != nil {
 		return err
 	}
-	res, err := estimate(x, y, method, *k, *c, *trials, *seed, lim)
+	spec := estimateSpec{method: method, k: *k, c: *c, strata: *strata, rule: rule, trials: *trials, seed: *seed}
+	res, err := estimate(x, y, spec, lim)
 	if err != nil {
 		return fmt.Errorf("estimating with X = %s, Y = %s: %w", *xPath, *yPath, err)
 	}
@@ -224,36 +256,94 @@ func runEstimate(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// estimate runs trials sketches of one method and compares them with the closed form. It may
-// rescale x and y in place (by powers of two).
+// estimateSpec is the estimator and the trials of one estimate.
+type estimateSpec struct {
+	method estimator.Method
+	k      int // the budget (of every stratum, with strata)
+	c      int // |C| of wtacrs, estimator.AutoC for the rule
+	strata int // 1: one plan over all pairs; more: estimator.Stratified (wtacrs only)
+	rule   estimator.CRule
+	trials int
+	seed   uint64
+}
+
+// estimated is what estimate uses of a plan or a stratified estimator.
+type estimated struct {
+	sample   func(seed, stream uint64) *estimator.Sketch
+	moments  func(x, y matrix.Dense[float64]) (estimator.Moments, error)
+	kept     int     // pairs kept exactly (summed over the strata)
+	massC    float64 // the share of the weight they hold
+	perTrial uint64  // random numbers drawn per trial
+	pairs    int     // pairs one estimate's GEMM has at most, for -max-work
+	memory   uint64  // bytes, see estimateMemory
+	describe string  // the estimator with its budget, for the -max-draws message
+}
+
+// newEstimated builds the plan (or, with strata, the stratified estimator) of spec over w.
+func newEstimated(w []float64, n, q int, spec estimateSpec) (estimated, error) {
+	m := len(w)
+	if spec.strata > 1 {
+		s, err := estimator.NewStratifiedWTACRS(w, spec.strata, spec.k, spec.rule)
+		if err != nil {
+			return estimated{}, err
+		}
+		e := estimated{sample: s.SampleMerged, massC: s.MassC(), pairs: spec.strata * min(spec.k, s.Size()),
+			moments: func(x, y matrix.Dense[float64]) (estimator.Moments, error) {
+				return estimator.ClosedFormStratified(x, y, s)
+			},
+			describe: fmt.Sprintf("%v with k = %d in each of %d strata of %d pairs, %v |C|", spec.method, spec.k, spec.strata, s.Size(), spec.rule)}
+		var used uint64
+		for g := range s.Strata() {
+			p := s.Plan(g)
+			e.kept += len(p.Kept())
+			e.perTrial = memlimit.Sum(e.perTrial, uint64(p.Draws()))
+			used = memlimit.Sum(used, uint64(len(p.Kept())), uint64(p.Draws()))
+		}
+		e.memory = memoryOf(n, m, q, int(min(used, uint64(m))), false, 2)
+		return e, nil
+	}
+	plan, err := estimator.NewPlan(spec.method, w, spec.k, spec.c)
+	if err != nil {
+		return estimated{}, err
+	}
+	return estimated{sample: plan.SampleMerged, kept: len(plan.Kept()), massC: plan.MassC(),
+		moments: func(x, y matrix.Dense[float64]) (estimator.Moments, error) {
+			return estimator.ClosedForm(x, y, plan)
+		},
+		perTrial: uint64(drawsPerTrial(plan)), pairs: min(spec.k, m), memory: estimateMemory(n, m, q, plan),
+		describe: fmt.Sprintf("%v with k = %d over m = %d pairs", spec.method, spec.k, m)}, nil
+}
+
+// estimate runs spec.trials sketches of one estimator and compares them with the closed form.
+// It may rescale x and y in place (by powers of two).
 //
 // Before it allocates more than O(m) beyond X and Y it checks the memory it will need against
 // lim.mem and the random numbers it will draw against lim.maxDraws.
-func estimate(x, y matrix.Dense[float64], method estimator.Method, k, c, trials int, seed uint64, lim estimateLimits) (*estimateResult, error) {
+func estimate(x, y matrix.Dense[float64], spec estimateSpec, lim estimateLimits) (*estimateResult, error) {
 	w, err := estimator.Weights(x, y)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := estimator.NewPlan(method, w, k, c)
+	n, m, q := x.Rows, x.Cols, y.Cols
+	est, err := newEstimated(w, n, q, spec)
 	if err != nil {
 		return nil, err
 	}
-	n, m, q := x.Rows, x.Cols, y.Cols
-	if err := memlimit.Check(fmt.Sprintf("estimate of a %d×%d by %d×%d product", n, m, m, q),
-		estimateMemory(n, m, q, plan), lim.mem); err != nil {
+	if err := memlimit.Check(fmt.Sprintf("estimate of a %d×%d by %d×%d product", n, m, m, q), est.memory, lim.mem); err != nil {
 		return nil, err
 	}
-	perTrial := drawsPerTrial(plan)
-	if total := memlimit.Mul(trials, perTrial); total > lim.maxDraws {
-		return nil, fmt.Errorf("%w: %d trials × %d random draws per trial (%v with k = %d over m = %d pairs) = %s, above -max-draws %d; lower -trials or -k, or raise -max-draws",
-			errTooMuchWork, trials, perTrial, method, k, m, countString(total), lim.maxDraws)
+	trials := spec.trials
+	if total := memlimit.Mul(trials, int(min(est.perTrial, uint64(1<<62)))); total > lim.maxDraws {
+		return nil, fmt.Errorf("%w: %d trials × %d random draws per trial (%s) = %s, above -max-draws %d; lower -trials or -k, or raise -max-draws",
+			errTooMuchWork, trials, est.perTrial, est.describe, countString(total), lim.maxDraws)
 	}
-	// One estimate gathers at most r = min(k, m) pairs (n·r + r·q) and multiplies n×r by r×q;
-	// the trial loop adds n·q. Top-k and Bernoulli draw few random numbers but pay this. Each
-	// trial also has a fixed cost (a sketch, its buffers, the running moments), worth about
-	// trialOverhead multiply-adds, which dominates for tiny products.
-	r := min(k, m)
-	perEstimate := memlimit.Sum(memlimit.Mul(n, q, r), memlimit.Mul(n+q, r), memlimit.Mul(n, q), trialOverhead)
+	// One estimate gathers at most r pairs (n·r + r·q; r = min(k, m), or strata·min(k, size))
+	// and multiplies n×r by r×q; the trial loop adds n·q. Top-k and Bernoulli draw few random
+	// numbers but pay this. Each trial also has a fixed cost (a sketch, its buffers, the running
+	// moments), worth about trialOverhead multiply-adds per stratum, which dominates for tiny
+	// products.
+	r := est.pairs
+	perEstimate := memlimit.Sum(memlimit.Mul(n, q, r), memlimit.Mul(n+q, r), memlimit.Mul(n, q), memlimit.Mul(trialOverhead, spec.strata))
 	if total := memlimit.Mul(trials, int(min(perEstimate, uint64(1<<62)))); total > lim.maxWork {
 		return nil, fmt.Errorf("%w: %d trials × about %s multiply-adds per estimate (a %d×%d by %d×%d product over at most %d pairs) = %s, above -max-work %s; lower -trials or -k, or raise -max-work",
 			errTooMuchWork, trials, countString(perEstimate), n, r, r, q, r, countString(total), countString(lim.maxWork))
@@ -274,9 +364,12 @@ func estimate(x, y matrix.Dense[float64], method estimator.Method, k, c, trials 
 	if err != nil {
 		return nil, err
 	}
-	res := &estimateResult{Method: method.String(), N: n, M: m, Q: q, K: k,
-		C: len(plan.Kept()), MassC: plan.MassC(), Trials: trials, Seed: seed}
-	cf, err := estimator.ClosedForm(x, y, plan)
+	res := &estimateResult{Method: spec.method.String(), N: n, M: m, Q: q, K: spec.k,
+		C: est.kept, MassC: est.massC, Trials: trials, Seed: spec.seed}
+	if spec.strata > 1 {
+		res.Strata, res.CRule = spec.strata, spec.rule.String()
+	}
+	cf, err := est.moments(x, y)
 	switch {
 	case err == nil:
 		res.ExactVariance = &figure{cf.ExpectedSquaredError(), 2 * e}
@@ -286,11 +379,11 @@ func estimate(x, y matrix.Dense[float64], method estimator.Method, k, c, trials 
 	mean := make([]float64, len(exact.Data))
 	var variance, biasMax float64
 	for t := 0; t < trials; t++ {
-		est, err := estimator.Apply(x, y, plan.SampleMerged(seed, uint64(t)))
+		e, err := estimator.Apply(x, y, est.sample(spec.seed, uint64(t)))
 		if err != nil {
 			return nil, err
 		}
-		for i, v := range est.Data {
+		for i, v := range e.Data {
 			d := v - exact.Data[i]
 			variance += d * d
 			mean[i] += v
@@ -359,20 +452,28 @@ func drawsPerTrial(p *estimator.Plan) int {
 // m×q product: X and Y, the O(m) vectors of the weights and the plan, the exact product and the
 // running mean, the closed form's copies and products, and one trial's sketch and estimate.
 func estimateMemory(n, m, q int, p *estimator.Plan) uint64 {
-	const f = 8 // bytes of a float64 or an int
-	r := m      // pairs one sketch uses, at most
+	r := m // pairs one sketch uses, at most
 	if p != nil && (p.Method() == estimator.MethodCRS || p.Method() == estimator.MethodUniform ||
 		p.Method() == estimator.MethodWTACRS) {
 		r = min(m, len(p.Kept())+p.Draws())
 	}
+	return memoryOf(n, m, q, r, p == nil || p.Method() == estimator.MethodNoReplacement, 0)
+}
+
+// memoryOf is estimateMemory for sketches of at most r pairs, a closed form that enumerates
+// (sampling without replacement: one product per positive pair, at most 16) or not, and extra
+// n×q products of the closed form (the strata's running sums).
+func memoryOf(n, m, q, r int, enumerates bool, extra int) uint64 {
+	const f = 8 // bytes of a float64 or an int
 	inputs := memlimit.Sum(memlimit.Mul(n, m, f), memlimit.Mul(m, q, f))
 	vectors := memlimit.Mul(24, m, f)
 	products := memlimit.Mul(2, n, q, f)
 	// ClosedForm: float64 copies of X and Y, a scaled copy of X, and the products (the exact one,
-	// the mean, one draw's mean), twice over where it rescales; sampling without replacement also
-	// holds one product per positive pair (at most 16).
-	closed := memlimit.Sum(memlimit.Mul(3, n, m, f), memlimit.Mul(2, m, q, f), memlimit.Mul(5, n, q, f))
-	if p == nil || p.Method() == estimator.MethodNoReplacement {
+	// the mean, one draw's mean), twice over where it rescales. A stratified closed form holds
+	// the copies of X and Y, one stratum's block of X and that stratum's ClosedForm, less than
+	// these, and the extra sums.
+	closed := memlimit.Sum(memlimit.Mul(3, n, m, f), memlimit.Mul(2, m, q, f), memlimit.Mul(5+extra, n, q, f))
+	if enumerates {
 		closed = memlimit.Sum(closed, memlimit.Mul(estimator.MaxEnumeratedPairs, n, q, f))
 	}
 	trial := memlimit.Sum(memlimit.Mul(n, r, f), memlimit.Mul(r, q, f), memlimit.Mul(n, q, f), memlimit.Mul(4, m, f))

@@ -71,6 +71,55 @@ func TestEstimateFixedC(t *testing.T) {
 	assert.Greater(t, got.MassC, 0.0)
 }
 
+// TestEstimateStratified: -strata G estimates with estimator.Stratified, k per stratum, and
+// reports the closed form of ClosedFormStratified; -strata 1 is the plain estimate.
+func TestEstimateStratified(t *testing.T) {
+	t.Parallel()
+	x, err := npyfile.Read(exampleX)
+	require.NoError(t, err)
+	y, err := npyfile.Read(exampleY)
+	require.NoError(t, err)
+	w, err := estimator.Weights(x, y)
+	require.NoError(t, err)
+	for _, rule := range estimator.CRules() {
+		args := []string{"estimate", "-x", exampleX, "-y", exampleY, "-k", "6", "-strata", "16", "-c-rule", rule.String(), "-trials", "20", "-seed", "3"}
+		code, stdout, stderr := runCLI(args...)
+		require.Equal(t, 0, code, stderr)
+		var got map[string]any
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got), stdout)
+		assert.Len(t, got, 14, "the plain figures and strata, c_rule")
+		assert.Equal(t, 16.0, got["strata"])
+		assert.Equal(t, rule.String(), got["c_rule"])
+		assert.Equal(t, 6.0, got["k"], "the budget of each stratum")
+		s, err := estimator.NewStratifiedWTACRS(w, 16, 6, rule)
+		require.NoError(t, err)
+		var c float64
+		for _, v := range s.C() {
+			c += float64(v)
+		}
+		assert.Equal(t, c, got["c"], "|C| summed over the strata")
+		assert.Equal(t, s.MassC(), got["mass_c"])
+		cf, err := estimator.ClosedFormStratified(x, y, s)
+		require.NoError(t, err)
+		assert.InDelta(t, cf.ExpectedSquaredError(), got["exact_variance"].(float64), 1e-9*cf.ExpectedSquaredError())
+		_, again, _ := runCLI(args...)
+		assert.Equal(t, stdout, again, "reproducible")
+	}
+	// With k ≥ size every stratum keeps all its pairs: exact.
+	code, stdout, stderr := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-k", "32", "-strata", "16", "-trials", "3")
+	require.Equal(t, 0, code, stderr)
+	var exact estimateResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &exact))
+	v, _ := exact.ExactVariance.value()
+	assert.Less(t, v, 1e-9)
+	assert.Equal(t, 1.0, exact.MassC)
+	// -strata 1 is the estimate without strata, byte for byte.
+	_, one, _ := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-k", "32", "-strata", "1", "-trials", "5")
+	_, plain, _ := runCLI("estimate", "-x", exampleX, "-y", exampleY, "-k", "32", "-trials", "5")
+	assert.Equal(t, plain, one)
+	assert.NotContains(t, plain, "strata")
+}
+
 func TestEstimateErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -106,6 +155,14 @@ func TestEstimateErrors(t *testing.T) {
 		{"bad number", []string{"-x", x, "-y", y, "-k", "many"}, "invalid value"},
 		{"no files", []string{"-k", "1"}, "-x and -y"},
 		{"trials", []string{"-x", x, "-y", y, "-k", "1", "-trials", "0"}, "trial"},
+		{"strata = 0", []string{"-x", x, "-y", y, "-k", "1", "-strata", "0"}, "-strata 0: want at least 1"},
+		{"strata not dividing m", []string{"-x", exampleX, "-y", exampleY, "-k", "1", "-strata", "3"}, "-strata 3 does not divide the 512 pairs"},
+		{"strata for crs", []string{"-x", x, "-y", y, "-k", "1", "-strata", "2", "-method", "crs"}, "-method wtacrs only, not crs"},
+		{"strata with -c", []string{"-x", x, "-y", y, "-k", "2", "-strata", "2", "-c", "1"}, "choose the strata's |C| with -c-rule"},
+		{"c-rule without strata", []string{"-x", x, "-y", y, "-k", "1", "-c-rule", "shared"}, "-c-rule is only meaningful with -strata > 1"},
+		{"c-rule with -strata 1", []string{"-x", x, "-y", y, "-k", "1", "-c-rule", "own", "-strata", "1"}, "-c-rule is only meaningful"},
+		{"c-rule for topk", []string{"-x", x, "-y", y, "-k", "1", "-c-rule", "own", "-strata", "2", "-method", "topk"}, "-method wtacrs only"},
+		{"bad c-rule", []string{"-x", x, "-y", y, "-k", "1", "-c-rule", "mean", "-strata", "2"}, "unknown |C| rule \"mean\""},
 	} {
 		code, stdout, stderr := runCLI(append([]string{"estimate"}, tc.args...)...)
 		assert.Equal(t, 2, code, tc.name)
@@ -228,8 +285,8 @@ func TestEstimateAtFloatLimits(t *testing.T) {
 		ys := writeScaled(t, dir, tc.name+"-y.npy", tc.y, tc.sy)
 		x0 := writeScaled(t, dir, tc.name+"-x0.npy", tc.x, 0)
 		y0 := writeScaled(t, dir, tc.name+"-y0.npy", tc.y, 0)
-		for _, method := range []string{"wtacrs", "crs", "uniform", "topk", "bernoulli", "norepl"} {
-			common := []string{"-method", method, "-k", "8", "-trials", "20", "-seed", "4"}
+		for _, method := range []string{"wtacrs", "crs", "uniform", "topk", "bernoulli", "norepl", "wtacrs -strata 2", "wtacrs -strata 4 -c-rule shared"} {
+			common := append(strings.Fields("-method "+method), "-k", "8", "-trials", "20", "-seed", "4")
 			code, stderr, ref := estimateFigures(t, append([]string{"-x", x0, "-y", y0}, common...)...)
 			require.Equal(t, 0, code, stderr)
 			code, stderr, got := estimateFigures(t, append([]string{"-x", xs, "-y", ys}, common...)...)
@@ -341,6 +398,10 @@ func TestEstimateWorkBound(t *testing.T) {
 		{"bernoulli, -max-draws lowered", []string{"-method", "bernoulli", "-k", "5", "-trials", "10", "-max-draws", "5000"},
 			[]string{"10 trials × 512 random draws per trial"}},
 		{"bad -max-draws", []string{"-k", "5", "-max-draws", "0"}, []string{"-max-draws", "count ≥ 1"}},
+		{"strata, -max-draws lowered", []string{"-k", "100", "-strata", "2", "-c-rule", "shared", "-trials", "10", "-max-draws", "500"},
+			[]string{"10 trials × ", "68 random draws per trial (wtacrs with k = 100 in each of 2 strata of 256 pairs, shared |C|) = 680, above -max-draws 500"}},
+		{"strata, -max-work lowered", []string{"-k", "8", "-strata", "64", "-trials", "10", "-max-work", "1e6"},
+			[]string{"10 trials × about", "over at most 512 pairs", "above -max-work 1000000"}},
 	} {
 		code, stdout, stderr := runCLI(append([]string{"estimate", "-x", exampleX, "-y", exampleY}, tc.args...)...)
 		assert.Equal(t, 2, code, tc.name)
@@ -381,7 +442,8 @@ func TestEstimateWorkBound(t *testing.T) {
 
 // FuzzEstimate runs estimate on small matrices whose entries span float64's whole range: it
 // never panics, fails only with estimator.ErrRange (what float64 cannot hold), and its result
-// always marshals to JSON with non-negative figures.
+// always marshals to JSON with non-negative figures. Its -max-work is set, so that the figures
+// are computed (a bound of 0 refused every estimate before its first trial).
 func FuzzEstimate(f *testing.F) {
 	f.Add([]byte{0x3f, 200, 201, 40, 255, 0, 90, 33, 180, 181, 2, 254, 100}, uint8(1), uint8(3))
 	f.Add([]byte{0x15, 255, 255, 255, 255, 255, 255, 255, 255}, uint8(2), uint8(1))
@@ -419,7 +481,14 @@ func FuzzEstimate(f *testing.F) {
 		if kByte >= 128 {
 			k = math.MaxInt
 		}
-		res, err := estimate(x, y, method, k, estimator.AutoC, 3, 1, estimateLimits{mem: memlimit.Unlimited, maxDraws: 1e6})
+		// wtacrs also runs over 2 or 4 strata where they divide m, with either |C| rule.
+		strata := []int{1, 2, 4}[int(methodByte>>4)%3]
+		if method != estimator.MethodWTACRS || m%strata != 0 {
+			strata = 1
+		}
+		spec := estimateSpec{method: method, k: k, c: estimator.AutoC, strata: strata,
+			rule: estimator.CRules()[int(methodByte>>6)%2], trials: 3, seed: 1}
+		res, err := estimate(x, y, spec, estimateLimits{mem: memlimit.Unlimited, maxDraws: 1e6, maxWork: 1e9})
 		if err != nil {
 			if !errors.Is(err, estimator.ErrRange) && !errors.Is(err, errTooMuchWork) {
 				t.Fatalf("%v, k = %d: %v", method, k, err)

@@ -21,8 +21,9 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = usageFunc(fs, stderr, "wtacrs verify [flags]",
-		"Checks the paper's claims (Theorem 1, Eq. 3, the closed forms, Theorem 2, the linear layer)\n"+
-			"on generated cases, prints a table and writes OUT/theory/findings.json and findings.md.",
+		"Checks the paper's claims (Theorem 1, Eq. 3, the closed forms, Theorem 2, the linear layer,\n"+
+			"the stratified estimator) on generated cases, prints a table and writes\n"+
+			"OUT/theory/findings.json and findings.md.",
 		"wtacrs verify",
 		"wtacrs verify -long -out /tmp/res")
 	out := fs.String("out", "results", "`DIR` of the results; the findings go to DIR/theory/")

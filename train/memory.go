@@ -35,9 +35,10 @@ type Memory struct {
 	Parameters, Gradients, Optimizer uint64
 	// Activations is the forward tape and the backward buffers of one step at full length.
 	Activations uint64
-	// Attention is the per-worker scratch of the attention scores (seq_len² per worker, twice).
+	// Attention is the per-worker scratch of the attention scores (seq_len² per worker, twice)
+	// and, with sampled attention products, what their backward keeps and forms.
 	Attention uint64
-	// Cache is the gradient-norm cache of the WTA-CRS layers.
+	// Cache is the gradient-norm cache of the WTA-CRS layers and sampled attention products.
 	Cache uint64
 	// Data is the encoded train and dev sets, the text they were parsed from, and the
 	// vocabulary.
@@ -92,13 +93,42 @@ func EstimateMemory(cfg Config, shape DataShape) Memory {
 	perBlockAct := sum(mul(12, tokens, d), mul(3, tokens, f), mul(2, tokens))
 	m.Activations = satMul(sum(satMul(perBlockAct, l), mul(4, tokens, d), mul(2, tokens, max(d, f))), elem)
 	m.Attention = satMul(mul(2, runtime.GOMAXPROCS(0), s, s), elem)
+	if a := cfg.Attention; a != nil && a.Method == MethodWTACRS && cfg.Heads > 0 {
+		// Sampled products: P kept and ∇S formed for every sequence-head (b·heads·s² each), the
+		// kept pairs (at most Q, K and V), the norms (float64, 4 per pair) and the sketches.
+		perBlock := sum(mul(2, b, cfg.Heads, s, s), mul(3, tokens, d))
+		m.Attention = sum(m.Attention, satMul(perBlock, elem*max(l, 0)), satMul(sum(mul(4, tokens, cfg.Heads), mul(2, tokens, d)), 24*max(l, 0)))
+		for _, p := range model.Products() {
+			if a.Samples(p) {
+				size := s
+				if p == model.ProductP {
+					size = d / cfg.Heads
+				}
+				m.Cache = sum(m.Cache, satMul(sum(mul(shape.TrainExamples, cfg.Heads, size, 4), uint64(max(shape.TrainExamples, 0))), max(l, 0)))
+			}
+		}
+	}
+	if lo := cfg.LoRA; lo != nil {
+		// The adapters' parameters, gradients and moments, and per adapted layer the n×r input
+		// of B (the A input is a layer input, counted above).
+		var adapters uint64
+		for _, k := range lo.Kinds {
+			in, out := k.Shape(d, f)
+			adapters = sum(adapters, mul(lo.Rank, in), mul(lo.Rank, out))
+		}
+		adapters = satMul(adapters, max(l, 0))
+		m.Parameters = sum(m.Parameters, satMul(adapters, elem))
+		m.Gradients = sum(m.Gradients, satMul(adapters, elem))
+		m.Optimizer = sum(m.Optimizer, satMul(adapters, 16))
+		m.Activations = sum(m.Activations, satMul(mul(len(lo.Kinds), tokens, lo.Rank), 2*elem*max(l, 0)))
+	}
 	wtacrs := 0
 	for _, k := range model.Kinds() {
 		if cfg.Kind(k).Method == MethodWTACRS {
 			wtacrs++
 		}
 	}
-	m.Cache = satMul(sum(mul(shape.TrainExamples, s, 4), uint64(max(shape.TrainExamples, 0))), wtacrs*max(l, 0))
+	m.Cache = sum(m.Cache, satMul(sum(mul(shape.TrainExamples, s, 4), uint64(max(shape.TrainExamples, 0))), wtacrs*max(l, 0)))
 	// Encoded sets: token ids, segment ids (int each) and the mask, per example and position;
 	// parsed text about three times its size; the vocabulary about 64 bytes a word.
 	examples := shape.TrainExamples + shape.DevExamples

@@ -50,6 +50,10 @@ func TestEstimateMemoryGrowsWithEverySize(t *testing.T) {
 		"batch":   func(c *Config) { c.BatchSize *= 2 },
 		"float64": func(c *Config) { c.Precision = "float64" },
 		"wtacrs":  func(c *Config) { *c = c.WithAll(MethodWTACRS, 0.3) },
+		"lora":    func(c *Config) { c.LoRA = &LoRAConfig{Rank: 8, Alpha: 16, Kinds: DefaultLoRAKinds} },
+		"attention": func(c *Config) {
+			c.Attention = &AttentionConfig{Method: MethodWTACRS, Ratio: 0.3, Products: []string{ProductsScores, ProductsContext}, CRule: CRuleOwn}
+		},
 	} {
 		cfg := DefaultConfig()
 		mod(&cfg)
@@ -108,8 +112,14 @@ func TestEstimateMemoryBoundsTheLiveHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a small model")
 	}
-	for _, recompute := range []bool{false, true} {
-		cfg := DefaultConfig().WithAll(MethodWTACRS, 0.3)
+	for _, variant := range []string{"stored", "recompute", "lora+attention"} {
+		cfg := DefaultConfig()
+		recompute := variant != "stored"
+		if variant == "lora+attention" {
+			cfg.LoRA = &LoRAConfig{Rank: 8, Alpha: 16, Kinds: DefaultLoRAKinds}
+			cfg.Attention = &AttentionConfig{Method: MethodWTACRS, Ratio: 0.3, Products: []string{ProductsScores, ProductsContext}, CRule: CRuleShared}
+		}
+		cfg = cfg.WithAll(MethodWTACRS, 0.3)
 		cfg.MaxTrain, cfg.MaxDev, cfg.Epochs, cfg.TrimPadding, cfg.Recompute = 64, 16, 1, false, recompute
 		cfg.Dim, cfg.FFNDim, cfg.BatchSize = 64, 256, 32
 		s, err := LoadData(cfg)
@@ -122,7 +132,7 @@ func TestEstimateMemoryBoundsTheLiveHeap(t *testing.T) {
 				return err
 			}))
 		}
-		t.Logf("recompute %v: live heap above the loaded data %s, estimate %s", recompute, memlimit.Format(live), memlimit.Format(est))
+		t.Logf("%s: live heap above the loaded data %s, estimate %s", variant, memlimit.Format(live), memlimit.Format(est))
 		assert.LessOrEqual(t, live, est)
 	}
 }

@@ -25,8 +25,9 @@
 //
 // A program should call [Init] at start-up and stop on its error: a lazy choice made by
 // [Gemm] cannot report one, and falls back to the pure Go silently. [Backend] names the
-// backend in use, for the record of a run. Each backend gives the same bytes on every call for
-// the same inputs; different backends round differently.
+// backend in use, for the record of a run. On one machine each backend gives the same bytes on
+// every call for the same inputs (a library may pick other kernels on another processor);
+// different backends round differently.
 package gemm
 
 // Float is the element type of the backend: float32 or float64 exactly (a named float type

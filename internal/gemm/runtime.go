@@ -3,7 +3,9 @@
 package gemm
 
 import (
+	"errors"
 	"runtime"
+	"strings"
 
 	"github.com/ebitengine/purego"
 )
@@ -45,7 +47,8 @@ func loadFirst(libs []string) *impl {
 }
 
 // nativeOpen loads the CBLAS library lib (a path or a name dlopen searches) for good. Its
-// backend is named after OpenBLAS when lib exports openblas_get_config.
+// backend is named after OpenBLAS when lib exports openblas_get_config; an OpenBLAS whose
+// configuration says it takes 64-bit integers is refused.
 func nativeOpen(lib string) (*impl, error) {
 	h, err := purego.Dlopen(lib, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
@@ -60,15 +63,21 @@ func nativeOpen(lib string) (*impl, error) {
 		_ = purego.Dlclose(h)
 		return nil, err
 	}
-	// The C prototypes, with 32-bit ints (CBLAS_INDEX and the enumerations) as in cblas.h.
+	vendor := "CBLAS"
+	if cfg, err := purego.Dlsym(h, "openblas_get_config"); err == nil {
+		vendor = "OpenBLAS"
+		var config func() string
+		purego.RegisterFunc(&config, cfg)
+		if strings.Contains(config(), "USE64BITINT") { // built with INTERFACE64: 64-bit ints
+			_ = purego.Dlclose(h)
+			return nil, errors.New(lib + ": an OpenBLAS with 64-bit integers (INTERFACE64); a 32-bit-integer build is needed")
+		}
+	}
+	// The C prototypes, with the 32-bit ints of cblas.h (the sizes, strides and enumerations).
 	var cs func(order, transA, transB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
 	var cd func(order, transA, transB, m, n, k int32, alpha float64, a *float64, lda int32, b *float64, ldb int32, beta float64, c *float64, ldc int32)
 	purego.RegisterFunc(&cs, s)
 	purego.RegisterFunc(&cd, d)
-	vendor := "CBLAS"
-	if _, err := purego.Dlsym(h, "openblas_get_config"); err == nil {
-		vendor = "OpenBLAS"
-	}
 	return &impl{
 		name: vendor + " (" + lib + ", runtime)",
 		sgemm: func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

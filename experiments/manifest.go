@@ -13,17 +13,18 @@ import (
 	"time"
 
 	"github.com/wtacrs/wtacrs/internal/outdir"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // newManifest returns the fields every manifest has: the name, the SHA-256 of the
-// configuration as written (conf), the commit the program was built from, the machine and the
-// times. The caller adds the seeds, timings and files.
+// configuration as written (conf), the commit the program was built from, the machine, the GEMM
+// backend and the times. The caller adds the seeds, timings and files.
 func newManifest(name string, conf []byte, start, end time.Time) Manifest {
 	hash := sha256.Sum256(conf)
 	commit, dirty := gitCommit()
 	return Manifest{Experiment: name, ConfigSHA256: hex.EncodeToString(hash[:]),
 		GitCommit: commit, GitDirty: dirty, GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
-		CPUs: runtime.NumCPU(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds()}
+		CPUs: runtime.NumCPU(), GEMMBackend: matrix.Backend(), Start: start.UTC(), End: end.UTC(), WallSeconds: end.Sub(start).Seconds()}
 }
 
 // commitResults writes m, its file list sorted, as manifest.json into the staging directory tmp

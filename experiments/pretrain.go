@@ -247,8 +247,8 @@ func pretrainSummary(name string, cfg train.PretrainConfig, res *train.PretrainR
 	fmt.Fprintf(&b, "| unigram baseline | %.4f | %.4f |\n\n", res.Baseline.Loss, res.Baseline.Accuracy)
 	fmt.Fprintf(&b, "Dev tokens predicted at each evaluation: %d (%d dev sequences, the same masked positions every time).\n\n", res.DevPredicted, res.DevSequences)
 	if !math.IsNaN(res.TokensPerSecond) {
-		fmt.Fprintf(&b, "Timing (not reproducible): %.0f tokens/s over %.0f s of training steps in this process; wall time %.0f s on %d CPUs (%s/%s, %s, commit %s).\n",
-			res.TokensPerSecond, res.TrainTime.Seconds(), m.WallSeconds, m.CPUs, m.GOOS, m.GOARCH, m.GoVersion, m.GitCommit)
+		fmt.Fprintf(&b, "Timing (not reproducible): %.0f tokens/s over %.0f s of training steps in this process; wall time %.0f s on %d CPUs (%s/%s, %s, GEMM %s, commit %s).\n",
+			res.TokensPerSecond, res.TrainTime.Seconds(), m.WallSeconds, m.CPUs, m.GOOS, m.GOARCH, m.GoVersion, m.GEMMBackend, m.GitCommit)
 	}
 	return []byte(b.String())
 }

@@ -80,6 +80,10 @@ type Manifest struct {
 	GOARCH string `json:"goarch"`
 	// CPUs is the number of logical CPUs of the machine (runtime.NumCPU).
 	CPUs int `json:"cpus"`
+	// GEMMBackend is the matrix-multiply backend the program used (matrix.Backend), such as
+	// "OpenBLAS (libopenblas.so.0, runtime)" or "gonum (pure Go)": the backends round
+	// differently. It is empty, and left out, in the manifests written before it was recorded.
+	GEMMBackend string `json:"gemm_backend,omitempty"`
 	// Start is when the run began, in UTC from [Options.Now]: after the memory check, before
 	// the output directory is locked.
 	Start time.Time `json:"start"`

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wtacrs/wtacrs/experiments"
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 const smallConfig = `
@@ -69,6 +70,7 @@ func TestRunWritesEveryOutput(t *testing.T) {
 	assert.Len(t, m.ConfigSHA256, 64)
 	assert.Equal(t, uint64(1), m.Seed)
 	assert.NotEmpty(t, m.GitCommit)
+	assert.Equal(t, matrix.Backend(), m.GEMMBackend)
 	assert.Contains(t, m.Files, "curves_k0.1_exact.png")
 	assert.Len(t, m.Timings, 2)
 

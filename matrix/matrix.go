@@ -39,9 +39,19 @@ func ElemSize[T Float]() int {
 	return int(unsafe.Sizeof(z))
 }
 
-// Backend names the GEMM implementation compiled in: gonum's pure Go by default, OpenBLAS
-// with the build tag cblas.
-const Backend = gemm.Backend
+// Backend names the GEMM implementation in use, such as "OpenBLAS (libopenblas.so.0,
+// runtime)", "gonum (pure Go)" or "OpenBLAS (cgo)", choosing it from the environment variable
+// WTACRS_BLAS on the first call of Backend, InitBackend or a product: "auto" (the default)
+// loads libopenblas.so.0, libopenblas.so or a generic CBLAS (libcblas.so.3, libblas.so.3) and
+// falls back to gonum's pure Go when none loads; "go" or "gonum" is the pure Go; any other
+// value is the path of the CBLAS library to load.
+func Backend() string { return gemm.Backend() }
+
+// InitBackend chooses the GEMM implementation as [Backend] does and returns the error of the
+// choice: nil, or an error saying that the library WTACRS_BLAS names cannot be loaded, in
+// which case the products use gonum's pure Go. A program should call it at start-up and stop
+// on its error; every call returns the same error.
+func InitBackend() error { return gemm.Init() }
 
 // Dense is a row-major matrix: element (i, j) is Data[i*Cols+j]. A valid Dense has
 // len(Data) = Rows·Cols; [Dense.Check] verifies it.

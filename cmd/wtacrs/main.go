@@ -5,8 +5,14 @@
 //
 // Every command writes its result on stdout and its errors on stderr. Exit status: 0 on
 // success; 1 when the job failed while running (an I/O error, training diverged, another run
-// holds the output); 2 for a usage, configuration or input error (nothing was run); 3 for an
-// internal error (a bug); 128+n when stopped by signal n (130 for Ctrl-C, 143 for SIGTERM).
+// holds the output); 2 for a usage, configuration or input error (nothing was run), a
+// library named by WTACRS_BLAS that cannot be loaded included; 3 for an internal error (a
+// bug); 128+n when stopped by signal n (130 for Ctrl-C, 143 for SIGTERM).
+//
+// The environment variable WTACRS_BLAS chooses the matrix-multiply library: "auto" (the
+// default) loads OpenBLAS or another CBLAS when one is installed and uses gonum's pure Go
+// otherwise, "go" forces the pure Go, any other value is the path of the library to load.
+// wtacrs version prints the one in use; every manifest records it.
 package main
 
 import (
@@ -18,6 +24,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/wtacrs/wtacrs/matrix"
 )
 
 // command is one subcommand. run parses its own flags.
@@ -61,6 +69,12 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	if !ok {
 		fmt.Fprintf(stderr, "wtacrs: unknown command %q\n", args[0])
 		usage(stderr)
+		return exitUsage
+	}
+	// A GEMM library that WTACRS_BLAS names and that cannot be loaded stops every command
+	// before it runs, rather than a run silently on the slower pure Go.
+	if err := matrix.InitBackend(); err != nil {
+		fmt.Fprintf(stderr, "wtacrs: %v\n", err)
 		return exitUsage
 	}
 	defer func() {

@@ -8,34 +8,24 @@ package gemm
 */
 import "C"
 
-import "fmt"
+import "errors"
 
-// Backend names the GEMM implementation compiled in.
-const Backend = "OpenBLAS (cgo)"
+// linked is OpenBLAS linked through cgo.
+var linked = &impl{name: "OpenBLAS (cgo)", sgemm: sgemm, dgemm: dgemm}
+
+// nativeAuto returns the library linked in.
+func nativeAuto() *impl { return linked }
+
+// nativeOpen refuses a library to load: this build has one linked in.
+func nativeOpen(string) (*impl, error) {
+	return nil, errors.New("this build links OpenBLAS through cgo (build tag cblas): " + EnvVar + " may only be auto or go")
+}
 
 func trans(t bool) C.enum_CBLAS_TRANSPOSE {
 	if t {
 		return C.CblasTrans
 	}
 	return C.CblasNoTrans
-}
-
-// checkSizes mirrors the argument checks of the reference BLAS, so that a bad call panics in Go
-// rather than corrupting memory in C.
-func checkSizes(tA, tB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
-	ra, ca := m, k
-	if tA {
-		ra, ca = k, m
-	}
-	rb, cb := k, n
-	if tB {
-		rb, cb = n, k
-	}
-	bad := m < 0 || n < 0 || k < 0 || lda < max(1, ca) || ldb < max(1, cb) || ldc < max(1, n) ||
-		(ra > 0 && lenA < (ra-1)*lda+ca) || (rb > 0 && lenB < (rb-1)*ldb+cb) || (m > 0 && lenC < (m-1)*ldc+n)
-	if bad {
-		panic(fmt.Sprintf("gemm: bad sizes m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", m, n, k, lda, ldb, ldc))
-	}
 }
 
 func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

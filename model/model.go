@@ -285,7 +285,11 @@ func (b Batch) Validate(cfg Config) error {
 // Hook chooses the backward of each linear layer. Sketch is called in forward with the layer's
 // input H (n×d_in; read-only) and returns a sketch over its n rows, or nil for exact backward.
 // Gradient is called in backward with the layer's output gradient ∇Z (read-only, n×d_out)
-// before the weight gradient is formed.
+// before the weight gradient is formed. For a layer with a LoRA adapter ([Model.AddLoRA]) the
+// sketch is that of the A product (its weight gradient Hᵀ∇U is the one that needs H) and
+// Gradient receives that product's output gradient ∇U = (α/r)·∇Z·Bᵀ (n×r); a frozen layer
+// without adapter has no weight gradient and calls neither. A hook that also implements
+// [AttentionHook] chooses the backward of the attention products.
 type Hook[T matrix.Float] interface {
 	Sketch(linear int, h matrix.Dense[T]) (*estimator.Sketch, error)
 	Gradient(linear int, gradZ matrix.Dense[T]) error

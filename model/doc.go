@@ -30,6 +30,17 @@
 // an MLM head has exactly the parameters, and for a seed the initial values, it had before the
 // head existed; the MLM head's parameters come last.
 //
+// # LoRA and sampled attention products
+//
+// [Model.AddLoRA] adds low-rank adapters Z = HW + b + (α/r)·(HA)B to chosen layer kinds and
+// freezes every other parameter but the classification head (and, optionally, the linear
+// biases): frozen parameters get no gradient, and a frozen layer keeps no input. The adapter's A
+// product is the one a [Hook] samples. [Model.MergeLoRA] folds the adapters into the weights.
+//
+// A hook that implements [AttentionHook] samples the backward of the attention products QKᵀ and
+// PV per sequence and head ([Product] lists the four operand gradients and their pairs); such a
+// block keeps P and the sampled pairs instead of recomputing P from Q and K.
+//
 // # Conventions
 //
 // Tensors are row-major [matrix.Dense] matrices of float32 or float64. The tokens of a batch

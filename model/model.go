@@ -847,40 +847,6 @@ func (t *Tape[T]) SampledRows(i int) (kept, n int) {
 }
 
 // SavedBytes returns the bytes of activations the tape keeps for backward, counting a tensor
-// shared by several operations once (an exact layer shares its input's storage).
-func (t *Tape[T]) SavedBytes() int {
-	size := matrix.ElemSize[T]()
-	seen := map[*T]bool{}
-	total := 0
-	count := func(v []T) {
-		if len(v) == 0 || seen[&v[0]] {
-			return
-		}
-		seen[&v[0]] = true
-		total += len(v) * size
-	}
-	for _, bt := range t.blocks {
-		for _, v := range [][]T{bt.xhat1.Data, bt.xhat2.Data, bt.inv1, bt.inv2, bt.q.Data, bt.k.Data, bt.v.Data, bt.u.Data} {
-			count(v)
-		}
-		if bt.attn != nil {
-			total += bt.attn.bytes()
-		}
-		for k, s := range bt.lin {
-			for _, s := range []linear.Saved[T]{s, bt.ad[k].a, bt.ad[k].b} {
-				count(s.H.Data)
-				total += len(s.Index) * 8
-			}
-		}
-	}
-	count(t.xhatF.Data)
-	count(t.invF)
-	count(t.cls.Data)
-	if h := t.mlm; h != nil {
-		for _, v := range [][]T{h.xhatF.Data, h.invF, h.dense.H.Data, h.z.Data, h.xhat.Data, h.inv, h.h.Data, h.dLogits.Data} {
-			count(v)
-		}
-		total += len(h.rows) * 8
-	}
-	return total
-}
+// shared by several operations once (an exact layer shares its input's storage); it is
+// [Tape.SavedParts]'s total.
+func (t *Tape[T]) SavedBytes() int { return t.SavedParts().Total() }

@@ -439,14 +439,19 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		if bt.u, err = layer(FFNIn, y); err != nil {
 			return nil, err
 		}
+		// With recomputation the pre-activation is not kept: GELU overwrites it, so that one
+		// n×f buffer rather than two is live (a sampled ffn_out keeps only some rows of it).
+		var a matrix.Dense[T]
+		if m.Cfg.Recompute {
+			a, bt.u = geluTo(bt.u, bt.u), matrix.Dense[T]{}
+		} else {
+			a = gelu(bt.u)
+		}
 		var f matrix.Dense[T]
-		if f, err = layer(FFNOut, gelu(bt.u)); err != nil {
+		if f, err = layer(FFNOut, a); err != nil {
 			return nil, err
 		}
 		add(x, f)
-		if m.Cfg.Recompute {
-			bt.u = matrix.Dense[T]{}
-		}
 		if m.Cfg.Recompute || !bt.attn.needsQKV() {
 			bt.q, bt.k, bt.v = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
 		}
@@ -697,7 +702,7 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 		if u.Data == nil {
 			u = m.recompute(l, bt.xhat2, bl.ln2g.W.Data, bl.ln2b.W.Data, FFNIn)[0]
 		}
-		du := geluBackward(u, dg)
+		du := geluBackwardTo(dg, u, dg) // in place: dg is not read again
 		dy2, err := back(FFNIn, du)
 		if err != nil {
 			return err

@@ -77,11 +77,12 @@ type Param[T matrix.Float] struct {
 	Name string
 	// W is the value (a vector is 1×n).
 	W matrix.Dense[T]
-	// G is the gradient accumulator, the same length as W.Data; backward adds to it and
-	// [Model.ZeroGrad] clears it.
+	// G is the gradient accumulator, the same length as W.Data (nil for a frozen parameter);
+	// backward adds to it and [Model.ZeroGrad] clears it.
 	G []T
 	// Frozen marks a parameter that is not trained (the base weights under LoRA, see
-	// [Model.AddLoRA]): backward leaves its G zero and computes nothing that only it needs.
+	// [Model.AddLoRA]): it has no gradient accumulator, and backward computes nothing that only
+	// it needs.
 	Frozen bool
 }
 

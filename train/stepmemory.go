@@ -27,11 +27,13 @@ type StepMemory struct {
 	// Workspace is the largest live heap seen during the step above the live heap before it,
 	// less Saved: the transient buffers of forward, backward and the update (the gradients
 	// of activations, recomputed values, scratch). Zero when the peak is below Saved.
+	// See [MeasureStep] for how it is measured.
 	Workspace int
 	// PeakHeap is the largest live heap of the whole process seen during the step (the
 	// measuring harness and whatever else the process holds included).
 	PeakHeap uint64
-	// Samples is the number of points at which the live heap was measured.
+	// Samples is the number of points of the step at which the live heap was read after a
+	// collection (the concurrent collections not counted).
 	Samples int
 }
 
@@ -43,13 +45,16 @@ func (m StepMemory) Total() int {
 // MeasureStep builds the model cfg describes (from its init checkpoint or its seed, with its
 // LoRA adapters), runs one training step on a batch of cfg.BatchSize random sequences of
 // cfg.MaxLen valid tokens drawn from a vocabulary of cfg.VocabSize, and returns its memory.
-// Parameters, Gradients, Optimizer and Saved are counted from the buffers themselves; the
-// workspace is measured: the live heap is read after a full garbage collection before every
-// linear layer of forward, after forward, at every layer of backward and after the update
-// (the peak between two of those points is not seen, so Workspace is a lower bound of the
-// true peak's). The collections make it slow: use it on one step, outside timings. It
-// returns an error wrapping ErrConfig for an invalid cfg and memlimit.ErrTooLarge when the
-// step is estimated to need more than limit bytes (0: memlimit.Default()).
+// Parameters, Gradients, Optimizer and Saved are counted from the buffers themselves. The
+// workspace is measured on the live heap (not the resident set): it is read after a full
+// garbage collection before every linear layer of forward, after forward, at every layer of
+// backward and after the update, and by a goroutine that collects back to back while the step
+// runs. A peak shorter than a collection can be missed, and a collection counts as live what
+// was allocated while it marked, so the figure is close to the true peak but not a bound
+// either way; it varies a little from run to run on a loaded machine. The collections make it
+// slow: use it on one step, outside timings. It returns an error wrapping ErrConfig for an
+// invalid cfg and memlimit.ErrTooLarge when the step is estimated to need more than limit
+// bytes (0: memlimit.Default()).
 func MeasureStep(cfg Config, limit uint64) (StepMemory, error) {
 	if err := cfg.Validate(); err != nil {
 		return StepMemory{}, err
@@ -97,6 +102,28 @@ func measureStep[T matrix.Float](cfg Config, src *initSource) (StepMemory, error
 
 	h := &heapProbe[T]{sampler: samp}
 	h.before = h.sample()
+	stop, concurrent := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		for {
+			select {
+			case <-stop:
+				concurrent <- peak
+				return
+			default:
+			}
+			runtime.GC()
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+		}
+	}()
+	defer func() {
+		if stop != nil {
+			close(stop)
+			<-concurrent
+		}
+	}()
 	samp.begin(1, 0, indices, mb, nil)
 	m.ZeroGrad()
 	tape, err := m.Forward(mb, h)
@@ -114,6 +141,9 @@ func measureStep[T matrix.Float](cfg Config, src *initSource) (StepMemory, error
 	}
 	h.sample()
 	runtime.KeepAlive(tape)
+	close(stop)
+	h.peak = max(h.peak, <-concurrent)
+	stop = nil
 	res.PeakHeap, res.Samples = h.peak, h.n-1
 	if above := int(h.peak - min(h.peak, h.before)); above > res.Saved.Total() {
 		res.Workspace = above - res.Saved.Total()

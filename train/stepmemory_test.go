@@ -71,7 +71,10 @@ func TestMeasureStepByHand(t *testing.T) {
 	cfg.LoRA = &LoRAConfig{Rank: 2, Alpha: 4, Kinds: []model.Kind{model.Query}}
 	m, err = MeasureStep(cfg, 0)
 	require.NoError(t, err)
-	assert.Equal(t, 2*8*(2*d+2*d+2*d+2), m.Optimizer, "A (2×d) and B (d×2) of q, the head")
+	const trainable = 2*d + 2*d + 2*d + 2 // A (d×2) and B (2×d) of q, the head (d×2 and 2)
+	assert.Equal(t, 2*8*trainable, m.Optimizer)
+	assert.Equal(t, elem*trainable, m.Gradients, "frozen parameters have no gradient")
+	assert.Equal(t, params*elem+elem*(2*d+2*d), m.Parameters, "the base and the adapters")
 }
 
 func TestMeasureStepRefuses(t *testing.T) {

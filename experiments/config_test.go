@@ -364,3 +364,16 @@ func TestEncodeRoundTripsAnyValidConfig(t *testing.T) {
 		checkRoundTrip(t, c)
 	})
 }
+
+// The configurations of the Figure 13 analogue (wtacrs memory) are fine-tuning configurations.
+func TestFig13ConfigsLoad(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("configs/fig13/*.toml")
+	require.NoError(t, err)
+	require.Len(t, files, 5)
+	for _, f := range files {
+		c, err := train.LoadConfig(f)
+		require.NoError(t, err, f)
+		assert.Equal(t, train.OptimizerModel, c.OptimizerPrecision, f)
+	}
+}

@@ -65,7 +65,8 @@ type adapter[T matrix.Float] struct {
 
 // AddLoRA adds adapters to the layers of the kinds l names in every block and freezes every
 // other parameter but the classification head ("head.w", "head.b") and, with l.Biases, the
-// biases of the blocks' linear layers. The adapters' parameters are appended to Params, block
+// biases of the blocks' linear layers; the frozen parameters' gradient accumulators are
+// released. The adapters' parameters are appended to Params, block
 // by block and kind by kind in block order, "blockL.<kind>.lora_a" then "blockL.<kind>.lora_b";
 // A is drawn from U(−1/√d_in, 1/√d_in) with a stream of seed of its own (so the other
 // parameters are unchanged) and B is zero, so the adapted model computes what the base model
@@ -87,6 +88,11 @@ func (m *Model[T]) AddLoRA(l LoRA, seed uint64) error {
 			for _, b := range bl.b {
 				b.Frozen = false
 			}
+		}
+	}
+	for _, p := range m.Params {
+		if p.Frozen {
+			p.G = nil // a frozen parameter has no gradient: its accumulator is released
 		}
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x6c6f7261))

@@ -77,11 +77,12 @@ type Param[T matrix.Float] struct {
 	Name string
 	// W is the value (a vector is 1×n).
 	W matrix.Dense[T]
-	// G is the gradient accumulator, the same length as W.Data; backward adds to it and
-	// [Model.ZeroGrad] clears it.
+	// G is the gradient accumulator, the same length as W.Data (nil for a frozen parameter);
+	// backward adds to it and [Model.ZeroGrad] clears it.
 	G []T
 	// Frozen marks a parameter that is not trained (the base weights under LoRA, see
-	// [Model.AddLoRA]): backward leaves its G zero and computes nothing that only it needs.
+	// [Model.AddLoRA]): it has no gradient accumulator, and backward computes nothing that only
+	// it needs.
 	Frozen bool
 }
 
@@ -439,14 +440,19 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		if bt.u, err = layer(FFNIn, y); err != nil {
 			return nil, err
 		}
+		// With recomputation the pre-activation is not kept: GELU overwrites it, so that one
+		// n×f buffer rather than two is live (a sampled ffn_out keeps only some rows of it).
+		var a matrix.Dense[T]
+		if m.Cfg.Recompute {
+			a, bt.u = geluTo(bt.u, bt.u), matrix.Dense[T]{}
+		} else {
+			a = gelu(bt.u)
+		}
 		var f matrix.Dense[T]
-		if f, err = layer(FFNOut, gelu(bt.u)); err != nil {
+		if f, err = layer(FFNOut, a); err != nil {
 			return nil, err
 		}
 		add(x, f)
-		if m.Cfg.Recompute {
-			bt.u = matrix.Dense[T]{}
-		}
 		if m.Cfg.Recompute || !bt.attn.needsQKV() {
 			bt.q, bt.k, bt.v = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
 		}
@@ -697,7 +703,7 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 		if u.Data == nil {
 			u = m.recompute(l, bt.xhat2, bl.ln2g.W.Data, bl.ln2b.W.Data, FFNIn)[0]
 		}
-		du := geluBackward(u, dg)
+		du := geluBackwardTo(dg, u, dg) // in place: dg is not read again
 		dy2, err := back(FFNIn, du)
 		if err != nil {
 			return err
@@ -847,40 +853,6 @@ func (t *Tape[T]) SampledRows(i int) (kept, n int) {
 }
 
 // SavedBytes returns the bytes of activations the tape keeps for backward, counting a tensor
-// shared by several operations once (an exact layer shares its input's storage).
-func (t *Tape[T]) SavedBytes() int {
-	size := matrix.ElemSize[T]()
-	seen := map[*T]bool{}
-	total := 0
-	count := func(v []T) {
-		if len(v) == 0 || seen[&v[0]] {
-			return
-		}
-		seen[&v[0]] = true
-		total += len(v) * size
-	}
-	for _, bt := range t.blocks {
-		for _, v := range [][]T{bt.xhat1.Data, bt.xhat2.Data, bt.inv1, bt.inv2, bt.q.Data, bt.k.Data, bt.v.Data, bt.u.Data} {
-			count(v)
-		}
-		if bt.attn != nil {
-			total += bt.attn.bytes()
-		}
-		for k, s := range bt.lin {
-			for _, s := range []linear.Saved[T]{s, bt.ad[k].a, bt.ad[k].b} {
-				count(s.H.Data)
-				total += len(s.Index) * 8
-			}
-		}
-	}
-	count(t.xhatF.Data)
-	count(t.invF)
-	count(t.cls.Data)
-	if h := t.mlm; h != nil {
-		for _, v := range [][]T{h.xhatF.Data, h.invF, h.dense.H.Data, h.z.Data, h.xhat.Data, h.inv, h.h.Data, h.dLogits.Data} {
-			count(v)
-		}
-		total += len(h.rows) * 8
-	}
-	return total
-}
+// shared by several operations once (an exact layer shares its input's storage); it is
+// [Tape.SavedParts]'s total.
+func (t *Tape[T]) SavedBytes() int { return t.SavedParts().Total() }

@@ -72,26 +72,35 @@ func layerNormBackward[T matrix.Float](dy, xhat matrix.Dense[T], inv, g, dg, db 
 
 const geluC = 0.7978845608028654 // √(2/π)
 
-// gelu returns the tanh approximation of GELU of every element.
+// gelu returns the tanh approximation of GELU of every element, in a new matrix.
 func gelu[T matrix.Float](u matrix.Dense[T]) matrix.Dense[T] {
-	y := newDense[T](u.Rows, u.Cols)
-	for i, v := range u.Data {
-		x := float64(v)
-		y.Data[i] = T(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
-	}
-	return y
+	return geluTo(newDense[T](u.Rows, u.Cols), u)
 }
 
-// geluBackward returns ∇u for ∇y.
+// geluTo writes GELU of every element of u into dst (the same shape; it may be u) and returns
+// dst.
+func geluTo[T matrix.Float](dst, u matrix.Dense[T]) matrix.Dense[T] {
+	for i, v := range u.Data {
+		x := float64(v)
+		dst.Data[i] = T(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
+	}
+	return dst
+}
+
+// geluBackward returns ∇u for ∇y, in a new matrix.
 func geluBackward[T matrix.Float](u, dy matrix.Dense[T]) matrix.Dense[T] {
-	du := newDense[T](u.Rows, u.Cols)
+	return geluBackwardTo(newDense[T](u.Rows, u.Cols), u, dy)
+}
+
+// geluBackwardTo writes ∇u for ∇y into dst (the same shape; it may be dy) and returns dst.
+func geluBackwardTo[T matrix.Float](dst, u, dy matrix.Dense[T]) matrix.Dense[T] {
 	for i, v := range u.Data {
 		x := float64(v)
 		t := math.Tanh(geluC * (x + 0.044715*x*x*x))
 		d := 0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x)
-		du.Data[i] = T(d) * dy.Data[i]
+		dst.Data[i] = T(d) * dy.Data[i]
 	}
-	return du
+	return dst
 }
 
 // attentionProbs writes into pb (S×S) the attention probabilities of sequence b, head h:

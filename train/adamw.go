@@ -8,12 +8,21 @@ import (
 	"github.com/wtacrs/wtacrs/model"
 )
 
+// Precisions of AdamW's moments ([Config.OptimizerPrecision]).
+const (
+	OptimizerFloat64 = "float64" // moments in float64 whatever the model's precision (default)
+	OptimizerModel   = "model"   // moments in the model's precision (float32 for a float32 model)
+)
+
 // adamW is AdamW (Loshchilov & Hutter) with decoupled weight decay and optional global-norm
-// clipping, its moments kept in float64, over the model's trainable parameters only (frozen
-// ones have no state and are never changed).
+// clipping over the model's trainable parameters only (frozen ones have no state and are never
+// changed). Its moments are float64 (m64, v64) or, with [OptimizerModel] and a float32 model,
+// float32 (m32, v32): exactly one pair is set. The update is computed in float64 either way;
+// float32 moments are rounded when stored.
 type adamW[T matrix.Float] struct {
 	params                []*model.Param[T]
-	m, v                  [][]float64
+	m64, v64              [][]float64
+	m32, v32              [][]float32
 	beta1, beta2, eps, wd float64
 	clip                  float64
 	t                     int
@@ -21,11 +30,30 @@ type adamW[T matrix.Float] struct {
 
 func newAdamW[T matrix.Float](mod *model.Model[T], cfg Config) *adamW[T] {
 	a := &adamW[T]{params: mod.Trainable(), beta1: cfg.Beta1, beta2: cfg.Beta2, eps: cfg.Epsilon, wd: cfg.WeightDecay, clip: cfg.ClipNorm}
+	small := cfg.OptimizerPrecision == OptimizerModel && matrix.ElemSize[T]() == 4
 	for _, p := range a.params {
-		a.m = append(a.m, make([]float64, len(p.G)))
-		a.v = append(a.v, make([]float64, len(p.G)))
+		if small {
+			a.m32 = append(a.m32, make([]float32, len(p.G)))
+			a.v32 = append(a.v32, make([]float32, len(p.G)))
+		} else {
+			a.m64 = append(a.m64, make([]float64, len(p.G)))
+			a.v64 = append(a.v64, make([]float64, len(p.G)))
+		}
 	}
 	return a
+}
+
+// stateBytes returns the bytes of the moments.
+func (a *adamW[T]) stateBytes() int {
+	n := 0
+	for k := range a.params {
+		if a.m32 != nil {
+			n += 4 * (len(a.m32[k]) + len(a.v32[k]))
+		} else {
+			n += 8 * (len(a.m64[k]) + len(a.v64[k]))
+		}
+	}
+	return n
 }
 
 // step applies one update with learning rate lr. It returns ErrDiverged for a non-finite gradient.
@@ -48,15 +76,25 @@ func (a *adamW[T]) step(lr float64) error {
 	c1 := 1 - math.Pow(a.beta1, float64(a.t))
 	c2 := 1 - math.Pow(a.beta2, float64(a.t))
 	for k, p := range a.params {
-		m, v := a.m[k], a.v[k]
-		for i, gt := range p.G {
-			g := float64(gt) * scale
-			m[i] = a.beta1*m[i] + (1-a.beta1)*g
-			v[i] = a.beta2*v[i] + (1-a.beta2)*g*g
-			w := float64(p.W.Data[i])
-			w -= lr * (m[i]/c1/(math.Sqrt(v[i]/c2)+a.eps) + a.wd*w)
-			p.W.Data[i] = T(w)
+		if a.m32 != nil {
+			adamUpdate(a, p, a.m32[k], a.v32[k], lr, scale, c1, c2)
+		} else {
+			adamUpdate(a, p, a.m64[k], a.v64[k], lr, scale, c1, c2)
 		}
 	}
 	return nil
+}
+
+// adamUpdate updates one parameter and its moments m, v; c1 and c2 are the bias corrections.
+func adamUpdate[T, M matrix.Float](a *adamW[T], p *model.Param[T], m, v []M, lr, scale, c1, c2 float64) {
+	for i, gt := range p.G {
+		g := float64(gt) * scale
+		mi := a.beta1*float64(m[i]) + (1-a.beta1)*g
+		vi := a.beta2*float64(v[i]) + (1-a.beta2)*g*g
+		m[i], v[i] = M(mi), M(vi)
+		mi, vi = float64(m[i]), float64(v[i])
+		w := float64(p.W.Data[i])
+		w -= lr * (mi/c1/(math.Sqrt(vi/c2)+a.eps) + a.wd*w)
+		p.W.Data[i] = T(w)
+	}
 }

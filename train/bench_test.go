@@ -116,3 +116,55 @@ func BenchmarkStepWTACRS01(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.1, t
 // The same without recomputation: queries, keys, values and feed-forward pre-activations kept.
 func BenchmarkStepKeepExact(b *testing.B)    { benchmarkStep(b, MethodExact, 1, false) }
 func BenchmarkStepKeepWTACRS03(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.3, false) }
+
+// memoryMethods are the configurations benchmarkStepMemory compares with the exact step.
+var memoryMethods = []struct {
+	name string
+	mod  func(Config) Config
+}{
+	{"exact", func(c Config) Config { return c.WithAll(MethodExact, 1) }},
+	{"wtacrs0.3", func(c Config) Config { return c.WithAll(MethodWTACRS, 0.3) }},
+	{"wtacrs0.1", func(c Config) Config { return c.WithAll(MethodWTACRS, 0.1) }},
+	{"lora", func(c Config) Config {
+		c.LoRA = &LoRAConfig{Rank: 8, Alpha: 16, Kinds: DefaultLoRAKinds}
+		return c.WithAll(MethodExact, 1)
+	}},
+	{"lora+wtacrs0.1", func(c Config) Config {
+		c.LoRA = &LoRAConfig{Rank: 8, Alpha: 16, Kinds: DefaultLoRAKinds}
+		return c.WithAll(MethodWTACRS, 0.1)
+	}},
+}
+
+// benchmarkStepMemory measures the memory of one training step ([MeasureStep]: parameters,
+// gradients, AdamW moments in the model's precision, saved activations and the measured
+// workspace; live heap, not the resident set) of the default encoder (2 blocks, 4 heads, ffn
+// 4·d, vocabulary 8000, float32, recomputation on) at width d on batch sequences of seq valid
+// tokens, for every method of memoryMethods. It reports per method the step's total (MiB), the
+// activations it saves (act-MiB) and the ratio of the exact step's total to it (x-NAME). The
+// measurement forces collections throughout and is not timed.
+func benchmarkStepMemory(b *testing.B, batch, seq, d int) {
+	cfg := DefaultConfig()
+	cfg.Dim, cfg.FFNDim, cfg.MaxLen, cfg.BatchSize, cfg.OptimizerPrecision = d, 4*d, seq, batch, OptimizerModel
+	totals := make([]float64, len(memoryMethods))
+	saved := make([]float64, len(memoryMethods))
+	for range b.N {
+		for i, m := range memoryMethods {
+			r, err := MeasureStep(m.mod(cfg), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			totals[i], saved[i] = float64(r.Total())/(1<<20), float64(r.Saved.Total())/(1<<20)
+		}
+	}
+	for i, m := range memoryMethods {
+		b.ReportMetric(totals[i], m.name+"-MiB")
+		b.ReportMetric(saved[i], m.name+"-act-MiB")
+		if i > 0 {
+			b.ReportMetric(totals[0]/totals[i], "x-"+m.name)
+		}
+	}
+}
+
+func BenchmarkStepMemoryB64D128(b *testing.B)  { benchmarkStepMemory(b, 64, 128, 128) }
+func BenchmarkStepMemoryB128D128(b *testing.B) { benchmarkStepMemory(b, 128, 128, 128) }
+func BenchmarkStepMemoryB64D256(b *testing.B)  { benchmarkStepMemory(b, 64, 128, 256) }

@@ -149,6 +149,12 @@ type Config struct {
 	Seed uint64 `toml:"seed"`
 	// Precision is "float32" (default, faster) or "float64".
 	Precision string `toml:"precision"`
+	// OptimizerPrecision is the precision of AdamW's two moments: "float64" ([OptimizerFloat64],
+	// 16 bytes per trainable parameter whatever Precision is) or "model" ([OptimizerModel], the
+	// model's precision: 8 bytes per trainable parameter for float32). The update itself is
+	// computed in float64 either way. Default "" (the same as "float64", the numbers of every
+	// committed run, and left out of a written configuration).
+	OptimizerPrecision string `toml:"optimizer_precision,omitempty" json:",omitempty"`
 
 	// Layers chooses exact or WTA-CRS backward per layer kind: keys q, k, v, o, ffn_in,
 	// ffn_out. A kind that is absent is exact. Default: every kind exact.
@@ -279,6 +285,8 @@ func (c Config) Validate() error {
 		return bad("clip_norm", c.ClipNorm, "a finite value ≥ 0 (0 disables clipping)")
 	case c.Precision != "float32" && c.Precision != "float64":
 		return bad("precision", c.Precision, `"float32" or "float64"`)
+	case c.OptimizerPrecision != "" && c.OptimizerPrecision != OptimizerFloat64 && c.OptimizerPrecision != OptimizerModel:
+		return bad("optimizer_precision", c.OptimizerPrecision, `"float64" or "model" (default: float64)`)
 	case c.Pooling != "" && c.Pooling != "cls" && c.Pooling != "mean":
 		return bad("pooling", c.Pooling, `"cls" or "mean" (default: cls)`)
 	}

@@ -41,6 +41,7 @@ func TestParseConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"negative lr", "learning_rate = -1.0\n", "t.toml line 1: learning_rate = -1, want a finite value > 0"},
 		{"NaN lr", "learning_rate = nan\n", "t.toml line 1: learning_rate = nan, want a finite value > 0"},
 		{"precision", "precision = \"float16\"\n", `t.toml line 1: precision = "float16", want "float32" or "float64"`},
+		{"optimizer_precision", "optimizer_precision = \"float32\"\n", `t.toml line 1: optimizer_precision = "float32", want "float64" or "model" (default: float64)`},
 		{"ratio in table", "[layers.q]\nmethod = \"wtacrs\"\nratio = 1.5\n", "t.toml line 3: layers.q.ratio = 1.5, want in (0, 1]"},
 		{"ratio in inline table", "[layers]\nq = { method = \"wtacrs\", ratio = 1.5 }\n", "t.toml line 2: layers.q.ratio = 1.5, want in (0, 1]"},
 		{"given ratio 0", "[layers.k]\nmethod = \"wtacrs\"\nratio = 0.0\n", "t.toml line 3: layers.k.ratio = 0, want in (0, 1]"},

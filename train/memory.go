@@ -31,7 +31,7 @@ type DataShape struct {
 // vocabulary makes smaller embeddings); Go's own overheads are not counted.
 type Memory struct {
 	// Parameters, Gradients and Optimizer are the weights, their gradient accumulators and
-	// AdamW's two float64 moments.
+	// AdamW's two moments (float64, or the model's precision; see [Config.OptimizerPrecision]).
 	Parameters, Gradients, Optimizer uint64
 	// Activations is the forward tape and the backward buffers of one step at full length.
 	Activations uint64
@@ -65,6 +65,10 @@ func EstimateMemory(cfg Config, shape DataShape) Memory {
 	if cfg.Precision == "float64" {
 		elem = 8
 	}
+	moments := 16 // two float64 moments per parameter
+	if cfg.OptimizerPrecision == OptimizerModel {
+		moments = 2 * elem
+	}
 	d, f, s, b, l := cfg.Dim, cfg.FFNDim, cfg.MaxLen, cfg.BatchSize, cfg.Blocks
 	vocab := max(shape.Vocab, 1)
 	// Parameters: embeddings (tokens, positions, 2 segments), per block 4 d×d and 2 d×f
@@ -74,7 +78,7 @@ func EstimateMemory(cfg Config, shape DataShape) Memory {
 	var m Memory
 	m.Parameters = satMul(params, elem)
 	m.Gradients = m.Parameters
-	m.Optimizer = satMul(params, 16)
+	m.Optimizer = satMul(params, moments)
 	// One step at full length n = batch × max_len: per block the saved LayerNorm outputs and
 	// inverse deviations, the inputs of the six linear layers, q, k, v and the feed-forward
 	// pre-activation (kept, or transient when recomputed), the residual stream; backward holds
@@ -119,7 +123,7 @@ func EstimateMemory(cfg Config, shape DataShape) Memory {
 		adapters = satMul(adapters, max(l, 0))
 		m.Parameters = sum(m.Parameters, satMul(adapters, elem))
 		m.Gradients = sum(m.Gradients, satMul(adapters, elem))
-		m.Optimizer = sum(m.Optimizer, satMul(adapters, 16))
+		m.Optimizer = sum(m.Optimizer, satMul(adapters, moments))
 		m.Activations = sum(m.Activations, satMul(mul(len(lo.Kinds), tokens, lo.Rank), 2*elem*max(l, 0)))
 	}
 	wtacrs := 0

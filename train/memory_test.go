@@ -59,6 +59,9 @@ func TestEstimateMemoryGrowsWithEverySize(t *testing.T) {
 		mod(&cfg)
 		assert.Greater(t, EstimateMemory(cfg, shape).Total(), base, name)
 	}
+	small := DefaultConfig()
+	small.OptimizerPrecision = OptimizerModel
+	assert.Less(t, EstimateMemory(small, shape).Optimizer, EstimateMemory(DefaultConfig(), shape).Optimizer, "float32 moments")
 	bigger := shape
 	bigger.TrainExamples *= 10
 	bigger.Vocab *= 10

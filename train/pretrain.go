@@ -455,9 +455,14 @@ func IsPretrainState(path string) bool {
 func (s *pretrainState[T]) tensors(nEvals int) ([]checkpoint.Tensor, func()) {
 	var ts []checkpoint.Tensor
 	for k, p := range s.m.Params {
-		ts = append(ts, checkpoint.NewTensor("param/"+p.Name, []int{p.W.Rows, p.W.Cols}, p.W.Data),
-			checkpoint.NewTensor("adam.m/"+p.Name, []int{len(s.opt.m[k])}, s.opt.m[k]),
-			checkpoint.NewTensor("adam.v/"+p.Name, []int{len(s.opt.v[k])}, s.opt.v[k]))
+		ts = append(ts, checkpoint.NewTensor("param/"+p.Name, []int{p.W.Rows, p.W.Cols}, p.W.Data))
+		if s.opt.m32 != nil {
+			ts = append(ts, checkpoint.NewTensor("adam.m/"+p.Name, []int{len(s.opt.m32[k])}, s.opt.m32[k]),
+				checkpoint.NewTensor("adam.v/"+p.Name, []int{len(s.opt.v32[k])}, s.opt.v32[k]))
+		} else {
+			ts = append(ts, checkpoint.NewTensor("adam.m/"+p.Name, []int{len(s.opt.m64[k])}, s.opt.m64[k]),
+				checkpoint.NewTensor("adam.v/"+p.Name, []int{len(s.opt.v64[k])}, s.opt.v64[k]))
+		}
 	}
 	warm := make([][]float32, len(s.samp.cache))
 	for i, c := range s.samp.cache {

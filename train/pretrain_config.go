@@ -80,6 +80,10 @@ type PretrainConfig struct {
 	Seed uint64 `toml:"seed"`
 	// Precision is "float32" (default) or "float64".
 	Precision string `toml:"precision"`
+	// OptimizerPrecision is the precision of AdamW's moments, as [Config.OptimizerPrecision].
+	// Default "" (float64, and left out of a written configuration and of the fingerprint of a
+	// training state, so that a state written before the key existed resumes).
+	OptimizerPrecision string `toml:"optimizer_precision,omitempty" json:",omitempty"`
 	// Recompute recomputes activations in backward instead of keeping them; see
 	// [Config.Recompute]. Default true.
 	Recompute bool `toml:"recompute"`
@@ -122,7 +126,7 @@ func (c PretrainConfig) trainConfig() Config {
 		TrimPadding: c.TrimPadding, Recompute: c.Recompute, BatchSize: c.BatchSize, Epochs: 1,
 		LearningRate: c.LearningRate, WarmupSteps: c.WarmupSteps, ConstantSteps: 0,
 		Beta1: c.Beta1, Beta2: c.Beta2, Epsilon: c.Epsilon, WeightDecay: c.WeightDecay, ClipNorm: c.ClipNorm,
-		Seed: c.Seed, Precision: c.Precision, Layers: c.Layers}
+		Seed: c.Seed, Precision: c.Precision, OptimizerPrecision: c.OptimizerPrecision, Layers: c.Layers}
 }
 
 // Validate returns nil or a *tomlconf.FieldError wrapping ErrConfig for the first invalid field.

@@ -61,9 +61,11 @@ func modelBytes(t *testing.T, path string) []byte {
 // ends with the weights, losses and evaluations of the run that was never interrupted, with
 // WTA-CRS layers (whose gradient-norm cache is part of the state) and exact ones.
 func TestPretrainResumeBitForBit(t *testing.T) {
-	for _, method := range []string{MethodExact, MethodWTACRS} {
-		t.Run(method, func(t *testing.T) {
+	for _, c := range []struct{ method, moments string }{{MethodExact, ""}, {MethodWTACRS, ""}, {MethodExact, OptimizerModel}} {
+		method := c.method
+		t.Run(method+"/"+c.moments, func(t *testing.T) {
 			cfg := tinyPretrainConfig()
+			cfg.OptimizerPrecision = c.moments
 			if method == MethodWTACRS {
 				cfg = PretrainConfig(cfg)
 				cfg.Layers = map[model.Kind]KindConfig{}

@@ -143,3 +143,22 @@ func TestLoRAValidation(t *testing.T) {
 	require.NoError(t, m.AddLoRA(LoRA{Rank: 1, Alpha: 1, Kinds: []Kind{Key}}, 1))
 	assert.ErrorIs(t, m.AddLoRA(LoRA{Rank: 1, Alpha: 1, Kinds: []Kind{Key}}, 1), ErrConfig)
 }
+
+// A LoRA model refuses MLM backward (its MLM head is frozen) with an error, not a panic.
+func TestLoRARefusesMLMBackward(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig()
+	cfg.MLM = MLMTied
+	m, err := New[float64](cfg, 1)
+	require.NoError(t, err)
+	require.NoError(t, m.AddLoRA(LoRA{Rank: 2, Alpha: 2, Kinds: []Kind{Query}}, 1))
+	b := tinyBatch()
+	b.MLMTargets = make([]int, b.B*b.S)
+	for i := range b.MLMTargets {
+		b.MLMTargets[i] = -1
+	}
+	b.MLMTargets[1] = 3
+	tape, err := m.Forward(b, nil)
+	require.NoError(t, err)
+	assert.ErrorIs(t, m.Backward(tape, nil), ErrInput)
+}

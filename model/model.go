@@ -576,6 +576,10 @@ func (m *Model[T]) Backward(tape *Tape[T], hook Hook[T]) error {
 	if b.Labels == nil && b.MLMTargets == nil {
 		return fmt.Errorf("%w: backward of a batch without labels or MLM targets", ErrInput)
 	}
+	if tape.mlm != nil && m.lora != nil {
+		// LoRA freezes the MLM head (and releases its gradients): only fine-tuning uses it.
+		return fmt.Errorf("%w: backward of MLM targets through a LoRA model, whose MLM head is frozen", ErrInput)
+	}
 	d, n := m.Cfg.Dim, b.B*b.S
 	dx := newDense[T](n, d)
 	if b.Labels != nil {

@@ -1,0 +1,133 @@
+package estimator
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSketcherMatchesPlan: the Sketcher's sketch is that of NewWTACRS and SampleMerged bit for
+// bit, for weights with zeros, ties, heavy tails, a huge range, all zero, k ≥ m and k = 1, with
+// one Sketcher and one destination reused across the cases (sizes growing and shrinking).
+func TestSketcherMatchesPlan(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	heavy := func(m int) []float64 {
+		w := make([]float64, m)
+		for i := range w {
+			w[i] = math.Exp(2 * rng.NormFloat64())
+			if i%5 == 2 {
+				w[i] = 0
+			}
+		}
+		return w
+	}
+	ties := make([]float64, 700)
+	for i := range ties {
+		ties[i] = float64(1 + i%3)
+	}
+	wide := heavy(300)
+	wide[7], wide[8] = 1e300, 1e-300
+	cases := []struct {
+		name string
+		w    []float64
+		k    int
+	}{
+		{"heavy-0.3", heavy(2048), 615},
+		{"heavy-0.1", heavy(4096), 410},
+		{"few-draws", heavy(5000), 20},
+		{"ties", ties, 200},
+		{"wide", wide, 90},
+		{"k=1", heavy(100), 1},
+		{"k=m", heavy(64), 64},
+		{"k>m", heavy(64), 500},
+		{"zero", make([]float64, 50), 10},
+		{"one", []float64{3}, 1},
+		{"small-after-large", heavy(10), 4},
+	}
+	var sk Sketcher
+	var dst Sketch
+	for _, c := range cases {
+		plan, err := NewWTACRS(c.w, c.k)
+		require.NoError(t, err, c.name)
+		for seed := uint64(0); seed < 3; seed++ {
+			want := plan.SampleMerged(seed, 7)
+			require.NoError(t, sk.WTACRS(&dst, c.w, c.k, seed, 7), c.name)
+			assert.Equal(t, want.M, dst.M, c.name)
+			assert.Equal(t, fmt.Sprint(want.Kept), fmt.Sprint(dst.Kept), c.name)
+			assert.Equal(t, want.Index, dst.Index, c.name)
+			assert.Equal(t, float64Bits(want.Scale), float64Bits(dst.Scale), c.name)
+			assert.Nil(t, dst.Draws, c.name)
+		}
+	}
+}
+
+// TestSketcherFromNorms: WTACRSFromNorms is WeightsFromNorms then WTACRS, with the errors of
+// both and dst left as it was on an error.
+func TestSketcherFromNorms(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	a, b := make([]float64, 1000), make([]float64, 1000)
+	for i := range a {
+		a[i], b[i] = math.Exp(rng.NormFloat64()), math.Exp(rng.NormFloat64())
+	}
+	b[3] = 0
+	w, err := WeightsFromNorms(a, b)
+	require.NoError(t, err)
+	plan, err := NewWTACRS(w, 300)
+	require.NoError(t, err)
+	want := plan.SampleMerged(1, 2)
+	var sk Sketcher
+	var dst Sketch
+	require.NoError(t, sk.WTACRSFromNorms(&dst, a, b, 300, 1, 2))
+	assert.Equal(t, want.Index, dst.Index)
+	assert.Equal(t, float64Bits(want.Scale), float64Bits(dst.Scale))
+
+	index := append([]int(nil), dst.Index...)
+	bad := append([]float64(nil), a...)
+	bad[9] = math.NaN()
+	for _, c := range []struct {
+		a, b []float64
+		k    int
+		want error
+	}{
+		{bad, b, 300, ErrNonFinite},
+		{a[:999], b, 300, ErrShape},
+		{a, b, 0, ErrBudget},
+	} {
+		err := sk.WTACRSFromNorms(&dst, c.a, c.b, c.k, 1, 2)
+		assert.True(t, errors.Is(err, c.want), "%v", err)
+		assert.Equal(t, index, dst.Index, "dst changed on an error")
+	}
+	neg := append([]float64(nil), w...)
+	neg[0] = -1
+	assert.ErrorIs(t, sk.WTACRS(&dst, neg, 10, 0, 0), ErrNegative)
+	span := []float64{1, 0x1p-1023}
+	_, planErr := NewWTACRS(span, 1)
+	assert.ErrorIs(t, sk.WTACRS(&dst, span, 1, 0, 0), ErrRange)
+	assert.ErrorIs(t, planErr, ErrRange)
+}
+
+// TestSketcherAllocates: a warm Sketcher with a warm destination allocates nothing.
+func TestSketcherAllocates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	a, b := make([]float64, 2048), make([]float64, 2048)
+	for i := range a {
+		a[i], b[i] = math.Exp(rng.NormFloat64()), math.Exp(rng.NormFloat64())
+	}
+	var sk Sketcher
+	var dst Sketch
+	seed := uint64(0)
+	allocs := testing.AllocsPerRun(20, func() {
+		seed++
+		if err := sk.WTACRSFromNorms(&dst, a, b, 615, seed, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}

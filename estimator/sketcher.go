@@ -10,7 +10,6 @@ import "github.com/wtacrs/wtacrs/philox"
 // Sketcher must not be used by two calls at once.
 type Sketcher struct {
 	sel  selection
-	w    []float64 // weights from norms
 	draw []float64 // the draw weights: w with C zeroed
 	cdf  []float64
 	acc  []float64 // per pair: the sum of its draws' scales
@@ -73,18 +72,4 @@ func (s *Sketcher) WTACRS(dst *Sketch, w []float64, k int, seed, stream uint64) 
 		}
 	}
 	return nil
-}
-
-// WTACRSFromNorms is [Sketcher.WTACRS] over the weights [WeightsFromNorms](a, b) gives, computed
-// in the Sketcher's memory; it returns the errors of both.
-func (s *Sketcher) WTACRSFromNorms(dst *Sketch, a, b []float64, k int, seed, stream uint64) error {
-	if err := checkNorms(a, b); err != nil {
-		return err
-	}
-	w, err := weightsOf(s.w, norms{v: a}, norms{v: b})
-	if err != nil {
-		return err
-	}
-	s.w = w
-	return s.WTACRS(dst, w, k, seed, stream)
 }

@@ -67,9 +67,9 @@ func TestSketcherMatchesPlan(t *testing.T) {
 	}
 }
 
-// TestSketcherFromNorms: WTACRSFromNorms is WeightsFromNorms then WTACRS, with the errors of
-// both and dst left as it was on an error.
-func TestSketcherFromNorms(t *testing.T) {
+// TestSketcherErrors: WeightsFromNormsInto has the weights and errors of WeightsFromNorms and
+// reuses its buffer; WTACRS has the errors of NewWTACRS and leaves dst as it was on an error.
+func TestSketcherErrors(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 8))
 	a, b := make([]float64, 1000), make([]float64, 1000)
@@ -82,35 +82,54 @@ func TestSketcherFromNorms(t *testing.T) {
 	plan, err := NewWTACRS(w, 300)
 	require.NoError(t, err)
 	want := plan.SampleMerged(1, 2)
+	buf := make([]float64, 1000)
+	w2, err := WeightsFromNormsInto(buf, a, b)
+	require.NoError(t, err)
+	assert.Equal(t, float64Bits(w), float64Bits(w2))
+	assert.Same(t, &buf[0], &w2[0], "the buffer is reused")
 	var sk Sketcher
 	var dst Sketch
-	require.NoError(t, sk.WTACRSFromNorms(&dst, a, b, 300, 1, 2))
+	require.NoError(t, sk.WTACRS(&dst, w2, 300, 1, 2))
 	assert.Equal(t, want.Index, dst.Index)
 	assert.Equal(t, float64Bits(want.Scale), float64Bits(dst.Scale))
 
-	index := append([]int(nil), dst.Index...)
 	bad := append([]float64(nil), a...)
 	bad[9] = math.NaN()
+	neg := append([]float64(nil), a...)
+	neg[9] = -1
 	for _, c := range []struct {
 		a, b []float64
+		want error
+	}{
+		{bad, b, ErrNonFinite},
+		{neg, b, ErrNegative},
+		{a[:999], b, ErrShape},
+	} {
+		_, err := WeightsFromNormsInto(buf, c.a, c.b)
+		_, ref := WeightsFromNorms(c.a, c.b)
+		assert.True(t, errors.Is(err, c.want), "%v", err)
+		assert.Equal(t, ref, err)
+	}
+
+	index := append([]int(nil), dst.Index...)
+	negW := append([]float64(nil), w...)
+	negW[0] = -1
+	span := []float64{1, 0x1p-1023}
+	for _, c := range []struct {
+		w    []float64
 		k    int
 		want error
 	}{
-		{bad, b, 300, ErrNonFinite},
-		{a[:999], b, 300, ErrShape},
-		{a, b, 0, ErrBudget},
+		{w, 0, ErrBudget},
+		{negW, 10, ErrNegative},
+		{span, 1, ErrRange},
 	} {
-		err := sk.WTACRSFromNorms(&dst, c.a, c.b, c.k, 1, 2)
+		_, ref := NewWTACRS(c.w, c.k)
+		err := sk.WTACRS(&dst, c.w, c.k, 1, 2)
 		assert.True(t, errors.Is(err, c.want), "%v", err)
+		assert.Equal(t, ref, err)
 		assert.Equal(t, index, dst.Index, "dst changed on an error")
 	}
-	neg := append([]float64(nil), w...)
-	neg[0] = -1
-	assert.ErrorIs(t, sk.WTACRS(&dst, neg, 10, 0, 0), ErrNegative)
-	span := []float64{1, 0x1p-1023}
-	_, planErr := NewWTACRS(span, 1)
-	assert.ErrorIs(t, sk.WTACRS(&dst, span, 1, 0, 0), ErrRange)
-	assert.ErrorIs(t, planErr, ErrRange)
 }
 
 // TestSketcherAllocates: a warm Sketcher with a warm destination allocates nothing.
@@ -123,9 +142,14 @@ func TestSketcherAllocates(t *testing.T) {
 	var sk Sketcher
 	var dst Sketch
 	seed := uint64(0)
+	var w []float64
 	allocs := testing.AllocsPerRun(20, func() {
 		seed++
-		if err := sk.WTACRSFromNorms(&dst, a, b, 615, seed, 0); err != nil {
+		var err error
+		if w, err = WeightsFromNormsInto(w, a, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := sk.WTACRS(&dst, w, 615, seed, 0); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -67,6 +67,17 @@ func WeightsFromNorms(a, b []float64) ([]float64, error) {
 	return weightsOf(nil, norms{v: a}, norms{v: b})
 }
 
+// WeightsFromNormsInto is [WeightsFromNorms] writing the weights into dst, grown to len(a)
+// when shorter (nil: fresh storage), so that a caller that forms weights at every step can reuse
+// one buffer. It returns the weights, in dst's storage when it was large enough, and the errors
+// of WeightsFromNorms.
+func WeightsFromNormsInto(dst, a, b []float64) ([]float64, error) {
+	if err := checkNorms(a, b); err != nil {
+		return nil, err
+	}
+	return weightsOf(dst, norms{v: a}, norms{v: b})
+}
+
 // checkNorms returns the errors of [WeightsFromNorms] for the norms a and b.
 func checkNorms(a, b []float64) error {
 	if len(a) != len(b) {

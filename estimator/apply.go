@@ -155,13 +155,8 @@ func gatherInto[T matrix.Float](hs, gs matrix.Dense[T], h, g matrix.Dense[T], s 
 	parallelRows(s.Rows(), h.Cols+gs.Cols, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			idx := s.Index[j]
-			f := T(s.Scale[j])
-			src, dst := h.Row(idx), hs.Row(j)
-			for c, v := range src {
-				dst[c] = v * f
-			}
 			// A NaN or ±Inf in the source row leaves a NaN or ±Inf in dst (f is finite).
-			nonFinite := matrix.HasNonFinite(dst)
+			nonFinite := scaleRow(hs.Row(j), h.Row(idx), T(s.Scale[j]))
 			if withG {
 				copy(gs.Row(j), g.Row(idx))
 				nonFinite = nonFinite || matrix.HasNonFinite(gs.Row(j))
@@ -178,6 +173,30 @@ func gatherInto[T matrix.Float](hs, gs matrix.Dense[T], h, g matrix.Dense[T], s 
 		return finite("G", gs.Data)
 	}
 	return nil
+}
+
+// scaleRow sets dst[c] = src[c]·f and reports whether some dst[c] is NaN or ±Inf, in one pass
+// (the test of [matrix.HasNonFinite]: x·0 is NaN exactly for those, in four independent sums).
+// len(dst) must be at least len(src).
+func scaleRow[T matrix.Float](dst, src []T, f T) bool {
+	dst = dst[:len(src)]
+	var a0, a1, a2, a3 T
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		x0, x1, x2, x3 := src[i]*f, src[i+1]*f, src[i+2]*f, src[i+3]*f
+		dst[i], dst[i+1], dst[i+2], dst[i+3] = x0, x1, x2, x3
+		a0 += x0 * 0
+		a1 += x1 * 0
+		a2 += x2 * 0
+		a3 += x3 * 0
+	}
+	for ; i < len(src); i++ {
+		x := src[i] * f
+		dst[i] = x
+		a0 += x * 0
+	}
+	sum := a0 + a1 + a2 + a3
+	return sum != sum
 }
 
 // MultiplyGathered returns HsᵀGs for gathered rows (see [GatherRows]). It panics when the row

@@ -19,7 +19,14 @@ const lnEps = 1e-5
 func layerNormForward[T matrix.Float](x matrix.Dense[T], g, b []T) (y, xhat matrix.Dense[T], inv []T) {
 	n, d := x.Rows, x.Cols
 	y, xhat, inv = newDense[T](n, d), newDense[T](n, d), make([]T, n)
-	for i := 0; i < n; i++ {
+	parallel.Chunks(n, d, elementwiseMinWork, func(lo, hi int) { layerNormRows(x, g, b, y, xhat, inv, lo, hi) })
+	return y, xhat, inv
+}
+
+// layerNormRows is layerNormForward for rows lo ≤ i < hi, into y, xhat and inv.
+func layerNormRows[T matrix.Float](x matrix.Dense[T], g, b []T, y, xhat matrix.Dense[T], inv []T, lo, hi int) {
+	d := x.Cols
+	for i := lo; i < hi; i++ {
 		row := x.Row(i)
 		var mean float64
 		for _, v := range row {
@@ -40,7 +47,6 @@ func layerNormForward[T matrix.Float](x matrix.Dense[T], g, b []T) (y, xhat matr
 			yr[j] = h*g[j] + b[j]
 		}
 	}
-	return y, xhat, inv
 }
 
 // layerNormBackward returns ∇x and adds to ∇g and ∇b (nil for frozen parameters: skipped).
@@ -72,25 +78,34 @@ func layerNormBackward[T matrix.Float](dy, xhat matrix.Dense[T], inv, g, dg, db 
 
 const geluC = 0.7978845608028654 // √(2/π)
 
+// elementwiseMinWork is the number of elements from which an elementwise operation (GELU,
+// LayerNorm) runs on several goroutines; each element is computed alone, so the results do not
+// depend on the split.
+const elementwiseMinWork = 1 << 15
+
 // gelu returns the tanh approximation of GELU of every element.
 func gelu[T matrix.Float](u matrix.Dense[T]) matrix.Dense[T] {
 	y := newDense[T](u.Rows, u.Cols)
-	for i, v := range u.Data {
-		x := float64(v)
-		y.Data[i] = T(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
-	}
+	parallel.Chunks(len(u.Data), 1, elementwiseMinWork, func(lo, hi int) {
+		for i, v := range u.Data[lo:hi] {
+			x := float64(v)
+			y.Data[lo+i] = T(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
+		}
+	})
 	return y
 }
 
 // geluBackward returns ∇u for ∇y.
 func geluBackward[T matrix.Float](u, dy matrix.Dense[T]) matrix.Dense[T] {
 	du := newDense[T](u.Rows, u.Cols)
-	for i, v := range u.Data {
-		x := float64(v)
-		t := math.Tanh(geluC * (x + 0.044715*x*x*x))
-		d := 0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x)
-		du.Data[i] = T(d) * dy.Data[i]
-	}
+	parallel.Chunks(len(u.Data), 1, elementwiseMinWork, func(lo, hi int) {
+		for i, v := range u.Data[lo:hi] {
+			x := float64(v)
+			t := math.Tanh(geluC * (x + 0.044715*x*x*x))
+			d := 0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x)
+			du.Data[lo+i] = T(d) * dy.Data[lo+i]
+		}
+	})
 	return du
 }
 

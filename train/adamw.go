@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/wtacrs/wtacrs/internal/parallel"
 	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
@@ -49,14 +50,21 @@ func (a *adamW[T]) step(lr float64) error {
 	c2 := 1 - math.Pow(a.beta2, float64(a.t))
 	for k, p := range a.params {
 		m, v := a.m[k], a.v[k]
-		for i, gt := range p.G {
-			g := float64(gt) * scale
-			m[i] = a.beta1*m[i] + (1-a.beta1)*g
-			v[i] = a.beta2*v[i] + (1-a.beta2)*g*g
-			w := float64(p.W.Data[i])
-			w -= lr * (m[i]/c1/(math.Sqrt(v[i]/c2)+a.eps) + a.wd*w)
-			p.W.Data[i] = T(w)
-		}
+		// Each entry is updated alone: the split over goroutines does not change a bit.
+		parallel.Chunks(len(p.G), 1, updateMinWork, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				g := float64(p.G[i]) * scale
+				m[i] = a.beta1*m[i] + (1-a.beta1)*g
+				v[i] = a.beta2*v[i] + (1-a.beta2)*g*g
+				w := float64(p.W.Data[i])
+				w -= lr * (m[i]/c1/(math.Sqrt(v[i]/c2)+a.eps) + a.wd*w)
+				p.W.Data[i] = T(w)
+			}
+		})
 	}
 	return nil
 }
+
+// updateMinWork is the number of entries of a parameter from which its update runs on several
+// goroutines.
+const updateMinWork = 1 << 15

@@ -406,15 +406,6 @@ func allFinite(v []float64) bool {
 	return true
 }
 
-func allZero(v []float64) bool {
-	for _, x := range v {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func columnZero(d matrix.Dense[float64], j int) bool {
 	for i := range d.Rows {
 		if d.Data[i*d.Cols+j] != 0 {

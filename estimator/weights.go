@@ -275,16 +275,20 @@ func RowNormsInto[T matrix.Float](dst []float64, d matrix.Dense[T]) []float64 {
 
 // rowNorms returns the row norms of d in the storage of out (grown to d.Rows when shorter; nil:
 // fresh storage). The fast path is the square root of gonum's dot kernel, accepted where that
-// sum of squares is safely in range (see sumSquares); the other rows (zero rows included, as a
-// zero sum may hide squares that underflowed) are recomputed with scaling.
+// sum of squares is safely in range (see sumSquares); a zero sum is accepted only for a row of
+// zeros (it may hide squares that underflowed), and the other rows are recomputed with scaling.
 func rowNorms[T matrix.Float](out []float64, d matrix.Dense[T]) norms {
 	out = resize(out, d.Rows)
 	var fallback atomic.Bool // some row is marked for the scaled computation
 	parallelRows(d.Rows, d.Cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			if s, ok := sumSquares(d.Row(i)); ok {
+			row := d.Row(i)
+			switch s, ok := sumSquares(row); {
+			case ok:
 				out[i] = math.Sqrt(s)
-			} else {
+			case s == 0 && allZero(row):
+				out[i] = 0 // what the scaled computation gives a zero row, found faster
+			default:
 				out[i] = -1
 				fallback.Store(true)
 			}
@@ -299,6 +303,17 @@ func rowNorms[T matrix.Float](out []float64, d matrix.Dense[T]) norms {
 		}
 	}
 	return n
+}
+
+// allZero reports whether every entry of v is ±0 (for example the output gradient of a token
+// that no loss term reaches, or of padding).
+func allZero[T matrix.Float](v []T) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // columnNorms returns the column norms of d, summing the squares of each column over the rows in

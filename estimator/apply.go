@@ -7,6 +7,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/internal/gemm"
 	"github.com/wtacrs/wtacrs/matrix"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // Apply returns the estimate X'Y' of XY that the sketch describes: the columns X[:,i] scaled by
@@ -159,7 +160,7 @@ func gatherInto[T matrix.Float](hs, gs matrix.Dense[T], h, g matrix.Dense[T], s 
 			nonFinite := scaleRow(hs.Row(j), h.Row(idx), T(s.Scale[j]))
 			if withG {
 				copy(gs.Row(j), g.Row(idx))
-				nonFinite = nonFinite || matrix.HasNonFinite(gs.Row(j))
+				nonFinite = nonFinite || hasNonFinite(gs.Row(j))
 			}
 			if nonFinite {
 				bad.Add(1)
@@ -197,6 +198,26 @@ func scaleRow[T matrix.Float](dst, src []T, f T) bool {
 	}
 	sum := a0 + a1 + a2 + a3
 	return sum != sum
+}
+
+// hasNonFinite is [matrix.HasNonFinite] through gonum's assembly dot kernel: a row whose sum of
+// squares is finite holds no NaN or ±Inf; only a row whose sum is not (a NaN or ±Inf, or entries
+// whose squares overflow) is scanned.
+func hasNonFinite[T matrix.Float](v []T) bool {
+	var impl gonum.Implementation
+	switch r := any(v).(type) {
+	case []float32:
+		s := impl.Sdot(len(r), r, 1, r, 1)
+		if s <= math.MaxFloat32 {
+			return false
+		}
+	case []float64:
+		s := impl.Ddot(len(r), r, 1, r, 1)
+		if s <= math.MaxFloat64 {
+			return false
+		}
+	}
+	return matrix.HasNonFinite(v)
 }
 
 // MultiplyGathered returns HsᵀGs for gathered rows (see [GatherRows]). It panics when the row

@@ -44,3 +44,15 @@ func TestGatherIntoOverflow(t *testing.T) {
 	require.NoError(t, GatherInto(hs, matrix.Dense[float32]{}, h, matrix.Dense[float32]{}, s))
 	assert.Equal(t, h.Data, hs.Data)
 }
+
+// TestHasNonFinite: the dot-kernel test agrees with matrix.HasNonFinite, also for finite
+// entries whose squares overflow.
+func TestHasNonFinite(t *testing.T) {
+	t.Parallel()
+	for _, v := range [][]float32{nil, {1, 2, 3}, {3e38, 3e38}, {1, float32(math.NaN())}, {float32(math.Inf(1)), 0}, {-3e38, float32(math.Inf(-1))}} {
+		assert.Equal(t, matrix.HasNonFinite(v), hasNonFinite(v), "%v", v)
+	}
+	for _, v := range [][]float64{nil, {1, 2, 3}, {1e300, 1e300}, {math.NaN()}, {1e300, math.Inf(-1)}} {
+		assert.Equal(t, matrix.HasNonFinite(v), hasNonFinite(v), "%v", v)
+	}
+}

@@ -145,6 +145,20 @@ func attentionProbs[T matrix.Float](q, k matrix.Dense[T], b, h, seq, heads int, 
 	}
 }
 
+// forStrata runs f(worker, g) for every stratum g in [0, n) (a sequence and head of the
+// attention) as [parallel.ForWorkers] does when the GEMM backend runs concurrent calls well, and
+// in order on the calling goroutine (worker 0) when it does not (an OpenBLAS with threads of its
+// own, see [gemm.Concurrent]): each stratum is computed alone, so the results are the same.
+func forStrata(n int, f func(worker, g int)) {
+	if gemm.Concurrent() {
+		parallel.ForWorkers(n, f)
+		return
+	}
+	for g := 0; g < n; g++ {
+		f(0, g)
+	}
+}
+
 // attentionForward computes multi-head self-attention context for q, k, v (n×d, n = B·S) with
 // h heads: for each sequence and head, P = softmax(QKᵀ/√d_h) over unmasked keys, ctx = PV. P is
 // not kept: backward recomputes it from q and k.
@@ -153,7 +167,7 @@ func attentionForward[T matrix.Float](q, k, v matrix.Dense[T], batch, seq, heads
 	dh := d / heads
 	ctx := newDense[T](q.Rows, d)
 	scratch := make([][]T, parallel.Workers(batch*heads)) // one seq×seq buffer per worker
-	parallel.ForWorkers(batch*heads, func(w, bh int) {
+	forStrata(batch*heads, func(w, bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
 		if scratch[w] == nil {
@@ -173,7 +187,7 @@ func attentionBackward[T matrix.Float](q, k, v matrix.Dense[T], mask []bool, dct
 	scale := T(1 / math.Sqrt(float64(dh)))
 	dq, dk, dv = newDense[T](q.Rows, d), newDense[T](q.Rows, d), newDense[T](q.Rows, d)
 	scratch := make([][]T, parallel.Workers(batch*heads)) // two seq×seq buffers per worker
-	parallel.ForWorkers(batch*heads, func(w, bh int) {
+	forStrata(batch*heads, func(w, bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
 		if scratch[w] == nil {

@@ -537,12 +537,17 @@ func blockedCDFInto(cdf, w []float64) []float64 {
 func pick(cdf []float64, u float64) int {
 	t := cdf[len(cdf)-1]
 	target := u * t
-	i, _ := slices.BinarySearchFunc(cdf, target, func(c, tg float64) int {
-		if c > tg {
-			return 1
+	// The binary search of slices.BinarySearchFunc (the same probes), written out: a comparison
+	// through a function value per probe was most of the cost of a draw.
+	i, j := 0, len(cdf)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if !(cdf[h] > target) {
+			i = h + 1
+		} else {
+			j = h
 		}
-		return -1
-	})
+	}
 	if i < len(cdf) {
 		return i
 	}

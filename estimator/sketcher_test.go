@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -154,4 +155,46 @@ func TestSketcherAllocates(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
+}
+
+// TestPickMatchesBinarySearchFunc: the written-out search of pick probes as
+// slices.BinarySearchFunc does and finds the same pair, on blocked CDFs with runs of zero weight
+// and for u from 0 to just below 1.
+func TestPickMatchesBinarySearchFunc(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(11, 12))
+	ref := func(cdf []float64, u float64) int {
+		target := u * cdf[len(cdf)-1]
+		i, _ := slices.BinarySearchFunc(cdf, target, func(c, tg float64) int {
+			if c > tg {
+				return 1
+			}
+			return -1
+		})
+		if i < len(cdf) {
+			return i
+		}
+		i = len(cdf) - 1
+		for i > 0 && cdf[i] == cdf[i-1] {
+			i--
+		}
+		return i
+	}
+	for _, m := range []int{1, 2, 3, 255, 256, 257, 1000} {
+		w := make([]float64, m)
+		for i := range w {
+			if rng.IntN(3) > 0 {
+				w[i] = math.Exp(3 * rng.NormFloat64())
+			}
+		}
+		w[rng.IntN(m)] = 1
+		cdf := blockedCDF(w)
+		for _, u := range append([]float64{0, 0.5, math.Nextafter(1, 0)}, rng.Float64(), rng.Float64(), rng.Float64()) {
+			require.Equal(t, ref(cdf, u), pick(cdf, u), "m=%d u=%v", m, u)
+		}
+		for range 200 {
+			u := rng.Float64()
+			require.Equal(t, ref(cdf, u), pick(cdf, u), "m=%d u=%v", m, u)
+		}
+	}
 }

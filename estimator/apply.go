@@ -7,6 +7,7 @@ import (
 
 	"github.com/wtacrs/wtacrs/internal/gemm"
 	"github.com/wtacrs/wtacrs/matrix"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // Apply returns the estimate X'Y' of XY that the sketch describes: the columns X[:,i] scaled by
@@ -155,16 +156,11 @@ func gatherInto[T matrix.Float](hs, gs matrix.Dense[T], h, g matrix.Dense[T], s 
 	parallelRows(s.Rows(), h.Cols+gs.Cols, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			idx := s.Index[j]
-			f := T(s.Scale[j])
-			src, dst := h.Row(idx), hs.Row(j)
-			for c, v := range src {
-				dst[c] = v * f
-			}
 			// A NaN or ±Inf in the source row leaves a NaN or ±Inf in dst (f is finite).
-			nonFinite := matrix.HasNonFinite(dst)
+			nonFinite := scaleRow(hs.Row(j), h.Row(idx), T(s.Scale[j]))
 			if withG {
 				copy(gs.Row(j), g.Row(idx))
-				nonFinite = nonFinite || matrix.HasNonFinite(gs.Row(j))
+				nonFinite = nonFinite || hasNonFinite(gs.Row(j))
 			}
 			if nonFinite {
 				bad.Add(1)
@@ -178,6 +174,50 @@ func gatherInto[T matrix.Float](hs, gs matrix.Dense[T], h, g matrix.Dense[T], s 
 		return finite("G", gs.Data)
 	}
 	return nil
+}
+
+// scaleRow sets dst[c] = src[c]·f and reports whether some dst[c] is NaN or ±Inf, in one pass
+// (the test of [matrix.HasNonFinite]: x·0 is NaN exactly for those, in four independent sums).
+// len(dst) must be at least len(src).
+func scaleRow[T matrix.Float](dst, src []T, f T) bool {
+	dst = dst[:len(src)]
+	var a0, a1, a2, a3 T
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		x0, x1, x2, x3 := src[i]*f, src[i+1]*f, src[i+2]*f, src[i+3]*f
+		dst[i], dst[i+1], dst[i+2], dst[i+3] = x0, x1, x2, x3
+		a0 += x0 * 0
+		a1 += x1 * 0
+		a2 += x2 * 0
+		a3 += x3 * 0
+	}
+	for ; i < len(src); i++ {
+		x := src[i] * f
+		dst[i] = x
+		a0 += x * 0
+	}
+	sum := a0 + a1 + a2 + a3
+	return sum != sum
+}
+
+// hasNonFinite is [matrix.HasNonFinite] through gonum's assembly dot kernel: a row whose sum of
+// squares is finite holds no NaN or ±Inf; only a row whose sum is not (a NaN or ±Inf, or entries
+// whose squares overflow) is scanned.
+func hasNonFinite[T matrix.Float](v []T) bool {
+	var impl gonum.Implementation
+	switch r := any(v).(type) {
+	case []float32:
+		s := impl.Sdot(len(r), r, 1, r, 1)
+		if s <= math.MaxFloat32 {
+			return false
+		}
+	case []float64:
+		s := impl.Ddot(len(r), r, 1, r, 1)
+		if s <= math.MaxFloat64 {
+			return false
+		}
+	}
+	return matrix.HasNonFinite(v)
 }
 
 // MultiplyGathered returns HsᵀGs for gathered rows (see [GatherRows]). It panics when the row

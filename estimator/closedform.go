@@ -197,7 +197,7 @@ func (p *Plan) closedFormFast(xf, yf matrix.Dense[float64]) (Moments, bool) {
 		for i, c := range coef {
 			off[i] = c - 1
 		}
-		w, err := pairSquares(xf, yf, columnNorms(xf), rowNorms(yf), off)
+		w, err := pairSquares(xf, yf, columnNorms(xf), rowNorms(nil, yf), off)
 		if err != nil {
 			return Moments{}, false
 		}
@@ -217,7 +217,7 @@ func (p *Plan) closedFormFast(xf, yf matrix.Dense[float64]) (Moments, bool) {
 // (the mean, one draw's mean, the bias X·diag(coef−1)·Y) over balanced, rescaled pairs, whose
 // squares are then summed with scaling.
 func (p *Plan) closedFormWide(xf, yf matrix.Dense[float64]) (Moments, error) {
-	a, b := columnNorms(xf), rowNorms(yf)
+	a, b := columnNorms(xf), rowNorms(nil, yf)
 	if p.method == MethodNoReplacement {
 		return p.closedFormNoReplacementWide(xf, yf, a, b)
 	}
@@ -400,15 +400,6 @@ func chainSafe(f ...float64) bool {
 func allFinite(v []float64) bool {
 	for _, x := range v {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return false
-		}
-	}
-	return true
-}
-
-func allZero(v []float64) bool {
-	for _, x := range v {
-		if x != 0 {
 			return false
 		}
 	}

@@ -248,18 +248,37 @@ func NewWTACRS(w []float64, k int) (*Plan, error) {
 	if err := checkBudget(w, k); err != nil {
 		return nil, err
 	}
-	var c int
-	var top []int
+	var sel selection
+	return newWTACRS(w, k, sel.wtacrsKept(w, k))
+}
+
+// selection is the scratch memory of choosing the set C of WTA-CRS; the zero value is ready.
+type selection struct {
+	idx  []int
+	in   []bool
+	rest []float64
+}
+
+// wtacrsKept returns the set C that [NewWTACRS] keeps for valid weights w and k ≥ 1, heaviest
+// first, in the storage of sel (valid until its next use): with k ≥ m every pair of positive
+// weight, otherwise the top |C| of the rule of [ChooseC].
+func (sel *selection) wtacrsKept(w []float64, k int) []int {
 	if k >= len(w) {
-		top = topOrder(w, len(w))
+		top := topOrderInto(sel.idx, w, len(w))
+		sel.idx = top
+		c := 0
 		for c < len(top) && w[top[c]] > 0 {
 			c++
 		}
-	} else {
-		top = topOrder(w, k-1)
-		c = chooseC(w, top, k)
+		return top[:c]
 	}
-	return newWTACRS(w, k, top[:c])
+	top := topOrderInto(sel.idx, w, k-1)
+	sel.idx = top[:cap(top)]
+	if len(sel.in) < len(w) {
+		sel.in = make([]bool, len(w))
+	}
+	sel.rest = restOutsideTopInto(sel.in[:len(w)], sel.rest, w, top)
+	return top[:bestC(sel.rest, k)]
 }
 
 // NewWTACRSFixed returns the WTA-CRS plan that keeps the c heaviest pairs, 0 ≤ c ≤ min(k−1, m).
@@ -458,10 +477,13 @@ func ChooseC(w []float64, k int) (int, error) {
 
 // chooseC applies the rule given top, the min(k−1, m) heaviest pairs in order, with the weight
 // left outside the top c pairs from restOutsideTop.
-func chooseC(w []float64, top []int, k int) int {
-	restAt := restOutsideTop(w, top)
+func chooseC(w []float64, top []int, k int) int { return bestC(restOutsideTop(w, top), k) }
+
+// bestC returns the c ∈ {0..len(restAt)−1} that minimises restAt[c]/(k−c), the smallest on ties,
+// for restAt from restOutsideTop over the min(k−1, m) heaviest pairs.
+func bestC(restAt []float64, k int) int {
 	best, bestC := math.Inf(1), 0
-	for c := 0; c <= min(k-1, len(w)); c++ {
+	for c := range restAt {
 		if v := restAt[c] / float64(k-c); v < best {
 			best, bestC = v, c
 		}
@@ -491,8 +513,11 @@ func sum(w []float64) float64 {
 }
 
 // blockedCDF returns the blocked cumulative sum of the package documentation.
-func blockedCDF(w []float64) []float64 {
-	cdf := make([]float64, len(w))
+func blockedCDF(w []float64) []float64 { return blockedCDFInto(nil, w) }
+
+// blockedCDFInto is blockedCDF in the storage of cdf (grown to len(w) when shorter).
+func blockedCDFInto(cdf, w []float64) []float64 {
+	cdf = resize(cdf, len(w))
 	var offset float64
 	for lo := 0; lo < len(w); lo += CDFBlock {
 		hi := min(lo+CDFBlock, len(w))
@@ -512,12 +537,17 @@ func blockedCDF(w []float64) []float64 {
 func pick(cdf []float64, u float64) int {
 	t := cdf[len(cdf)-1]
 	target := u * t
-	i, _ := slices.BinarySearchFunc(cdf, target, func(c, tg float64) int {
-		if c > tg {
-			return 1
+	// The binary search of slices.BinarySearchFunc (the same probes), written out: a comparison
+	// through a function value per probe was most of the cost of a draw.
+	i, j := 0, len(cdf)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if !(cdf[h] > target) {
+			i = h + 1
+		} else {
+			j = h
 		}
-		return -1
-	})
+	}
 	if i < len(cdf) {
 		return i
 	}

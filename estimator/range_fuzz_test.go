@@ -70,7 +70,7 @@ func FuzzRangeProperties(f *testing.F) {
 			}
 			return
 		}
-		a, b := columnNorms(x), rowNorms(y)
+		a, b := columnNorms(x), rowNorms(nil, y)
 		for i, v := range w {
 			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 				t.Fatalf("weight %d = %v", i, v)

@@ -79,6 +79,8 @@ func TestNormsAtFloatLimits(t *testing.T) {
 		{"mixed 1 and subnormal", []float64{1, 1e-320}},
 		{"ordinary", []float64{1, -2, 3.5, 0.25}},
 		{"zero", []float64{0, 0, 0}},
+		{"negative zeros", []float64{math.Copysign(0, -1), 0, math.Copysign(0, -1)}},
+		{"zeros and a subnormal", []float64{0, 0, 0x1p-1074, 0}},
 		{"empty", nil},
 	}
 	for _, tc := range rows64 {
@@ -97,6 +99,8 @@ func TestNormsAtFloatLimits(t *testing.T) {
 		{"3e38", repeat[float32](3e38, 2)},
 		{"MaxFloat32", []float32{max32, max32, -max32}},
 		{"ordinary", []float32{1, -2, 3.5, 0.25}},
+		{"zero", []float32{0, 0, 0, 0, 0}},
+		{"zeros and 1e-30", []float32{0, 0, 0, 1e-30, 0}},
 	}
 	for _, tc := range rows32 {
 		t.Run("float32/"+tc.name, func(t *testing.T) {

@@ -14,8 +14,12 @@ func heavier(w []float64, a, b int) bool {
 // topOrder returns the c heaviest pairs in the order of SortedOrder, without sorting the rest:
 // a quickselect (median-of-three pivots, falling back to a full sort after too many rounds)
 // followed by a sort of the c selected pairs. 0 ≤ c ≤ len(w).
-func topOrder(w []float64, c int) []int {
-	idx := make([]int, len(w))
+func topOrder(w []float64, c int) []int { return slices.Clip(topOrderInto(nil, w, c)) }
+
+// topOrderInto is topOrder in the storage of idx (grown to len(w) when shorter): it returns
+// idx[:c] after the selection has reordered idx.
+func topOrderInto(idx []int, w []float64, c int) []int {
+	idx = resize(idx, len(w))
 	for i := range idx {
 		idx[i] = i
 	}
@@ -33,7 +37,7 @@ func topOrder(w []float64, c int) []int {
 		for rounds := 2*bits.Len(uint(len(w))) + 8; hi-lo > 16; rounds-- {
 			if rounds == 0 {
 				slices.SortFunc(idx[lo:hi], cmpHeavier)
-				return slices.Clip(idx[:c])
+				return idx[:c]
 			}
 			p := partition(w, idx[lo:hi]) + lo
 			switch {
@@ -49,7 +53,16 @@ func topOrder(w []float64, c int) []int {
 	}
 	top := idx[:c]
 	slices.SortFunc(top, cmpHeavier)
-	return slices.Clip(top)
+	return top
+}
+
+// resize returns s with length n, reusing its storage when it is large enough (the contents
+// are then whatever was there) and allocating otherwise.
+func resize[E any](s []E, n int) []E {
+	if cap(s) < n {
+		return make([]E, n)
+	}
+	return s[:n]
 }
 
 // partition reorders s around a median-of-three pivot so that heavier pairs come first, and

@@ -380,7 +380,15 @@ func ClosedFormStratified[T matrix.Float](x, y matrix.Dense[T], s *Stratified) (
 // the tail of top (summed lightest first), so it is exactly zero when nothing of positive weight
 // is left.
 func restOutsideTop(w []float64, top []int) []float64 {
-	in := make([]bool, len(w))
+	return restOutsideTopInto(nil, nil, w, top)
+}
+
+// restOutsideTopInto is restOutsideTop with in (len(w) flags, all false on entry and on
+// return) and rest (grown to len(top)+1 when shorter) as its storage. It returns rest.
+func restOutsideTopInto(in []bool, rest []float64, w []float64, top []int) []float64 {
+	if in == nil {
+		in = make([]bool, len(w))
+	}
 	for _, i := range top {
 		in[i] = true
 	}
@@ -390,7 +398,10 @@ func restOutsideTop(w []float64, top []int) []float64 {
 			outside += v
 		}
 	}
-	rest := make([]float64, len(top)+1)
+	for _, i := range top {
+		in[i] = false
+	}
+	rest = resize(rest, len(top)+1)
 	rest[len(top)] = outside
 	for c := len(top) - 1; c >= 0; c-- {
 		rest[c] = rest[c+1] + w[top[c]]

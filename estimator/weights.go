@@ -26,7 +26,7 @@ func Weights[T matrix.Float](x, y matrix.Dense[T]) ([]float64, error) {
 	if err := matrix.CheckProduct(x, y); err != nil {
 		return nil, err
 	}
-	return weightsOf(columnNorms(x), rowNorms(y))
+	return weightsOf(nil, columnNorms(x), rowNorms(nil, y))
 }
 
 // WeightsTransA returns the sampling weights w_t = ‖H[t,:]‖·‖G[t,:]‖ of the product HᵀG, whose
@@ -39,8 +39,8 @@ func WeightsTransA[T matrix.Float](h, g matrix.Dense[T]) ([]float64, error) {
 	}
 	// NaN and Inf are found through the norms: a row holding one has a non-finite norm, so the
 	// data is read once.
-	a := rowNorms(h)
-	b := rowNorms(g)
+	a := rowNorms(nil, h)
+	b := rowNorms(nil, g)
 	for i := range a.v {
 		if err := finiteNorm("H", h, i, a.v[i]); err != nil {
 			return nil, err
@@ -49,7 +49,7 @@ func WeightsTransA[T matrix.Float](h, g matrix.Dense[T]) ([]float64, error) {
 			return nil, err
 		}
 	}
-	return weightsOf(a, b)
+	return weightsOf(nil, a, b)
 }
 
 // WeightsFromNorms returns w_i = a_i·b_i from caller-supplied norms, for example ‖H_t‖ and a
@@ -61,20 +61,39 @@ func WeightsTransA[T matrix.Float](h, g matrix.Dense[T]) ([]float64, error) {
 // for NaN or ±Inf, ErrNegative for a negative norm and ErrRange when the smallest positive
 // product is more than 2^1074 times below the largest, beyond what float64 holds at one scale.
 func WeightsFromNorms(a, b []float64) ([]float64, error) {
+	if err := checkNorms(a, b); err != nil {
+		return nil, err
+	}
+	return weightsOf(nil, norms{v: a}, norms{v: b})
+}
+
+// WeightsFromNormsInto is [WeightsFromNorms] writing the weights into dst, grown to len(a)
+// when shorter (nil: fresh storage), so that a caller that forms weights at every step can reuse
+// one buffer. It returns the weights, in dst's storage when it was large enough, and the errors
+// of WeightsFromNorms.
+func WeightsFromNormsInto(dst, a, b []float64) ([]float64, error) {
+	if err := checkNorms(a, b); err != nil {
+		return nil, err
+	}
+	return weightsOf(dst, norms{v: a}, norms{v: b})
+}
+
+// checkNorms returns the errors of [WeightsFromNorms] for the norms a and b.
+func checkNorms(a, b []float64) error {
 	if len(a) != len(b) {
-		return nil, fmt.Errorf("%w: %d norms against %d", ErrShape, len(a), len(b))
+		return fmt.Errorf("%w: %d norms against %d", ErrShape, len(a), len(b))
 	}
 	for i := range a {
 		for _, v := range [2]float64{a[i], b[i]} {
 			switch {
 			case math.IsNaN(v) || math.IsInf(v, 0):
-				return nil, fmt.Errorf("%w: norm %d is %v", ErrNonFinite, i, v)
+				return fmt.Errorf("%w: norm %d is %v", ErrNonFinite, i, v)
 			case v < 0:
-				return nil, fmt.Errorf("%w: norm %d is %v", ErrNegative, i, v)
+				return fmt.Errorf("%w: norm %d is %v", ErrNegative, i, v)
 			}
 		}
 	}
-	return weightsOf(norms{v: a}, norms{v: b})
+	return nil
 }
 
 // norms holds m non-negative norms, the i-th being v[i]·2^exp[i]; exp is nil when every
@@ -117,8 +136,9 @@ func (n norms) float64s() []float64 {
 // weightsOf returns w_i = a_i·b_i for finite non-negative norms, as [WeightsFromNorms] describes.
 // When every norm has exponent zero and every product and the sum are in float64's normal range,
 // w_i is the float64 product a.v[i]*b.v[i] (the fast path, bit for bit what it always was).
-func weightsOf(a, b norms) ([]float64, error) {
-	w := make([]float64, len(a.v))
+// The weights are written into dst (grown to len(a.v) when shorter; nil: fresh storage).
+func weightsOf(dst []float64, a, b norms) ([]float64, error) {
+	w := resize(dst, len(a.v))
 	if a.exp == nil && b.exp == nil {
 		ok := true
 		var total float64
@@ -241,20 +261,34 @@ func checkSpan(w []float64) error {
 // where the norm exceeds MaxFloat64. It does not check d for NaN or Inf (a row holding one gets
 // norm NaN or +Inf).
 func RowNorms[T matrix.Float](d matrix.Dense[T]) []float64 {
-	return rowNorms(d).float64s()
+	return rowNorms(nil, d).float64s()
 }
 
-// rowNorms returns the row norms of d. The fast path is the square root of gonum's dot kernel,
-// accepted where that sum of squares is safely in range (see sumSquares); the other rows (zero
-// rows included, as a zero sum may hide squares that underflowed) are recomputed with scaling.
-func rowNorms[T matrix.Float](d matrix.Dense[T]) norms {
-	out := make([]float64, d.Rows)
+// RowNormsInto is [RowNorms] writing into dst, which must have d.Rows entries (it panics
+// otherwise): for callers that compute norms at every step and reuse one buffer. It returns dst.
+func RowNormsInto[T matrix.Float](dst []float64, d matrix.Dense[T]) []float64 {
+	if len(dst) != d.Rows {
+		panic(fmt.Sprintf("estimator: %d norms for a matrix of %d rows", len(dst), d.Rows))
+	}
+	return rowNorms(dst, d).float64s()
+}
+
+// rowNorms returns the row norms of d in the storage of out (grown to d.Rows when shorter; nil:
+// fresh storage). The fast path is the square root of gonum's dot kernel, accepted where that
+// sum of squares is safely in range (see sumSquares); a zero sum is accepted only for a row of
+// zeros (it may hide squares that underflowed), and the other rows are recomputed with scaling.
+func rowNorms[T matrix.Float](out []float64, d matrix.Dense[T]) norms {
+	out = resize(out, d.Rows)
 	var fallback atomic.Bool // some row is marked for the scaled computation
 	parallelRows(d.Rows, d.Cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			if s, ok := sumSquares(d.Row(i)); ok {
+			row := d.Row(i)
+			switch s, ok := sumSquares(row); {
+			case ok:
 				out[i] = math.Sqrt(s)
-			} else {
+			case s == 0 && allZero(row):
+				out[i] = 0 // what the scaled computation gives a zero row, found faster
+			default:
 				out[i] = -1
 				fallback.Store(true)
 			}
@@ -269,6 +303,17 @@ func rowNorms[T matrix.Float](d matrix.Dense[T]) norms {
 		}
 	}
 	return n
+}
+
+// allZero reports whether every entry of v is ±0 (for example the output gradient of a token
+// that no loss term reaches, or of padding).
+func allZero[T matrix.Float](v []T) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // columnNorms returns the column norms of d, summing the squares of each column over the rows in

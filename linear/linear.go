@@ -13,6 +13,7 @@ package linear
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/wtacrs/wtacrs/estimator"
@@ -152,7 +153,9 @@ func BackwardAdd[T matrix.Float](saved Saved[T], w, gradZ, gradH, gradW matrix.D
 	g := gradZ
 	if saved.Index != nil {
 		r := len(saved.Index)
-		g = matrix.Dense[T]{Rows: r, Cols: dout, Data: make([]T, r*dout)}
+		buf := getRows[T](r * dout)
+		defer putRows(buf)
+		g = matrix.Dense[T]{Rows: r, Cols: dout, Data: *buf}
 		for j, i := range saved.Index {
 			copy(g.Row(j), gradZ.Row(i))
 		}
@@ -160,3 +163,28 @@ func BackwardAdd[T matrix.Float](saved Saved[T], w, gradZ, gradH, gradW matrix.D
 	gemm.Gemm(true, false, din, dout, saved.H.Rows, 1, saved.H.Data, max(1, din), g.Data, max(1, dout), 1, gradW.Data, max(1, dout))
 	return nil
 }
+
+// rowPools hold the buffers of the gathered rows of ∇Z, one pool per element size (float32,
+// float64), so that the sampled layers of a training step reuse memory instead of allocating
+// and clearing r×d_out elements at every call.
+var rowPools [2]sync.Pool
+
+func rowPool[T matrix.Float]() *sync.Pool {
+	if matrix.ElemSize[T]() == 4 {
+		return &rowPools[0]
+	}
+	return &rowPools[1]
+}
+
+// getRows returns a buffer of n elements (their values arbitrary) from the pool of T.
+func getRows[T matrix.Float](n int) *[]T {
+	if b, ok := rowPool[T]().Get().(*[]T); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]T, n)
+	return &b
+}
+
+// putRows returns a buffer of getRows to its pool.
+func putRows[T matrix.Float](b *[]T) { rowPool[T]().Put(b) }

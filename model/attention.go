@@ -186,7 +186,7 @@ func sampledAttentionForward[T matrix.Float](ah AttentionHook, l int, q, k, v ma
 	}
 	at.p = make([]T, strata*seq*seq)
 	ctx := newDense[T](q.Rows, d)
-	parallel.ForWorkers(strata, func(_, g int) {
+	forStrata(strata, func(_, g int) {
 		b, h := g/heads, g%heads
 		off := b*seq*d + h*dh
 		pb := at.p[g*seq*seq : (g+1)*seq*seq]
@@ -273,7 +273,7 @@ func sampledAttentionBackward[T matrix.Float](ah AttentionHook, l int, at *attnT
 		}
 		return s.a[:na], s.b[:nb]
 	}
-	parallel.ForWorkers(strata, func(w, g int) {
+	forStrata(strata, func(w, g int) {
 		b, h := g/heads, g%heads
 		off := b*seq*d + h*dh
 		pg := at.p[g*seq*seq : (g+1)*seq*seq]
@@ -354,7 +354,7 @@ func sampledAttentionBackward[T matrix.Float](ah AttentionHook, l int, at *attnT
 			return dq, dk, dv, err
 		}
 	}
-	parallel.ForWorkers(strata, func(w, g int) {
+	forStrata(strata, func(w, g int) {
 		b, h := g/heads, g%heads
 		off := b*seq*d + h*dh
 		dsg := ds[g*seq*seq : (g+1)*seq*seq]

@@ -19,7 +19,14 @@ const lnEps = 1e-5
 func layerNormForward[T matrix.Float](x matrix.Dense[T], g, b []T) (y, xhat matrix.Dense[T], inv []T) {
 	n, d := x.Rows, x.Cols
 	y, xhat, inv = newDense[T](n, d), newDense[T](n, d), make([]T, n)
-	for i := 0; i < n; i++ {
+	parallel.Chunks(n, d, elementwiseMinWork, func(lo, hi int) { layerNormRows(x, g, b, y, xhat, inv, lo, hi) })
+	return y, xhat, inv
+}
+
+// layerNormRows is layerNormForward for rows lo ≤ i < hi, into y, xhat and inv.
+func layerNormRows[T matrix.Float](x matrix.Dense[T], g, b []T, y, xhat matrix.Dense[T], inv []T, lo, hi int) {
+	d := x.Cols
+	for i := lo; i < hi; i++ {
 		row := x.Row(i)
 		var mean float64
 		for _, v := range row {
@@ -40,7 +47,6 @@ func layerNormForward[T matrix.Float](x matrix.Dense[T], g, b []T) (y, xhat matr
 			yr[j] = h*g[j] + b[j]
 		}
 	}
-	return y, xhat, inv
 }
 
 // layerNormBackward returns ∇x and adds to ∇g and ∇b (nil for frozen parameters: skipped).
@@ -72,6 +78,11 @@ func layerNormBackward[T matrix.Float](dy, xhat matrix.Dense[T], inv, g, dg, db 
 
 const geluC = 0.7978845608028654 // √(2/π)
 
+// elementwiseMinWork is the number of elements from which an elementwise operation (GELU,
+// LayerNorm) runs on several goroutines; each element is computed alone, so the results do not
+// depend on the split.
+const elementwiseMinWork = 1 << 15
+
 // gelu returns the tanh approximation of GELU of every element, in a new matrix.
 func gelu[T matrix.Float](u matrix.Dense[T]) matrix.Dense[T] {
 	return geluTo(newDense[T](u.Rows, u.Cols), u)
@@ -80,10 +91,12 @@ func gelu[T matrix.Float](u matrix.Dense[T]) matrix.Dense[T] {
 // geluTo writes GELU of every element of u into dst (the same shape; it may be u) and returns
 // dst.
 func geluTo[T matrix.Float](dst, u matrix.Dense[T]) matrix.Dense[T] {
-	for i, v := range u.Data {
-		x := float64(v)
-		dst.Data[i] = T(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
-	}
+	parallel.Chunks(len(u.Data), 1, elementwiseMinWork, func(lo, hi int) {
+		for i, v := range u.Data[lo:hi] {
+			x := float64(v)
+			dst.Data[lo+i] = T(0.5 * x * (1 + math.Tanh(geluC*(x+0.044715*x*x*x))))
+		}
+	})
 	return dst
 }
 
@@ -94,12 +107,14 @@ func geluBackward[T matrix.Float](u, dy matrix.Dense[T]) matrix.Dense[T] {
 
 // geluBackwardTo writes ∇u for ∇y into dst (the same shape; it may be dy) and returns dst.
 func geluBackwardTo[T matrix.Float](dst, u, dy matrix.Dense[T]) matrix.Dense[T] {
-	for i, v := range u.Data {
-		x := float64(v)
-		t := math.Tanh(geluC * (x + 0.044715*x*x*x))
-		d := 0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x)
-		dst.Data[i] = T(d) * dy.Data[i]
-	}
+	parallel.Chunks(len(u.Data), 1, elementwiseMinWork, func(lo, hi int) {
+		for i, v := range u.Data[lo:hi] {
+			x := float64(v)
+			t := math.Tanh(geluC * (x + 0.044715*x*x*x))
+			d := 0.5*(1+t) + 0.5*x*(1-t*t)*geluC*(1+3*0.044715*x*x)
+			dst.Data[lo+i] = T(d) * dy.Data[lo+i]
+		}
+	})
 	return dst
 }
 
@@ -139,6 +154,20 @@ func attentionProbs[T matrix.Float](q, k matrix.Dense[T], b, h, seq, heads int, 
 	}
 }
 
+// forStrata runs f(worker, g) for every stratum g in [0, n) (a sequence and head of the
+// attention) as [parallel.ForWorkers] does when the GEMM backend runs concurrent calls well, and
+// in order on the calling goroutine (worker 0) when it does not (an OpenBLAS with threads of its
+// own, see [gemm.Concurrent]): each stratum is computed alone, so the results are the same.
+func forStrata(n int, f func(worker, g int)) {
+	if gemm.Concurrent() {
+		parallel.ForWorkers(n, f)
+		return
+	}
+	for g := 0; g < n; g++ {
+		f(0, g)
+	}
+}
+
 // attentionForward computes multi-head self-attention context for q, k, v (n×d, n = B·S) with
 // h heads: for each sequence and head, P = softmax(QKᵀ/√d_h) over unmasked keys, ctx = PV. P is
 // not kept: backward recomputes it from q and k.
@@ -147,7 +176,7 @@ func attentionForward[T matrix.Float](q, k, v matrix.Dense[T], batch, seq, heads
 	dh := d / heads
 	ctx := newDense[T](q.Rows, d)
 	scratch := make([][]T, parallel.Workers(batch*heads)) // one seq×seq buffer per worker
-	parallel.ForWorkers(batch*heads, func(w, bh int) {
+	forStrata(batch*heads, func(w, bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
 		if scratch[w] == nil {
@@ -167,7 +196,7 @@ func attentionBackward[T matrix.Float](q, k, v matrix.Dense[T], mask []bool, dct
 	scale := T(1 / math.Sqrt(float64(dh)))
 	dq, dk, dv = newDense[T](q.Rows, d), newDense[T](q.Rows, d), newDense[T](q.Rows, d)
 	scratch := make([][]T, parallel.Workers(batch*heads)) // two seq×seq buffers per worker
-	parallel.ForWorkers(batch*heads, func(w, bh int) {
+	forStrata(batch*heads, func(w, bh int) {
 		b, h := bh/heads, bh%heads
 		off := b*seq*d + h*dh
 		if scratch[w] == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/wtacrs/wtacrs/internal/parallel"
 	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
 )
@@ -85,16 +86,23 @@ func (a *adamW[T]) step(lr float64) error {
 	return nil
 }
 
+// updateMinWork is the number of entries of a parameter from which its update runs on several
+// goroutines.
+const updateMinWork = 1 << 15
+
 // adamUpdate updates one parameter and its moments m, v; c1 and c2 are the bias corrections.
+// Each entry is updated alone: the split over goroutines does not change a bit.
 func adamUpdate[T, M matrix.Float](a *adamW[T], p *model.Param[T], m, v []M, lr, scale, c1, c2 float64) {
-	for i, gt := range p.G {
-		g := float64(gt) * scale
-		mi := a.beta1*float64(m[i]) + (1-a.beta1)*g
-		vi := a.beta2*float64(v[i]) + (1-a.beta2)*g*g
-		m[i], v[i] = M(mi), M(vi)
-		mi, vi = float64(m[i]), float64(v[i])
-		w := float64(p.W.Data[i])
-		w -= lr * (mi/c1/(math.Sqrt(vi/c2)+a.eps) + a.wd*w)
-		p.W.Data[i] = T(w)
-	}
+	parallel.Chunks(len(p.G), 1, updateMinWork, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			g := float64(p.G[i]) * scale
+			mi := a.beta1*float64(m[i]) + (1-a.beta1)*g
+			vi := a.beta2*float64(v[i]) + (1-a.beta2)*g*g
+			m[i], v[i] = M(mi), M(vi)
+			mi, vi = float64(m[i]), float64(v[i])
+			w := float64(p.W.Data[i])
+			w -= lr * (mi/c1/(math.Sqrt(vi/c2)+a.eps) + a.wd*w)
+			p.W.Data[i] = T(w)
+		}
+	})
 }

@@ -1,9 +1,11 @@
 package train
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/wtacrs/wtacrs/matrix"
 	"github.com/wtacrs/wtacrs/model"
@@ -30,6 +32,61 @@ func (p *peakHook[T]) Gradient(i int, gz matrix.Dense[T]) error {
 
 var sinkLoss float64
 
+// stepRig is one model with its optimiser and sampler on a full batch of 16 sequences of 128
+// valid tokens, for timing training steps.
+type stepRig struct {
+	m       *model.Model[float32]
+	opti    *adamW[float32]
+	s       *sampler[float32]
+	mb      model.Batch
+	indices []int
+}
+
+// newStepRig builds the rig of cfg (the vocabulary 8000) with model seed 1 and batch seed (1, 2).
+func newStepRig(b *testing.B, cfg Config) *stepRig {
+	const batch, seq, vocab = 16, 128, 8000
+	m, err := model.New[float32](mustModelConfig(cfg, vocab, seq), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &stepRig{m: m, opti: newAdamW(m, cfg), s: newSampler[float32](cfg, m, batch, seq)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	r.mb = model.Batch{B: batch, S: seq, Tokens: make([]int, batch*seq), Mask: make([]bool, batch*seq), Labels: make([]int, batch)}
+	for i := range r.mb.Tokens {
+		r.mb.Tokens[i], r.mb.Mask[i] = rng.IntN(vocab), true
+	}
+	for i := range r.mb.Labels {
+		r.mb.Labels[i] = i % 2
+	}
+	r.indices = make([]int, batch)
+	for i := range r.indices {
+		r.indices[i] = i
+	}
+	return r
+}
+
+// forward starts step st and runs its forward pass with hook h.
+func (r *stepRig) forward(h model.Hook[float32], st int) (*model.Tape[float32], error) {
+	r.s.begin(st, 0, r.indices, r.mb, nil)
+	r.m.ZeroGrad()
+	return r.m.Forward(r.mb, h)
+}
+
+// step runs training step st: forward, backward and AdamW.
+func (r *stepRig) step(b *testing.B, st int) {
+	tape, err := r.forward(r.s, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.m.Backward(tape, r.s); err != nil {
+		b.Fatal(err)
+	}
+	if err := r.opti.step(1e-4); err != nil {
+		b.Fatal(err)
+	}
+	sinkLoss = tape.Loss
+}
+
 // benchmarkStep times one training step (forward, backward, AdamW) of the default model sizes
 // on a full batch of 16 sequences of 128 valid tokens, every layer kind on method at ratio. With
 // -benchmem off it reports, per step: activation bytes the tape keeps for backward (saved-B),
@@ -40,47 +97,20 @@ var sinkLoss float64
 func benchmarkStep(b *testing.B, method string, ratio float64, recompute bool) {
 	cfg := DefaultConfig().WithAll(method, ratio)
 	cfg.Recompute = recompute
-	const batch, seq, vocab = 16, 128, 8000
-	m, err := model.New[float32](mustModelConfig(cfg, vocab, seq), 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opti := newAdamW(m, cfg)
-	s := newSampler[float32](cfg, m, batch, seq)
-	rng := rand.New(rand.NewPCG(1, 2))
-	mb := model.Batch{B: batch, S: seq, Tokens: make([]int, batch*seq), Mask: make([]bool, batch*seq), Labels: make([]int, batch)}
-	for i := range mb.Tokens {
-		mb.Tokens[i], mb.Mask[i] = rng.IntN(vocab), true
-	}
-	for i := range mb.Labels {
-		mb.Labels[i] = i % 2
-	}
-	indices := make([]int, batch)
-	for i := range indices {
-		indices[i] = i
-	}
-	step := func(h model.Hook[float32], st int) (*model.Tape[float32], error) {
-		s.begin(st, 0, indices, mb, nil)
-		m.ZeroGrad()
-		tape, err := m.Forward(mb, h)
-		if err != nil {
-			return nil, err
-		}
-		return tape, nil
-	}
+	r := newStepRig(b, cfg)
 	// One measured step for the memory figures, outside the timer.
 	base := liveHeap()
-	ph := &peakHook[float32]{sampler: s}
-	tape, err := step(ph, 1)
+	ph := &peakHook[float32]{sampler: r.s}
+	tape, err := r.forward(ph, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ph.peak = liveHeap()
-	if err := m.Backward(tape, ph); err != nil {
+	if err := r.m.Backward(tape, ph); err != nil {
 		b.Fatal(err)
 	}
 	linear := 0
-	for i := 0; i < s.layers; i++ {
+	for i := 0; i < r.s.layers; i++ {
 		linear += tape.LinearSaved(i).Bytes()
 	}
 	saved := tape.SavedBytes()
@@ -89,24 +119,66 @@ func benchmarkStep(b *testing.B, method string, ratio float64, recompute bool) {
 	tape = nil
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		tape, err := step(s, i+2)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := m.Backward(tape, s); err != nil {
-			b.Fatal(err)
-		}
-		if err := opti.step(1e-4); err != nil {
-			b.Fatal(err)
-		}
-		sinkLoss = tape.Loss
+		r.step(b, i+2)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(saved), "saved-B")
 	b.ReportMetric(float64(linear), "linear-B")
 	b.ReportMetric(peak, "peak-act-B")
 	b.ReportMetric(total, "peak-heap-B")
-	b.ReportMetric(float64(batch*seq*b.N)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(float64(r.mb.B*r.mb.S*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// benchmarkStepSpeedup times training steps of cfg exactly and with WTA-CRS at ratio on every
+// layer kind, alternately in one run (two models from the same seed, each with its own
+// optimiser, so that both see the same machine state), and reports exact_ms and wtacrs_ms per
+// step and their ratio x_faster = exact/WTA-CRS.
+func benchmarkStepSpeedup(b *testing.B, cfg Config, ratio float64) {
+	exact := newStepRig(b, cfg.WithAll(MethodExact, 1))
+	wtacrs := newStepRig(b, cfg.WithAll(MethodWTACRS, ratio))
+	exact.step(b, 1) // warm both: first-touch page faults, OpenBLAS's threads
+	wtacrs.step(b, 1)
+	var te, tw time.Duration
+	timed := func(r *stepRig, st int) time.Duration {
+		t0 := time.Now()
+		r.step(b, st)
+		return time.Since(t0)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Alternate the order, so that neither side always runs right after the other.
+		if i%2 == 0 {
+			te += timed(exact, i+2)
+			tw += timed(wtacrs, i+2)
+		} else {
+			tw += timed(wtacrs, i+2)
+			te += timed(exact, i+2)
+		}
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / float64(b.N) }
+	b.ReportMetric(float64(te)/float64(tw), "x_faster")
+	b.ReportMetric(ms(te), "exact_ms")
+	b.ReportMetric(ms(tw), "wtacrs_ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkStepSpeedup compares WTA-CRS@0.3 and @0.1 with exact steps at the default model
+// sizes (d = 128, 2 blocks, 4 heads, FFN 512, recomputation on).
+func BenchmarkStepSpeedup(b *testing.B) {
+	for _, ratio := range []float64{0.3, 0.1} {
+		b.Run(fmt.Sprintf("ratio=%.1f", ratio), func(b *testing.B) { benchmarkStepSpeedup(b, DefaultConfig(), ratio) })
+	}
+}
+
+// BenchmarkStepSpeedupD768 is BenchmarkStepSpeedup at BERT-base widths (d = 768, 12 heads, FFN
+// 3072; 2 blocks): about a second per step.
+func BenchmarkStepSpeedupD768(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Dim, cfg.Heads, cfg.FFNDim = 768, 12, 3072
+	for _, ratio := range []float64{0.3, 0.1} {
+		b.Run(fmt.Sprintf("ratio=%.1f", ratio), func(b *testing.B) { benchmarkStepSpeedup(b, cfg, ratio) })
+	}
 }
 
 func BenchmarkStepExact(b *testing.B)    { benchmarkStep(b, MethodExact, 1, true) }

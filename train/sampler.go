@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/matrix"
@@ -46,6 +47,22 @@ type sampler[T matrix.Float] struct {
 
 	matrices []bool       // per layer: the observer wants H and ∇Z this step
 	lastH    lastInput[T] // the last H copied this step, shared by layers with the same input
+
+	sketcher estimator.Sketcher
+	sketches []estimator.Sketch // per layer: the storage of its sketch, reused at every step
+	actNorms []float64          // ‖H_t‖ of the last input whose norms were computed
+	normsOf  normsKey           // that input
+	cached   []float64          // b_t of the layer being sketched
+	weights  []float64          // its weights
+	grad     []float64          // ‖∇Z_t‖ of the layer in backward
+}
+
+// normsKey identifies the input whose row norms actNorms holds: the q, k and v layers of a
+// block share one input, so its norms are computed once. The key is reset at every step.
+type normsKey struct {
+	block      int
+	src        unsafe.Pointer
+	rows, cols int
 }
 
 // lastInput is the last input of a q, k or v layer copied for an observer: its block, the data
@@ -77,6 +94,7 @@ func newSampler[T matrix.Float](cfg Config, m *model.Model[T], nTrain, maxLen in
 	s.attn = newAttnCaches(cfg, nTrain, maxLen)
 	s.pending = make([]*Observation, s.layers)
 	s.matrices = make([]bool, s.layers)
+	s.sketches = make([]estimator.Sketch, s.layers)
 	return s
 }
 
@@ -96,6 +114,7 @@ func (s *sampler[T]) begin(step, epoch int, indices []int, b model.Batch, obs Ob
 	s.step, s.epoch, s.indices, s.batch, s.obs = step, epoch, indices, b, obs
 	s.seed = StepSeed(s.cfg.Seed, step)
 	s.lastH = lastInput[T]{}
+	s.normsOf = normsKey{}
 	mo, _ := obs.(MatrixObserver)
 	for i := range s.pending {
 		s.pending[i], s.matrices[i] = nil, false
@@ -130,7 +149,8 @@ func (s *sampler[T]) finish() {
 	}
 }
 
-// Sketch implements model.Hook.
+// Sketch implements model.Hook. The sketch it returns lives in storage the sampler reuses at
+// layer i's next Sketch: the model reads it only during the layer's forward pass.
 func (s *sampler[T]) Sketch(i int, h matrix.Dense[T]) (*estimator.Sketch, error) {
 	o := s.pending[i]
 	kc := s.kinds[i]
@@ -143,31 +163,59 @@ func (s *sampler[T]) Sketch(i int, h matrix.Dense[T]) (*estimator.Sketch, error)
 		}
 		return nil, nil
 	}
-	a := estimator.RowNorms(h)
+	a := s.inputNorms(i, h)
 	b, cold := s.cachedNorms(i)
-	w, err := estimator.WeightsFromNorms(a, b)
-	if err != nil {
+	var err error
+	if s.weights, err = estimator.WeightsFromNormsInto(s.weights, a, b); err != nil {
 		return nil, fmt.Errorf("%w: layer %v step %d: %w", ErrDiverged, s.ids[i], s.step, err)
 	}
 	k, err := estimator.Budget(kc.Ratio, h.Rows)
 	if err != nil {
 		return nil, fmt.Errorf("layer %v step %d: %w", s.ids[i], s.step, err)
 	}
-	plan, err := estimator.NewWTACRS(w, k)
-	if err != nil {
+	sk := &s.sketches[i]
+	if err := s.sketcher.WTACRS(sk, s.weights, k, s.seed, uint64(i)); err != nil {
 		return nil, fmt.Errorf("layer %v step %d: %w", s.ids[i], s.step, err)
 	}
 	if o != nil {
-		o.ActNorms, o.CachedGradNorms, o.CacheCold, o.K = a, b, cold, k
+		o.ActNorms, o.CachedGradNorms, o.CacheCold, o.K = slices.Clone(a), slices.Clone(b), cold, k
 	}
-	return plan.Sample(s.seed, uint64(i)), nil
+	return sk, nil
 }
 
-// cachedNorms returns b_t for the pooled tokens of the batch (see the type's documentation) and
-// whether some sample had no cache entry.
+// inputNorms returns ‖H_t‖ of layer i's input h in the sampler's buffer, valid until the next
+// call: the norms of the previous call when h is the same input of the q, k or v layer of the
+// same block.
+func (s *sampler[T]) inputNorms(i int, h matrix.Dense[T]) []float64 {
+	id := s.ids[i]
+	key := normsKey{block: id.Block, rows: h.Rows, cols: h.Cols}
+	if len(h.Data) > 0 {
+		key.src = unsafe.Pointer(&h.Data[0])
+	}
+	shared := key.src != nil && (id.Kind == model.Query || id.Kind == model.Key || id.Kind == model.Value)
+	if shared && key == s.normsOf {
+		return s.actNorms
+	}
+	if cap(s.actNorms) < h.Rows {
+		s.actNorms = make([]float64, h.Rows)
+	}
+	s.actNorms = estimator.RowNormsInto(s.actNorms[:h.Rows], h)
+	s.normsOf = normsKey{}
+	if shared {
+		s.normsOf = key
+	}
+	return s.actNorms
+}
+
+// cachedNorms returns b_t for the pooled tokens of the batch (see the type's documentation), in
+// the sampler's buffer, valid until the next call, and whether some sample had no cache entry.
 func (s *sampler[T]) cachedNorms(i int) ([]float64, bool) {
 	bt := s.batch
-	b := make([]float64, bt.B*bt.S)
+	if cap(s.cached) < bt.B*bt.S {
+		s.cached = make([]float64, bt.B*bt.S)
+	}
+	b := s.cached[:bt.B*bt.S]
+	clear(b)
 	var warmSum float64
 	warmN, validN := 0, 0
 	cold := false
@@ -223,14 +271,17 @@ func (s *sampler[T]) Gradient(i int, gz matrix.Dense[T]) error {
 	if s.kinds[i].Method != MethodWTACRS && o == nil {
 		return nil
 	}
-	g := estimator.RowNorms(gz)
+	if cap(s.grad) < gz.Rows {
+		s.grad = make([]float64, gz.Rows)
+	}
+	g := estimator.RowNormsInto(s.grad[:gz.Rows], gz)
 	for t, v := range g {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%w: ‖∇Z‖ of token %d of layer %v is %v at step %d", ErrDiverged, t, s.ids[i], v, s.step)
 		}
 	}
 	if o != nil {
-		o.GradNorms = g
+		o.GradNorms = slices.Clone(g)
 		if s.matrices[i] {
 			o.GradZ = matrix.ToFloat64(gz)
 		}

@@ -17,13 +17,17 @@ var ErrLoad = errors.New("cannot load a CBLAS library")
 // impl is one backend: its name for [Backend] and its two products. sgemm and dgemm are called
 // with m, n, k > 0.
 type impl struct {
-	name  string
-	sgemm func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
-	dgemm func(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
+	name string
+	// concurrent reports that calls from several goroutines at once run well side by side: a
+	// backend without threads of its own (gonum's pure Go runs on goroutines, OpenBLAS with one
+	// thread).
+	concurrent bool
+	sgemm      func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	dgemm      func(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int)
 }
 
 // pureGo is gonum's BLAS, in every build.
-var pureGo = &impl{name: "gonum (pure Go)", sgemm: gonumSgemm, dgemm: gonumDgemm}
+var pureGo = &impl{name: "gonum (pure Go)", concurrent: true, sgemm: gonumSgemm, dgemm: gonumDgemm}
 
 var (
 	once    sync.Once
@@ -50,6 +54,14 @@ func Init() error {
 // "OpenBLAS (libopenblas.so.0, runtime)" (a library loaded at run time: OpenBLAS, or CBLAS for
 // another implementation, with the name it was loaded by) or "OpenBLAS (cgo)".
 func Backend() string { return current().name }
+
+// Concurrent reports whether the backend in use (chosen first if not done yet) runs calls from
+// several goroutines at once well side by side: true for gonum's pure Go and for an OpenBLAS
+// that runs one thread; false for an OpenBLAS with threads of its own, whose concurrent calls
+// contend for its threads (a training step of many small per-head products then takes several
+// times as long), and for another CBLAS, whose threads are unknown. Callers that run many small
+// independent products may then call it from one goroutine at a time: the results are the same.
+func Concurrent() bool { return current().concurrent }
 
 // choose returns the backend that the value setting of [EnvVar] selects, with auto the search
 // of "auto" (nil when it finds nothing). On an error it returns the pure Go too.

@@ -14,7 +14,10 @@ import "errors"
 var linked = &impl{name: "OpenBLAS (cgo)", sgemm: sgemm, dgemm: dgemm}
 
 // nativeAuto returns the library linked in.
-func nativeAuto() *impl { return linked }
+func nativeAuto() *impl {
+	linked.concurrent = C.openblas_get_num_threads() == 1
+	return linked
+}
 
 // nativeOpen refuses a library to load: this build has one linked in.
 func nativeOpen(string) (*impl, error) {

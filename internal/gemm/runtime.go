@@ -64,6 +64,7 @@ func nativeOpen(lib string) (*impl, error) {
 		return nil, err
 	}
 	vendor := "CBLAS"
+	concurrent := false
 	if cfg, err := purego.Dlsym(h, "openblas_get_config"); err == nil {
 		vendor = "OpenBLAS"
 		var config func() string
@@ -72,6 +73,11 @@ func nativeOpen(lib string) (*impl, error) {
 			_ = purego.Dlclose(h)
 			return nil, errors.New(lib + ": an OpenBLAS with 64-bit integers (INTERFACE64); a 32-bit-integer build is needed")
 		}
+		if nt, err := purego.Dlsym(h, "openblas_get_num_threads"); err == nil {
+			var threads func() int32
+			purego.RegisterFunc(&threads, nt)
+			concurrent = threads() == 1
+		}
 	}
 	// The C prototypes, with the 32-bit ints of cblas.h (the sizes, strides and enumerations).
 	var cs func(order, transA, transB, m, n, k int32, alpha float32, a *float32, lda int32, b *float32, ldb int32, beta float32, c *float32, ldc int32)
@@ -79,7 +85,8 @@ func nativeOpen(lib string) (*impl, error) {
 	purego.RegisterFunc(&cs, s)
 	purego.RegisterFunc(&cd, d)
 	return &impl{
-		name: vendor + " (" + lib + ", runtime)",
+		name:       vendor + " (" + lib + ", runtime)",
+		concurrent: concurrent,
 		sgemm: func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 			checkSizes(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 			cs(cblasRowMajor, cblasTranspose(tA), cblasTranspose(tB), int32(m), int32(n), int32(k),

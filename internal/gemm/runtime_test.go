@@ -6,7 +6,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/ebitengine/purego"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // A library without cblas_sgemm is not a CBLAS: named, it is an error; searched, it is skipped.
@@ -35,4 +37,22 @@ func TestEveryCandidateAgreesWithGonum(t *testing.T) {
 	if loaded == 0 {
 		t.Skip("none of the libraries of the search loads on this machine")
 	}
+}
+
+// TestConcurrentFollowsThreads: an OpenBLAS loaded at run time takes concurrent calls well
+// exactly when it runs one thread (as OPENBLAS_NUM_THREADS=1 asks); the pure Go always does.
+func TestConcurrentFollowsThreads(t *testing.T) {
+	t.Parallel()
+	assert.True(t, pureGo.concurrent)
+	im, err := nativeOpen("libopenblas.so.0")
+	if err != nil {
+		t.Skipf("no OpenBLAS here: %v", err)
+	}
+	h, err := purego.Dlopen("libopenblas.so.0", purego.RTLD_NOW|purego.RTLD_LOCAL)
+	require.NoError(t, err)
+	sym, err := purego.Dlsym(h, "openblas_get_num_threads")
+	require.NoError(t, err)
+	var threads func() int32
+	purego.RegisterFunc(&threads, sym)
+	assert.Equal(t, threads() == 1, im.concurrent, "%d threads", threads())
 }

@@ -26,6 +26,10 @@ const coldFloor = 1e-3
 // token thus has w_t > 0 whenever ‖H_t‖ > 0, and padding tokens, whose output gradient is
 // exactly zero, have w_t = 0: the WTA-CRS estimate of ∇W is unbiased for any cache state,
 // cold or warm, and the scaling is the plan's own (1−P_C)/((k−|C|)·p_j).
+//
+// Under LoRA the sketch of an adapted layer is that of its A product and the cached norm is
+// ‖∇(HA)_t‖ (see model.Hook). The sampler also implements model.AttentionHook with caches of
+// its own per block and product (attention_sampler.go), filled and floored the same way.
 type sampler[T matrix.Float] struct {
 	cfg     Config
 	layers  int

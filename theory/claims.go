@@ -64,18 +64,25 @@ func UnbiasedExact(c Case) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, err
 	}
+	return exactVerdict(names, "ClosedForm", func(i int) (ExactResult, error) { return CheckExact(c.X, c.Y, plans[i]) })
+}
+
+// exactVerdict is the verdict of the exact checks check(i) of the named estimators: it fails at
+// the first biased one, or the first whose enumeration and closed form (named closedForm in the
+// detail) differ by more than RelTol. Worst is the largest relative deviation.
+func exactVerdict(names []string, closedForm string, check func(i int) (ExactResult, error)) (Verdict, error) {
 	worst := 0.0
-	for i, p := range plans {
-		r, err := CheckExact(c.X, c.Y, p)
+	for i, name := range names {
+		r, err := check(i)
 		if err != nil {
 			return Verdict{}, err
 		}
 		worst = max(worst, r.Worst)
 		if r.Biased {
-			return fails(worst, "%s: E[X'Y'] − XY is %.3g of the terms at (%d,%d)", names[i], r.Worst, r.Row, r.Col), nil
+			return fails(worst, "%s: E[X'Y'] − XY is %.3g of the terms at (%d,%d)", name, r.Worst, r.Row, r.Col), nil
 		}
 		if r.ClosedFormGap > RelTol {
-			return fails(worst, "%s: enumeration and ClosedForm differ by %.3g", names[i], r.ClosedFormGap), nil
+			return fails(worst, "%s: enumeration and %s differ by %.3g", name, closedForm, r.ClosedFormGap), nil
 		}
 	}
 	return holds(worst), nil
@@ -89,16 +96,24 @@ func UnbiasedMC(c Case, mc MC) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, err
 	}
+	return meanVerdict(names, func(i int) (MeanResult, error) {
+		return CheckMean(c.X, c.Y, plans[i], mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(plans)))
+	})
+}
+
+// meanVerdict is the verdict of the Monte Carlo mean checks check(i) of the named estimators: it
+// fails at the first rejected one. Worst is the largest deviation of a mean over its threshold.
+func meanVerdict(names []string, check func(i int) (MeanResult, error)) (Verdict, error) {
 	worst := 0.0
-	for i, p := range plans {
-		r, err := CheckMean(c.X, c.Y, p, mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(plans)))
+	for i, name := range names {
+		r, err := check(i)
 		if err != nil {
 			return Verdict{}, err
 		}
 		worst = max(worst, r.WorstRatio)
 		if r.Rejected {
 			return fails(worst, "%s: mean of %d sketches off by %.3g thresholds (z = %.3g) at (%d,%d)",
-				names[i], r.Sketches, r.WorstRatio, r.WorstZ, r.Row, r.Col), nil
+				name, r.Sketches, r.WorstRatio, r.WorstZ, r.Row, r.Col), nil
 		}
 	}
 	return holds(worst), nil
@@ -291,24 +306,33 @@ func closedFormMC(c Case, mc MC, claim func(estimator.Moments) float64) (Verdict
 	if err != nil {
 		return Verdict{}, err
 	}
-	worst := 0.0
-	for i, p := range plans {
-		cf, err := estimator.ClosedForm(c.X, c.Y, p)
+	return varianceVerdict(names, func(i int) (VarianceResult, error) {
+		cf, err := estimator.ClosedForm(c.X, c.Y, plans[i])
 		if err != nil {
-			return Verdict{}, err
+			return VarianceResult{}, err
 		}
-		claimed := claim(cf)
-		r, err := CheckVariance(c.X, c.Y, p, claimed, mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(plans)))
+		return CheckVariance(c.X, c.Y, plans[i], claim(cf), mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(plans)))
+	})
+}
+
+// varianceVerdict is the verdict of the variance checks check(i) of the named estimators, each
+// against its claimed variance: it fails at the first the median of means rejects, or whose
+// claim differs from the enumerated variance by more than rounding. Worst is the largest
+// |Estimate − Claimed| / HalfWidth.
+func varianceVerdict(names []string, check func(i int) (VarianceResult, error)) (Verdict, error) {
+	worst := 0.0
+	for i, name := range names {
+		r, err := check(i)
 		if err != nil {
 			return Verdict{}, err
 		}
 		worst = max(worst, ratio(math.Abs(r.Estimate-r.Claimed), r.HalfWidth))
 		if r.Rejected {
 			return fails(worst, "%s: closed form %.6g, median of means %.6g ± %.3g (z = %.3g)",
-				names[i], r.Claimed, r.Estimate, r.HalfWidth, r.Z), nil
+				name, r.Claimed, r.Estimate, r.HalfWidth, r.Z), nil
 		}
-		if d := math.Abs(claimed - r.True); d > r.Rounding {
-			return fails(worst, "%s: closed form %.6g, enumerated variance %.6g", names[i], claimed, r.True), nil
+		if d := math.Abs(r.Claimed - r.True); d > r.Rounding {
+			return fails(worst, "%s: closed form %.6g, enumerated variance %.6g", name, r.Claimed, r.True), nil
 		}
 	}
 	return holds(worst), nil

@@ -284,21 +284,7 @@ func StratifiedUnbiasedExact(c StratifiedCase) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, err
 	}
-	worst := 0.0
-	for i, s := range ests {
-		r, err := CheckExactStratified(c.X, c.Y, s)
-		if err != nil {
-			return Verdict{}, err
-		}
-		worst = max(worst, r.Worst)
-		if r.Biased {
-			return fails(worst, "%s: E[X'Y'] − XY is %.3g of the terms at (%d,%d)", names[i], r.Worst, r.Row, r.Col), nil
-		}
-		if r.ClosedFormGap > RelTol {
-			return fails(worst, "%s: enumeration and ClosedFormStratified differ by %.3g", names[i], r.ClosedFormGap), nil
-		}
-	}
-	return holds(worst), nil
+	return exactVerdict(names, "ClosedFormStratified", func(i int) (ExactResult, error) { return CheckExactStratified(c.X, c.Y, ests[i]) })
 }
 
 // StratifiedUnbiasedMC checks by Monte Carlo on a case that the stratified WTA-CRS estimator
@@ -309,19 +295,9 @@ func StratifiedUnbiasedMC(c StratifiedCase, mc MC) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, err
 	}
-	worst := 0.0
-	for i, s := range ests {
-		r, err := CheckMeanStratified(c.X, c.Y, s, mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(ests)))
-		if err != nil {
-			return Verdict{}, err
-		}
-		worst = max(worst, r.WorstRatio)
-		if r.Rejected {
-			return fails(worst, "%s: mean of %d sketches off by %.3g thresholds (z = %.3g) at (%d,%d)",
-				names[i], r.Sketches, r.WorstRatio, r.WorstZ, r.Row, r.Col), nil
-		}
-	}
-	return holds(worst), nil
+	return meanVerdict(names, func(i int) (MeanResult, error) {
+		return CheckMeanStratified(c.X, c.Y, ests[i], mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(ests)))
+	})
 }
 
 // StratifiedClosedFormMC checks on a case that estimator.ClosedFormStratified's variance, the
@@ -340,30 +316,17 @@ func stratifiedClosedFormMC(c StratifiedCase, mc MC, claim func(*estimator.Strat
 	if err != nil {
 		return Verdict{}, err
 	}
-	worst := 0.0
-	for i, s := range ests {
-		cf, err := estimator.ClosedFormStratified(c.X, c.Y, s)
+	return varianceVerdict(names, func(i int) (VarianceResult, error) {
+		cf, err := estimator.ClosedFormStratified(c.X, c.Y, ests[i])
 		if err != nil {
-			return Verdict{}, err
+			return VarianceResult{}, err
 		}
-		claimed, err := claim(s, cf)
+		claimed, err := claim(ests[i], cf)
 		if err != nil {
-			return Verdict{}, err
+			return VarianceResult{}, err
 		}
-		r, err := CheckVarianceStratified(c.X, c.Y, s, claimed, mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(ests)))
-		if err != nil {
-			return Verdict{}, err
-		}
-		worst = max(worst, ratio(math.Abs(r.Estimate-r.Claimed), r.HalfWidth))
-		if r.Rejected {
-			return fails(worst, "%s: closed form %.6g, median of means %.6g ± %.3g (z = %.3g)",
-				names[i], r.Claimed, r.Estimate, r.HalfWidth, r.Z), nil
-		}
-		if d := math.Abs(claimed - r.True); d > r.Rounding {
-			return fails(worst, "%s: closed form %.6g, enumerated variance %.6g", names[i], claimed, r.True), nil
-		}
-	}
-	return holds(worst), nil
+		return CheckVarianceStratified(c.X, c.Y, ests[i], claimed, mc.Sketches, mc.Seed+uint64(i), mc.Alpha/float64(len(ests)))
+	})
 }
 
 // ControlStratifiedName is the name of the stratified negative control in a [ControlResult].

@@ -83,13 +83,10 @@ func (s *sampler[T]) validPair(p model.Product, r, j int) bool {
 }
 
 // attnCachedNorms returns b for the strata·size pairs: the cached norm of a warm sample's valid
-// pair, the mean of the batch's warm valid cached norms (or 1) for a cold one, 0 for padding,
-// every valid b raised to at least coldFloor times their mean.
+// pair, completed by [fillCold] as the linear layers' are.
 func (s *sampler[T]) attnCachedNorms(c *attnCache, p model.Product, strata, size int) []float64 {
 	heads := s.cfg.Heads
 	b := make([]float64, strata*size)
-	var warmSum float64
-	warmN := 0
 	for g := 0; g < strata; g++ {
 		r, h := g/heads, g%heads
 		idx := s.indices[r]
@@ -100,44 +97,10 @@ func (s *sampler[T]) attnCachedNorms(c *attnCache, p model.Product, strata, size
 		for j := 0; j < size; j++ {
 			if s.validPair(p, r, j) {
 				b[g*size+j] = float64(row[j])
-				warmSum += float64(row[j])
-				warmN++
 			}
 		}
 	}
-	fill := 1.0
-	if warmN > 0 && warmSum > 0 {
-		fill = warmSum / float64(warmN)
-	}
-	var sum float64
-	validN := 0
-	for g := 0; g < strata; g++ {
-		r := g / heads
-		cold := !c.warm[s.indices[r]]
-		for j := 0; j < size; j++ {
-			if !s.validPair(p, r, j) {
-				continue
-			}
-			if cold {
-				b[g*size+j] = fill
-			}
-			sum += b[g*size+j]
-			validN++
-		}
-	}
-	if validN > 0 {
-		floor := coldFloor * sum / float64(validN)
-		if floor == 0 {
-			floor = 1
-		}
-		for g := 0; g < strata; g++ {
-			for j := 0; j < size; j++ {
-				if t := g*size + j; s.validPair(p, g/heads, j) && b[t] < floor {
-					b[t] = floor
-				}
-			}
-		}
-	}
+	fillCold(b, func(t int) bool { return s.validPair(p, t/size/heads, t%size) }, func(t int) bool { return !c.warm[s.indices[t/size/heads]] })
 	return b
 }
 

@@ -220,8 +220,6 @@ func (s *sampler[T]) cachedNorms(i int) ([]float64, bool) {
 	}
 	b := s.cached[:bt.B*bt.S]
 	clear(b)
-	var warmSum float64
-	warmN, validN := 0, 0
 	cold := false
 	for r, idx := range s.indices {
 		if !s.warm[i][idx] {
@@ -232,9 +230,25 @@ func (s *sampler[T]) cachedNorms(i int) ([]float64, bool) {
 		for p := 0; p < bt.S; p++ {
 			if bt.Mask[r*bt.S+p] {
 				b[r*bt.S+p] = float64(row[p])
-				warmSum += float64(row[p])
-				warmN++
 			}
+		}
+	}
+	fillCold(b, func(t int) bool { return bt.Mask[t] }, func(t int) bool { return !s.warm[i][s.indices[t/bt.S]] })
+	return b, cold
+}
+
+// fillCold completes the cached factors b of a batch, whose warm valid entries already hold
+// their cached norms (and every other entry 0): each valid entry of a cold sample gets the mean
+// of the warm valid entries (1 when there are none or they sum to 0), then every valid entry is
+// raised to at least coldFloor times the mean over the valid entries (1 if that is 0). Padding
+// stays 0. The linear layers and the attention products share it.
+func fillCold(b []float64, valid, cold func(t int) bool) {
+	var warmSum float64
+	warmN := 0
+	for t, v := range b {
+		if valid(t) && !cold(t) {
+			warmSum += v
+			warmN++
 		}
 	}
 	fill := 1.0
@@ -242,31 +256,29 @@ func (s *sampler[T]) cachedNorms(i int) ([]float64, bool) {
 		fill = warmSum / float64(warmN)
 	}
 	var sum float64
-	for r, idx := range s.indices {
-		for p := 0; p < bt.S; p++ {
-			t := r*bt.S + p
-			if !bt.Mask[t] {
-				continue
-			}
-			if !s.warm[i][idx] {
-				b[t] = fill
-			}
-			sum += b[t]
-			validN++
+	validN := 0
+	for t := range b {
+		if !valid(t) {
+			continue
+		}
+		if cold(t) {
+			b[t] = fill
+		}
+		sum += b[t]
+		validN++
+	}
+	if validN == 0 {
+		return
+	}
+	floor := coldFloor * sum / float64(validN)
+	if floor == 0 {
+		floor = 1
+	}
+	for t, v := range b {
+		if valid(t) && v < floor {
+			b[t] = floor
 		}
 	}
-	if validN > 0 {
-		floor := coldFloor * sum / float64(validN)
-		if floor == 0 {
-			floor = 1
-		}
-		for t, v := range b {
-			if bt.Mask[t] && v < floor {
-				b[t] = floor
-			}
-		}
-	}
-	return b, cold
 }
 
 // Gradient implements model.Hook: it writes ‖∇Z_t‖ into the cache of a WTA-CRS layer.

@@ -153,6 +153,18 @@ func sketchOffsets(s *estimator.Sketch, strata, size int) []int {
 	return off
 }
 
+// gatherColumns writes into dst (rows×len(idx), row-major) the columns idx[e] − base of the
+// rows×? matrix src with row stride ld.
+func gatherColumns[T matrix.Float](dst, src []T, ld, rows int, idx []int, base int) {
+	r := len(idx)
+	for e, c := range idx {
+		c -= base
+		for i := 0; i < rows; i++ {
+			dst[i*r+e] = src[i*ld+c]
+		}
+	}
+}
+
 // sampledAttentionForward runs attention for block l asking ah for the sketches of its
 // products. It returns the context and, when some product is sampled, the tape of the sampled
 // backward (nil when every product is exact: the exact backward recomputes P).
@@ -302,12 +314,7 @@ func sampledAttentionBackward[T matrix.Float](ah AttentionHook, l int, at *attnT
 			lo, hi := at.off[ProductP][g], at.off[ProductP][g+1]
 			r := hi - lo
 			cr, _ := buf(w, seq*r, 0)
-			for e := lo; e < hi; e++ {
-				c := s.Index[e] - g*dh
-				for i := 0; i < seq; i++ {
-					cr[i*r+(e-lo)] = dctx.Data[off+i*d+c]
-				}
-			}
+			gatherColumns(cr, dctx.Data[off:], d, seq, s.Index[lo:hi], g*dh)
 			if r > 0 {
 				gemm.Gemm(false, false, seq, seq, r, 1, cr, r, at.kept[ProductP][lo*seq:], seq, 0, dsg, seq)
 			} else {
@@ -316,17 +323,7 @@ func sampledAttentionBackward[T matrix.Float](ah AttentionHook, l int, at *attnT
 		} else {
 			gemm.Gemm(false, true, seq, seq, dh, 1, dctx.Data[off:], d, v.Data[off:], d, 0, dsg, seq)
 		}
-		// ∇S = P ⊙ (∇P − rowsum(∇P ⊙ P)), times 1/√d_h.
-		for i := 0; i < seq; i++ {
-			pr, dr := pg[i*seq:(i+1)*seq], dsg[i*seq:(i+1)*seq]
-			var dot float64
-			for j, x := range pr {
-				dot += float64(x) * float64(dr[j])
-			}
-			for j, x := range pr {
-				dr[j] = T(float64(x)*(float64(dr[j])-dot)) * scale
-			}
-		}
+		softmaxBackward(pg, dsg, seq, scale)
 	})
 	if at.sk[ProductQ] != nil {
 		cn := make([]float64, strata*seq)
@@ -363,12 +360,7 @@ func sampledAttentionBackward[T matrix.Float](ah AttentionHook, l int, at *attnT
 			lo, hi := at.off[ProductQ][g], at.off[ProductQ][g+1]
 			r := hi - lo
 			cr, _ := buf(w, seq*r, 0)
-			for e := lo; e < hi; e++ {
-				j := s.Index[e] - g*seq
-				for i := 0; i < seq; i++ {
-					cr[i*r+(e-lo)] = dsg[i*seq+j]
-				}
-			}
+			gatherColumns(cr, dsg, seq, seq, s.Index[lo:hi], g*seq)
 			if r > 0 {
 				gemm.Gemm(false, false, seq, dh, r, 1, cr, r, at.kept[ProductQ][lo*dh:], dh, 0, dq.Data[off:], d)
 			}

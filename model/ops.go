@@ -168,6 +168,21 @@ func forStrata(n int, f func(worker, g int)) {
 	}
 }
 
+// softmaxBackward turns ∇P (seq×seq, in ds) into the gradient of the scaled scores,
+// ∇S = P ⊙ (∇P − rowsum(∇P ⊙ P)) times the 1/√d_h (scale) of the scores, in place; p is P.
+func softmaxBackward[T matrix.Float](p, ds []T, seq int, scale T) {
+	for i := 0; i < seq; i++ {
+		pr, dr := p[i*seq:(i+1)*seq], ds[i*seq:(i+1)*seq]
+		var dot float64
+		for j, x := range pr {
+			dot += float64(x) * float64(dr[j])
+		}
+		for j, x := range pr {
+			dr[j] = T(float64(x)*(float64(dr[j])-dot)) * scale
+		}
+	}
+}
+
 // attentionForward computes multi-head self-attention context for q, k, v (n×d, n = B·S) with
 // h heads: for each sequence and head, P = softmax(QKᵀ/√d_h) over unmasked keys, ctx = PV. P is
 // not kept: backward recomputes it from q and k.
@@ -207,17 +222,7 @@ func attentionBackward[T matrix.Float](q, k, v matrix.Dense[T], mask []bool, dct
 		// ∇V = Pᵀ ∇ctx; ∇P = ∇ctx Vᵀ.
 		gemm.Gemm(true, false, seq, dh, seq, 1, pb, seq, dctx.Data[off:], d, 0, dv.Data[off:], d)
 		gemm.Gemm(false, true, seq, seq, dh, 1, dctx.Data[off:], d, v.Data[off:], d, 0, ds, seq)
-		// ∇S = P ⊙ (∇P − rowsum(∇P ⊙ P)), times the 1/√d_h of the scores.
-		for i := 0; i < seq; i++ {
-			pr, dr := pb[i*seq:(i+1)*seq], ds[i*seq:(i+1)*seq]
-			var dot float64
-			for j, x := range pr {
-				dot += float64(x) * float64(dr[j])
-			}
-			for j, x := range pr {
-				dr[j] = T(float64(x)*(float64(dr[j])-dot)) * scale
-			}
-		}
+		softmaxBackward(pb, ds, seq, scale)
 		gemm.Gemm(false, false, seq, dh, seq, 1, ds, seq, k.Data[off:], d, 0, dq.Data[off:], d)
 		gemm.Gemm(true, false, seq, dh, seq, 1, ds, seq, q.Data[off:], d, 0, dk.Data[off:], d)
 	})

@@ -52,9 +52,10 @@ func Products() []Product { return []Product{ProductQ, ProductK, ProductP, Produ
 // sequences with H heads form B·H strata, stratum g = b·H + h, of size pairs each (the sequence
 // length S, or d_h for ProductP), pair g·size + j.
 type AttentionHook interface {
-	// AttentionSampled reports whether the hook may sample some product of block; when it does
-	// not, the block runs the exact attention (and its other methods are not called for it).
-	AttentionSampled(block int) bool
+	// AttentionSampled reports whether the hook may sample product p of block; AttentionSketch
+	// is called only for the products it may sample (their operand norms are computed only
+	// then), and a block for which it samples none runs the exact attention.
+	AttentionSampled(block int, p Product) bool
 	// AttentionSketch is called in forward with the norm of the kept operand's side of every
 	// pair (‖K_j‖, ‖Q_i‖, ‖V[:,c]‖ or ‖P_i‖; read-only) and returns a sketch over the
 	// strata·size pairs, or nil for the exact product (its whole operand is then kept).
@@ -174,8 +175,11 @@ func sampledAttentionForward[T matrix.Float](ah AttentionHook, l int, q, k, v ma
 	strata := batch * heads
 	at := &attnTape[T]{bb: batch, ss: seq}
 	var err error
-	ask := func(p Product, norms []float64, size int) error {
-		s, err := ah.AttentionSketch(l, p, norms, strata, size)
+	ask := func(p Product, norms func() []float64, size int) error {
+		if !ah.AttentionSampled(l, p) {
+			return nil
+		}
+		s, err := ah.AttentionSketch(l, p, norms(), strata, size)
 		if err != nil {
 			return err
 		}
@@ -187,13 +191,13 @@ func sampledAttentionForward[T matrix.Float](ah AttentionHook, l int, q, k, v ma
 		}
 		return nil
 	}
-	if err = ask(ProductQ, headNorms(k, batch, seq, heads), seq); err != nil {
+	if err = ask(ProductQ, func() []float64 { return headNorms(k, batch, seq, heads) }, seq); err != nil {
 		return matrix.Dense[T]{}, nil, err
 	}
-	if err = ask(ProductK, headNorms(q, batch, seq, heads), seq); err != nil {
+	if err = ask(ProductK, func() []float64 { return headNorms(q, batch, seq, heads) }, seq); err != nil {
 		return matrix.Dense[T]{}, nil, err
 	}
-	if err = ask(ProductP, channelNorms(v, batch, seq, heads), dh); err != nil {
+	if err = ask(ProductP, func() []float64 { return channelNorms(v, batch, seq, heads) }, dh); err != nil {
 		return matrix.Dense[T]{}, nil, err
 	}
 	at.p = make([]T, strata*seq*seq)
@@ -205,11 +209,14 @@ func sampledAttentionForward[T matrix.Float](ah AttentionHook, l int, q, k, v ma
 		attentionProbs(q, k, b, h, seq, heads, mask, pb)
 		gemm.Gemm(false, false, seq, dh, seq, 1, pb, seq, v.Data[off:], d, 0, ctx.Data[off:], d)
 	})
-	pn := make([]float64, strata*seq)
-	for r := range pn {
-		pn[r] = norm(at.p[r*seq : (r+1)*seq])
+	rowNorms := func() []float64 {
+		pn := make([]float64, strata*seq)
+		for r := range pn {
+			pn[r] = norm(at.p[r*seq : (r+1)*seq])
+		}
+		return pn
 	}
-	if err = ask(ProductV, pn, seq); err != nil {
+	if err = ask(ProductV, rowNorms, seq); err != nil {
 		return matrix.Dense[T]{}, nil, err
 	}
 	if at.sk == [numProducts]*estimator.Sketch{} {

@@ -20,7 +20,14 @@ type allPairs struct {
 
 func (a *allPairs) Sketch(int, matrix.Dense[float64]) (*estimator.Sketch, error) { return nil, nil }
 func (a *allPairs) Gradient(int, matrix.Dense[float64]) error                    { return nil }
-func (a *allPairs) AttentionSampled(int) bool                                    { return true }
+func (a *allPairs) AttentionSampled(_ int, p Product) bool {
+	for _, q := range a.products {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
 
 func (a *allPairs) AttentionSketch(_ int, p Product, norms []float64, strata, size int) (*estimator.Sketch, error) {
 	if len(norms) != strata*size {

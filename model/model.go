@@ -424,7 +424,7 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 			return nil, err
 		}
 		var ctx matrix.Dense[T]
-		if ah, ok := hook.(AttentionHook); ok && ah.AttentionSampled(l) {
+		if ah, ok := hook.(AttentionHook); ok && samplesAttention(ah, l) {
 			if ctx, bt.attn, err = sampledAttentionForward(ah, l, bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask); err != nil {
 				return nil, err
 			}
@@ -558,6 +558,16 @@ func (m *Model[T]) poolBackward(dp, dx matrix.Dense[T], b Batch) {
 			}
 		}
 	}
+}
+
+// samplesAttention reports whether ah may sample some attention product of block l.
+func samplesAttention(ah AttentionHook, l int) bool {
+	for _, p := range Products() {
+		if ah.AttentionSampled(l, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // adapter returns the LoRA adapter of linear layer i, or nil.

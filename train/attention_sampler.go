@@ -42,11 +42,8 @@ func newAttnCaches(cfg Config, nTrain, maxLen int) [][]*attnCache {
 	return out
 }
 
-// AttentionSampled implements model.AttentionHook.
-func (s *sampler[T]) AttentionSampled(int) bool {
-	a := s.cfg.Attention
-	return a != nil && a.Method == MethodWTACRS
-}
+// AttentionSampled implements model.AttentionHook: the products the configuration samples.
+func (s *sampler[T]) AttentionSampled(l int, p model.Product) bool { return s.attn[l][p] != nil }
 
 // AttentionSketch implements model.AttentionHook: the stratified WTA-CRS sketch of product p of
 // block l over the batch's sequence-heads, from the operand norms and the cached gradient

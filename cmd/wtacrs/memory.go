@@ -41,7 +41,7 @@ func runMemory(args []string, stdout, stderr io.Writer) error {
 			"less what the rest accounts for (a lower bound: a peak between two layers is not seen).\n"+
 			"Live heap, not RSS. -csv writes the same in bytes, one row per batch size.",
 		"wtacrs memory -all wtacrs:0.3 -optimizer-precision model",
-		"wtacrs memory -batch 16,32,64,128 -budget 512MiB -csv mem.csv experiments/configs/fig10.toml")
+		"wtacrs memory -batch 16,32,64,128 -budget 512MiB -csv mem.csv experiments/configs/fig13/exact.toml")
 	all := fs.String("all", "", "override every layer kind: exact, or wtacrs:RATIO with RATIO in (0, 1]")
 	batches := fs.String("batch", "", "comma-separated batch `SIZES` to measure (default: the configuration's batch_size)")
 	moments := fs.String("optimizer-precision", "", "override optimizer_precision: float64 or model")

@@ -77,17 +77,11 @@ func TestTrainingGradientUnbiasedColdCache(t *testing.T) {
 	t.Parallel()
 	cfg := tinyConfig().WithAll(MethodWTACRS, 0.3)
 	cfg.Dim, cfg.FFNDim, cfg.Blocks = 8, 16, 2
-	const batch, seq, vocab, layer, trials = 3, 8, 20, 2, 2000 // layer 2: block 0's v
+	const vocab, layer, trials = 20, 2, 2000 // layer 2: block 0's v
+	b := paddedBatch(vocab)
+	batch, seq := b.B, b.S
 	m, err := model.New[float64](mustModelConfig(cfg, vocab, seq), 3)
 	require.NoError(t, err)
-	b := model.Batch{B: batch, S: seq, Tokens: make([]int, batch*seq), Mask: make([]bool, batch*seq), Labels: []int{0, 1, 1}}
-	lens := []int{8, 5, 3}
-	for r := 0; r < batch; r++ {
-		for p := 0; p < seq; p++ {
-			b.Tokens[r*seq+p] = (r*7 + p*3) % vocab
-			b.Mask[r*seq+p] = p < lens[r]
-		}
-	}
 	cap := &capture{layer: layer}
 	tape, err := m.Forward(b, cap)
 	require.NoError(t, err)

@@ -88,7 +88,7 @@ func tensorErr(err error) error {
 // file's metadata records so that a pair of files from different saves is refused when read.
 // Empty Format, Precision and a zero Architecture are set from the model; others must agree
 // with it: Format must be [Format] (ErrInvalid), Precision that of T (ErrDType), Architecture
-// m.Cfg but for Recompute (ErrArchitecture). A non-empty Vocab must hold exactly m.Cfg.Vocab
+// m.Cfg but for the run options of [model.Config.Architecture] (ErrArchitecture). A non-empty Vocab must hold exactly m.Cfg.Vocab
 // tokens (ErrArchitecture) and be a valid vocabulary (ErrInvalid). The same model and Meta
 // give the same bytes. The parameters are written from the model's storage, without a copy.
 // On error no file is left half-written, but when the JSON file fails after the tensor file
@@ -146,10 +146,8 @@ func completeMeta[T matrix.Float](m *model.Model[T], meta Meta, path string) (Me
 	if len(meta.Vocab) == 0 {
 		meta.Vocab = nil
 	}
-	cfg := m.Cfg
-	cfg.Recompute = false
-	arch := meta.Architecture
-	arch.Recompute = false
+	cfg := m.Cfg.Architecture()
+	arch := meta.Architecture.Architecture()
 	switch arch {
 	case model.Config{}:
 		meta.Architecture = cfg

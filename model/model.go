@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/linear"
@@ -43,6 +44,19 @@ type Config struct {
 	// less activation memory for about 15% more arithmetic, same numbers bit for bit. The
 	// heads keep their activations either way.
 	Recompute bool
+	// ReuseLayerNorm makes the linear layers that read a LayerNorm output (q, k, v and ffn_in,
+	// and their LoRA adapters' A products) keep no copy of it: the LayerNorm keeps x̂ for its own
+	// backward anyway, and backward re-forms from x̂, the gain and the bias the rows each layer
+	// needs (all of them, or the kept rows times their scales), bit for bit what forward read.
+	// It saves one n×d copy per LayerNorm for exact layers and the kept rows for sampled ones,
+	// for one elementwise pass in backward.
+	ReuseLayerNorm bool
+	// Checkpoint is full recomputation (gradient checkpointing): forward keeps only each block's
+	// input, and backward reruns each block's forward from it, with the sketches forward drew,
+	// right before that block's backward, then releases what the rerun kept. Same numbers bit
+	// for bit, for about one more forward pass of arithmetic. Sampled attention products are
+	// not supported with it (Forward returns ErrInput).
+	Checkpoint bool
 	// Pooling is the vector the classification head reads; the zero value, PoolCLS, reads
 	// position 0.
 	Pooling Pooling
@@ -65,6 +79,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: no classification head (0 classes) and no masked-language-model head", ErrConfig)
 	}
 	return nil
+}
+
+// Architecture returns c without the options that choose how the model runs rather than what
+// it computes (Recompute, ReuseLayerNorm, Checkpoint): what a checkpoint stores.
+func (c Config) Architecture() Config {
+	c.Recompute, c.ReuseLayerNorm, c.Checkpoint = false, false, false
+	return c
 }
 
 // HasHead reports whether the model has a classification head (Classes > 0).
@@ -303,6 +324,21 @@ type blockTape[T matrix.Float] struct {
 	lin          [LinearPerBlock]linear.Saved[T]
 	ad           [LinearPerBlock]loraSaved[T] // the adapters' saved inputs; zero without LoRA
 	attn         *attnTape[T]                 // nil unless some attention product is sampled
+	// reformed marks the layers whose saved inputs (lin and ad's a) hold no rows: backward
+	// re-forms them from the LayerNorm's x̂ (Config.ReuseLayerNorm), the kept rows times
+	// scale (one entry per kept row; nil for an exact layer).
+	reformed [LinearPerBlock]bool
+	scale    [LinearPerBlock][]T
+	// ckpt is, with Config.Checkpoint, what forward kept of the block (its input and the
+	// sketches it drew); the other fields are then filled only while the block's backward runs.
+	ckpt *blockCheckpoint[T]
+}
+
+// blockCheckpoint is what a checkpointed block keeps between forward and backward.
+type blockCheckpoint[T matrix.Float] struct {
+	x        matrix.Dense[T]                   // the block's input
+	sketches [LinearPerBlock]*estimator.Sketch // nil for an exact layer
+	kept     [LinearPerBlock]linear.Saved[T]   // N and Index only: for Tape.SampledRows
 }
 
 // loraSaved is what an adapter keeps for backward: the input H of its A product (all of it, or
@@ -362,100 +398,39 @@ func (m *Model[T]) Forward(b Batch, hook Hook[T]) (*Tape[T], error) {
 		}
 	}
 	tape := &Tape[T]{batch: b, blocks: make([]blockTape[T], m.Cfg.Blocks)}
-	lin := func(i int, h matrix.Dense[T]) (matrix.Dense[T], linear.Saved[T], loraSaved[T], error) {
-		w, bias := m.Linear(i)
-		ad := m.adapter(i)
-		var s *estimator.Sketch
-		if hook != nil && (ad != nil || !w.Frozen) {
-			var err error
-			if s, err = hook.Sketch(i, h); err != nil {
-				return matrix.Dense[T]{}, linear.Saved[T]{}, loraSaved[T]{}, err
+	if m.Cfg.Checkpoint {
+		if ah, ok := hook.(AttentionHook); ok {
+			for l := range m.blocks {
+				if samplesAttention(ah, l) {
+					return nil, fmt.Errorf("%w: block %d samples its attention products, which checkpointing (full recomputation) does not support", ErrInput, l)
+				}
 			}
 		}
-		fail := func(err error) (matrix.Dense[T], linear.Saved[T], loraSaved[T], error) {
-			return matrix.Dense[T]{}, linear.Saved[T]{}, loraSaved[T]{}, fmt.Errorf("model: layer %d: %w", i, err)
-		}
-		baseSketch := s
-		if ad != nil {
-			baseSketch = nil
-		}
-		z, saved, err := linear.Forward(h, w.W, bias.W.Data, baseSketch)
-		if err != nil {
-			return fail(err)
-		}
-		if w.Frozen {
-			saved = linear.Saved[T]{N: h.Rows} // no weight gradient: nothing kept
-		}
-		if ad == nil {
-			return z, saved, loraSaved[T]{}, nil
-		}
-		var ls loraSaved[T]
-		u, sa, err := linear.Forward(h, ad.a.W, nil, s)
-		if err != nil {
-			return fail(err)
-		}
-		v, sb, err := linear.Forward(u, ad.b.W, nil, nil)
-		if err != nil {
-			return fail(err)
-		}
-		ls.a, ls.b = sa, sb
-		for j, x := range v.Data {
-			z.Data[j] += ad.scale * x
-		}
-		return z, saved, ls, nil
 	}
 	for l := range m.blocks {
-		bl, bt := &m.blocks[l], &tape.blocks[l]
-		var err error
-		var y matrix.Dense[T]
-		y, bt.xhat1, bt.inv1 = layerNormForward(x, bl.ln1g.W.Data, bl.ln1b.W.Data)
-		layer := func(k Kind, h matrix.Dense[T]) (matrix.Dense[T], error) {
-			z, sv, ls, err := lin(LayerID{Block: l, Kind: k}.Index(), h)
-			bt.lin[k.Position()], bt.ad[k.Position()] = sv, ls
-			return z, err
-		}
-		if bt.q, err = layer(Query, y); err != nil {
-			return nil, err
-		}
-		if bt.k, err = layer(Key, y); err != nil {
-			return nil, err
-		}
-		if bt.v, err = layer(Value, y); err != nil {
-			return nil, err
-		}
-		var ctx matrix.Dense[T]
-		if ah, ok := hook.(AttentionHook); ok && samplesAttention(ah, l) {
-			if ctx, bt.attn, err = sampledAttentionForward(ah, l, bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask); err != nil {
+		bt := &tape.blocks[l]
+		if !m.Cfg.Checkpoint {
+			if err := m.blockForward(l, x, b, hook, bt); err != nil {
 				return nil, err
 			}
-		} else {
-			ctx = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
+			continue
 		}
-		var o matrix.Dense[T]
-		if o, err = layer(Output, ctx); err != nil {
+		ck := &blockCheckpoint[T]{x: matrix.Dense[T]{Rows: x.Rows, Cols: x.Cols, Data: slices.Clone(x.Data)}}
+		rec := &recordingHook[T]{Hook: hook, ck: ck}
+		var h Hook[T]
+		if hook != nil {
+			h = rec
+		}
+		if err := m.blockForward(l, x, b, h, bt); err != nil {
 			return nil, err
 		}
-		add(x, o)
-		y, bt.xhat2, bt.inv2 = layerNormForward(x, bl.ln2g.W.Data, bl.ln2b.W.Data)
-		if bt.u, err = layer(FFNIn, y); err != nil {
-			return nil, err
+		for p, s := range bt.lin {
+			ck.kept[p] = linear.Saved[T]{N: s.N, Index: s.Index}
+			if a := bt.ad[p].a; a.N > 0 {
+				ck.kept[p] = linear.Saved[T]{N: a.N, Index: a.Index}
+			}
 		}
-		// With recomputation the pre-activation is not kept: GELU overwrites it, so that one
-		// n×f buffer rather than two is live (a sampled ffn_out keeps only some rows of it).
-		var a matrix.Dense[T]
-		if m.Cfg.Recompute {
-			a, bt.u = geluTo(bt.u, bt.u), matrix.Dense[T]{}
-		} else {
-			a = gelu(bt.u)
-		}
-		var f matrix.Dense[T]
-		if f, err = layer(FFNOut, a); err != nil {
-			return nil, err
-		}
-		add(x, f)
-		if m.Cfg.Recompute || !bt.attn.needsQKV() {
-			bt.q, bt.k, bt.v = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
-		}
+		*bt = blockTape[T]{ckpt: ck}
 	}
 	if m.headW != nil {
 		if err := m.headForward(x, tape); err != nil {
@@ -705,8 +680,27 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 	}
 	for l := len(m.blocks) - 1; l >= 0; l-- {
 		bl, bt := &m.blocks[l], &tape.blocks[l]
+		if ck := bt.ckpt; ck != nil {
+			if err := m.rerunBlock(l, b, bt); err != nil {
+				return err
+			}
+		}
+		// The LayerNorm outputs, formed at most once each when a layer or a recomputation
+		// needs them.
+		y1 := lazyLayerNorm(bt.xhat1, bl.ln1g.W.Data, bl.ln1b.W.Data)
+		y2 := lazyLayerNorm(bt.xhat2, bl.ln2g.W.Data, bl.ln2b.W.Data)
 		back := func(k Kind, gz matrix.Dense[T]) (matrix.Dense[T], error) {
-			return linBack(LayerID{Block: l, Kind: k}.Index(), bt.lin[k.Position()], bt.ad[k.Position()], gz)
+			p := k.Position()
+			saved, ls := bt.lin[p], bt.ad[p]
+			if bt.reformed[p] {
+				xhat, g, bb, y := bt.xhat1, bl.ln1g.W.Data, bl.ln1b.W.Data, y1
+				if k == FFNIn {
+					xhat, g, bb, y = bt.xhat2, bl.ln2g.W.Data, bl.ln2b.W.Data, y2
+				}
+				saved = reform(saved, bt.scale[p], y, xhat, g, bb)
+				ls.a = reform(ls.a, bt.scale[p], y, xhat, g, bb)
+			}
+			return linBack(LayerID{Block: l, Kind: k}.Index(), saved, ls, gz)
 		}
 		// x ← x + ffn_out(gelu(ffn_in(ln2(x)))).
 		dg, err := back(FFNOut, dx)
@@ -715,7 +709,7 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 		}
 		u := bt.u
 		if u.Data == nil {
-			u = m.recompute(l, bt.xhat2, bl.ln2g.W.Data, bl.ln2b.W.Data, FFNIn)[0]
+			u = m.recompute(l, y2(), FFNIn)[0]
 		}
 		du := geluBackwardTo(dg, u, dg) // in place: dg is not read again
 		dy2, err := back(FFNIn, du)
@@ -730,7 +724,7 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 		}
 		q, k, v := bt.q, bt.k, bt.v
 		if q.Data == nil && bt.attn.needsQKV() {
-			qkv := m.recompute(l, bt.xhat1, bl.ln1g.W.Data, bl.ln1b.W.Data, Query, Key, Value)
+			qkv := m.recompute(l, y1(), Query, Key, Value)
 			q, k, v = qkv[0], qkv[1], qkv[2]
 		}
 		var dq, dk, dv matrix.Dense[T]
@@ -759,6 +753,9 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 		}
 		add(dy1, g)
 		add(dx, layerNormBackward(dy1, bt.xhat1, bt.inv1, bl.ln1g.W.Data, grad(bl.ln1g), grad(bl.ln1b)))
+		if ck := bt.ckpt; ck != nil {
+			*bt = blockTape[T]{ckpt: ck} // the rerun's buffers serve this block only
+		}
 	}
 	if m.tok.Frozen && m.pos.Frozen && (m.seg == nil || m.seg.Frozen) {
 		return nil
@@ -786,15 +783,8 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 }
 
 // recompute returns the outputs of the given linear layers of block that read the LayerNorm
-// output x̂·g + b (q, k and v, or ffn_in), computed exactly as forward computed them.
-func (m *Model[T]) recompute(block int, xhat matrix.Dense[T], g, b []T, kinds ...Kind) []matrix.Dense[T] {
-	y := newDense[T](xhat.Rows, xhat.Cols)
-	for i := 0; i < xhat.Rows; i++ {
-		yr := y.Row(i)
-		for j, h := range xhat.Row(i) {
-			yr[j] = h*g[j] + b[j]
-		}
-	}
+// output y (q, k and v, or ffn_in), computed exactly as forward computed them.
+func (m *Model[T]) recompute(block int, y matrix.Dense[T], kinds ...Kind) []matrix.Dense[T] {
 	out := make([]matrix.Dense[T], len(kinds))
 	for c, k := range kinds {
 		w, bias := m.Linear(LayerID{Block: block, Kind: k}.Index())
@@ -845,12 +835,15 @@ func (t *Tape[T]) AttentionBytes(l int) int {
 // backward: its input (all of it or the rows a sketch kept, with their indices) for its weight
 // gradient, nothing for a frozen weight, plus, with a LoRA adapter, the input of its A product
 // (all or sampled rows) and the n×r input of its B product. An input shared with other layers
-// (q, k and v read one) is counted in full for each.
+// (q, k and v read one) is counted in full for each. With Config.ReuseLayerNorm a layer reading
+// a LayerNorm output keeps only its indices and scales (the LayerNorm's x̂ is counted by
+// [Tape.SavedParts] under Other), and with Config.Checkpoint no layer keeps anything between
+// forward and backward.
 func (t *Tape[T]) LayerBytes(i int) int {
 	id := LayerOf(i)
 	bt := t.blocks[id.Block]
 	p := id.Kind.Position()
-	return bt.lin[p].Bytes() + bt.ad[p].a.Bytes() + bt.ad[p].b.Bytes()
+	return bt.lin[p].Bytes() + bt.ad[p].a.Bytes() + bt.ad[p].b.Bytes() + len(bt.scale[p])*matrix.ElemSize[T]()
 }
 
 // SampledRows returns the rows of its input linear layer i keeps for the product WTA-CRS samples
@@ -859,6 +852,13 @@ func (t *Tape[T]) SampledRows(i int) (kept, n int) {
 	id := LayerOf(i)
 	bt := t.blocks[id.Block]
 	p := id.Kind.Position()
+	if ck := bt.ckpt; ck != nil {
+		s := ck.kept[p]
+		if s.Index != nil {
+			return len(s.Index), s.N
+		}
+		return s.N, s.N
+	}
 	s := bt.lin[p]
 	if a := bt.ad[p].a; a.N > 0 {
 		s = a

@@ -20,7 +20,8 @@ type SavedParts struct {
 	// the probabilities and the kept pairs with their indices and scales.
 	Attention int
 	// Other is the rest: the LayerNorm outputs and inverse deviations, the feed-forward
-	// pre-activation, the pooled rows of the classification head and the MLM head's buffers.
+	// pre-activation, the pooled rows of the classification head and the MLM head's buffers;
+	// and, with checkpointing, each block's input and the sketches it drew.
 	Other int
 }
 
@@ -50,6 +51,15 @@ func (t *Tape[T]) SavedParts() SavedParts {
 			for _, s := range []linear.Saved[T]{s, bt.ad[k].a, bt.ad[k].b} {
 				count(&p.Linear[k], s.H.Data)
 				p.Linear[k] += len(s.Index) * 8
+			}
+			p.Linear[k] += len(bt.scale[k]) * size
+		}
+		if ck := bt.ckpt; ck != nil {
+			count(&p.Other, ck.x.Data)
+			for _, s := range ck.sketches {
+				if s != nil {
+					p.Other += (len(s.Kept)+len(s.Draws)+len(s.Index))*8 + len(s.Scale)*8
+				}
 			}
 		}
 		for _, v := range [][]T{bt.q.Data, bt.k.Data, bt.v.Data} {

@@ -97,6 +97,16 @@ type Config struct {
 	// inputs of the linear layers dominate the activation memory (what WTA-CRS reduces). The
 	// numbers are bit for bit those without it; the arithmetic grows by about 15%. Default true.
 	Recompute bool `toml:"recompute"`
+	// ReuseLayerNorm makes the layers that read a LayerNorm output (q, k, v, ffn_in) keep no copy
+	// of it: backward re-forms their input rows from the LayerNorm's saved x̂ (see
+	// [model.Config.ReuseLayerNorm]); the same numbers bit for bit, one n×d copy per LayerNorm
+	// less. Default false (left out of a written configuration).
+	ReuseLayerNorm bool `toml:"reuse_layernorm,omitempty"`
+	// CheckpointBlocks is full recomputation (gradient checkpointing, the baseline memory
+	// savings are compared against): forward keeps only each block's input and backward reruns
+	// the block (see [model.Config.Checkpoint]); the same numbers bit for bit. Not with sampled
+	// attention products. Default false (left out of a written configuration).
+	CheckpointBlocks bool `toml:"checkpoint_blocks,omitempty"`
 	// Pooling is the row of the last block the classification head reads: "cls" (the [CLS]
 	// token's) or "mean" (the mean over the valid tokens, so that every token of the last block
 	// gets gradient). Default "" (the same as "cls", and left out of a written configuration).
@@ -289,6 +299,9 @@ func (c Config) Validate() error {
 		return bad("optimizer_precision", c.OptimizerPrecision, `"float64" or "model" (default: float64)`)
 	case c.Pooling != "" && c.Pooling != "cls" && c.Pooling != "mean":
 		return bad("pooling", c.Pooling, `"cls" or "mean" (default: cls)`)
+	case c.CheckpointBlocks && c.Attention != nil && c.Attention.Method == MethodWTACRS:
+		return &tomlconf.FieldError{Key: "checkpoint_blocks", Value: "true", Problem: "not supported with sampled attention products",
+			Want: `false, or [train.attention] method = "exact"`, Related: []string{"attention.method"}, Err: ErrConfig}
 	}
 	names := slices.Sorted(maps.Keys(c.Layers))
 	for _, name := range names {

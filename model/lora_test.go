@@ -162,3 +162,42 @@ func TestLoRARefusesMLMBackward(t *testing.T) {
 	require.NoError(t, err)
 	assert.ErrorIs(t, m.Backward(tape, nil), ErrInput)
 }
+
+// TestLoRARecomputeSameGradients checks that recomputing q, k, v and the feed-forward
+// pre-activation includes the adapters: with every kind adapted, exact and sampled, the
+// gradients with Recompute equal those of the stored path bit for bit (a recomputation from
+// the base weights alone gives other attention and GELU gradients, which this rejects).
+func TestLoRARecomputeSameGradients(t *testing.T) {
+	t.Parallel()
+	for _, sampled := range []bool{false, true} {
+		var g [2]map[string][]float64
+		for i, rc := range []bool{false, true} {
+			cfg := tinyConfig()
+			cfg.Recompute = rc
+			m, err := New[float64](cfg, 3)
+			require.NoError(t, err)
+			require.NoError(t, m.AddLoRA(LoRA{Rank: 2, Alpha: 4, Kinds: Kinds()}, 5))
+			for _, p := range m.Params { // B ≠ 0, so that the adapters change the outputs
+				if !p.Frozen {
+					for j := range p.W.Data {
+						p.W.Data[j] += 0.05 * float64(j%5-2)
+					}
+				}
+			}
+			var hook Hook[float64]
+			if sampled {
+				hook = &halfHook[float64]{}
+			}
+			tape, err := m.Forward(tinyBatch(), hook)
+			require.NoError(t, err)
+			require.NoError(t, m.Backward(tape, hook))
+			g[i] = map[string][]float64{}
+			for _, p := range m.Params {
+				if !p.Frozen {
+					g[i][p.Name] = p.G
+				}
+			}
+		}
+		assert.Equal(t, g[0], g[1], "sampled %v", sampled)
+	}
+}

@@ -783,12 +783,13 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 }
 
 // recompute returns the outputs of the given linear layers of block that read the LayerNorm
-// output y (q, k and v, or ffn_in), computed exactly as forward computed them.
+// output y (q, k and v, or ffn_in), adapters included, computed exactly as forward computed them.
 func (m *Model[T]) recompute(block int, y matrix.Dense[T], kinds ...Kind) []matrix.Dense[T] {
 	out := make([]matrix.Dense[T], len(kinds))
 	for c, k := range kinds {
-		w, bias := m.Linear(LayerID{Block: block, Kind: k}.Index())
-		z, _, err := linear.Forward(y, w.W, bias.W.Data, nil)
+		// With the layer's LoRA adapter, as forward computed it (a sketch changes only what is
+		// kept, not the output).
+		z, _, _, _, err := m.linearForward(LayerID{Block: block, Kind: k}.Index(), y, nil)
 		if err != nil {
 			panic("model: recomputation failed on inputs forward accepted: " + err.Error())
 		}

@@ -14,7 +14,7 @@ import (
 
 // runtimeOnly are the fields of model.Config that say how to run a model, not what it is:
 // they are not stored.
-var runtimeOnly = []string{"Recompute", "ReuseLayerNorm", "Checkpoint"}
+var runtimeOnly = []string{"Recompute", "ReuseLayerNorm", "Checkpoint", "ChunkTokens"}
 
 // TestArchitectureCoversConfig sets each field of model.Config in turn to a value other than
 // its zero and checks that it survives the architecture's JSON: a field added to the model

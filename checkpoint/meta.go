@@ -40,7 +40,7 @@ type Meta struct {
 	// Format is the format version, [Format]; [Save] sets it when empty.
 	Format string
 	// Architecture holds the sizes and options of the encoder; [Save] sets it from the model
-	// when it is the zero Config. Recompute, ReuseLayerNorm and Checkpoint choose how to run the
+	// when it is the zero Config. Recompute, ReuseLayerNorm, Checkpoint and ChunkTokens choose how to run the
 	// model, not what it computes ([model.Config.Architecture]): they are not stored and are
 	// false in a Meta that is read.
 	Architecture model.Config
@@ -102,7 +102,7 @@ func VocabOf(t *data.Tokenizer) []string {
 	return out
 }
 
-// architecture is the JSON of a model.Config. Each field of model.Config but the run options (Recompute, ReuseLayerNorm, Checkpoint) has
+// architecture is the JSON of a model.Config. Each field of model.Config but the run options (Recompute, ReuseLayerNorm, Checkpoint, ChunkTokens) has
 // a key here (TestArchitectureCoversConfig checks it): a new field of the model goes into
 // this struct, toArchitecture, configOf and architectureKeys.
 type architecture struct {

@@ -73,22 +73,34 @@ func Forward[T matrix.Float](h, w matrix.Dense[T], b []T, s *estimator.Sketch) (
 		}
 	}
 	gemm.Gemm(false, false, h.Rows, w.Cols, h.Cols, 1, h.Data, max(1, h.Cols), w.Data, max(1, w.Cols), 1, z.Data, max(1, z.Cols))
+	saved, err := Keep(h, s)
+	if err != nil {
+		return matrix.Dense[T]{}, Saved[T]{}, err
+	}
+	return z, saved, nil
+}
+
+// Keep returns what [Forward] keeps of the input H (n×d_in) for backward under the sketch s
+// (nil for exact: H itself, no copy), without computing the output: for callers that form the
+// output otherwise (by row groups, say). Errors: estimator.ErrShape for a sketch over another
+// number of rows, estimator.ErrNonFinite for NaN or Inf in a kept row.
+func Keep[T matrix.Float](h matrix.Dense[T], s *estimator.Sketch) (Saved[T], error) {
 	saved := Saved[T]{N: h.Rows}
 	if s == nil {
 		saved.H = h
-		return z, saved, nil
+		return saved, nil
 	}
 	if err := s.Validate(h.Rows); err != nil {
-		return matrix.Dense[T]{}, Saved[T]{}, fmt.Errorf("linear forward: %w", err)
+		return Saved[T]{}, fmt.Errorf("linear forward: %w", err)
 	}
 	r := s.Rows()
 	saved.H = matrix.Dense[T]{Rows: r, Cols: h.Cols, Data: make([]T, r*h.Cols)}
 	saved.Index = make([]int, r)
 	copy(saved.Index, s.Index)
 	if err := estimator.GatherInto(saved.H, matrix.Dense[T]{}, h, matrix.Dense[T]{}, s); err != nil {
-		return matrix.Dense[T]{}, Saved[T]{}, fmt.Errorf("linear forward: %w", err)
+		return Saved[T]{}, fmt.Errorf("linear forward: %w", err)
 	}
-	return z, saved, nil
+	return saved, nil
 }
 
 // Backward returns, for the output gradient ∇Z (n×d_out), the exact input gradient

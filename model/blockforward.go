@@ -54,6 +54,24 @@ func (m *Model[T]) linearForward(i int, h matrix.Dense[T], hook Hook[T]) (matrix
 	return z, saved, ls, s, nil
 }
 
+// keep records in bt what layer k keeps for backward (sv, and ls with an adapter), drawn under
+// sketch s: with Config.ReuseLayerNorm, for a layer reading a LayerNorm output, only the shape,
+// the indices and the scales, since backward re-forms the rows from x̂.
+func (m *Model[T]) keep(bt *blockTape[T], k Kind, sv linear.Saved[T], ls loraSaved[T], s *estimator.Sketch) {
+	p := k.Position()
+	if m.Cfg.ReuseLayerNorm && readsLayerNorm(k) {
+		sv.H.Data, ls.a.H.Data = nil, nil
+		bt.reformed[p] = true
+		if s != nil {
+			bt.scale[p] = make([]T, len(s.Scale))
+			for j, c := range s.Scale {
+				bt.scale[p][j] = T(c)
+			}
+		}
+	}
+	bt.lin[p], bt.ad[p] = sv, ls
+}
+
 // readsLayerNorm reports whether layers of kind k read a LayerNorm output (q, k, v, ffn_in).
 func readsLayerNorm(k Kind) bool { return k != Output && k != FFNOut }
 
@@ -65,41 +83,35 @@ func (m *Model[T]) blockForward(l int, x matrix.Dense[T], b Batch, hook Hook[T],
 	var y matrix.Dense[T]
 	y, bt.xhat1, bt.inv1 = layerNormForward(x, bl.ln1g.W.Data, bl.ln1b.W.Data)
 	layer := func(k Kind, h matrix.Dense[T]) (matrix.Dense[T], error) {
-		p := k.Position()
 		z, sv, ls, s, err := m.linearForward(LayerID{Block: l, Kind: k}.Index(), h, hook)
 		if err != nil {
 			return z, err
 		}
-		if m.Cfg.ReuseLayerNorm && readsLayerNorm(k) {
-			// Keep the shape and indices only; backward re-forms the rows from x̂.
-			sv.H.Data, ls.a.H.Data = nil, nil
-			bt.reformed[p] = true
-			if s != nil {
-				bt.scale[p] = make([]T, len(s.Scale))
-				for j, c := range s.Scale {
-					bt.scale[p][j] = T(c)
-				}
-			}
-		}
-		bt.lin[p], bt.ad[p] = sv, ls
+		m.keep(bt, k, sv, ls, s)
 		return z, nil
 	}
-	if bt.q, err = layer(Query, y); err != nil {
-		return err
-	}
-	if bt.k, err = layer(Key, y); err != nil {
-		return err
-	}
-	if bt.v, err = layer(Value, y); err != nil {
-		return err
-	}
+	ah, sampledAttention := hook.(AttentionHook)
+	sampledAttention = sampledAttention && samplesAttention(ah, l)
 	var ctx matrix.Dense[T]
-	if ah, ok := hook.(AttentionHook); ok && samplesAttention(ah, l) {
+	if _, ok := m.chunkable(l, bt, b, hook); ok && m.Cfg.Recompute && !sampledAttention {
+		if ctx, err = m.chunkedAttentionForward(l, y, b, hook, bt); err != nil {
+			return err
+		}
+	} else if err = m.wholeQKV(bt, y, layer); err != nil {
+		return err
+	}
+	switch {
+	case ctx.Data != nil:
+	case sampledAttention:
 		if ctx, bt.attn, err = sampledAttentionForward(ah, l, bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask); err != nil {
 			return err
 		}
-	} else {
+	default:
 		ctx = attentionForward(bt.q, bt.k, bt.v, b.B, b.S, m.Cfg.Heads, b.Mask)
+	}
+	if m.Cfg.Recompute || !bt.attn.needsQKV() {
+		// Backward forms them again (or does not read them): release them before the rest.
+		bt.q, bt.k, bt.v = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
 	}
 	var o matrix.Dense[T]
 	if o, err = layer(Output, ctx); err != nil {
@@ -107,6 +119,9 @@ func (m *Model[T]) blockForward(l int, x matrix.Dense[T], b Batch, hook Hook[T],
 	}
 	add(x, o)
 	y, bt.xhat2, bt.inv2 = layerNormForward(x, bl.ln2g.W.Data, bl.ln2b.W.Data)
+	if nh, ok := m.chunkable(l, bt, b, hook); ok && m.adapter(LayerID{Block: l, Kind: FFNIn}.Index()) == nil && m.adapter(LayerID{Block: l, Kind: FFNOut}.Index()) == nil {
+		return m.chunkedFFNForward(l, x, y, b, nh, bt)
+	}
 	if bt.u, err = layer(FFNIn, y); err != nil {
 		return err
 	}
@@ -123,10 +138,20 @@ func (m *Model[T]) blockForward(l int, x matrix.Dense[T], b Batch, hook Hook[T],
 		return err
 	}
 	add(x, f)
-	if m.Cfg.Recompute || !bt.attn.needsQKV() {
-		bt.q, bt.k, bt.v = matrix.Dense[T]{}, matrix.Dense[T]{}, matrix.Dense[T]{}
-	}
 	return nil
+}
+
+// wholeQKV runs the q, k and v layers of a block on y through layer, into bt.
+func (m *Model[T]) wholeQKV(bt *blockTape[T], y matrix.Dense[T], layer func(Kind, matrix.Dense[T]) (matrix.Dense[T], error)) error {
+	var err error
+	if bt.q, err = layer(Query, y); err != nil {
+		return err
+	}
+	if bt.k, err = layer(Key, y); err != nil {
+		return err
+	}
+	bt.v, err = layer(Value, y)
+	return err
 }
 
 // recordingHook passes Sketch and Gradient to Hook and keeps a copy of every sketch it returns,

@@ -19,15 +19,17 @@ type halfHook[T matrix.Float] struct {
 }
 
 func (h *halfHook[T]) Sketch(i int, x matrix.Dense[T]) (*estimator.Sketch, error) {
+	return h.SketchNorms(i, estimator.RowNorms(x))
+}
+
+// SketchNorms is Sketch from the row norms of the input.
+func (h *halfHook[T]) SketchNorms(i int, norms []float64) (*estimator.Sketch, error) {
 	h.sketches++
-	norms := make([]float64, x.Rows)
-	for r := range norms {
-		for _, v := range x.Row(r) {
-			norms[r] += float64(v) * float64(v)
-		}
-		norms[r] += 1e-3 // every token drawable
+	w := make([]float64, len(norms))
+	for r, v := range norms {
+		w[r] = v + 1e-3 // every token drawable
 	}
-	plan, err := estimator.NewWTACRS(norms, x.Rows/2)
+	plan, err := estimator.NewWTACRS(w, len(w)/2)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,14 @@ type Config struct {
 	// for bit, for about one more forward pass of arithmetic. Sampled attention products are
 	// not supported with it (Forward returns ErrInput).
 	Checkpoint bool
+	// ChunkTokens, when positive, runs the backward of each block over groups of whole
+	// sequences of about this many tokens (at least one sequence): no n×d_out gradient (in
+	// particular no n×f one of the feed-forward layer) is formed whole, so backward's workspace
+	// shrinks to a group's. The same computation up to rounding (the products run over fewer
+	// rows and the weight gradients sum over the groups). A block with sampled attention
+	// products, or under a hook that is not a [NormHook] or needs some ∇Z whole, runs
+	// whole. 0 (the default) runs every block whole.
+	ChunkTokens int
 	// Pooling is the vector the classification head reads; the zero value, PoolCLS, reads
 	// position 0.
 	Pooling Pooling
@@ -75,6 +83,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: unknown pooling %v", ErrConfig, c.Pooling)
 	case !c.MLM.Valid():
 		return fmt.Errorf("%w: unknown masked-language-model head %v", ErrConfig, c.MLM)
+	case c.ChunkTokens < 0:
+		return fmt.Errorf("%w: backward chunk %d < 0", ErrConfig, c.ChunkTokens)
 	case c.Classes == 0 && c.MLM == MLMNone:
 		return fmt.Errorf("%w: no classification head (0 classes) and no masked-language-model head", ErrConfig)
 	}
@@ -82,9 +92,9 @@ func (c Config) Validate() error {
 }
 
 // Architecture returns c without the options that choose how the model runs rather than what
-// it computes (Recompute, ReuseLayerNorm, Checkpoint): what a checkpoint stores.
+// it computes (Recompute, ReuseLayerNorm, Checkpoint, ChunkTokens): what a checkpoint stores.
 func (c Config) Architecture() Config {
-	c.Recompute, c.ReuseLayerNorm, c.Checkpoint = false, false, false
+	c.Recompute, c.ReuseLayerNorm, c.Checkpoint, c.ChunkTokens = false, false, false, 0
 	return c
 }
 
@@ -684,6 +694,15 @@ func (m *Model[T]) blocksBackward(tape *Tape[T], dx matrix.Dense[T], hook Hook[T
 			if err := m.rerunBlock(l, b, bt); err != nil {
 				return err
 			}
+		}
+		if nh, ok := m.chunkable(l, bt, b, hook); ok {
+			if err := m.chunkedBlockBackward(l, bt, b, dx, nh); err != nil {
+				return err
+			}
+			if ck := bt.ckpt; ck != nil {
+				*bt = blockTape[T]{ckpt: ck}
+			}
+			continue
 		}
 		// The LayerNorm outputs, formed at most once each when a layer or a recomputation
 		// needs them.

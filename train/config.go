@@ -107,6 +107,11 @@ type Config struct {
 	// the block (see [model.Config.Checkpoint]); the same numbers bit for bit. Not with sampled
 	// attention products. Default false (left out of a written configuration).
 	CheckpointBlocks bool `toml:"checkpoint_blocks,omitempty"`
+	// ChunkTokens, when positive, runs each block's backward over groups of whole sequences
+	// of about this many tokens, so that no n×d_out gradient (no n×f one in particular) is
+	// formed whole (see [model.Config.ChunkTokens]): less backward workspace, the same
+	// computation up to rounding. Default 0 (whole; left out of a written configuration).
+	ChunkTokens int `toml:"chunk_tokens,omitempty"`
 	// Pooling is the row of the last block the classification head reads: "cls" (the [CLS]
 	// token's) or "mean" (the mean over the valid tokens, so that every token of the last block
 	// gets gradient). Default "" (the same as "cls", and left out of a written configuration).
@@ -299,6 +304,8 @@ func (c Config) Validate() error {
 		return bad("optimizer_precision", c.OptimizerPrecision, `"float64" or "model" (default: float64)`)
 	case c.Pooling != "" && c.Pooling != "cls" && c.Pooling != "mean":
 		return bad("pooling", c.Pooling, `"cls" or "mean" (default: cls)`)
+	case c.ChunkTokens < 0 || c.ChunkTokens > maxCount:
+		return bad("chunk_tokens", c.ChunkTokens, fmt.Sprintf("in [0, %d] tokens (0: whole)", maxCount))
 	case c.CheckpointBlocks && c.Attention != nil && c.Attention.Method == MethodWTACRS:
 		return &tomlconf.FieldError{Key: "checkpoint_blocks", Value: "true", Problem: "not supported with sampled attention products",
 			Want: `false, or [train.attention] method = "exact"`, Related: []string{"attention.method"}, Err: ErrConfig}

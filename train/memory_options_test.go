@@ -48,3 +48,29 @@ func TestCheckpointBlocksRefusesSampledAttention(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "checkpoint_blocks", fe.Key)
 }
+
+// TestChunkTokensTraining checks that a float64 WTA-CRS run with chunk_tokens follows the
+// whole-backward run to rounding: every step's loss within 1e-9 relative (a wrong group would
+// change the gradients, and so the losses, at the first percent), the same kept rows.
+func TestChunkTokensTraining(t *testing.T) {
+	t.Parallel()
+	opt := tinyData(t)
+	run := func(chunk int) ([]float64, *Result) {
+		c := tinyConfig().WithAll(MethodWTACRS, 0.3)
+		c.Epochs, c.Precision, c.ChunkTokens = 1, "float64", chunk
+		var losses []float64
+		o := *opt
+		o.Progress = func(p Progress) { losses = append(losses, p.Loss) }
+		res, err := Run(context.Background(), c, o)
+		require.NoError(t, err)
+		return losses, res
+	}
+	base, plain := run(0)
+	losses, res := run(40)
+	require.Len(t, losses, len(base))
+	for i := range base {
+		assert.InEpsilon(t, base[i], losses[i], 1e-9, "step %d", i+1)
+	}
+	assert.Equal(t, plain.TapeBytes, res.TapeBytes)
+	assert.NotEqual(t, base, losses, "the grouped backward ran (it rounds differently)")
+}

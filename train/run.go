@@ -95,7 +95,7 @@ func modelConfig(cfg Config, vocab, seqLen int) (model.Config, error) {
 		return model.Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return model.Config{Vocab: vocab, Dim: cfg.Dim, Heads: cfg.Heads, Blocks: cfg.Blocks, FFN: cfg.FFNDim,
-		MaxLen: seqLen, Classes: data.NumLabels, Segments: 2, Recompute: cfg.Recompute, ReuseLayerNorm: cfg.ReuseLayerNorm, Checkpoint: cfg.CheckpointBlocks, Pooling: pool}, nil
+		MaxLen: seqLen, Classes: data.NumLabels, Segments: 2, Recompute: cfg.Recompute, ReuseLayerNorm: cfg.ReuseLayerNorm, Checkpoint: cfg.CheckpointBlocks, ChunkTokens: cfg.ChunkTokens, Pooling: pool}, nil
 }
 
 // TotalSteps returns the number of optimiser steps of a run over nTrain examples.

@@ -167,13 +167,19 @@ func (s *sampler[T]) Sketch(i int, h matrix.Dense[T]) (*estimator.Sketch, error)
 		}
 		return nil, nil
 	}
-	a := s.inputNorms(i, h)
+	return s.sketchFromNorms(i, s.inputNorms(i, h), h.Rows)
+}
+
+// sketchFromNorms draws WTA-CRS layer i's sketch over n rows from the row norms a of its input.
+func (s *sampler[T]) sketchFromNorms(i int, a []float64, n int) (*estimator.Sketch, error) {
+	o := s.pending[i]
+	kc := s.kinds[i]
 	b, cold := s.cachedNorms(i)
 	var err error
 	if s.weights, err = estimator.WeightsFromNormsInto(s.weights, a, b); err != nil {
 		return nil, fmt.Errorf("%w: layer %v step %d: %w", ErrDiverged, s.ids[i], s.step, err)
 	}
-	k, err := estimator.Budget(kc.Ratio, h.Rows)
+	k, err := estimator.Budget(kc.Ratio, n)
 	if err != nil {
 		return nil, fmt.Errorf("layer %v step %d: %w", s.ids[i], s.step, err)
 	}
@@ -291,6 +297,36 @@ func (s *sampler[T]) Gradient(i int, gz matrix.Dense[T]) error {
 		s.grad = make([]float64, gz.Rows)
 	}
 	g := estimator.RowNormsInto(s.grad[:gz.Rows], gz)
+	if o != nil && s.matrices[i] {
+		o.GradZ = matrix.ToFloat64(gz)
+	}
+	return s.GradientNorms(i, g)
+}
+
+var _ model.NormHook[float32] = (*sampler[float32])(nil)
+
+// NeedsRows implements model.NormHook: layer i's H and ∇Z are needed whole when this step
+// records its matrices.
+func (s *sampler[T]) NeedsRows(i int) bool { return s.pending[i] != nil && s.matrices[i] }
+
+// Sampled implements model.NormHook: the WTA-CRS layers.
+func (s *sampler[T]) Sampled(i int) bool { return s.kinds[i].Method == MethodWTACRS }
+
+// SketchNorms implements model.NormHook: Sketch given ‖H_t‖ (a, read-only) of a WTA-CRS layer
+// whose rows are not recorded in this step.
+func (s *sampler[T]) SketchNorms(i int, a []float64) (*estimator.Sketch, error) {
+	if s.kinds[i].Method != MethodWTACRS || s.matrices[i] && s.pending[i] != nil {
+		return nil, fmt.Errorf("%w: layer %v: a sketch from norms alone for a layer that is exact or records its input", ErrConfig, s.ids[i])
+	}
+	return s.sketchFromNorms(i, a, len(a))
+}
+
+// GradientNorms implements model.NormHook: Gradient given ‖∇Z_t‖ (g, read-only).
+func (s *sampler[T]) GradientNorms(i int, g []float64) error {
+	o := s.pending[i]
+	if s.kinds[i].Method != MethodWTACRS && o == nil {
+		return nil
+	}
 	for t, v := range g {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%w: ‖∇Z‖ of token %d of layer %v is %v at step %d", ErrDiverged, t, s.ids[i], v, s.step)
@@ -298,9 +334,6 @@ func (s *sampler[T]) Gradient(i int, gz matrix.Dense[T]) error {
 	}
 	if o != nil {
 		o.GradNorms = slices.Clone(g)
-		if s.matrices[i] {
-			o.GradZ = matrix.ToFloat64(gz)
-		}
 	}
 	if s.kinds[i].Method == MethodWTACRS {
 		bt := s.batch

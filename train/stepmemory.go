@@ -180,6 +180,16 @@ func (h *heapProbe[T]) Gradient(i int, gz matrix.Dense[T]) error {
 	return h.sampler.Gradient(i, gz)
 }
 
+func (h *heapProbe[T]) SketchNorms(i int, norms []float64) (*estimator.Sketch, error) {
+	h.sample()
+	return h.sampler.SketchNorms(i, norms)
+}
+
+func (h *heapProbe[T]) GradientNorms(i int, norms []float64) error {
+	h.sample()
+	return h.sampler.GradientNorms(i, norms)
+}
+
 func (h *heapProbe[T]) AttentionGradient(l int, p model.Product, norms []float64) error {
 	h.sample()
 	return h.sampler.AttentionGradient(l, p, norms)

@@ -56,7 +56,6 @@ func chunkBatch() Batch {
 type chunkRun struct {
 	grads map[string][]float64
 	norms map[int][]float64
-	whole bool // some block ran whole
 }
 
 // loraKinds are the adapted kinds of runChunked's LoRA settings: none, kinds whose feed-forward

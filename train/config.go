@@ -111,7 +111,7 @@ type Config struct {
 	// of about this many tokens, so that no n×d_out gradient (no n×f one in particular) is
 	// formed whole (see [model.Config.ChunkTokens]): less backward workspace, the same
 	// computation up to rounding. Default 0 (whole; left out of a written configuration).
-	ChunkTokens int `toml:"chunk_tokens,omitempty"`
+	ChunkTokens int `toml:"chunk_tokens,omitzero"`
 	// Pooling is the row of the last block the classification head reads: "cls" (the [CLS]
 	// token's) or "mean" (the mean over the valid tokens, so that every token of the last block
 	// gets gradient). Default "" (the same as "cls", and left out of a written configuration).

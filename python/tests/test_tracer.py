@@ -176,6 +176,29 @@ class TracerTest(unittest.TestCase):
             run_wtacrs("analyze", "-out", res, "-name", "bert-norms", "-sources", "exact", nrm)
             self.assertTrue(os.path.exists(os.path.join(res, "bert-norms", "layers.csv")))
 
+    def test_norms_with_full_steps(self):
+        """mode="norms" with full_steps: those steps carry H and dZ, the others norms only, and
+        analyze reads the mixture (the exact ratio where H and dZ are given)."""
+        torch.manual_seed(5)
+        model = tinymodels.TinyT5()
+        with tempfile.TemporaryDirectory() as out:
+            with self.assertRaisesRegex(ValueError, "full_steps goes with mode='norms'"):
+                wtacrs_trace.attach(model, match="t5", out=out, full_steps=[2])
+            t = wtacrs_trace.attach(model, match="t5", steps=[1, 3], full_steps=[2], out=out, mode="norms")
+            grads, batches = train(model, t, 3)
+            t.detach()
+            self.assertEqual(sorted(os.listdir(os.path.join(out, "block1.o", "step2"))), ["H.npy", "dZ.npy", "valid.npy"])
+            for step in (1, 3):
+                self.assertEqual(sorted(os.listdir(os.path.join(out, "block1.o", f"step{step}"))), ["act_norms.npy", "grad_norms.npy", "valid.npy"])
+            self.check_gradients(out, grads, batches, t, [2])
+            res = tempfile.mkdtemp(dir=out, prefix="res-")
+            run_wtacrs("analyze", "-out", res, "-name", "mixed", "-sources", "exact", out)
+            with open(os.path.join(res, "mixed", "layers.csv")) as f:
+                rows = list(csv.DictReader(f))
+            col = [c for c in rows[0] if "ratio" in c and "exact" in c][0]
+            with_ratio = {r["step"] for r in rows if r[col] not in ("", "NaN")}
+            self.assertEqual(with_ratio, {"2"})
+
     def test_cached_norms(self):
         """With sample ids the tracer writes Algorithm 1's cached norms: the sample's norms at
         its previous visit for valid tokens (1 while no sample is warm), 0 for padding."""

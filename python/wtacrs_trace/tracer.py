@@ -52,7 +52,7 @@ def layer_step_bytes(tokens, d_in, d_out, mode="full", mask=True, cached=False):
 
 
 def attach(model, match="t5-encoder", steps=None, out="traces", mask=None, ids=None, mode="full",
-           overwrite=False, max_step_bytes=None, auto_step=True):
+           full_steps=None, overwrite=False, max_step_bytes=None, auto_step=True):
     """Register hooks on the nn.Linear modules of model that `match` names and return the
     Tracer; tracer.detach() removes every hook.
 
@@ -69,17 +69,20 @@ def attach(model, match="t5-encoder", steps=None, out="traces", mask=None, ids=N
         Algorithm 1: a callable() returning the current step's, or None (then
         tracer.set_batch(ids=...) gives them; without any, no cached_grad_norms.npy).
     mode: "full" writes H and dZ, "norms" only their row norms (see layer_step_bytes).
+    full_steps: with mode "norms", the steps written in full all the same (recorded even when
+        `steps` leaves them out), given as `steps` is: a few full steps give wtacrs analyze the
+        exact variance ratio, the others cost norms only.
     overwrite: replace step folders that hold trace files already (default: refuse).
     max_step_bytes: refuse (ValueError, before writing it) a recorded step whose files would
         exceed this many bytes over all traced layers.
     """
-    return Tracer(model, match, steps, out, mask, ids, mode, overwrite, max_step_bytes, auto_step)
+    return Tracer(model, match, steps, out, mask, ids, mode, overwrite, max_step_bytes, auto_step, full_steps)
 
 
 class Tracer:
     """The hooks of attach() and their state; see attach for the arguments."""
 
-    def __init__(self, model, match, steps, out, mask, ids, mode, overwrite, max_step_bytes, auto_step):
+    def __init__(self, model, match, steps, out, mask, ids, mode, overwrite, max_step_bytes, auto_step, full_steps=None):
         if mode not in MODES:
             raise ValueError(f"mode {mode!r}: want one of {MODES}")
         if not isinstance(model, nn.Module):
@@ -88,6 +91,9 @@ class Tracer:
         self.model, self.out, self.mode, self.overwrite = model, os.fspath(out), mode, overwrite
         self.max_step_bytes, self.auto_step = max_step_bytes, auto_step
         self._steps = self._step_filter(steps)
+        if full_steps is not None and mode == "full":
+            raise ValueError("full_steps goes with mode='norms' (with mode='full' every recorded step is full)")
+        self._full_steps = self._step_filter(full_steps) if full_steps is not None else frozenset()
         self._mask_src, self._ids_src = mask, ids
         self.layers = {}  # module name -> "block<B>.<kind>"
         self._modules = {}
@@ -110,11 +116,12 @@ class Tracer:
             sample = ", ".join(linear_names[:6]) or "none"
             raise ValueError(f"no nn.Linear module of the model matches {match!r} (its linear modules: {sample}{', ...' if len(linear_names) > 6 else ''})")
         os.makedirs(self.out, exist_ok=True)
-        if isinstance(self._steps, frozenset):
+        if isinstance(self._steps, frozenset) and isinstance(self._full_steps, frozenset):
             for name, layer in self.layers.items():
-                for s in sorted(self._steps):
+                for s in sorted(self._steps | self._full_steps):
                     self._check_target(os.path.join(self.out, layer, f"step{s}"))
         self.step = 0
+        self.step_mode = mode  # the mode of the current step ("full" or "norms")
         self.written = []  # the step folders written, in order
         self.bytes_written = 0
         self.incomplete = []  # (layer, step) whose backward never came; their files were removed
@@ -148,12 +155,22 @@ class Tracer:
             raise ValueError(f"steps are numbered from 1: got {min(bad)}")
         return out
 
-    def _wanted(self, step):
-        if self._steps is None:
+    @staticmethod
+    def _in(filt, step):
+        if filt is None:
             return True
-        if isinstance(self._steps, frozenset):
-            return step in self._steps
-        return bool(self._steps(step))
+        if isinstance(filt, frozenset):
+            return step in filt
+        return bool(filt(step))
+
+    def _in_full_steps(self, step):
+        return self._full_steps != frozenset() and self._in(self._full_steps, step)
+
+    def _wanted(self, step):
+        return self._in(self._steps, step) or self._in_full_steps(step)
+
+    def _is_full(self, step):
+        return self.mode == "full" or self._in_full_steps(step)
 
     def _check_target(self, target):
         """Refuse a step folder holding files unless overwrite (and then only trace files)."""
@@ -176,7 +193,7 @@ class Tracer:
         total = 0
         for name in self.layers:
             m = self._modules[name]
-            total += layer_step_bytes(tokens, m.in_features, m.out_features, self.mode,
+            total += layer_step_bytes(tokens, m.in_features, m.out_features, self.step_mode,
                                       mask=self._step_mask is not None, cached=self._step_ids is not None)
         return total
 
@@ -213,6 +230,7 @@ class Tracer:
         self._drop_unfinished()
         self.step += 1
         self._recording = self._wanted(self.step)
+        self.step_mode = "full" if self._is_full(self.step) else "norms"
         mask, ids = self._pending.pop("mask", None), self._pending.pop("ids", None)
         self._unchecked = True
         if mask is None and self._mask_src is not None:
@@ -265,7 +283,7 @@ class Tracer:
             if self._recording:
                 if not self._state or all(not s.get("recording") for s in self._state.values()):
                     if self.max_step_bytes is not None and self.step_bytes(n) > self.max_step_bytes:
-                        raise ValueError(f"step {self.step} would write {self.step_bytes(n)} bytes ({n} tokens per layer, {len(self.layers)} layers, mode {self.mode}), above max_step_bytes={self.max_step_bytes}: use mode='norms' or fewer layers")
+                        raise ValueError(f"step {self.step} would write {self.step_bytes(n)} bytes ({n} tokens per layer, {len(self.layers)} layers, mode {self.step_mode}), above max_step_bytes={self.max_step_bytes}: use mode='norms' or fewer layers")
                 layer_path = os.path.join(self.out, self.layers[name])
                 target = os.path.join(layer_path, f"step{self.step}")
                 self._check_target(target)
@@ -274,7 +292,7 @@ class Tracer:
                 st["stage"] = tempfile.mkdtemp(dir=layer_path, prefix=f".step{self.step}.tmp-")
                 st["bytes"] = 0
                 h2 = h.reshape(n, h.shape[-1])
-                if self.mode == "full":
+                if self.step_mode == "full":
                     st["bytes"] += write_npy(os.path.join(st["stage"], "H.npy"), _f32(h2))
                 else:
                     st["act_norms"] = _f32(h2.float().norm(dim=1))
@@ -295,7 +313,7 @@ class Tracer:
                 g = torch.zeros(n, module.out_features)
             g = g.detach().reshape(n, -1)
             norms = None
-            if self._step_ids is not None or (st["recording"] and self.mode == "norms"):
+            if self._step_ids is not None or (st["recording"] and self.step_mode == "norms"):
                 norms = g.float().norm(dim=1).cpu().numpy().astype(np.float32)
             if self._step_ids is not None:
                 cache = self._cache.setdefault(self.layers[name], {})
@@ -304,7 +322,7 @@ class Tracer:
                     cache[i] = norms[r * s:(r + 1) * s].copy()
             if st["recording"]:
                 d = st["stage"]
-                if self.mode == "full":
+                if self.step_mode == "full":
                     st["bytes"] += write_npy(os.path.join(d, "dZ.npy"), _f32(g))
                 else:
                     st["bytes"] += write_npy(os.path.join(d, "act_norms.npy"), st["act_norms"])

@@ -299,6 +299,8 @@ class TracerTest(unittest.TestCase):
             with torch.no_grad():
                 model(ids, mask, labels)
             self.assertEqual(t.step, 0)
+            model(ids, mask, labels).backward()  # evaluation with gradients: not a step either
+            self.assertEqual(t.step, 0)
             model.train()
             t.set_batch(mask=mask)
             model(ids, mask, labels)  # a forward without backward: nothing is written
@@ -308,6 +310,16 @@ class TracerTest(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(out, "auto", "block0.q", "step1")))
             self.assertEqual([n for n in os.listdir(os.path.join(out, "auto", "block0.q")) if n.startswith(".")], [])
             self.assertEqual(len(t.incomplete), len(t.layers))
+            # a recorded step, then evaluation with gradients and its backward: no error, no files
+            t = wtacrs_trace.attach(model, match="t5", steps=[1, 2], out=os.path.join(out, "evalgrad"))
+            t.set_batch(mask=mask)
+            model(ids, mask, labels).backward()
+            model.eval()
+            model(ids, mask, labels).backward()
+            model.train()
+            t.detach()
+            self.assertEqual((t.step, t.incomplete), (1, []))
+            self.assertEqual(os.listdir(os.path.join(out, "evalgrad", "block0.q")), ["step1"])
 
 
 def tracer_step_bytes(model, tracer, tokens, mode):

@@ -132,6 +132,7 @@ class Tracer:
         self._used = set()
         self._step_mask = self._step_ids = None
         self._unchecked = False
+        self._active = not auto_step  # auto_step: whether the model's current call is a training step
         self._handles = []
         if auto_step:
             self._handles.append(model.register_forward_pre_hook(self._root_pre_hook))
@@ -223,8 +224,13 @@ class Tracer:
         self._begin_step()
 
     def _root_pre_hook(self, module, inputs):
-        if torch.is_grad_enabled() and module.training:
+        self._active = torch.is_grad_enabled() and module.training
+        if self._active:
             self._begin_step()
+        else:
+            # A forward outside training (evaluation with gradients enabled, say) ends the
+            # step: its modules are not traced, and a backward through it finds nothing.
+            self._drop_unfinished()
 
     def _begin_step(self):
         self._drop_unfinished()
@@ -254,7 +260,7 @@ class Tracer:
 
     def _forward_hook(self, name):
         def hook(module, inputs, output):
-            if not torch.is_grad_enabled():
+            if not torch.is_grad_enabled() or not self._active:
                 return
             if self.step == 0:
                 raise RuntimeError(f"{name} ran before any step began: call tracer.next_step() first (auto_step=False)")

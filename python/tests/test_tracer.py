@@ -10,7 +10,7 @@ import unittest
 import numpy as np
 import torch
 
-from helpers import report, run_wtacrs  # noqa: F401 (helpers sets sys.path)
+from helpers import report, run_wtacrs  # helpers puts python/ on sys.path
 import tinymodels
 import wtacrs_trace
 from wtacrs_trace import names

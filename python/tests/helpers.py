@@ -1,6 +1,8 @@
 """Shared helpers of the Python tests: the repository root and the wtacrs binary."""
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ def wtacrs_bin():
     path = os.environ.get("WTACRS_BIN")
     if not path:
         out = tempfile.mkdtemp(prefix="wtacrs-bin-")
+        atexit.register(shutil.rmtree, out, True)
         path = os.path.join(out, "wtacrs")
         try:
             subprocess.run(["go", "build", "-o", path, "./cmd/wtacrs"], cwd=ROOT, check=True)

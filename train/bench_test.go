@@ -189,21 +189,35 @@ func BenchmarkStepWTACRS01(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.1, t
 func BenchmarkStepKeepExact(b *testing.B)    { benchmarkStep(b, MethodExact, 1, false) }
 func BenchmarkStepKeepWTACRS03(b *testing.B) { benchmarkStep(b, MethodWTACRS, 0.3, false) }
 
-// memoryMethods are the configurations benchmarkStepMemory compares with the exact step.
+// lean sets the memory options that change what a step holds, not what it computes: the
+// LayerNorm outputs re-formed from x̂ and every block run by groups of 1024 tokens.
+func lean(c Config) Config {
+	c.ReuseLayerNorm, c.ChunkTokens = true, 1024
+	return c
+}
+
+// memoryMethods are the configurations benchmarkStepMemory compares: first the two exact
+// baselines (the default settings, and the same with the lean memory options) and full
+// recomputation, then the methods with the lean options.
 var memoryMethods = []struct {
 	name string
 	mod  func(Config) Config
 }{
 	{"exact", func(c Config) Config { return c.WithAll(MethodExact, 1) }},
-	{"wtacrs0.3", func(c Config) Config { return c.WithAll(MethodWTACRS, 0.3) }},
-	{"wtacrs0.1", func(c Config) Config { return c.WithAll(MethodWTACRS, 0.1) }},
+	{"exact-lean", func(c Config) Config { return lean(c.WithAll(MethodExact, 1)) }},
+	{"checkpoint", func(c Config) Config {
+		c.CheckpointBlocks = true
+		return lean(c.WithAll(MethodExact, 1))
+	}},
+	{"wtacrs0.3", func(c Config) Config { return lean(c.WithAll(MethodWTACRS, 0.3)) }},
+	{"wtacrs0.1", func(c Config) Config { return lean(c.WithAll(MethodWTACRS, 0.1)) }},
 	{"lora", func(c Config) Config {
 		c.LoRA = &LoRAConfig{Rank: 8, Alpha: 16, Kinds: DefaultLoRAKinds}
-		return c.WithAll(MethodExact, 1)
+		return lean(c.WithAll(MethodExact, 1))
 	}},
 	{"lora+wtacrs0.1", func(c Config) Config {
 		c.LoRA = &LoRAConfig{Rank: 8, Alpha: 16, Kinds: DefaultLoRAKinds}
-		return c.WithAll(MethodWTACRS, 0.1)
+		return lean(c.WithAll(MethodWTACRS, 0.1))
 	}},
 }
 
@@ -212,8 +226,9 @@ var memoryMethods = []struct {
 // workspace; live heap, not the resident set) of the default encoder (2 blocks, 4 heads, ffn
 // 4·d, vocabulary 8000, float32, recomputation on) at width d on batch sequences of seq valid
 // tokens, for every method of memoryMethods. It reports per method the step's total (MiB), the
-// activations it saves (act-MiB) and the ratio of the exact step's total to it (x-NAME). The
-// measurement forces collections throughout and is not timed.
+// activations it saves (act-MiB), the ratio of the default exact step's total to it (x-NAME)
+// and that of the lean exact step's (xlean-NAME). The measurement forces collections
+// throughout and is not timed.
 func benchmarkStepMemory(b *testing.B, batch, seq, d int) {
 	cfg := DefaultConfig()
 	cfg.Dim, cfg.FFNDim, cfg.MaxLen, cfg.BatchSize, cfg.OptimizerPrecision = d, 4*d, seq, batch, OptimizerModel
@@ -233,6 +248,9 @@ func benchmarkStepMemory(b *testing.B, batch, seq, d int) {
 		b.ReportMetric(saved[i], m.name+"-act-MiB")
 		if i > 0 {
 			b.ReportMetric(totals[0]/totals[i], "x-"+m.name)
+		}
+		if i > 1 {
+			b.ReportMetric(totals[1]/totals[i], "xlean-"+m.name)
 		}
 	}
 }

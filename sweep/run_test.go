@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,9 +56,9 @@ func mergedTables(t *testing.T, dir string) map[string]string {
 // (cmd/wtacrs compares a local run with one through the entry point of a Slurm task.)
 func TestRunsMergeToTheSameBytes(t *testing.T) {
 	ctx := context.Background()
-	trained := 0
+	var trained atomic.Int64
 	counting := func(ctx context.Context, c train.Config, o train.Options) (*train.Result, error) {
-		trained++
+		trained.Add(1)
 		return train.Run(ctx, c, o)
 	}
 
@@ -84,7 +85,7 @@ func TestRunsMergeToTheSameBytes(t *testing.T) {
 	c, err = RunLocal(ctx, dir, LocalOptions{Jobs: 2, Train: counting})
 	require.NoError(t, err)
 	assert.Equal(t, Counts{Done: 4}, c)
-	assert.Equal(t, 4, trained)
+	assert.EqualValues(t, 4, trained.Load())
 
 	// Two at once, one job failing.
 	_, dir, idx := prepareTiny(t)
@@ -99,7 +100,7 @@ func TestRunsMergeToTheSameBytes(t *testing.T) {
 		}
 		return counting(ctx, c, o)
 	}
-	trained = 0
+	trained.Store(0)
 	c, err = RunLocal(ctx, dir, LocalOptions{Jobs: 2, Train: flaky})
 	require.ErrorIs(t, err, ErrFailed)
 	assert.Contains(t, err.Error(), target.Hash)
@@ -119,7 +120,7 @@ func TestRunsMergeToTheSameBytes(t *testing.T) {
 	c, err = RunLocal(ctx, dir, LocalOptions{Jobs: 2, Train: counting})
 	require.NoError(t, err)
 	assert.Equal(t, Counts{Done: 4}, c)
-	assert.Equal(t, 4, trained, "the failed job alone ran again")
+	assert.EqualValues(t, 4, trained.Load(), "the failed job alone ran again")
 	_, err = Merge(dir, MergeOptions{NoFigures: true})
 	require.NoError(t, err, "a merge replaces the partial one")
 	sameTables(t, want, mergedTables(t, dir), "-jobs 1 and -jobs 2 merge to the same bytes")
@@ -136,7 +137,7 @@ func TestRunsMergeToTheSameBytes(t *testing.T) {
 	c, err = RunLocal(ctx, dir, LocalOptions{Jobs: 2, Train: counting})
 	require.NoError(t, err)
 	assert.Equal(t, Counts{Done: 4}, c)
-	assert.Equal(t, 5, trained, "only the interrupted job ran again")
+	assert.EqualValues(t, 5, trained.Load(), "only the interrupted job ran again")
 	assert.NoFileExists(t, filepath.Join(JobDir(dir, j.Hash), StateFile))
 	entries, err := os.ReadDir(JobDir(dir, j.Hash))
 	require.NoError(t, err)

@@ -326,7 +326,7 @@ func runSweepStatus(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	line := fmt.Sprintf("sweep %s (%s): %d jobs: %s", idx.Sweep, dir, len(status), c)
-	if c.Done > 0 && c.Done < len(status) {
+	if c.Done > 0 && c.Pending+c.Running > 0 {
 		mean := wall / float64(c.Done)
 		eta := time.Duration(mean * float64(c.Pending+c.Running) / float64(max(1, c.Running)) * float64(time.Second))
 		line += fmt.Sprintf("; ETA %s (mean job %s, %d at once)", eta.Round(time.Second), time.Duration(mean*float64(time.Second)).Round(100*time.Millisecond), max(1, c.Running))

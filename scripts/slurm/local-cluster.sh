@@ -4,7 +4,7 @@
 # slurm.conf and every state, spool, log and socket file under one folder; no systemd, nothing
 # under /etc changed.
 #
-#   scripts/slurm/local-cluster.sh install         apt-get install slurm-wlm munge where missing
+#   scripts/slurm/local-cluster.sh install         install Debian's Slurm (slurmctld, slurmd, slurm-client) and munge where missing
 #   scripts/slurm/local-cluster.sh start [DIR]     start the daemons (DIR default /tmp/wtacrs-slurm)
 #   scripts/slurm/local-cluster.sh stop [DIR]      stop the daemons started there, by their pids
 #   scripts/slurm/local-cluster.sh status [DIR]    sinfo of the cluster
@@ -54,8 +54,8 @@ install)
   if command -v slurmctld >/dev/null 2>&1 || [[ -x /usr/sbin/slurmctld ]]; then
     if command -v munged >/dev/null 2>&1 || [[ -x /usr/sbin/munged ]]; then exit 0; fi
   fi
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; } >"${TMPDIR:-/tmp}/wtacrs-slurm-install.log" 2>&1; then
-    echo "local-cluster: apt-get install slurm-wlm munge failed (log: ${TMPDIR:-/tmp}/wtacrs-slurm-install.log)" >&2
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge; } >"${TMPDIR:-/tmp}/wtacrs-slurm-install.log" 2>&1; then
+    echo "local-cluster: apt-get install slurmctld slurmd slurm-client munge failed (log: ${TMPDIR:-/tmp}/wtacrs-slurm-install.log)" >&2
     exit 2
   fi
   ;;

@@ -34,21 +34,24 @@ const (
 
 // metric is one number of a job the merged tables summarise over seeds.
 type metric struct {
-	name, title string
-	scale       float64 // applied in Markdown and figures only
-	digits      int
-	get         func(Metrics) float64
+	name, title, unit string
+	scale             float64 // applied in Markdown and figures only
+	digits            int
+	get               func(Metrics) float64
 }
 
 var metrics = []metric{
-	{"dev_accuracy", "dev accuracy (%)", 100, 1, func(m Metrics) float64 { return m.DevAccuracy }},
-	{"final_loss", "training loss of the last epoch", 1, 4, func(m Metrics) float64 { return m.FinalLoss }},
-	{"linear_kept_mib", "linear-layer activations kept for backward (MiB per step)", 1, 2, func(m Metrics) float64 { return m.LinearKeptMiB }},
-	{"memory_ratio", "linear-layer activations kept, relative to exact", 1, 3, func(m Metrics) float64 { return m.MemoryRatio }},
-	{"attention_kept_mib", "attention products kept for backward (MiB per step)", 1, 2, func(m Metrics) float64 { return m.AttentionKeptMiB }},
-	{"tape_mib", "whole tape kept for backward (MiB per step)", 1, 2, func(m Metrics) float64 { return m.TapeMiB }},
-	{"trainable_params", "trained parameters", 1, 0, func(m Metrics) float64 { return float64(m.TrainableParams) }},
+	{"dev_accuracy", "dev accuracy", "%", 100, 1, func(m Metrics) float64 { return m.DevAccuracy }},
+	{"final_loss", "training loss of the last epoch", "nats", 1, 4, func(m Metrics) float64 { return m.FinalLoss }},
+	{"linear_kept_mib", "linear-layer activations kept for backward", "MiB per step", 1, 2, func(m Metrics) float64 { return m.LinearKeptMiB }},
+	{"memory_ratio", "linear-layer activations kept, relative to exact", "ratio", 1, 3, func(m Metrics) float64 { return m.MemoryRatio }},
+	{"attention_kept_mib", "attention products kept for backward", "MiB per step", 1, 2, func(m Metrics) float64 { return m.AttentionKeptMiB }},
+	{"tape_mib", "whole tape kept for backward", "MiB per step", 1, 2, func(m Metrics) float64 { return m.TapeMiB }},
+	{"trainable_params", "trained parameters", "count", 1, 0, func(m Metrics) float64 { return float64(m.TrainableParams) }},
 }
+
+// meanNote explains the merged tables' numbers.
+const meanNote = "Mean over the seeds ± the half-width of the two-sided 95% Student t interval (n − 1 degrees of freedom); per-seed values in seed order.\n"
 
 // MetricNames returns the metrics of the merged tables, in order: each has DIR/merged/<name>.csv
 // and <name>.md.
@@ -281,28 +284,27 @@ func (m *merger) seedValues(v string, get func(Metrics) float64) []float64 {
 	return out
 }
 
-// metricTable returns the CSV and Markdown tables of one metric.
+// metricTable returns the CSV and Markdown files of one metric.
 func (m *merger) metricTable(mt metric, axes []string) (csvText, md []byte) {
+	table := m.markdownTable(mt)
+	csvText = m.csvTable(mt, axes)
+	return csvText, []byte(fmt.Sprintf("# %s: %s (%s)\n\n%s\n%s", m.idx.Sweep, mt.title, mt.unit, meanNote, table))
+}
+
+// csvTable is a metric's CSV table: per variant its axis values, seeds, mean, interval and
+// the value of each seed.
+func (m *merger) csvTable(mt metric, axes []string) []byte {
 	head := append([]string{"variant"}, axes...)
 	head = append(head, "seeds", "mean", "ci_low", "ci_high", "ci_half_width")
 	for _, s := range m.idx.Seeds {
 		head = append(head, "seed_"+utoa(s))
 	}
 	var rows [][]string
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s: %s\n\nMean over the seeds ± the half-width of the two-sided 95%% Student t interval (n − 1 degrees of freedom); per-seed values in seed order.\n\n", m.idx.Sweep, mt.title)
-	b.WriteString("| variant | mean ± 95% CI | seeds | per seed |\n|---|---|---|---|\n")
 	for _, v := range m.variants {
-		vals := m.seedValues(v, mt.get)
-		mean, half := experiments.MeanCI(vals)
-		lo, hi := mean-half, mean+half
+		mean, half := experiments.MeanCI(m.seedValues(v, mt.get))
 		g := m.groups[v]
 		row := append([]string{v}, g[0].Values[:len(axes)]...)
-		var seeds []string
-		for _, st := range g {
-			seeds = append(seeds, utoa(st.Seed))
-		}
-		row = append(row, strings.Join(seeds, " "), ftoa(mean), ftoa(lo), ftoa(hi), ftoa(half))
+		row = append(row, strings.Join(m.seedsOf(v), " "), ftoa(mean), ftoa(mean-half), ftoa(mean+half), ftoa(half))
 		for _, s := range m.idx.Seeds {
 			cell := ""
 			for _, st := range g {
@@ -313,7 +315,19 @@ func (m *merger) metricTable(mt metric, axes []string) (csvText, md []byte) {
 			row = append(row, cell)
 		}
 		rows = append(rows, row)
-		f := func(x float64) string { return strconv.FormatFloat(mt.scale*x, 'f', mt.digits, 64) }
+	}
+	return encodeCSV(head, rows)
+}
+
+// markdownTable is a metric's Markdown table: per variant the mean ± the interval's
+// half-width, the seeds and their values, in the metric's unit.
+func (m *merger) markdownTable(mt metric) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| variant | %s (%s), mean ± 95%% CI | seeds | per seed |\n|---|---|---|---|\n", mt.title, mt.unit)
+	f := func(x float64) string { return strconv.FormatFloat(mt.scale*x, 'f', mt.digits, 64) }
+	for _, v := range m.variants {
+		vals := m.seedValues(v, mt.get)
+		mean, half := experiments.MeanCI(vals)
 		ci := f(mean) + " ± " + f(half)
 		if math.IsNaN(half) {
 			ci = f(mean) + " (n = 1, no CI)"
@@ -322,9 +336,18 @@ func (m *merger) metricTable(mt metric, axes []string) (csvText, md []byte) {
 		for i, x := range vals {
 			per[i] = f(x)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", v, ci, strings.Join(seeds, ", "), strings.Join(per, ", "))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", v, ci, strings.Join(m.seedsOf(v), ", "), strings.Join(per, ", "))
 	}
-	return encodeCSV(head, rows), []byte(b.String())
+	return b.String()
+}
+
+// seedsOf returns a variant's seeds in order.
+func (m *merger) seedsOf(v string) []string {
+	var seeds []string
+	for _, st := range m.groups[v] {
+		seeds = append(seeds, utoa(st.Seed))
+	}
+	return seeds
 }
 
 // The CSV files of a job's results directory that a variant's folder concatenates.
@@ -395,7 +418,7 @@ func (m *merger) figures() error {
 		return nil
 	}
 	panel := func(mt metric) plots.Panel {
-		p := plots.Panel{Title: mt.title, XLabel: "variant (see the legend)", YLabel: mt.title, LegendBelow: true}
+		p := plots.Panel{Title: mt.title, XLabel: "variant (see the legend)", YLabel: mt.unit, LegendBelow: true}
 		for i, v := range m.variants {
 			vals := m.seedValues(v, mt.get)
 			mean, half := experiments.MeanCI(vals)
@@ -454,10 +477,9 @@ func (m *merger) summary(man mergedManifest, total int) {
 		b.WriteString("\n**The jobs ran on different GEMM backends**, whose numbers differ in the last bits.\n")
 	}
 	b.WriteString("\n")
+	b.WriteString(meanNote + "\n")
 	for _, mt := range metrics {
-		md := string(m.files[mt.name+".md"])
-		md = strings.Replace(md, "# ", "## ", 1)
-		b.WriteString(md + "\n")
+		fmt.Fprintf(&b, "## %s (%s)\n\n%s\n", mt.title, mt.unit, m.markdownTable(mt))
 	}
 	if len(m.findings) > 0 {
 		b.WriteString("## Findings of the analyses\n\nMean over the seeds [95% t interval] (findings.csv has every quantity).\n\n")

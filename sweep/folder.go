@@ -339,6 +339,9 @@ func Status(dir string, idx *Index) []JobStatus {
 			if s.State == Running && !s.alive() {
 				st.Status = Failed
 				st.State.Error = fmt.Sprintf("process %d on %s is gone without finishing (killed?)", s.PID, s.Host)
+				if s.Slurm != "" {
+					st.State.Error = fmt.Sprintf("Slurm task %s left the queue without finishing (killed at its time limit or for memory?)", s.Slurm)
+				}
 			}
 		}
 		out[i] = st
@@ -346,12 +349,15 @@ func Status(dir string, idx *Index) []JobStatus {
 	return out
 }
 
-// alive reports whether a running job's process may still be running: always, for a job on
-// another host (or under Slurm, whose task may run elsewhere); for one on this host, whether
-// its pid names a process.
+// alive reports whether a running job's process may still be running: for a Slurm task,
+// unless squeue says the task has left the queue; for a job on this host, whether its pid names
+// a process; always for a job on another host.
 func (s *State) alive() bool {
+	if s.Slurm != "" {
+		return !slurmGone(s.Slurm)
+	}
 	host, _ := os.Hostname()
-	if s.Slurm != "" || s.Host != host || s.PID <= 0 {
+	if s.Host != host || s.PID <= 0 {
 		return true
 	}
 	return processAlive(s.PID)

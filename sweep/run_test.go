@@ -255,3 +255,30 @@ func hostname(t *testing.T) string {
 	require.NoError(t, err)
 	return h
 }
+
+// A job recorded as running in a Slurm task is failed once squeue no longer lists the task
+// (killed at its time limit, say), and running while it does or while squeue cannot tell.
+func TestSlurmTaskLeftTheQueue(t *testing.T) {
+	_, dir, idx := prepareTiny(t)
+	j := idx.Jobs[0]
+	st, _ := json.Marshal(State{State: Running, Host: "node7", PID: 42, Slurm: "99_0", Log: "/x/logs/99_0.out"})
+	require.NoError(t, os.WriteFile(filepath.Join(JobDir(dir, j.Hash), StateFile), st, 0o644))
+	bin := t.TempDir()
+	for _, tc := range []struct {
+		script, want string
+	}{
+		{"#!/bin/sh\necho RUNNING\n", Running},
+		{"#!/bin/sh\nexit 0\n", Failed},
+		{"#!/bin/sh\necho 'slurm_load_jobs error: Invalid job id specified' >&2\nexit 1\n", Failed},
+		{"#!/bin/sh\necho 'Could not establish a configuration source' >&2\nexit 1\n", Running},
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, "squeue"), []byte(tc.script), 0o755))
+		t.Setenv("PATH", bin)
+		s := Status(dir, idx)[0]
+		assert.Equal(t, tc.want, s.Status, tc.script)
+		if tc.want == Failed {
+			assert.Contains(t, s.State.Error, "Slurm task 99_0 left the queue")
+			assert.Equal(t, "/x/logs/99_0.out", s.State.Log)
+		}
+	}
+}

@@ -147,3 +147,20 @@ func allIndices(n int) []int {
 	}
 	return out
 }
+
+// slurmGone reports whether squeue says that the array task ("1234_5") is no longer queued or
+// running: it lists nothing for it, or does not know its id. Without squeue, or when squeue
+// fails otherwise (no cluster configured here), it cannot tell and reports false.
+func slurmGone(task string) bool {
+	squeue, err := exec.LookPath("squeue")
+	if err != nil {
+		return false
+	}
+	cmd := exec.Command(squeue, "-h", "-o", "%T", "-j", task)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return strings.Contains(stderr.String(), "Invalid job id")
+	}
+	return strings.TrimSpace(out.String()) == ""
+}

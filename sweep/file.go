@@ -268,6 +268,9 @@ func (s *Sweep) check(f sweepFile) error {
 	if !nameRE.MatchString(s.Name) || s.Name == "." || s.Name == ".." {
 		return bad("sweep.name", s.Name, "letters, digits, '-', '_' or '.' (default: the file's base name)")
 	}
+	if slices.Contains([]string{ConfigFile, JobFile, StateFile}, s.Name) {
+		return bad("sweep.name", s.Name, "a name other than those of the files of a job's folder (config.toml, job.json, state.json)")
+	}
 	if err := s.Slurm.Validate(); err != nil {
 		return err
 	}

@@ -216,6 +216,7 @@ func TestScript(t *testing.T) {
 	for _, want := range []string{"#!/bin/bash\n", "#SBATCH --array=0-3%3\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --mem=2G\n",
 		"#SBATCH --time=00:30:00\n", "#SBATCH --partition=short\n", "#SBATCH --account=lab\n",
 		"#SBATCH --output=" + abs + "/logs/%A_%a.out\n", "  " + idx.Jobs[3].Hash + " # 3: ",
+		"export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}\n",
 		"exec '/opt/bin/wtacrs' sweep run-job '" + abs + "' \"${hashes[$SLURM_ARRAY_TASK_ID]}\"\n"} {
 		assert.Contains(t, text, want)
 	}

@@ -23,8 +23,9 @@ var ErrSlurm = errors.New("sweep: slurm")
 // of a local sweep, bin sweep run-job DIR HASH; the resources of res; the output of task i of
 // array job A in DIR/logs/A_i.out. The tasks inherit the submitting environment (sbatch's
 // default), so WTACRS_BLAS and OPENBLAS_NUM_THREADS, which decide the GEMM's bytes, are those
-// of the shell that submits. bin and dir must be absolute and free of whitespace, quotes, '%'
-// and control characters.
+// of the shell that submits; without OPENBLAS_NUM_THREADS there, OpenBLAS runs one thread per
+// CPU of the task (not one per core of the node). bin and dir must be absolute and free of
+// whitespace, quotes, '%' and control characters.
 func Script(dir string, idx *Index, bin string, res Slurm) ([]byte, error) {
 	for _, p := range []struct{ what, path string }{{"the sweep folder", dir}, {"the wtacrs program", bin}} {
 		if !filepath.IsAbs(p.path) || strings.ContainsFunc(p.path, func(r rune) bool {
@@ -61,7 +62,8 @@ func Script(dir string, idx *Index, bin string, res Slurm) ([]byte, error) {
 	for _, o := range res.Options {
 		fmt.Fprintf(&b, "#SBATCH %s\n", o)
 	}
-	b.WriteString("set -eu\nhashes=(\n")
+	b.WriteString("set -eu\n# OpenBLAS runs as many threads as the task has CPUs unless the submitting shell chose.\n")
+	b.WriteString("export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}\nhashes=(\n")
 	for _, j := range idx.Jobs {
 		fmt.Fprintf(&b, "  %s # %d: %s seed %d\n", j.Hash, j.Index, strings.ReplaceAll(j.Variant, "\n", " "), j.Seed)
 	}

@@ -40,7 +40,8 @@ func TestSlurmCluster(t *testing.T) {
 	port := freePorts(t)
 	script, err := filepath.Abs("../scripts/slurm/local-cluster.sh")
 	require.NoError(t, err)
-	env := append(os.Environ(), "SLURM_CONF="+filepath.Join(state, "slurm.conf"), fmt.Sprintf("WTACRS_SLURM_PORT=%d", port))
+	// One GEMM thread count for both runs (OpenBLAS's bytes depend on it).
+	env := append(os.Environ(), "SLURM_CONF="+filepath.Join(state, "slurm.conf"), fmt.Sprintf("WTACRS_SLURM_PORT=%d", port), "OPENBLAS_NUM_THREADS=1")
 	sh := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(args[0], args[1:]...)

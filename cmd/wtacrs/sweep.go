@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -371,7 +372,8 @@ func runSweepJob(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = usageFunc(fs, stderr, "wtacrs sweep run-job [flags] DIR HASH\n       wtacrs sweep run-job [flags] -task N DIR",
 		"Runs one job of the sweep folder DIR, by its hash or by its index in DIR/jobs.tsv (a Slurm array\n"+
 			"task id): the job runner of every sweep, local or on Slurm. A job done is skipped; one another\n"+
-			"process is running is left alone (exit status 0 both).",
+			"process is running is left alone (exit status 0 both). In a Slurm task with --mem, the\n"+
+			"default -mem-limit is that memory.",
 		"wtacrs sweep run-job sweeps/example 1f5d18a872f0b5bc",
 		"wtacrs sweep run-job -task 3 sweeps/example")
 	task := fs.Int("task", -1, "the job's index in DIR/jobs.tsv instead of its hash")
@@ -412,7 +414,12 @@ func runSweepJob(args []string, stdout, stderr io.Writer) error {
 	name := fmt.Sprintf("job %d %s", ij.Index, ij.Hash)
 	fmt.Fprintf(stdout, "%s: %s seed %d\n", name, ij.Variant, ij.Seed)
 	bar := newProgressBar(stdout, isTerminal(stdout))
-	rec, skipped, err := sweep.RunJob(ctx, dir, hash, sweep.RunOptions{MemLimit: memLimit(), Train: sweepTrain,
+	limit := memLimit()
+	if mb, err := strconv.ParseUint(os.Getenv("SLURM_MEM_PER_NODE"), 10, 64); err == nil && mb > 0 && !set["mem-limit"] {
+		limit = min(limit, mb<<20) // a Slurm task's --mem, when it has one
+		debug.SetMemoryLimit(int64(limit))
+	}
+	rec, skipped, err := sweep.RunJob(ctx, dir, hash, sweep.RunOptions{MemLimit: limit, Train: sweepTrain,
 		Progress: func(p train.Progress) { bar.update(name, p) }})
 	bar.done()
 	switch {

@@ -118,7 +118,11 @@ func RunJob(ctx context.Context, dir, hash string, opt RunOptions) (rec *Record,
 		if errors.Is(err, outdir.ErrLocked) && !started {
 			return nil, false, fmt.Errorf("%w: job %s: %w", ErrBusy, hash, err)
 		}
-		writeState(State{State: Failed, Time: opt.Now().UTC(), Error: err.Error()})
+		msg := err.Error()
+		if ctx.Err() != nil {
+			msg = fmt.Sprintf("stopped before the end (%v): %s", context.Cause(ctx), msg)
+		}
+		writeState(State{State: Failed, Time: opt.Now().UTC(), Error: msg})
 		return nil, false, fmt.Errorf("job %s (%s seed %d): %w", hash, ij.Variant, ij.Seed, err)
 	}
 	end := opt.Now()

@@ -11,9 +11,11 @@
 #
 # After start, point the Slurm commands at the cluster with
 #   export SLURM_CONF=DIR/slurm.conf
+# The controller listens on port 6817 and slurmd on 6818, or on WTACRS_SLURM_PORT and the next.
 # Needs root (slurmd launches the tasks; the daemons run as root). Exit status: 0 done, 1 failed,
 # 2 Slurm or munge is not installed (and install was not asked for or failed).
 set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin # the daemons live there
 
 cmd=${1:-}
 dir=${2:-${WTACRS_SLURM_DIR:-/tmp/wtacrs-slurm}}
@@ -22,8 +24,8 @@ die() { echo "local-cluster: $*" >&2; exit 1; }
 
 need() {
   local missing=()
-  for b in munged mungekey slurmctld slurmd sbatch sinfo; do
-    command -v "$b" >/dev/null 2>&1 || [[ -x /usr/sbin/$b ]] || missing+=("$b")
+  for b in munged slurmctld slurmd sbatch sinfo; do
+    command -v "$b" >/dev/null 2>&1 || missing+=("$b")
   done
   if ((${#missing[@]})); then
     echo "local-cluster: not installed: ${missing[*]} (run: $0 install)" >&2
@@ -35,10 +37,14 @@ need() {
 pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_one() { # NAME: kill the pid recorded in DIR/NAME.pid and wait up to 10 s for it to exit
-  local f=$dir/$1.pid pid
+  local f=$dir/$1.pid pid comm
   [[ -s $f ]] || return 0
   pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
+  comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+  if [[ -n $comm && $comm != "$1" ]]; then
+    # The daemon is gone and its pid now names another process: leave that alone.
+    echo "local-cluster: pid $pid of $1 is now $comm's; not stopped" >&2
+  elif kill -0 "$pid" 2>/dev/null; then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
@@ -51,8 +57,9 @@ stop_one() { # NAME: kill the pid recorded in DIR/NAME.pid and wait up to 10 s f
 
 case $cmd in
 install)
-  if command -v slurmctld >/dev/null 2>&1 || [[ -x /usr/sbin/slurmctld ]]; then
-    if command -v munged >/dev/null 2>&1 || [[ -x /usr/sbin/munged ]]; then exit 0; fi
+  if command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 &&
+    command -v sbatch >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; then
+    exit 0
   fi
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge; } >"${TMPDIR:-/tmp}/wtacrs-slurm-install.log" 2>&1; then
     echo "local-cluster: apt-get install slurmctld slurmd slurm-client munge failed (log: ${TMPDIR:-/tmp}/wtacrs-slurm-install.log)" >&2
@@ -70,7 +77,13 @@ start)
   host=$(hostname -s)
   # The ports: 6817 and 6818 unless WTACRS_SLURM_PORT names another pair's first.
   port=${WTACRS_SLURM_PORT:-6817}
-  [[ -s $dir/munge/munge.key ]] || mungekey -c -k "$dir/munge/munge.key" >/dev/null
+  if [[ ! -s $dir/munge/munge.key ]]; then
+    if command -v mungekey >/dev/null 2>&1; then
+      mungekey -c -k "$dir/munge/munge.key" >/dev/null
+    else # munge before 0.5.14 has no mungekey
+      dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
+    fi
+  fi
   chmod 0400 "$dir/munge/munge.key"
   # The node as slurmd sees it (CPUs, sockets, cores, memory), so that it is not drained for a
   # mismatch; reached at 127.0.0.1 whatever the host name resolves to.

@@ -13,6 +13,7 @@ import (
 	"github.com/wtacrs/wtacrs/internal/npyfile"
 	"github.com/wtacrs/wtacrs/internal/outdir"
 	"github.com/wtacrs/wtacrs/model"
+	"github.com/wtacrs/wtacrs/sweep"
 	"github.com/wtacrs/wtacrs/theory"
 	"github.com/wtacrs/wtacrs/train"
 )
@@ -47,6 +48,7 @@ var inputErrors = []error{
 	memlimit.ErrTooLarge, memlimit.ErrSize,
 	outdir.ErrRefused,
 	theory.ErrSketches,
+	sweep.ErrConfig, sweep.ErrFolder,
 	inputfile.ErrUnreadable, fs.ErrNotExist, fs.ErrPermission,
 }
 

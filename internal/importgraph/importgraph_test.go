@@ -23,6 +23,7 @@ var layers = [][]string{
 	{"checkpoint"},
 	{"train", "plots"},
 	{"experiments"},
+	{"sweep"},
 	{"notebooks-go/internal/"},
 	{"cmd/", "notebooks-go/", "gpu/internal/cuda2go", "internal/importgraph", "testdata/"},
 }

@@ -116,8 +116,11 @@ func ReadFile(path string, sentinel error) (string, error) {
 // error *v may be partly decoded.
 //
 // v must be a non-nil pointer to a struct whose fields, recursively, are structs, maps with
-// string keys, slices, pointers, strings, booleans, integers or floats, named by their `toml`
-// tag (the part before any comma; "-" skips the field) or, untagged, by the field's name.
+// string keys, slices, pointers, strings, booleans, integers, floats or the empty interface,
+// named by their `toml` tag (the part before any comma; "-" skips the field) or, untagged, by
+// the field's name. An empty interface receives the parsed value as it is (string, bool, int64,
+// float64, time values, []any, map[string]any or []map[string]any), for the caller to check;
+// the keys inside it are not marked as given.
 // Decode panics on any other destination type, a broken precondition of the caller.
 func Decode(text, file string, v any, sentinel error) (*Meta, error) {
 	rv := reflect.ValueOf(v)
@@ -243,6 +246,11 @@ func (d *decoder) decode(data any, rv reflect.Value, key string) {
 			return
 		}
 		rv.SetFloat(f)
+	case reflect.Interface:
+		if rv.NumMethod() != 0 {
+			panic(fmt.Sprintf("tomlconf: unsupported destination type %s at %q", rv.Type(), key))
+		}
+		rv.Set(reflect.ValueOf(data)) // the parsed value as it is, checked by the caller
 	default:
 		panic(fmt.Sprintf("tomlconf: unsupported destination type %s at %q", rv.Type(), key))
 	}

@@ -173,6 +173,24 @@ func TestDecodePanicsOnUnsupportedDestination(t *testing.T) {
 	assert.Panics(t, func() { _, _ = Decode("c = 1\n", "c.toml", &c, errTest) })
 }
 
+func TestDecodeKeepsRawValuesInAnEmptyInterface(t *testing.T) {
+	t.Parallel()
+	var c struct {
+		Key    string `toml:"key"`
+		Values any    `toml:"values"`
+		Table  any    `toml:"table"`
+		Str    fmt.Stringer
+	}
+	m, err := Decode("key = \"k\"\nvalues = [1, 0.5, \"s\", {a = true}]\n[table]\nx = [[1]]\n", "c.toml", &c, errTest)
+	require.NoError(t, err)
+	assert.Equal(t, []any{int64(1), 0.5, "s", map[string]any{"a": true}}, c.Values)
+	assert.Equal(t, map[string]any{"x": []any{[]any{int64(1)}}}, c.Table)
+	assert.True(t, m.Given("values"))
+	_, err = Decode("nope = 1\n", "c.toml", &c, errTest)
+	assert.ErrorContains(t, err, "c.toml line 1: unknown key nope")
+	assert.Panics(t, func() { _, _ = Decode("Str = 1\n", "c.toml", &c, errTest) })
+}
+
 func TestLocate(t *testing.T) {
 	t.Parallel()
 	text := "[data]\ntrain_path = \"a.tsv\"\n\n[[variant]]\nname = \"a\"\n[[variant]]\nratio = 0.5\n"

@@ -365,15 +365,22 @@ func TestEncodeRoundTripsAnyValidConfig(t *testing.T) {
 	})
 }
 
-// The configurations of the Figure 13 analogue (wtacrs memory) are fine-tuning configurations.
+// The configurations of the Figure 13 analogue (wtacrs memory) are fine-tuning configurations
+// of one shape: the default exact one with the default memory settings, and every other with
+// the lean options (full recomputation on top of them for checkpoint.toml).
 func TestFig13ConfigsLoad(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("configs/fig13/*.toml")
 	require.NoError(t, err)
-	require.Len(t, files, 5)
+	require.Len(t, files, 7)
 	for _, f := range files {
 		c, err := train.LoadConfig(f)
 		require.NoError(t, err, f)
 		assert.Equal(t, train.OptimizerModel, c.OptimizerPrecision, f)
+		assert.Equal(t, 128, c.MaxLen, f)
+		lean := filepath.Base(f) != "exact.toml"
+		assert.Equal(t, lean, c.ReuseLayerNorm, f)
+		assert.Equal(t, map[bool]int{true: 1024}[lean], c.ChunkTokens, f)
+		assert.Equal(t, filepath.Base(f) == "checkpoint.toml", c.CheckpointBlocks, f)
 	}
 }

@@ -181,3 +181,33 @@ func timeExact(h, dz matrix.Dense[float32], out []float32) time.Duration {
 	exactGradient(h, dz, out)
 	return time.Since(t0)
 }
+
+// BenchmarkWeightGradientScaling times the exact GEMM and WTA-CRS@0.3 end to end (norms,
+// weights, the |C| rule, draws, gather, GEMM) of a 768×768 layer at n = 1024 … 65536 tokens,
+// alternately within each iteration, and reports each side's ns per token (exact-ns/token,
+// wtacrs0.3-ns/token) and their ratio (x_faster): both costs grow linearly in n when the
+// per-token figures stay flat across the sub-benchmarks.
+func BenchmarkWeightGradientScaling(b *testing.B) {
+	for _, n := range []int{1024, 4096, 16384, 65536} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			h, dz := benchLayer(n, benchIn, benchOut)
+			out := make([]float32, benchIn*benchOut)
+			var ws Workspace[float32]
+			k := int(0.3 * float64(n))
+			var te, tw time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				t0 := time.Now()
+				exactGradient(h, dz, out)
+				t1 := time.Now()
+				wtacrsGradient(sink, h, dz, k, uint64(i), &ws)
+				te, tw = te+t1.Sub(t0), tw+time.Since(t1)
+			}
+			perToken := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) / float64(n) }
+			b.ReportMetric(perToken(te), "exact-ns/token")
+			b.ReportMetric(perToken(tw), "wtacrs0.3-ns/token")
+			b.ReportMetric(float64(te)/float64(tw), "x_faster")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -44,10 +45,39 @@ func stepMethods() []stepMethod {
 // BenchmarkStepMethods times a training step (forward, backward, AdamW) of each method of
 // stepMethods on a batch of 16 sequences of 128 tokens of which the last quarter is padding
 // (the default model sizes, float32), the methods taking turns within each iteration so that
-// one run's ratios share the machine's state. It reports, per method, ms per step and the
-// exact step's time over the method's (x-vs-exact).
+// one run's ratios share the machine's state. It reports, per method, ms per step, tokens (all
+// positions) per second and the exact step's time over the method's (x-vs-exact).
 func BenchmarkStepMethods(b *testing.B) {
-	const batch, seq, vocab = 16, 128, 8000
+	benchmarkStepMethods(b, stepMethods(), 16, 128)
+}
+
+// BenchmarkStepThroughput times training steps of the train configuration named by the
+// environment variable WTACRS_BENCH_CONFIG (a TOML file of [train] keys; train.DefaultConfig
+// when unset) as written, and with every linear layer exact, on WTA-CRS@0.3 and on WTA-CRS@0.1,
+// on a batch of batch_size random sequences of max_len tokens whose last quarter is padding,
+// as BenchmarkStepMethods does (python/wtacrs_trace/bench_step.py times the same step in
+// PyTorch). It reports ms per step, tokens (all positions) per second and the ratios to exact.
+func BenchmarkStepThroughput(b *testing.B) {
+	cfg := DefaultConfig()
+	if path := os.Getenv("WTACRS_BENCH_CONFIG"); path != "" {
+		var err error
+		if cfg, err = LoadConfig(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	methods := []stepMethod{
+		{"exact", cfg.WithAll(MethodExact, 1)},
+		{"config", cfg},
+		{"wtacrs0.3", cfg.WithAll(MethodWTACRS, 0.3)},
+		{"wtacrs0.1", cfg.WithAll(MethodWTACRS, 0.1)},
+	}
+	benchmarkStepMethods(b, methods, cfg.BatchSize, cfg.MaxLen)
+}
+
+// benchmarkStepMethods times training steps of methods (the first is the reference of the
+// ratios) on batch random sequences of seq tokens, the last quarter of each padding.
+func benchmarkStepMethods(b *testing.B, methods []stepMethod, batch, seq int) {
+	vocab := methods[0].cfg.VocabSize
 	rng := rand.New(rand.NewPCG(1, 2))
 	mb := model.Batch{B: batch, S: seq, Tokens: make([]int, batch*seq), Mask: make([]bool, batch*seq), Labels: make([]int, batch)}
 	for i := range mb.Tokens {
@@ -66,7 +96,7 @@ func BenchmarkStepMethods(b *testing.B) {
 		took time.Duration
 	}
 	var rs []*runner
-	for _, sm := range stepMethods() {
+	for _, sm := range methods {
 		cfg := sm.cfg
 		m, err := newModel[float32](cfg, vocab, seq, nil)
 		if err != nil {
@@ -106,6 +136,7 @@ func BenchmarkStepMethods(b *testing.B) {
 	exact := rs[0].took
 	for _, r := range rs {
 		b.ReportMetric(float64(r.took.Microseconds())/1000/float64(b.N), r.name+"-ms/step")
+		b.ReportMetric(float64(batch*seq*b.N)/r.took.Seconds(), r.name+"-tokens/s")
 		if r != rs[0] {
 			b.ReportMetric(float64(exact)/float64(r.took), r.name+"-x-vs-exact")
 		}

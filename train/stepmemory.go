@@ -32,6 +32,11 @@ type StepMemory struct {
 	// PeakHeap is the largest live heap of the whole process seen during the step (the
 	// measuring harness and whatever else the process holds included).
 	PeakHeap uint64
+	// PeakRSS is the process's peak resident set during the step (Linux's VmHWM, restarted
+	// before the step), in bytes: the Go heap as the operating system holds it (freed memory
+	// not yet returned included), the runtime, the binary and the GEMM library's own buffers.
+	// 0 where it cannot be measured (another system, or /proc/self/clear_refs not writable).
+	PeakRSS uint64
 	// Samples is the number of points of the step at which the live heap was read after a
 	// collection (the concurrent collections not counted).
 	Samples int
@@ -102,6 +107,7 @@ func measureStep[T matrix.Float](cfg Config, src *initSource) (StepMemory, error
 
 	h := &heapProbe[T]{sampler: samp}
 	h.before = h.sample()
+	rss := resetPeakRSS()
 	stop, concurrent := make(chan struct{}), make(chan uint64)
 	go func() {
 		var peak uint64
@@ -145,6 +151,9 @@ func measureStep[T matrix.Float](cfg Config, src *initSource) (StepMemory, error
 	h.peak = max(h.peak, <-concurrent)
 	stop = nil
 	res.PeakHeap, res.Samples = h.peak, h.n-1
+	if rss {
+		res.PeakRSS = peakRSS()
+	}
 	if above := int(h.peak - min(h.peak, h.before)); above > res.Saved.Total() {
 		res.Workspace = above - res.Saved.Total()
 	}

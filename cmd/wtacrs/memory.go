@@ -25,7 +25,7 @@ var memoryHeader = func() []string {
 	for _, k := range model.Kinds() {
 		h = append(h, "saved_"+string(k))
 	}
-	return append(h, "saved_attention", "saved_other", "workspace", "total", "peak_heap")
+	return append(h, "saved_attention", "saved_other", "workspace", "total", "peak_heap", "peak_rss")
 }()
 
 func runMemory(args []string, stdout, stderr io.Writer) error {
@@ -39,7 +39,10 @@ func runMemory(args []string, stdout, stderr io.Writer) error {
 			"products and by the rest (LayerNorm, head), and the workspace of forward and backward.\n"+
 			"The workspace is measured: the live heap after a full garbage collection at every layer,\n"+
 			"less what the rest accounts for (a lower bound: a peak between two layers is not seen).\n"+
-			"Live heap, not RSS. -csv writes the same in bytes, one row per batch size.",
+			"The figures are live heap, not RSS; the last column is the process's peak resident set\n"+
+			"during the step (Linux; 0 elsewhere), which also holds freed memory not yet returned to\n"+
+			"the system, the runtime and the BLAS library's buffers. -csv writes the same in bytes,\n"+
+			"one row per batch size.",
 		"wtacrs memory -all wtacrs:0.3 -optimizer-precision model",
 		"wtacrs memory -batch 16,32,64,128 -budget 512MiB -csv mem.csv experiments/configs/fig13/exact.toml")
 	all := fs.String("all", "", "override every layer kind: exact, or wtacrs:RATIO with RATIO in (0, 1]")
@@ -96,7 +99,7 @@ func runMemory(args []string, stdout, stderr io.Writer) error {
 	for _, k := range model.Kinds() {
 		fmt.Fprintf(stdout, " %8s", k)
 	}
-	fmt.Fprintf(stdout, " %9s %8s %10s %10s   (MiB)\n", "attention", "other", "workspace", "total")
+	fmt.Fprintf(stdout, " %9s %8s %10s %10s %9s   (MiB)\n", "attention", "other", "workspace", "total", "peak RSS")
 	best := 0
 	for _, b := range sizes {
 		c := cfg
@@ -110,7 +113,7 @@ func runMemory(args []string, stdout, stderr io.Writer) error {
 		for _, v := range m.Saved.Linear {
 			fmt.Fprintf(stdout, " %8s", mib(v))
 		}
-		fmt.Fprintf(stdout, " %9s %8s %10s %10s\n", mib(m.Saved.Attention), mib(m.Saved.Other), mib(m.Workspace), mib(m.Total()))
+		fmt.Fprintf(stdout, " %9s %8s %10s %10s %9s\n", mib(m.Saved.Attention), mib(m.Saved.Other), mib(m.Workspace), mib(m.Total()), mib(int(m.PeakRSS)))
 		rows = append(rows, memoryRow(m))
 		if limit > 0 && uint64(m.Total()) <= limit {
 			best = max(best, b)
@@ -145,7 +148,7 @@ func memoryRow(m train.StepMemory) []string {
 	for _, v := range vals {
 		row = append(row, strconv.Itoa(v))
 	}
-	return append(row, strconv.FormatUint(m.PeakHeap, 10))
+	return append(row, strconv.FormatUint(m.PeakHeap, 10), strconv.FormatUint(m.PeakRSS, 10))
 }
 
 // parseBatches reads -batch: positive integers separated by commas.

@@ -23,8 +23,12 @@ import (
 // method is one CSV of results/fig13.
 type method struct{ file, label string }
 
+// methods are the CSVs drawn: first the two exact baselines (the default settings, and the
+// lean memory options of every row after it) and full recomputation, then the methods.
 var methods = []method{
-	{"exact", "exact"},
+	{"exact", "exact (default settings)"},
+	{"exact-lean", "exact (lean)"},
+	{"checkpoint", "exact, full recomputation"},
 	{"wtacrs03", "WTA-CRS@0.3"},
 	{"wtacrs01", "WTA-CRS@0.1"},
 	{"lora", "LoRA r=8"},
@@ -89,7 +93,7 @@ func read(path string) ([]row, error) {
 func main() { nb.Main(run) }
 
 func run() error {
-	budget := flag.Float64("budget", 48, "the memory budget drawn and reported, MiB")
+	budget := flag.Float64("budget", 128, "the memory budget drawn and reported, MiB")
 	s := nb.Parse("fig13")
 	data := map[string][]row{}
 	for _, m := range methods {
@@ -99,37 +103,56 @@ func run() error {
 		}
 		data[m.file] = rs
 	}
-	total := plots.Panel{Title: "step memory (live heap)", XLabel: "batch size (sequences of 64 tokens)", YLabel: "MiB", LogX: true, LegendBelow: true}
+	total := plots.Panel{Title: "step memory (live heap)", XLabel: "batch size (sequences of 128 tokens)", YLabel: "MiB", LogX: true, LegendBelow: true}
 	counted := plots.Panel{Title: "without the measured workspace", XLabel: "batch size", YLabel: "MiB", LogX: true, LegendBelow: true}
-	ratio := plots.Panel{Title: "exact step total / method's", XLabel: "batch size", YLabel: "×", LogX: true, LegendBelow: true}
-	exact := data["exact"]
-	for i, m := range methods {
-		var xs, ts, cs, rs []float64
-		for j, r := range data[m.file] {
-			xs, ts, cs = append(xs, r.batch), append(ts, r.total), append(cs, r.counted)
-			if j < len(exact) && exact[j].batch == r.batch {
-				rs = append(rs, exact[j].total/r.total)
+	ratio := func(base string) (plots.Panel, error) {
+		p := plots.Panel{Title: fmt.Sprintf("%s step total / method's", labelOf(base)), XLabel: "batch size", YLabel: "×", LogX: true, LegendBelow: true}
+		ref := data[base]
+		for i, m := range methods {
+			if m.file == "exact" || m.file == base {
+				continue
 			}
+			var xs, rs []float64
+			for j, r := range data[m.file] {
+				if j >= len(ref) || ref[j].batch != r.batch {
+					return p, fmt.Errorf("fig13: %s.csv and %s.csv measure other batch sizes", m.file, base)
+				}
+				xs, rs = append(xs, r.batch), append(rs, ref[j].total/r.total)
+			}
+			p.Series = append(p.Series, plots.Series{Label: m.label, X: xs, Y: rs, Color: i})
+		}
+		return p, nil
+	}
+	for i, m := range methods {
+		var xs, ts, cs []float64
+		for _, r := range data[m.file] {
+			xs, ts, cs = append(xs, r.batch), append(ts, r.total), append(cs, r.counted)
 		}
 		total.Series = append(total.Series, plots.Series{Label: m.label, X: xs, Y: ts, Color: i})
 		counted.Series = append(counted.Series, plots.Series{Label: m.label, X: xs, Y: cs, Color: i})
-		if m.file != "exact" && len(rs) == len(xs) {
-			ratio.Series = append(ratio.Series, plots.Series{Label: m.label, X: xs, Y: rs, Color: i})
-		}
 	}
+	exact, lean := data["exact"], data["exact-lean"]
 	xs := []float64{exact[0].batch, exact[len(exact)-1].batch}
-	total.Series = append(total.Series, plots.Series{Label: fmt.Sprintf("budget %g MiB", *budget), X: xs, Y: []float64{*budget, *budget}, Dashed: true, Color: 6})
+	total.Series = append(total.Series, plots.Series{Label: fmt.Sprintf("budget %g MiB", *budget), X: xs, Y: []float64{*budget, *budget}, Dashed: true, Color: len(methods)})
+	vsExact, err := ratio("exact")
+	if err != nil {
+		return err
+	}
+	vsLean, err := ratio("exact-lean")
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(s.Out, 0o755); err != nil {
 		return err
 	}
-	fig := plots.Figure{Title: "Figure 13 analogue: the memory of one training step against batch size\n(2 blocks, d = 128, float32, AdamW moments in float32, recomputation on)", Panels: []plots.Panel{total, counted, ratio}}
+	fig := plots.Figure{Title: "Figure 13 analogue: the memory of one training step against batch size\n(2 blocks, d = 128, float32, AdamW moments in float32, recomputation on)", Panels: []plots.Panel{total, counted, vsExact, vsLean}}
 	if err := plots.Save(fig, filepath.Join(s.Out, "memory")); err != nil {
 		return err
 	}
 	var b strings.Builder
 	b.WriteString("# Figure 13 analogue: the memory of one training step against batch size\n\n")
 	b.WriteString("Drawn by `go run ./notebooks-go/fig13` from `results/fig13/*.csv` (written by `wtacrs memory`, see `results/fig13/summary.md`). Live heap, not RSS. The counted part (parameters, gradients, moments, saved activations) reproduces byte for byte; the workspace, and so the total, is measured and varies by a few percent between runs.\n\n![memory](memory.png)\n\n")
-	fmt.Fprintf(&b, "| method | largest measured batch within %g MiB | total at the largest batch (MiB) | exact / method there |\n|---|---|---|---|\n", *budget)
+	fmt.Fprintf(&b, "| method | largest measured batch within %g MiB | total at the largest batch (MiB) | exact (default) / method there | exact (lean) / method there |\n|---|---|---|---|---|\n", *budget)
 	for _, m := range methods {
 		rs := data[m.file]
 		fit := "none"
@@ -139,7 +162,17 @@ func run() error {
 			}
 		}
 		last := rs[len(rs)-1]
-		fmt.Fprintf(&b, "| %s | %s | %.1f | %.2f× |\n", m.label, fit, last.total, exact[len(exact)-1].total/last.total)
+		fmt.Fprintf(&b, "| %s | %s | %.1f | %.2f× | %.2f× |\n", m.label, fit, last.total, exact[len(exact)-1].total/last.total, lean[len(lean)-1].total/last.total)
 	}
 	return nb.WriteReport(s, b.String())
+}
+
+// labelOf returns the label of the CSV file named file.
+func labelOf(file string) string {
+	for _, m := range methods {
+		if m.file == file {
+			return m.label
+		}
+	}
+	return file
 }

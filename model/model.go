@@ -57,13 +57,16 @@ type Config struct {
 	// for bit, for about one more forward pass of arithmetic. Sampled attention products are
 	// not supported with it (Forward returns ErrInput).
 	Checkpoint bool
-	// ChunkTokens, when positive, runs the backward of each block over groups of whole
-	// sequences of about this many tokens (at least one sequence): no n×d_out gradient (in
-	// particular no n×f one of the feed-forward layer) is formed whole, so backward's workspace
-	// shrinks to a group's. The same computation up to rounding (the products run over fewer
-	// rows and the weight gradients sum over the groups). A block with sampled attention
-	// products, or under a hook that is not a [NormHook] or needs some ∇Z whole, runs
-	// whole. 0 (the default) runs every block whole.
+	// ChunkTokens, when positive, runs each block, forward and backward, over groups of whole
+	// sequences of about this many tokens (at least one sequence): no n×f activation of the
+	// feed-forward layer and no n×d_out gradient is formed whole, so the step's workspace
+	// shrinks to a group's. A sampled ffn_out is then sketched from the row norms of its input
+	// ([NormHook]) and its kept rows are formed again from the LayerNorm output. The same
+	// computation up to rounding (the products run over fewer rows and the weight gradients
+	// sum over the groups). A block runs whole when it samples attention products or when the
+	// hook is not a NormHook or needs some layer's rows whole; forward's attention half runs by
+	// groups only with Recompute, its feed-forward half only without adapters on ffn_in and
+	// ffn_out. 0 (the default) runs every block whole.
 	ChunkTokens int
 	// Pooling is the vector the classification head reads; the zero value, PoolCLS, reads
 	// position 0.
@@ -84,7 +87,7 @@ func (c Config) Validate() error {
 	case !c.MLM.Valid():
 		return fmt.Errorf("%w: unknown masked-language-model head %v", ErrConfig, c.MLM)
 	case c.ChunkTokens < 0:
-		return fmt.Errorf("%w: backward chunk %d < 0", ErrConfig, c.ChunkTokens)
+		return fmt.Errorf("%w: chunk of %d tokens < 0", ErrConfig, c.ChunkTokens)
 	case c.Classes == 0 && c.MLM == MLMNone:
 		return fmt.Errorf("%w: no classification head (0 classes) and no masked-language-model head", ErrConfig)
 	}

@@ -107,9 +107,9 @@ type Config struct {
 	// the block (see [model.Config.Checkpoint]); the same numbers bit for bit. Not with sampled
 	// attention products. Default false (left out of a written configuration).
 	CheckpointBlocks bool `toml:"checkpoint_blocks,omitempty"`
-	// ChunkTokens, when positive, runs each block's backward over groups of whole sequences
-	// of about this many tokens, so that no n×d_out gradient (no n×f one in particular) is
-	// formed whole (see [model.Config.ChunkTokens]): less backward workspace, the same
+	// ChunkTokens, when positive, runs each block's forward and backward over groups of whole
+	// sequences of about this many tokens, so that no n×ffn_dim activation and no n×d_out
+	// gradient is formed whole (see [model.Config.ChunkTokens]): less workspace, the same
 	// computation up to rounding. Default 0 (whole; left out of a written configuration).
 	ChunkTokens int `toml:"chunk_tokens,omitzero"`
 	// Pooling is the row of the last block the classification head reads: "cls" (the [CLS]

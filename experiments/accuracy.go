@@ -156,7 +156,7 @@ func runAccuracy(ctx context.Context, cfg Config, opt Options, start time.Time, 
 	if err != nil {
 		return nil, fmt.Errorf("experiments: %w", err)
 	}
-	files := map[string][]byte{ConfigFile: conf, AccuracyFile: encodeCSV(accuracyHeader, csvRows)}
+	files := map[string][]byte{ConfigFile: conf, AccuracyFile: EncodeCSV(accuracyHeader, csvRows)}
 	var timings []Timing
 	for _, r := range rows {
 		for i, s := range a.Seeds {

@@ -223,7 +223,7 @@ func WriteComparison(out string, runs []ComparisonRun) ([]string, error) {
 	}
 	files := map[string][]byte{
 		ComparisonConfigFile: conf.Bytes(),
-		ComparisonFile:       encodeCSV(comparisonHeader, comparisonRows(loaded)),
+		ComparisonFile:       EncodeCSV(comparisonHeader, comparisonRows(loaded)),
 	}
 	written := []string{ComparisonConfigFile, ComparisonFile, ManifestFile}
 	for n, data := range files {

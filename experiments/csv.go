@@ -89,7 +89,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func utoa(u uint64) string { return strconv.FormatUint(u, 10) }
 
 // encodeCSV renders rows under header.
-func encodeCSV(header []string, rows [][]string) []byte {
+func EncodeCSV(header []string, rows [][]string) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write(header)

@@ -189,7 +189,7 @@ func pretrainLossCSV(cfg train.PretrainConfig, res *train.PretrainResult) []byte
 	for i, l := range res.StepLoss {
 		rows[i] = []string{itoa(i + 1), itoa(i / perEpoch), ftoa(cfg.LearningRateAt(i)), ftoa(l)}
 	}
-	return encodeCSV(pretrainLossHeader, rows)
+	return EncodeCSV(pretrainLossHeader, rows)
 }
 
 func pretrainEvalCSV(res *train.PretrainResult) []byte {
@@ -197,7 +197,7 @@ func pretrainEvalCSV(res *train.PretrainResult) []byte {
 	for i, e := range res.Evals {
 		rows[i] = []string{itoa(e.Step), ftoa(e.Loss), ftoa(e.Accuracy), ftoa(res.Baseline.Loss), ftoa(res.Baseline.Accuracy), itoa(res.DevPredicted)}
 	}
-	return encodeCSV(pretrainEvalHeader, rows)
+	return EncodeCSV(pretrainEvalHeader, rows)
 }
 
 // pretrainFigure draws the training and dev losses against the step, with the unigram

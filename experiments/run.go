@@ -255,19 +255,19 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Outcome, error) {
 	}
 	files := map[string][]byte{
 		ConfigFile:   conf,
-		TrainingFile: encodeCSV(trainingHeader, training),
+		TrainingFile: EncodeCSV(trainingHeader, training),
 	}
 	if cfg.Analysis.Enabled {
-		files[LayersFile] = encodeCSV(layersHeader, layersRows(out.Records))
+		files[LayersFile] = EncodeCSV(layersHeader, layersRows(out.Records))
 		curves := out.Records
 		if !cfg.Analysis.AllCurves {
 			curves = plottedCurves(curves)
 		}
-		files[CurvesFile] = encodeCSV(curvesHeader, curvesRows(curves))
-		files[FindingsFile] = encodeCSV(findingsHeader, findingsRows(Findings(out.Records)))
+		files[CurvesFile] = EncodeCSV(curvesHeader, curvesRows(curves))
+		files[FindingsFile] = EncodeCSV(findingsHeader, findingsRows(Findings(out.Records)))
 	}
 	if compare != nil {
-		files[CompareFile] = encodeCSV(compareHeader, compare)
+		files[CompareFile] = EncodeCSV(compareHeader, compare)
 	}
 	m, err := writeResultsTo(ctx, target, cfg, files, start, opt.Now, runInfo{mains: out.Mains, seeds: seeds, jobs: jobs, timings: timings})
 	if err != nil {

@@ -173,11 +173,11 @@ func AnalyzeTraces(ctx context.Context, dir string, opt TraceOptions) (*Outcome,
 	}
 	files := map[string][]byte{
 		ConfigFile: conf,
-		LayersFile: encodeCSV(layersHeader, layersRows(recs)),
-		CurvesFile: encodeCSV(curvesHeader, curvesRows(recs)),
+		LayersFile: EncodeCSV(layersHeader, layersRows(recs)),
+		CurvesFile: EncodeCSV(curvesHeader, curvesRows(recs)),
 	}
 	out := &Outcome{Dir: target.Dir(), Records: recs}
-	files[FindingsFile] = encodeCSV(findingsHeader, findingsRows(Findings(recs)))
+	files[FindingsFile] = EncodeCSV(findingsHeader, findingsRows(Findings(recs)))
 	m, err := writeResultsTo(ctx, target, cfg, files, start, time.Now, runInfo{})
 	if err != nil {
 		return nil, err

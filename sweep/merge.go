@@ -2,7 +2,6 @@ package sweep
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -261,7 +260,7 @@ func (m *merger) merge() error {
 			rows = append(rows, r)
 		}
 	}
-	m.files[MergedJobsFile] = encodeCSV(head, rows)
+	m.files[MergedJobsFile] = experiments.EncodeCSV(head, rows)
 	// One table per metric.
 	for _, mt := range metrics {
 		m.files[mt.name+".csv"], m.files[mt.name+".md"] = m.metricTable(mt, axes)
@@ -270,7 +269,7 @@ func (m *merger) merge() error {
 		return err
 	}
 	if len(m.findings) > 0 {
-		m.files[MergedFindingsFile] = encodeCSV([]string{"variant", "source", "budget", "layer", "quantity", "seeds", "records", "mean", "ci_low", "ci_high"}, m.findings)
+		m.files[MergedFindingsFile] = experiments.EncodeCSV([]string{"variant", "source", "budget", "layer", "quantity", "seeds", "records", "mean", "ci_low", "ci_high"}, m.findings)
 	}
 	return m.figures()
 }
@@ -316,7 +315,7 @@ func (m *merger) csvTable(mt metric, axes []string) []byte {
 		}
 		rows = append(rows, row)
 	}
-	return encodeCSV(head, rows)
+	return experiments.EncodeCSV(head, rows)
 }
 
 // markdownTable is a metric's Markdown table: per variant the mean ± the interval's
@@ -544,12 +543,3 @@ func ftoa(x float64) string {
 }
 
 func utoa(u uint64) string { return strconv.FormatUint(u, 10) }
-
-// encodeCSV renders rows under header.
-func encodeCSV(header []string, rows [][]string) []byte {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.Write(header)
-	w.WriteAll(rows) // writing to a bytes.Buffer cannot fail
-	return buf.Bytes()
-}

@@ -7,7 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wtacrs/wtacrs/estimator"
 	"github.com/wtacrs/wtacrs/internal/tomlconf"
+	"github.com/wtacrs/wtacrs/model"
 )
 
 // TestMemoryOptionsSameTraining checks that reuse_layernorm and checkpoint_blocks change what a
@@ -72,5 +74,43 @@ func TestChunkTokensTraining(t *testing.T) {
 		assert.InEpsilon(t, base[i], losses[i], 1e-9, "step %d", i+1)
 	}
 	assert.Equal(t, plain.TapeBytes, res.TapeBytes)
-	assert.NotEqual(t, base, losses, "the grouped backward ran (it rounds differently)")
+}
+
+// normCounter is the training sampler counting the calls that take row norms only.
+type normCounter struct {
+	*sampler[float64]
+	sketchNorms, gradientNorms int
+}
+
+func (c *normCounter) SketchNorms(i int, a []float64) (*estimator.Sketch, error) {
+	c.sketchNorms++
+	return c.sampler.SketchNorms(i, a)
+}
+
+func (c *normCounter) GradientNorms(i int, g []float64) error {
+	c.gradientNorms++
+	return c.sampler.GradientNorms(i, g)
+}
+
+// TestSamplerRunsGrouped checks that the training sampler takes the grouped path of
+// chunk_tokens: a step of a WTA-CRS model sketches ffn_out from norms in every block and gives
+// every layer its gradient as norms, whatever the GEMM backend rounds.
+func TestSamplerRunsGrouped(t *testing.T) {
+	t.Parallel()
+	cfg := tinyConfig().WithAll(MethodWTACRS, 0.3)
+	cfg.Precision, cfg.ChunkTokens, cfg.ReuseLayerNorm = "float64", 32, true
+	const batch, seq, vocab = 6, 16, 50
+	m, err := newModel[float64](cfg, vocab, seq, nil)
+	require.NoError(t, err)
+	mb := model.Batch{B: batch, S: seq, Tokens: make([]int, batch*seq), Mask: make([]bool, batch*seq), Labels: make([]int, batch)}
+	for i := range mb.Tokens {
+		mb.Tokens[i], mb.Mask[i] = (7*i)%vocab, i%seq < seq-i/seq
+	}
+	c := &normCounter{sampler: newSampler[float64](cfg, m, batch, seq)}
+	c.begin(1, 0, []int{0, 1, 2, 3, 4, 5}, mb, nil)
+	tape, err := m.Forward(mb, c)
+	require.NoError(t, err)
+	require.NoError(t, m.Backward(tape, c))
+	assert.Equal(t, cfg.Blocks, c.sketchNorms)
+	assert.Equal(t, cfg.Blocks*model.LinearPerBlock, c.gradientNorms)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/wtacrs/wtacrs/internal/inputfile"
@@ -115,7 +116,10 @@ func parseCorpus(r io.Reader, name string, limit int64) (*Corpus, error) {
 		if i := bytes.IndexAny(b, "\x00\r"); i >= 0 {
 			return nil, fmt.Errorf("%w: %s line %d: a %q byte inside the line (binary data, or old Mac line ends?)", ErrFormat, name, line, b[i])
 		}
-		text := strings.TrimSpace(string(b))
+		// A U+FEFF past the file's first bytes is a zero-width no-break space: trimmed like
+		// white space, so that a line of it alone ends a document as a blank line does (and
+		// the text reads back the same once written without it).
+		text := strings.TrimFunc(string(b), func(r rune) bool { return unicode.IsSpace(r) || r == '\ufeff' })
 		if text == "" {
 			if len(doc) > 0 {
 				c.Docs = append(c.Docs, doc)

@@ -217,15 +217,19 @@ func reform[T matrix.Float](s linear.Saved[T], scale []T, y func() matrix.Dense[
 		s.H = y()
 		return s
 	}
-	d := xhat.Cols
-	s.H = newDense[T](len(s.Index), d)
+	s.H = newDense[T](len(s.Index), xhat.Cols)
 	for j, t := range s.Index {
-		dst, src, c := s.H.Row(j), xhat.Row(t), scale[j]
-		for i, h := range src {
-			dst[i] = (h*g[i] + b[i]) * c
-		}
+		reformRow(s.H.Row(j), xhat.Row(t), g, b, scale[j])
 	}
 	return s
+}
+
+// reformRow writes into dst the LayerNorm output row x̂·g + b times c, rounded as forward's
+// gather of that row rounds it.
+func reformRow[T matrix.Float](dst, xhat, g, b []T, c T) {
+	for i, h := range xhat {
+		dst[i] = (h*g[i] + b[i]) * c
+	}
 }
 
 // lazyLayerNorm returns a function that forms x̂·g + b on its first call and returns the same

@@ -46,6 +46,7 @@ type chunkProduct[T matrix.Float] struct {
 	g, b     []T
 	next     int // the first kept row not yet used (sampled)
 	gathered []T // scratch for the gathered gradient rows of a group
+	formed   []T // with reform: scratch for the re-formed input rows of a group
 }
 
 // addWeightGrad adds to the weight gradient the contribution of rows lo ≤ t < hi, whose output
@@ -59,7 +60,10 @@ func (p *chunkProduct[T]) addWeightGrad(lo, hi int, gz matrix.Dense[T]) {
 	if p.saved.Index == nil {
 		var h matrix.Dense[T]
 		if p.reform {
-			h = layerNormOutput(rows(p.xhat, lo, hi), p.g, p.b)
+			h = p.scratch(hi-lo, din)
+			for j := range h.Rows {
+				reformRow(h.Row(j), p.xhat.Row(lo+j), p.g, p.b, 1)
+			}
 		} else {
 			h = rows(p.saved.H, lo, hi)
 		}
@@ -83,17 +87,22 @@ func (p *chunkProduct[T]) addWeightGrad(lo, hi int, gz matrix.Dense[T]) {
 	}
 	var h matrix.Dense[T]
 	if p.reform {
-		h = newDense[T](r, din)
+		h = p.scratch(r, din)
 		for j := 0; j < r; j++ {
-			dst, src, c := h.Row(j), p.xhat.Row(p.saved.Index[j0+j]), p.scale[j0+j]
-			for i, x := range src {
-				dst[i] = (x*p.g[i] + p.b[i]) * c
-			}
+			reformRow(h.Row(j), p.xhat.Row(p.saved.Index[j0+j]), p.g, p.b, p.scale[j0+j])
 		}
 	} else {
 		h = rows(p.saved.H, j0, p.next)
 	}
 	gemm.Gemm(true, false, din, dout, r, 1, h.Data, max(1, din), g.Data, max(1, dout), 1, p.gw.Data, max(1, dout))
+}
+
+// scratch returns an r×c matrix in p's scratch for re-formed rows (its values arbitrary).
+func (p *chunkProduct[T]) scratch(r, c int) matrix.Dense[T] {
+	if cap(p.formed) < r*c {
+		p.formed = make([]T, r*c)
+	}
+	return matrix.Dense[T]{Rows: r, Cols: c, Data: p.formed[:r*c]}
 }
 
 // chunkLayer is a linear layer (with its adapter, if any) whose backward runs by row groups.
@@ -367,15 +376,17 @@ func (m *Model[T]) chunkedAttentionForward(l int, y matrix.Dense[T], b Batch, ho
 // stored pre-activation u when there is one, else again from those rows of y.
 func (m *Model[T]) keepFFNRows(l int, y, u matrix.Dense[T], s *estimator.Sketch) (linear.Saved[T], error) {
 	n := y.Rows
-	idx := make([]int, n)
-	for t := range idx {
-		idx[t] = t
-	}
+	var idx []int
 	if s != nil {
 		if err := s.Validate(n); err != nil {
 			return linear.Saved[T]{}, err
 		}
 		idx = s.Index
+	} else {
+		idx = make([]int, n)
+		for t := range idx {
+			idx[t] = t
+		}
 	}
 	var a matrix.Dense[T]
 	if u.Data != nil {

@@ -81,8 +81,10 @@ type Manifest struct {
 	// CPUs is the number of logical CPUs of the machine (runtime.NumCPU).
 	CPUs int `json:"cpus"`
 	// GEMMBackend is the matrix-multiply backend the program used (matrix.Backend), such as
-	// "OpenBLAS (libopenblas.so.0, runtime)" or "gonum (pure Go)": the backends round
-	// differently. It is empty, and left out, in the manifests written before it was recorded.
+	// "OpenBLAS (libopenblas.so.0, runtime, 2 threads)" or "gonum (pure Go)": the backends
+	// round differently, and OpenBLAS's bytes depend on its thread count too. It is empty, and
+	// left out, in the manifests written before it was recorded; manifests written before the
+	// thread count was recorded name OpenBLAS without it.
 	GEMMBackend string `json:"gemm_backend,omitempty"`
 	// Start is when the run began, in UTC from [Options.Now]: after the memory check, before
 	// the output directory is locked.

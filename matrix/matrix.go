@@ -40,7 +40,8 @@ func ElemSize[T Float]() int {
 }
 
 // Backend names the GEMM implementation in use, such as "OpenBLAS (libopenblas.so.0,
-// runtime)", "gonum (pure Go)" or "OpenBLAS (cgo)", choosing it from the environment variable
+// runtime, 2 threads)", "gonum (pure Go)" or "OpenBLAS (cgo, 2 threads)" (an OpenBLAS with
+// the thread count it reported), choosing it from the environment variable
 // WTACRS_BLAS on the first call of Backend, InitBackend or a product: "auto" (the default)
 // loads libopenblas.so.0, libopenblas.so or a generic CBLAS (libcblas.so.3, libblas.so.3) and
 // falls back to gonum's pure Go when none loads; "go" or "gonum" is the pure Go; any other

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"sync"
 )
 
@@ -51,9 +52,20 @@ func Init() error {
 }
 
 // Backend names the backend in use, choosing it first if not done yet: "gonum (pure Go)",
-// "OpenBLAS (libopenblas.so.0, runtime)" (a library loaded at run time: OpenBLAS, or CBLAS for
-// another implementation, with the name it was loaded by) or "OpenBLAS (cgo)".
+// "OpenBLAS (libopenblas.so.0, runtime, 2 threads)" (a library loaded at run time: OpenBLAS,
+// or CBLAS for another implementation, with the name it was loaded by) or
+// "OpenBLAS (cgo, 2 threads)". An OpenBLAS is named with the thread count it reported when it
+// was chosen (OPENBLAS_NUM_THREADS, or one per CPU), since its bytes depend on it; another
+// CBLAS does not say.
 func Backend() string { return current().name }
+
+// threadsLabel names a thread count: "1 thread", "2 threads".
+func threadsLabel(n int) string {
+	if n == 1 {
+		return "1 thread"
+	}
+	return strconv.Itoa(n) + " threads"
+}
 
 // Concurrent reports whether the backend in use (chosen first if not done yet) runs calls from
 // several goroutines at once well side by side: true for gonum's pure Go and for an OpenBLAS

@@ -11,11 +11,13 @@ import "C"
 import "errors"
 
 // linked is OpenBLAS linked through cgo.
-var linked = &impl{name: "OpenBLAS (cgo)", sgemm: sgemm, dgemm: dgemm}
+var linked = &impl{sgemm: sgemm, dgemm: dgemm}
 
-// nativeAuto returns the library linked in.
+// nativeAuto returns the library linked in, named with its thread count.
 func nativeAuto() *impl {
-	linked.concurrent = C.openblas_get_num_threads() == 1
+	n := int(C.openblas_get_num_threads())
+	linked.name = "OpenBLAS (cgo, " + threadsLabel(n) + ")"
+	linked.concurrent = n == 1
 	return linked
 }
 

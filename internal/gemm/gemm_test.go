@@ -223,6 +223,16 @@ func TestChoose(t *testing.T) {
 	}
 }
 
+func TestThreadsLabel(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{1, "1 thread"}, {2, "2 threads"}, {64, "64 threads"}} {
+		assert.Equal(t, tc.want, threadsLabel(tc.n), "%d", tc.n)
+	}
+}
+
 // The backend in use is the one WTACRS_BLAS of this process selects.
 func TestBackendFollowsEnvironment(t *testing.T) {
 	t.Parallel()

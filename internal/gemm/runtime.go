@@ -65,6 +65,7 @@ func nativeOpen(lib string) (*impl, error) {
 	}
 	vendor := "CBLAS"
 	concurrent := false
+	threads := ""
 	if cfg, err := purego.Dlsym(h, "openblas_get_config"); err == nil {
 		vendor = "OpenBLAS"
 		var config func() string
@@ -74,9 +75,11 @@ func nativeOpen(lib string) (*impl, error) {
 			return nil, errors.New(lib + ": an OpenBLAS with 64-bit integers (INTERFACE64); a 32-bit-integer build is needed")
 		}
 		if nt, err := purego.Dlsym(h, "openblas_get_num_threads"); err == nil {
-			var threads func() int32
-			purego.RegisterFunc(&threads, nt)
-			concurrent = threads() == 1
+			var numThreads func() int32
+			purego.RegisterFunc(&numThreads, nt)
+			n := int(numThreads())
+			concurrent = n == 1
+			threads = ", " + threadsLabel(n)
 		}
 	}
 	// The C prototypes, with the 32-bit ints of cblas.h (the sizes, strides and enumerations).
@@ -85,7 +88,7 @@ func nativeOpen(lib string) (*impl, error) {
 	purego.RegisterFunc(&cs, s)
 	purego.RegisterFunc(&cd, d)
 	return &impl{
-		name:       vendor + " (" + lib + ", runtime)",
+		name:       vendor + " (" + lib + ", runtime" + threads + ")",
 		concurrent: concurrent,
 		sgemm: func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 			checkSizes(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)

@@ -40,7 +40,8 @@ func TestEveryCandidateAgreesWithGonum(t *testing.T) {
 }
 
 // TestConcurrentFollowsThreads: an OpenBLAS loaded at run time takes concurrent calls well
-// exactly when it runs one thread (as OPENBLAS_NUM_THREADS=1 asks); the pure Go always does.
+// exactly when it runs one thread (as OPENBLAS_NUM_THREADS=1 asks), and its name records that
+// thread count; the pure Go always does.
 func TestConcurrentFollowsThreads(t *testing.T) {
 	t.Parallel()
 	assert.True(t, pureGo.concurrent)
@@ -55,4 +56,5 @@ func TestConcurrentFollowsThreads(t *testing.T) {
 	var threads func() int32
 	purego.RegisterFunc(&threads, sym)
 	assert.Equal(t, threads() == 1, im.concurrent, "%d threads", threads())
+	assert.Equal(t, "OpenBLAS (libopenblas.so.0, runtime, "+threadsLabel(int(threads()))+")", im.name)
 }

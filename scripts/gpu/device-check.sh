@@ -11,6 +11,9 @@
 #   3. BenchmarkGradW (-benchtime 20x)              -> $OUT/bench.txt
 #   4. go vet -tags cuda ./gpu/                     -> $OUT/vet.log
 #   5. a short -race run of the launch paths        -> $OUT/race.log (checkptr, 8-byte slots)
+#   6. the published code's weight-gradient path rendered in PyTorch against torch's exact GEMM
+#      at BenchmarkGradW's shapes (python/wtacrs_trace/bench_published.py) -> $OUT/published.txt,
+#      skipped where no python3 with torch sees a CUDA device
 # and prints a summary (also in $OUT/summary.txt). $OUT defaults to /tmp/wtacrs-gpu-check.
 # ./gpu/ and not ./gpu/...: the generator gpu/internal/cuda2go needs go/printer, whose
 # go/doc/comment the toolchain packed for the card leaves out; it has nothing device-specific and
@@ -64,6 +67,12 @@ run_stage test 240 "$OUT/test.log" go test -tags cuda -count=1 -v -timeout 150s 
 run_stage bench 200 "$OUT/bench.txt" go test -tags cuda -count=1 -run '^$' -bench BenchmarkGradW -benchtime 20x -timeout 150s ./gpu/
 run_stage vet 60 "$OUT/vet.log" go vet -tags cuda ./gpu/
 run_stage race 90 "$OUT/race.log" go test -tags cuda -race -count=1 -run 'TestDeviceErrors|TestDeviceBackward|TestDeviceParity/odd/wtacrs' -timeout 80s ./gpu/
+py=${PYTHON:-python3}
+if "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  run_stage torch 120 "$OUT/published.log" env PYTHONPATH="$PWD/python" "$py" -m wtacrs_trace.bench_published --device cuda --out "$OUT/published.txt"
+else
+  summary+=("$(printf '%-6s %-8s %s' torch SKIPPED "no $py with torch that sees a CUDA device")")
+fi
 
 {
   echo "==================== device check summary ===================="
@@ -85,4 +94,6 @@ run_stage race 90 "$OUT/race.log" go test -tags cuda -race -count=1 -run 'TestDe
   head -n 10 "$OUT/vet.log" 2>/dev/null
   echo "-- race"
   grep -E '^(ok |FAIL|---)|WARNING: DATA RACE|checkptr' "$OUT/race.log" 2>/dev/null | head -n 10
+  echo "-- the published code's path in PyTorch"
+  cat "$OUT/published.txt" 2>/dev/null || tail -n 5 "$OUT/published.log" 2>/dev/null
 } | tee "$OUT/summary.txt"

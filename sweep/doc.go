@@ -28,12 +28,24 @@
 //	key = "train.init"
 //	values = ["", "../../results/pretrain/model"]
 //	labels = ["scratch", "pretrained"]         # names in the merged tables (default key=value)
+//	[[axes.set]]
+//	key = "train.lora"
+//	absent = true                              # one more value, first: the key removed
+//	values = [{rank = 8, alpha = 16.0}]        # the others: at least one
+//	labels = ["full", "LoRA r=8"]              # absent first (default "no lora")
 //
 // The grid is the product of the axes; each point is a job, the base with the point's values,
 // validated as an experiment configuration (strictly: an unknown key of [sweep] or [axes], and
 // an axis key that names no key of a configuration, are errors naming the line). The seeds
 // are the replicates: the jobs that differ only in their seed form a variant, named by its
 // other axis values, and the merged tables have one row per variant.
+//
+// TOML has no null, so absent = true stands for the value "no key": its jobs are the base with
+// the key removed, its default then applying, or for a table such as train.lora the table off
+// (full fine-tuning against LoRA above). Removing creates nothing: a key the base does not
+// hold leaves the base as it is. An axis whose only value is absent is refused (leave the key
+// out of the base instead), and a job that needs the key (train.dev_path where the base gives
+// train.train_path, say) fails validation like any other, the error naming the line of absent.
 //
 // # The sweep folder
 //

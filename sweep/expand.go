@@ -147,7 +147,7 @@ func (s *Sweep) methodLabel(m Method) string {
 func (s *Sweep) expand() error {
 	dims := []int{max(1, len(s.Methods))}
 	for _, set := range s.Sets {
-		dims = append(dims, len(set.Values))
+		dims = append(dims, set.Len())
 	}
 	dims = append(dims, max(1, len(s.Seeds)))
 	at := make([]int, len(dims))
@@ -194,7 +194,13 @@ func (s *Sweep) expand() error {
 func (s *Sweep) jobConfig(p planned) (experiments.Config, error) {
 	tree := copyValue(s.base).(map[string]any)
 	for i, set := range s.Sets {
-		if err := setKey(tree, set.Key, copyValue(set.Values[p.sets[i]])); err != nil {
+		var err error
+		if v, present := set.value(p.sets[i]); present {
+			err = setKey(tree, set.Key, copyValue(v))
+		} else {
+			err = removeKey(tree, set.Key)
+		}
+		if err != nil {
 			return experiments.Config{}, s.locate(&tomlconf.FieldError{Key: tomlconf.Elem("axes.set", i) + ".key", Value: tomlconf.Format(set.Key),
 				Want: err.Error(), Err: ErrConfig}, p)
 		}
@@ -273,7 +279,7 @@ func (s *Sweep) lineOf(fe *tomlconf.FieldError, p planned) int {
 				if fe.Problem == "unknown key" && k == set.Key {
 					return s.index.Locate(at + ".key")
 				}
-				if l := s.index.Line(tomlconf.Elem(at+".values", p.sets[i])); l > 0 {
+				if l := s.index.Line(at + set.valueKey(p.sets[i])); l > 0 {
 					return l
 				}
 				return s.index.Locate(at)
@@ -302,21 +308,48 @@ func (s *Sweep) lineOf(fe *tomlconf.FieldError, p planned) int {
 // setKey sets the dotted key of tree to v, creating the tables on the way.
 func setKey(tree map[string]any, key string, v any) error {
 	parts := strings.Split(key, ".")
+	t, err := tableOf(tree, parts[:len(parts)-1], true)
+	if err != nil {
+		return err
+	}
+	t[parts[len(parts)-1]] = v
+	return nil
+}
+
+// removeKey removes the dotted key from tree, creating nothing: a key tree does not hold, or
+// one inside a table it does not hold, leaves it as it is. A table emptied stays (removing
+// train.lora.rank leaves train.lora).
+func removeKey(tree map[string]any, key string) error {
+	parts := strings.Split(key, ".")
+	t, err := tableOf(tree, parts[:len(parts)-1], false)
+	if err != nil || t == nil {
+		return err
+	}
+	delete(t, parts[len(parts)-1])
+	return nil
+}
+
+// tableOf returns the table of tree at the dotted path parts: with create, making the tables
+// missing on the way; without, nil when one is missing. A part that names a value other than
+// a table is an error.
+func tableOf(tree map[string]any, parts []string, create bool) (map[string]any, error) {
 	t := tree
-	for i, p := range parts[:len(parts)-1] {
+	for i, p := range parts {
 		switch next := t[p].(type) {
 		case nil:
+			if !create {
+				return nil, nil
+			}
 			m := map[string]any{}
 			t[p] = m
 			t = m
 		case map[string]any:
 			t = next
 		default:
-			return fmt.Errorf("a key inside a table (%s is not a table)", strings.Join(parts[:i+1], "."))
+			return nil, fmt.Errorf("a key inside a table (%s is not a table)", strings.Join(parts[:i+1], "."))
 		}
 	}
-	t[parts[len(parts)-1]] = v
-	return nil
+	return t, nil
 }
 
 // copyValue returns a deep copy of a parsed TOML value.

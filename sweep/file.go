@@ -84,13 +84,62 @@ func (m Method) Label() string {
 // ("train.learning_rate", "train.lora.rank", "train.init", "analysis.budgets") and the values
 // it takes, each a TOML value of the key's type (a table for a table key such as
 // "train.layers.q" or "train.lora").
+//
+// With absent = true the axis takes one more value, first: the key absent, removed from the
+// job's configuration (so that its default applies, or, for a table such as train.lora, the
+// table is off). Removing creates nothing: a key the base does not hold, or one inside a table
+// it does not hold, leaves the base as it is. TOML has no null; this is how an axis compares
+// full fine-tuning with LoRA:
+//
+//	[[axes.set]]
+//	key = "train.lora"
+//	absent = true                              # first value: no [train.lora], full fine-tuning
+//	values = [{rank = 8, alpha = 16.0}]
+//	labels = ["full", "LoRA r=8"]              # default "no lora", "lora={alpha = 16, rank = 8}"
 type Set struct {
 	// Key is the dotted key, bare parts only.
 	Key string
-	// Values are the parsed TOML values, each once.
+	// Absent adds the key's absence as the axis' first value.
+	Absent bool
+	// Values are the parsed TOML values, each once, at least one (an axis whose only value is
+	// the absent one is refused).
 	Values []any
-	// Labels name the values in the merged tables; default "<last part of key>=<value>".
+	// Labels name the axis' values in the merged tables, one per value of [Set.Len] in its
+	// order (the absent one first); default "no <last part of key>" for the absent value and
+	// "<last part of key>=<value>" for the others.
 	Labels []string
+}
+
+// Len returns the number of values the axis takes: those of Values, and one more when Absent.
+func (set Set) Len() int {
+	if set.Absent {
+		return len(set.Values) + 1
+	}
+	return len(set.Values)
+}
+
+// value returns the j-th value of the axis, 0 ≤ j < [Set.Len], and whether the key is present:
+// false for the absent value.
+func (set Set) value(j int) (any, bool) {
+	if set.Absent {
+		if j == 0 {
+			return nil, false
+		}
+		j--
+	}
+	return set.Values[j], true
+}
+
+// valueKey is the key of the sweep file, relative to the axis' [[axes.set]] table, that gives
+// its j-th value (0 ≤ j < [Set.Len]): ".absent" or ".values[k]".
+func (set Set) valueKey(j int) string {
+	if set.Absent {
+		if j == 0 {
+			return ".absent"
+		}
+		j--
+	}
+	return tomlconf.Elem(".values", j)
 }
 
 // Slurm is the [sweep.slurm] table: the resources of one array task, each overridable by a
@@ -169,17 +218,21 @@ type sweepFile struct {
 		Seeds   []uint64     `toml:"seeds"`
 		Methods []string     `toml:"methods"`
 		Kinds   []model.Kind `toml:"kinds"`
-		Set     []struct {
-			Key    string   `toml:"key"`
-			Values any      `toml:"values"`
-			Labels []string `toml:"labels"`
-		} `toml:"set"`
+		Set     []setTable   `toml:"set"`
 	} `toml:"axes"`
 	Experiment any `toml:"experiment"`
 	Analysis   any `toml:"analysis"`
 	Compare    any `toml:"compare"`
 	Train      any `toml:"train"`
 	Accuracy   any `toml:"accuracy"`
+}
+
+// setTable is the layout of one [[axes.set]] table, its values kept as parsed.
+type setTable struct {
+	Key    string   `toml:"key"`
+	Absent bool     `toml:"absent"`
+	Values any      `toml:"values"`
+	Labels []string `toml:"labels"`
 }
 
 // Load reads and parses a sweep file of at most 1 MiB (see [Parse]); the sweep's name
@@ -202,7 +255,7 @@ func Load(path string) (*Sweep, error) {
 // [analysis], [train] with its sub-tables) and two more:
 //
 //	[sweep]        name, description, [sweep.slurm] (cpus, memory, time, partition, throttle, options)
-//	[axes]         seeds, methods ("exact", "wtacrs:0.3"), kinds, and [[axes.set]] key, values, labels
+//	[axes]         seeds, methods ("exact", "wtacrs:0.3"), kinds, and [[axes.set]] key, absent, values, labels
 //
 // Every job is the base with one value of each axis; the grid is the product of the axes.
 // A job is one training: the base may not give experiment.seeds, [[compare.variant]] or an
@@ -245,7 +298,7 @@ func Parse(text []byte, file, defaultName, dir string) (*Sweep, error) {
 	}
 	s.Seeds, s.Kinds = f.Axes.Seeds, f.Axes.Kinds
 	for i, a := range f.Axes.Set {
-		set, err := s.parseSet(i, a.Key, a.Values, a.Labels, m.Given(tomlconf.Elem("axes.set", i)+".labels"))
+		set, err := s.parseSet(i, a, m.Given(tomlconf.Elem("axes.set", i)+".labels"))
 		if err != nil {
 			return nil, m.Locate(err)
 		}
@@ -327,67 +380,109 @@ func parseMethod(v string) (Method, error) {
 	return Method{}, errors.New(`"exact" or "wtacrs:RATIO" with the ratio in (0, 1], such as "wtacrs:0.3"`)
 }
 
-// parseSet checks the i-th [[axes.set]] table.
-func (s *Sweep) parseSet(i int, key string, values any, labels []string, labelsGiven bool) (Set, error) {
+// parseSet checks the i-th [[axes.set]] table a; labelsGiven tells whether it holds labels.
+func (s *Sweep) parseSet(i int, a setTable, labelsGiven bool) (Set, error) {
 	at := tomlconf.Elem("axes.set", i)
-	bad := func(sub string, v any, want string) error {
-		return &tomlconf.FieldError{Key: at + sub, Value: tomlconf.Format(v), Want: want, Related: []string{at}, Err: ErrConfig}
+	parts, err := s.checkSetKey(at, a.Key)
+	if err != nil {
+		return Set{}, err
+	}
+	list, err := setValues(at, a.Values, a.Absent)
+	if err != nil {
+		return Set{}, err
+	}
+	set := Set{Key: a.Key, Absent: a.Absent, Values: list}
+	name := parts[len(parts)-1]
+	if a.Absent {
+		set.Labels = append(set.Labels, "no "+name)
+	}
+	for _, v := range list {
+		set.Labels = append(set.Labels, name+"="+labelOf(v))
+	}
+	if labelsGiven {
+		if err := checkLabels(at, a.Labels, set); err != nil {
+			return Set{}, err
+		}
+		set.Labels = a.Labels
+	}
+	return set, nil
+}
+
+// checkSetKey checks the key of the [[axes.set]] table at and returns its parts.
+func (s *Sweep) checkSetKey(at, key string) ([]string, error) {
+	bad := func(want string) error {
+		return &tomlconf.FieldError{Key: at + ".key", Value: tomlconf.Format(key), Want: want, Related: []string{at}, Err: ErrConfig}
 	}
 	if key == "" {
-		return Set{}, &tomlconf.FieldError{Key: at + ".key", Problem: "missing key", Want: "the dotted name of a configuration key, such as \"train.learning_rate\"", Related: []string{at}, Err: ErrConfig}
+		return nil, &tomlconf.FieldError{Key: at + ".key", Problem: "missing key", Want: "the dotted name of a configuration key, such as \"train.learning_rate\"", Related: []string{at}, Err: ErrConfig}
 	}
 	parts := strings.Split(key, ".")
 	for _, p := range parts {
 		if !keyPartRE.MatchString(p) {
-			return Set{}, bad(".key", key, "a dotted key of bare parts (letters, digits, '_' and '-'), such as \"train.lora.rank\"")
+			return nil, bad("a dotted key of bare parts (letters, digits, '_' and '-'), such as \"train.lora.rank\"")
 		}
 	}
 	if !slices.Contains([]string{"experiment", "analysis", "train"}, parts[0]) || len(parts) < 2 {
-		return Set{}, bad(".key", key, "a key of the [experiment], [analysis] or [train] table, such as \"train.learning_rate\"")
+		return nil, bad("a key of the [experiment], [analysis] or [train] table, such as \"train.learning_rate\"")
 	}
 	switch {
 	case key == "experiment.name" || key == "experiment.seeds":
-		return Set{}, bad(".key", key, "a key the sweep does not set itself (experiment.name is sweep.name, the seeds are axes.seeds)")
+		return nil, bad("a key the sweep does not set itself (experiment.name is sweep.name, the seeds are axes.seeds)")
 	case key == "train.seed" && len(s.Seeds) > 0:
-		return Set{}, bad(".key", key, "a key other than train.seed, which axes.seeds sets")
+		return nil, bad("a key other than train.seed, which axes.seeds sets")
 	}
+	return parts, nil
+}
+
+// setValues checks the values of the [[axes.set]] table at (as parsed: an array, or nil when
+// not given) and returns them: each once, and at least one, the absent value or not.
+func setValues(at string, values any, absent bool) ([]any, error) {
 	list, ok := values.([]any)
-	if !ok {
-		if tables, isTables := values.([]map[string]any); isTables {
-			for _, t := range tables {
-				list = append(list, t)
-			}
-			ok = true
+	if tables, isTables := values.([]map[string]any); isTables {
+		for _, t := range tables {
+			list = append(list, t)
 		}
+		ok = true
+	}
+	if absent && (values == nil || ok && len(list) == 0) {
+		return nil, &tomlconf.FieldError{Key: at + ".absent", Value: "true", Related: []string{at}, Err: ErrConfig,
+			Want: "values besides it (an axis whose only value is absent removes the key from every job: leave the key out of the base instead)"}
 	}
 	if !ok || len(list) == 0 {
 		if values == nil {
-			return Set{}, &tomlconf.FieldError{Key: at + ".values", Problem: "missing key", Want: "an array of the values the key takes", Related: []string{at}, Err: ErrConfig}
+			return nil, &tomlconf.FieldError{Key: at + ".values", Problem: "missing key", Want: "an array of the values the key takes", Related: []string{at}, Err: ErrConfig}
 		}
-		return Set{}, &tomlconf.FieldError{Key: at + ".values", Value: render(values), Want: "a non-empty array of the values the key takes", Related: []string{at}, Err: ErrConfig}
+		return nil, &tomlconf.FieldError{Key: at + ".values", Value: render(values), Want: "a non-empty array of the values the key takes", Related: []string{at}, Err: ErrConfig}
 	}
-	set := Set{Key: key, Values: list}
 	for j, v := range list {
 		r := render(v)
 		for k := range j {
 			if render(list[k]) == r {
-				return Set{}, &tomlconf.FieldError{Key: tomlconf.Elem(at+".values", j), Value: r, Want: fmt.Sprintf("each value once (values[%d] is %s too)", k, r), Related: []string{at}, Err: ErrConfig}
+				return nil, &tomlconf.FieldError{Key: tomlconf.Elem(at+".values", j), Value: r, Want: fmt.Sprintf("each value once (values[%d] is %s too)", k, r), Related: []string{at}, Err: ErrConfig}
 			}
 		}
-		set.Labels = append(set.Labels, parts[len(parts)-1]+"="+labelOf(v))
 	}
-	if labelsGiven {
-		if len(labels) != len(list) {
-			return Set{}, bad(".labels", labels, fmt.Sprintf("one label per value (%d)", len(list)))
-		}
-		for j, l := range labels {
-			if !validLabel(l) || slices.Index(labels, l) < j {
-				return Set{}, bad(tomlconf.Elem(".labels", j), l, "a unique non-empty label without control characters or '|'")
-			}
-		}
-		set.Labels = labels
+	return list, nil
+}
+
+// checkLabels checks the labels of the [[axes.set]] table at against the values of set.
+func checkLabels(at string, labels []string, set Set) error {
+	bad := func(sub string, v any, want string) error {
+		return &tomlconf.FieldError{Key: at + sub, Value: tomlconf.Format(v), Want: want, Related: []string{at}, Err: ErrConfig}
 	}
-	return set, nil
+	if n := set.Len(); len(labels) != n {
+		want := fmt.Sprintf("one label per value (%d)", n)
+		if set.Absent {
+			want = fmt.Sprintf("one label per value, the absent one first (%d)", n)
+		}
+		return bad(".labels", labels, want)
+	}
+	for j, l := range labels {
+		if !validLabel(l) || slices.Index(labels, l) < j {
+			return bad(tomlconf.Elem(".labels", j), l, "a unique non-empty label without control characters or '|'")
+		}
+	}
+	return nil
 }
 
 // checkAxes refuses axes that set the same key, or keys inside one another, or keys the

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -59,6 +60,23 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"same configuration twice", "[axes]\nmethods = [\"exact\"]\n[[axes.set]]\nkey = \"train.layers\"\nvalues = [{}]\n", "want a key axes.methods does not set"},
 		{"two values, one configuration", "[[axes.set]]\nkey = \"train.epochs\"\nvalues = [3, 2]\n[[axes.set]]\nkey = \"train.precision\"\nvalues = [\"float32\", \"float64\"]\n[[axes.set]]\nkey = \"experiment.description\"\nvalues = [\"a\", \"b\"]\n", ""},
 		{"malformed TOML", "[axes]\nseeds = [1,\n", "s.toml line 2: unexpected EOF"},
+		{"absent alone", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\n", "s.toml line 3: axes.set[0].absent = true, want values besides it (an axis whose only value is absent"},
+		{"absent with no values", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = []\n", "s.toml line 3: axes.set[0].absent = true, want values besides it"},
+		{"absent not a bool", "[[axes.set]]\nkey = \"train.lora\"\nabsent = \"yes\"\nvalues = [{}]\n", `s.toml line 3: axes.set[0].absent = "yes", want true or false`},
+		{"absent false alone", "[[axes.set]]\nkey = \"train.lora\"\nabsent = false\n", "s.toml line 1: missing key axes.set[0].values"},
+		{"absent with a label per value", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{}]\nlabels = [\"LoRA\"]\n", "s.toml line 5: axes.set[0].labels = [LoRA], want one label per value, the absent one first (2)"},
+		{"absent with a label twice", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{}]\nlabels = [\"a\", \"a\"]\n", `s.toml line 5: axes.set[0].labels[1] = "a", want a unique non-empty label`},
+		{"absent, a required key", "[[axes.set]]\nkey = \"train.dev_path\"\nabsent = true\nvalues = [\"dev.tsv\"]\n[train]\ntrain_path = \"train.tsv\"\ndev_path = \"dev.tsv\"\n",
+			"s.toml line 3: missing key train.dev_path, want it set together with train_path"},
+		{"absent, the default", "[[axes.set]]\nkey = \"train.epochs\"\nabsent = true\nvalues = [3]\n", `s.toml line 1: the jobs "no epochs" and "epochs=3" have the same configuration`},
+		{"absent inside a value", "[[axes.set]]\nkey = \"train.epochs.x\"\nabsent = true\nvalues = [1]\n[train]\nepochs = 1\n", "s.toml line 2: axes.set[0].key = \"train.epochs.x\", want a key inside a table (train.epochs is not a table)"},
+		{"absent, an unknown key", "[[axes.set]]\nkey = \"train.lor\"\nabsent = true\nvalues = [{}]\n", "s.toml line 2: unknown key train.lor"},
+		{"absent, overlapping keys", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{}]\n[[axes.set]]\nkey = \"train.lora.rank\"\nabsent = true\nvalues = [4]\n",
+			"s.toml line 6: axes.set[1].key = \"train.lora.rank\", want a key apart from train.lora"},
+		{"absent layers with methods", "[axes]\nmethods = [\"exact\"]\n[[axes.set]]\nkey = \"train.layers.q\"\nabsent = true\nvalues = [{method = \"exact\"}]\n", "want a key axes.methods does not set"},
+		{"absent seed with seeds", "[axes]\nseeds = [1]\n[[axes.set]]\nkey = \"train.seed\"\nabsent = true\nvalues = [2]\n", "want a key other than train.seed"},
+		{"absent LoRA, a kind not adapted", "[axes]\nmethods = [\"wtacrs:0.3\"]\nkinds = [\"o\"]\n[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{rank = 4}]\n",
+			`s.toml line 3: axes.kinds[0] = "o", want a kind of train.lora.kinds`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.text), "s.toml", "s", t.TempDir())
@@ -172,6 +190,86 @@ epochs = 1
 		assert.True(t, slices.Contains([]int{1, 2}, len(c.Analysis.Budgets)))
 	}
 	assert.Equal(t, `lora={alpha = 8, kinds = ["q", "v"], rank = 8}, budgets=[0.1, 0.5], pretrained`, s.Variants()[len(s.Variants())-1])
+}
+
+func TestSetAxisAbsentValue(t *testing.T) {
+	lora := func(rank int, alpha float64) *train.LoRAConfig {
+		return &train.LoRAConfig{Rank: rank, Alpha: alpha, Kinds: train.DefaultLoRAKinds}
+	}
+	for _, tc := range []struct {
+		name       string
+		axes, text string // keys of [axes] besides seeds = [1, 2]; the [[axes.set]] tables and the base's own tables
+		variants   []string
+		// lora is the LoRA of each variant's jobs; nil: full fine-tuning.
+		lora map[string]*train.LoRAConfig
+	}{
+		{"a table switched off", "", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{rank = 4}]\n",
+			[]string{"no lora", "lora={rank = 4}"},
+			map[string]*train.LoRAConfig{"no lora": nil, "lora={rank = 4}": lora(4, train.DefaultLoRAAlpha)}},
+		{"a table of the base removed", "", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{rank = 4}]\n[train.lora]\nrank = 2\n",
+			[]string{"no lora", "lora={rank = 4}"},
+			map[string]*train.LoRAConfig{"no lora": nil, "lora={rank = 4}": lora(4, train.DefaultLoRAAlpha)}},
+		{"labels, the absent one first", "", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{rank = 4}, {rank = 8}]\nlabels = [\"full\", \"LoRA r=4\", \"LoRA r=8\"]\n",
+			[]string{"full", "LoRA r=4", "LoRA r=8"},
+			map[string]*train.LoRAConfig{"full": nil, "LoRA r=4": lora(4, train.DefaultLoRAAlpha), "LoRA r=8": lora(8, train.DefaultLoRAAlpha)}},
+		{"nothing created on the way", "", "[[axes.set]]\nkey = \"train.lora.rank\"\nabsent = true\nvalues = [4]\n",
+			[]string{"no rank", "rank=4"},
+			map[string]*train.LoRAConfig{"no rank": nil, "rank=4": lora(4, train.DefaultLoRAAlpha)}},
+		{"an emptied table stays", "", "[[axes.set]]\nkey = \"train.lora.rank\"\nabsent = true\nvalues = [4]\n[train.lora]\nrank = 2\nalpha = 8.0\n",
+			[]string{"no rank", "rank=4"},
+			map[string]*train.LoRAConfig{"no rank": lora(train.DefaultLoRARank, 8), "rank=4": lora(4, 8)}},
+		{"with the methods axis", "methods = [\"exact\", \"wtacrs:0.3\"]\n", "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{rank = 4}]\n",
+			[]string{"exact, no lora", "exact, lora={rank = 4}", "WTA-CRS@0.3, no lora", "WTA-CRS@0.3, lora={rank = 4}"},
+			map[string]*train.LoRAConfig{"exact, no lora": nil, "exact, lora={rank = 4}": lora(4, train.DefaultLoRAAlpha),
+				"WTA-CRS@0.3, no lora": nil, "WTA-CRS@0.3, lora={rank = 4}": lora(4, train.DefaultLoRAAlpha)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := "[axes]\nseeds = [1, 2]\n" + tc.axes + tc.text + base
+			s, err := Parse([]byte(text), "s.toml", "s", t.TempDir())
+			require.NoError(t, err)
+			assert.Equal(t, tc.variants, s.Variants())
+			jobs, err := s.Jobs(filepath.Join(t.TempDir(), "s"))
+			require.NoError(t, err)
+			require.Len(t, jobs, 2*len(tc.variants))
+			for _, j := range jobs {
+				want, ok := tc.lora[j.Variant]
+				require.True(t, ok, j.Variant)
+				assert.Equal(t, want, j.Config.Train.LoRA, j.Variant)
+				assert.Equal(t, want != nil, strings.Contains(string(j.Text), "[train.lora]"), "config.toml holds [train.lora] only with LoRA")
+				again, err := experiments.ParseConfig(j.Text, "config.toml", "x")
+				require.NoError(t, err)
+				assert.Equal(t, j.Config, again, "config.toml is the job's configuration")
+			}
+		})
+	}
+}
+
+func TestJobHashOfAnAbsentKeyIsThatOfTheConfigurationWithoutIt(t *testing.T) {
+	hashes := func(text string) map[string]string {
+		s, err := Parse([]byte("[axes]\nseeds = [1, 2]\n"+text), "s.toml", "s", ".")
+		require.NoError(t, err)
+		jobs, err := s.Jobs("sweeps/s")
+		require.NoError(t, err)
+		out := map[string]string{}
+		for _, j := range jobs {
+			out[j.Variant+" seed "+utoa(j.Seed)] = j.Hash
+		}
+		return out
+	}
+	without := hashes(base)
+	require.Len(t, without, 2)
+	axis := "[[axes.set]]\nkey = \"train.lora\"\nabsent = true\nvalues = [{rank = 4}]\n"
+	for name, text := range map[string]string{
+		"the base without the key": axis + base,
+		"the base with the key":    axis + base + "\n[train.lora]\nrank = 2\n",
+	} {
+		with := hashes(text)
+		require.Len(t, with, 4, name)
+		for _, seed := range []string{"1", "2"} {
+			assert.Equal(t, without["base seed "+seed], with["no lora seed "+seed], "%s: the job without LoRA is the base's without [train.lora]", name)
+			assert.NotEqual(t, with["no lora seed "+seed], with["lora={rank = 4} seed "+seed], name)
+		}
+	}
 }
 
 func TestArraySpec(t *testing.T) {

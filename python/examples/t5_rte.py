@@ -44,13 +44,19 @@ def rte_batches(tokenizer, batch_size, max_len, seed):
 def train(model, batches, tracer, steps, lr=1e-4, device="cpu", part="t5-encoder", log=print):
     """AdamW steps on batches with the tracer given each step's mask and sample ids: the
     encoder's attention mask for the encoder's layers, the target tokens (labels != -100) for
-    the decoder's. Returns the losses."""
+    the decoder's, both for the cross-attention's (k and v read the encoder's output). Returns
+    the losses."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     losses = []
     for step, batch in zip(range(1, steps + 1), batches):
         batch = {k: v.to(device) for k, v in batch.items()}
-        mask = batch["attention_mask"] if part != "t5-decoder" else batch["labels"] != -100
+        if part == "t5-cross":
+            mask = wtacrs_trace.t5_cross_masks(batch["attention_mask"], batch["labels"] != -100)
+        elif part == "t5-decoder":
+            mask = batch["labels"] != -100
+        else:
+            mask = batch["attention_mask"]
         tracer.set_batch(mask=mask, ids=batch["idx"])
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
         out.loss.backward()
@@ -69,7 +75,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--every", type=int, default=5, help="record every N-th step (1, 1+N, ...)")
     ap.add_argument("--full-every", type=int, default=0, help="write H and dZ in full every N-th step (0: norms only)")
-    ap.add_argument("--part", default="t5-encoder", choices=["t5-encoder", "t5-decoder"])
+    ap.add_argument("--part", default="t5-encoder", choices=["t5-encoder", "t5-decoder", "t5-cross"],
+                    help="the layers traced: the encoder's, the decoder's self-attention and feed-forward, or its cross-attention")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-len", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-4)

@@ -8,6 +8,7 @@ import tempfile
 import types
 import unittest
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,19 +21,20 @@ import t5_rte  # noqa: E402
 
 
 class T5Like(nn.Module):
-    """TinyT5 called as a Hugging Face model is: keyword arguments in, an object with .loss out."""
+    """TinyT5 (or TinyT5Seq2Seq) called as a Hugging Face model is: keyword arguments in, an
+    object with .loss out."""
 
-    def __init__(self):
+    def __init__(self, seq2seq=False):
         super().__init__()
-        self.t5 = tinymodels.TinyT5()
+        self.t5 = tinymodels.TinyT5Seq2Seq() if seq2seq else tinymodels.TinyT5()
 
     def forward(self, input_ids, attention_mask, labels):
         return types.SimpleNamespace(loss=self.t5(input_ids, attention_mask, labels))
 
 
-def batches():
+def batches(seq2seq=False):
     for step in range(100):
-        ids, mask, labels = tinymodels.batch(step % 3)
+        ids, mask, labels = (tinymodels.seq2seq_batch if seq2seq else tinymodels.batch)(step % 3)
         yield {"input_ids": ids, "attention_mask": mask.long(), "labels": labels,
                "idx": torch.arange(4) + 4 * (step % 3)}
 
@@ -56,6 +58,26 @@ class ExampleTest(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(out, "t5-rte", f)), f)
             run_wtacrs("plot", os.path.join(out, "t5-rte"))
             with open(os.path.join(out, "t5-rte", "layers.csv")) as f:
+                self.assertEqual({r["source"] for r in csv.DictReader(f)}, {"exact", "cached"})
+
+    def test_train_loop_cross(self):
+        """--part t5-cross: the loop gives the cross-attention the encoder's mask for k and v
+        and the targets' for q and o."""
+        torch.manual_seed(1)
+        model = T5Like(seq2seq=True)
+        with tempfile.TemporaryDirectory() as out:
+            trace = os.path.join(out, "trace")
+            tracer = wtacrs_trace.attach(model, match="t5-cross", steps=range(1, 6, 2), full_steps=[1], out=trace, mode="norms")
+            losses = t5_rte.train(model, batches(seq2seq=True), tracer, 5, lr=1e-2, part="t5-cross", log=lambda s: None)
+            tracer.detach()
+            self.assertLess(losses[-1], losses[0])
+            ids, mask, labels = tinymodels.seq2seq_batch(2)  # step 3's batch
+            for layer, want in (("block1.k", mask), ("block1.v", mask), ("block1.q", labels != -100), ("block0.o", labels != -100)):
+                d = os.path.join(trace, layer, "step3")
+                self.assertEqual(sorted(os.listdir(d)), ["act_norms.npy", "cached_grad_norms.npy", "grad_norms.npy", "valid.npy"])
+                np.testing.assert_array_equal(np.load(os.path.join(d, "valid.npy")), want.reshape(-1).numpy(), layer)
+            run_wtacrs("analyze", "-out", out, "-name", "t5-rte-cross", trace)
+            with open(os.path.join(out, "t5-rte-cross", "layers.csv")) as f:
                 self.assertEqual({r["source"] for r in csv.DictReader(f)}, {"exact", "cached"})
 
 

@@ -1,6 +1,7 @@
 """The tracer on small stacks with Hugging Face T5 and BERT module names: the dumped H and dZ
 reproduce every weight gradient, the mask is written and honoured, the norms-only mode writes
-what layer_step_bytes says, detach() leaves no hook, and wtacrs analyze reads the dumps."""
+what layer_step_bytes says, detach() leaves no hook, and wtacrs analyze reads the dumps; the T5
+decoder's cross-attention with a mask per layer, its k and v seeing the encoder's tokens."""
 
 import csv
 import os
@@ -53,6 +54,11 @@ class NamesTest(unittest.TestCase):
             ("t5-decoder", "decoder.block.4.layer.0.SelfAttention.o"): (4, "o"),
             ("t5-decoder", "decoder.block.4.layer.2.DenseReluDense.wo"): (4, "ffn_out"),
             ("t5-decoder", "decoder.block.4.layer.1.EncDecAttention.v"): None,
+            ("t5-cross", "decoder.block.4.layer.1.EncDecAttention.v"): (4, "v"),
+            ("t5-cross", "model.decoder.block.0.layer.1.EncDecAttention.q"): (0, "q"),
+            ("t5-cross", "decoder.block.0.layer.0.SelfAttention.q"): None,
+            ("t5-cross", "decoder.block.0.layer.2.DenseReluDense.wi"): None,
+            ("t5-cross", "encoder.block.0.layer.0.SelfAttention.k"): None,
             ("bert", "bert.encoder.layer.7.attention.self.query"): (7, "q"),
             ("bert", "roberta.encoder.layer.0.attention.self.value"): (0, "v"),
             ("bert", "bert.encoder.layer.7.attention.output.dense"): (7, "o"),
@@ -320,6 +326,229 @@ class TracerTest(unittest.TestCase):
             t.detach()
             self.assertEqual((t.step, t.incomplete), (1, []))
             self.assertEqual(os.listdir(os.path.join(out, "evalgrad", "block0.q")), ["step1"])
+
+
+def train_seq2seq(model, tracers, steps, seed=0, with_ids=False, s=8, t=5):
+    """AdamW steps of TinyT5Seq2Seq on seq2seq batches; tracers is a list of (tracer,
+    masks(encoder mask, decoder mask) -> the mask given to set_batch). Returns, per step, every
+    traced module's weight.grad after the step's backward, and (encoder mask, decoder mask)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    traced = {name for tr, _ in tracers for name in tr.layers}
+    grads, masks = [], []
+    for step in range(1, steps + 1):
+        ids, mask, labels = tinymodels.seq2seq_batch(seed + step, s=s, t=t)
+        dec = labels != -100
+        for tr, pick in tracers:
+            tr.set_batch(mask=pick(mask, dec), ids=[(step - 1) % 2 * 4 + i for i in range(4)] if with_ids else None)
+        opt.zero_grad(set_to_none=True)
+        model(ids, mask, labels).backward()
+        grads.append({name: mod.weight.grad.detach().clone() for name, mod in model.named_modules() if name in traced})
+        masks.append((mask, dec))
+        opt.step()
+    return grads, masks
+
+
+def cross_bytes(model, tracer, enc_tokens, dec_tokens, mode, mask=True, cached=False):
+    """The bytes a t5-cross step writes: k and v see the encoder's tokens, q and o the decoder's."""
+    mods = dict(model.named_modules())
+    return sum(wtacrs_trace.layer_step_bytes(enc_tokens if layer.endswith((".k", ".v")) else dec_tokens,
+                                             mods[n].in_features, mods[n].out_features, mode, mask=mask, cached=cached)
+               for n, layer in tracer.layers.items())
+
+
+class CrossAttentionTest(unittest.TestCase):
+    """The t5-cross preset on TinyT5Seq2Seq: encoder inputs of 8 positions, targets of 5, 4
+    sequences, so that k and v see 32 tokens and q and o 20."""
+
+    def test_refused_beside_decoder(self):
+        model = tinymodels.TinyT5Seq2Seq()
+        with tempfile.TemporaryDirectory() as out:
+            with self.assertRaisesRegex(ValueError, r"both map to layer block0\.q: .*presets 't5-decoder' and 't5-cross' .* of its own"):
+                wtacrs_trace.attach(model, match=["t5-decoder", "t5-cross"], out=out)
+            with self.assertRaisesRegex(ValueError, r"both map to layer block0\.q"):
+                wtacrs_trace.attach(model, match=["t5-encoder", "t5-cross"], out=out)
+            self.assertTrue(no_hooks(model))
+            self.assertEqual(os.listdir(out), [])
+
+    def test_whole_model_full(self):
+        """The encoder, the decoder and the cross-attention traced at once, each into its own
+        directory with its own masks: H^T dZ is every weight.grad, each layer's files have its
+        own token count and its valid.npy its own mask; wtacrs analyze reads the cross trace."""
+        torch.manual_seed(6)
+        model = tinymodels.TinyT5Seq2Seq()
+        with tempfile.TemporaryDirectory() as out:
+            dirs = {p: os.path.join(out, p) for p in ("t5-encoder", "t5-decoder", "t5-cross")}
+            enc = wtacrs_trace.attach(model, match="t5-encoder", steps=[1, 3], out=dirs["t5-encoder"])
+            dec = wtacrs_trace.attach(model, match="t5-decoder", steps=[1, 3], out=dirs["t5-decoder"])
+            cross = wtacrs_trace.attach(model, match="t5-cross", steps=[1, 3], out=dirs["t5-cross"])
+            self.assertEqual(sorted(cross.layers.values()), sorted(f"block{b}.{k}" for b in range(2) for k in "qkvo"))
+            self.assertEqual(sorted(cross.layers), sorted(f"decoder.block.{b}.layer.1.EncDecAttention.{k}" for b in range(2) for k in "qkvo"))
+            grads, masks = train_seq2seq(model, [(enc, lambda e, d: e), (dec, lambda e, d: d), (cross, wtacrs_trace.t5_cross_masks)], 3)
+            for t in (enc, dec, cross):
+                t.detach()
+            self.assertTrue(no_hooks(model))
+            worst = 0.0
+            for preset, tracer in (("t5-encoder", enc), ("t5-decoder", dec), ("t5-cross", cross)):
+                for step in (1, 3):
+                    e, d = masks[step - 1]
+                    for name, layer in tracer.layers.items():
+                        reads_encoder = preset == "t5-encoder" or (preset == "t5-cross" and layer.endswith((".k", ".v")))
+                        want_mask = (e if reads_encoder else d).reshape(-1).numpy()
+                        path = os.path.join(dirs[preset], layer, f"step{step}")
+                        h = np.load(os.path.join(path, "H.npy"))
+                        dz = np.load(os.path.join(path, "dZ.npy"))
+                        valid = np.load(os.path.join(path, "valid.npy"))
+                        self.assertEqual(h.shape[0], 32 if reads_encoder else 20, path)
+                        self.assertEqual(dz.shape[0], h.shape[0], path)
+                        np.testing.assert_array_equal(valid, want_mask, path)
+                        self.assertTrue(np.all(dz[~valid] == 0), f"{path}: padding rows of dZ are not zero")
+                        want = grads[step - 1][name].double().numpy().T
+                        got = h.astype(np.float64).T @ dz.astype(np.float64)
+                        scale = np.abs(want).max()
+                        self.assertGreater(scale, 0, f"{name}: zero gradient")
+                        err = np.abs(got - want).max() / scale
+                        worst = max(worst, err)
+                        self.assertLess(err, 1e-5, f"{name} step {step}: H^T dZ differs from weight.grad by {err:.3g} (relative)")
+            report(f"T5-named encoder, decoder and cross-attention: max relative |H^T dZ - weight.grad| = {worst:.2e}")
+            # the encoder's and the decoder's masks differ, so a mix-up would have shown
+            e, d = masks[0]
+            self.assertNotEqual(e.sum(1).tolist(), d.sum(1).tolist())
+            self.assertEqual(cross.bytes_written, 2 * cross_bytes(model, cross, 32, 20, "full"))
+            res = tempfile.mkdtemp(dir=out, prefix="res-")
+            run_wtacrs("analyze", "-out", res, "-name", "cross", dirs["t5-cross"])
+            with open(os.path.join(res, "cross", "layers.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual({r["layer"] for r in rows}, set(cross.layers.values()))
+            self.assertEqual({r["step"] for r in rows}, {"1", "3"})
+
+    def test_mask_keys(self):
+        """A mask dict by kind and by layer name (the name wins), and its refusals: a traced
+        layer without a mask, a key naming no traced layer or kind, a mask of the wrong length."""
+        torch.manual_seed(7)
+        model = tinymodels.TinyT5Seq2Seq()
+        ids, e, labels = tinymodels.seq2seq_batch(1)
+        d = labels != -100
+        with tempfile.TemporaryDirectory() as out:
+            t = wtacrs_trace.attach(model, match="t5-cross", steps=[1], out=os.path.join(out, "names"), mode="norms")
+            everywhere = torch.ones(4, 5, dtype=torch.bool)
+            t.set_batch(mask={"q": d, "o": d, "k": e, "v": e, "block1.q": everywhere})
+            model(ids, e, labels).backward()
+            t.detach()
+            valid = {layer: np.load(os.path.join(out, "names", layer, "step1", "valid.npy")) for layer in t.layers.values()}
+            np.testing.assert_array_equal(valid["block1.q"], everywhere.reshape(-1).numpy())
+            for b in (0, 1):
+                np.testing.assert_array_equal(valid[f"block{b}.o"], d.reshape(-1).numpy())
+                np.testing.assert_array_equal(valid[f"block{b}.k"], e.reshape(-1).numpy())
+                np.testing.assert_array_equal(valid[f"block{b}.v"], e.reshape(-1).numpy())
+            np.testing.assert_array_equal(valid["block0.q"], d.reshape(-1).numpy())
+            self.assertEqual(len(valid["block0.q"]), 20)
+            self.assertEqual(len(valid["block0.k"]), 32)
+
+            # refusals at set_batch, naming the key or the layer
+            t = wtacrs_trace.attach(model, match="t5-cross", out=os.path.join(out, "bad"), mode="norms")
+            bad = [
+                ({"q": d, "k": e, "v": e}, r"no entry for layer block0\.o \(module 'decoder\.block\.0\.layer\.1\.EncDecAttention\.o'\) and 1 more: key it by kind 'o' or by layer name 'block0\.o'"),
+                ({"q": d, "k": e, "v": e, "block0.o": d}, r"no entry for layer block1\.o .*: key it by kind 'o'"),
+                ({**wtacrs_trace.t5_cross_masks(e, d), "ffn_in": d}, r"mask key 'ffn_in': no traced layer is of kind ffn_in"),
+                ({**wtacrs_trace.t5_cross_masks(e, d), "block7.q": d}, r"mask key 'block7\.q' is neither a layer kind .* nor a traced layer \(traced: block0\.k, "),
+                ({**wtacrs_trace.t5_cross_masks(e, d), 0: d}, r"mask key 0 is neither"),
+                ({**wtacrs_trace.t5_cross_masks(e, d), "k": None}, r"mask\['k'\] is None"),
+            ]
+            for mask, rx in bad:
+                with self.assertRaisesRegex(ValueError, rx):
+                    t.set_batch(mask=mask)
+            # at the forward: a mask of the wrong length names the module and the layer
+            t.set_batch(mask={"q": d, "o": d, "k": d, "v": d})
+            with self.assertRaisesRegex(ValueError, r"decoder\.block\.0\.layer\.1\.EncDecAttention\.k: 32 tokens in its input \(4, 8, 16\) but 20 entries in the step's mask for layer block0\.k"):
+                model(ids, e, labels)
+            # one mask for every layer cannot fit: the error says what does
+            t.set_batch(mask=d)
+            with self.assertRaisesRegex(ValueError, r"EncDecAttention\.k: 32 tokens .* but 20 entries in the step's mask: .* need a mask each, a dict by kind or layer name"):
+                model(ids, e, labels)
+            with self.assertWarnsRegex(UserWarning, "forward but no backward"):  # the q layers that ran
+                t.detach()
+            # attach's own mask is checked at attach, before any hook is registered
+            with self.assertRaisesRegex(ValueError, r"no entry for layer block0\.v"):
+                wtacrs_trace.attach(model, match="t5-cross", out=os.path.join(out, "a"), mask={"q": d, "o": d, "k": e})
+            self.assertTrue(no_hooks(model))
+            # a callable may return a dict; its refusal names the step
+            given = [wtacrs_trace.t5_cross_masks(e, d)]
+            t = wtacrs_trace.attach(model, match="t5-cross", steps=[1], out=os.path.join(out, "fn"), mode="norms", mask=lambda: given[0])
+            model(ids, e, labels).backward()
+            given[0] = {"q": d}
+            with self.assertRaisesRegex(ValueError, r"step 2: mask has no entry for layer block0\.k"):
+                model(ids, e, labels)
+            t.detach()
+            self.assertTrue(no_hooks(model))
+            np.testing.assert_array_equal(np.load(os.path.join(out, "fn", "block1.v", "step1", "valid.npy")), e.reshape(-1).numpy())
+
+    def test_cached_norms(self):
+        """Sample ids are the batch's rows for every layer: k and v cache 8 positions per
+        sample (the encoder's), q and o 5 (the decoder's); a warm visit writes the norms of the
+        sample's previous visit, raised to the floor."""
+        torch.manual_seed(8)
+        model = tinymodels.TinyT5Seq2Seq()
+        with tempfile.TemporaryDirectory() as out:
+            t = wtacrs_trace.attach(model, match="t5-cross", out=out, mode="norms")
+            batches = [tinymodels.seq2seq_batch(s) for s in (1, 2)]
+            opt = torch.optim.SGD(model.parameters(), lr=0.0)  # unchanged weights
+            for step in range(4):
+                ids, e, labels = batches[step % 2]
+                t.set_batch(mask=wtacrs_trace.t5_cross_masks(e, labels != -100), ids=[step % 2 * 4 + i for i in range(4)])
+                opt.zero_grad()
+                model(ids, e, labels).backward()
+                opt.step()
+            t.detach()
+            for layer in t.layers.values():
+                tokens = 32 if layer.endswith((".k", ".v")) else 20
+                for step in (1, 2):
+                    d = os.path.join(out, layer, f"step{step}")
+                    valid = np.load(os.path.join(d, "valid.npy"))
+                    c = np.load(os.path.join(d, "cached_grad_norms.npy"))
+                    self.assertEqual((len(valid), len(c)), (tokens, tokens), d)
+                    np.testing.assert_array_equal(c[valid], 1.0)
+                    np.testing.assert_array_equal(c[~valid], 0.0)
+                    g = np.load(os.path.join(d, "grad_norms.npy"))
+                    c2 = np.load(os.path.join(out, layer, f"step{step + 2}", "cached_grad_norms.npy"))
+                    floor = 1e-3 * g[valid].mean()
+                    np.testing.assert_allclose(c2[valid], np.maximum(g[valid], floor), rtol=1e-6)
+                    np.testing.assert_array_equal(c2[~valid], 0.0)
+            res = tempfile.mkdtemp(dir=out, prefix="res-")
+            run_wtacrs("analyze", "-out", res, "-name", "cross-cached", out)
+            with open(os.path.join(res, "cross-cached", "layers.csv")) as f:
+                self.assertEqual({r["source"] for r in csv.DictReader(f)}, {"exact", "cached"})
+
+    def test_step_bound(self):
+        """max_step_bytes counts each layer's own tokens: exact from the masks before anything
+        is written; without masks checked again as layers run, a refusal leaving nothing."""
+        torch.manual_seed(9)
+        model = tinymodels.TinyT5Seq2Seq()
+        ids, e, labels = tinymodels.seq2seq_batch(1)
+        masks = wtacrs_trace.t5_cross_masks(e, labels != -100)
+        with tempfile.TemporaryDirectory() as out:
+            probe = wtacrs_trace.attach(model, match="t5-cross", steps=[1], out=os.path.join(out, "probe"))
+            probe.detach()
+            full_masked = cross_bytes(model, probe, 32, 20, "full")
+            full_bare = cross_bytes(model, probe, 32, 20, "full", mask=False)
+            self.assertGreater(full_bare, cross_bytes(model, probe, 20, 20, "full", mask=False))
+            for masked, total in ((True, full_masked), (False, full_bare)):
+                where = os.path.join(out, f"tight-{masked}")
+                t = wtacrs_trace.attach(model, match="t5-cross", steps=[1], out=where, max_step_bytes=total - 1)
+                if masked:
+                    t.set_batch(mask=masks)
+                    self.assertEqual(t.step_bytes({"q": 20, "o": 20, "k": 32, "v": 32}), full_bare)  # no step begun: no mask yet
+                with self.assertRaisesRegex(ValueError, "above max_step_bytes" if masked else r"would write \d+ bytes \(20 to 32 tokens per layer.* above max_step_bytes"):
+                    model(ids, e, labels)
+                t.detach()  # no warning: nothing of the refused step is left
+                self.assertEqual(t.incomplete, [])
+                self.assertEqual(os.listdir(where), [])
+                where = os.path.join(out, f"fits-{masked}")
+                t = wtacrs_trace.attach(model, match="t5-cross", steps=[1], out=where, max_step_bytes=total)
+                if masked:
+                    t.set_batch(mask=masks)
+                model(ids, e, labels).backward()
+                t.detach()
+                self.assertEqual(t.bytes_written, total)
 
 
 def tracer_step_bytes(model, tracer, tokens, mode):

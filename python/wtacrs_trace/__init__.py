@@ -14,9 +14,9 @@ Depends on torch and numpy only. See the README section "PyTorch bridge".
 """
 
 from .tracer import attach, Tracer, layer_step_bytes, MODES, STEP_FILES
-from .names import PRESETS, KINDS, layer_of
+from .names import PRESETS, KINDS, layer_of, t5_cross_masks
 from . import checkpoint, safetensors_io
 from .encoder import Encoder, load_encoder, save_encoder
 
-__all__ = ["attach", "Tracer", "layer_step_bytes", "MODES", "STEP_FILES", "PRESETS", "KINDS", "layer_of",
+__all__ = ["attach", "Tracer", "layer_step_bytes", "MODES", "STEP_FILES", "PRESETS", "KINDS", "layer_of", "t5_cross_masks",
            "checkpoint", "safetensors_io", "Encoder", "load_encoder", "save_encoder"]

@@ -13,6 +13,8 @@ own name. Patterns:
     ...decoder.block.<B>.layer.0.SelfAttention.{q,k,v,o}        -> q, k, v, o
     ...decoder.block.<B>.layer.2.DenseReluDense.{wi,wi_0}       -> ffn_in
     ...decoder.block.<B>.layer.2.DenseReluDense.wo              -> ffn_out
+  t5-cross (the decoder's cross-attention):
+    ...decoder.block.<B>.layer.1.EncDecAttention.{q,k,v,o}      -> q, k, v, o
   bert (BERT, RoBERTa and other models with the same module names):
     ...encoder.layer.<B>.attention.self.{query,key,value}       -> q, k, v
     ...encoder.layer.<B>.attention.output.dense                 -> o
@@ -23,9 +25,13 @@ own name. Patterns:
 
 The gated feed-forward of T5 v1.1 and Flan-T5 has two input layers, wi_0 (through the
 activation) and wi_1 (linear); wi_0 is traced as ffn_in and wi_1 is not traced (the trace layout
-has one ffn_in per block). The decoder's cross-attention (layer.1.EncDecAttention) is in no
-preset: its keys and values read the encoder's tokens, its queries the decoder's, so no single
-mask fits it; trace it with a callable `match` into a directory of its own if needed.
+has one ffn_in per block).
+
+The decoder's cross-attention has a preset of its own, t5-cross, because its kinds q, k, v, o
+are those of t5-decoder's self-attention: the two go to different trace directories (one
+attach each; a list of both is refused, as any two modules mapped to one layer are). Its q and
+o read the decoder's tokens while k and v read the encoder's, so no single mask fits it: give
+attach a mask per kind, t5_cross_masks(encoder_mask, decoder_mask).
 """
 
 import re
@@ -42,6 +48,9 @@ PRESETS = {
     "t5-decoder": [
         (_PREFIX + r"decoder\.block\.(\d+)\.layer\.0\.SelfAttention\.(q|k|v|o)$", {"q": "q", "k": "k", "v": "v", "o": "o"}),
         (_PREFIX + r"decoder\.block\.(\d+)\.layer\.2\.DenseReluDense\.(wi|wi_0|wo)$", {"wi": "ffn_in", "wi_0": "ffn_in", "wo": "ffn_out"}),
+    ],
+    "t5-cross": [
+        (_PREFIX + r"decoder\.block\.(\d+)\.layer\.1\.EncDecAttention\.(q|k|v|o)$", {"q": "q", "k": "k", "v": "v", "o": "o"}),
     ],
     "bert": [
         (_PREFIX + r"encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)$", {"query": "q", "key": "k", "value": "v"}),
@@ -88,6 +97,28 @@ def matcher(match):
         return None
 
     return find
+
+
+def clash_hint(match, a, b):
+    """For the error on modules a and b mapped to one layer: a sentence naming the two presets
+    of a list `match` that map them, or "" when one preset (or a callable) maps both."""
+    if callable(match):
+        return ""
+    presets = [match] if isinstance(match, str) else list(match)
+    pa = next((p for p in presets if layer_of(a, p) is not None), None)
+    pb = next((p for p in presets if layer_of(b, p) is not None), None)
+    if pa is None or pb is None or pa == pb:
+        return ""
+    return (f" (presets {pa!r} and {pb!r} give layers of the same names: attach each to a trace"
+            f" directory of its own)")
+
+
+def t5_cross_masks(encoder_mask, decoder_mask):
+    """The mask of attach or set_batch for the t5-cross preset: the decoder's valid tokens for q
+    and o (their inputs are the decoder's), the encoder's for k and v (theirs are the encoder's
+    output), as a dict by kind. encoder_mask is B x S (T5's attention_mask), decoder_mask
+    B x T (decoder_attention_mask, or labels != -100)."""
+    return {"q": decoder_mask, "k": encoder_mask, "v": encoder_mask, "o": decoder_mask}
 
 
 def layer_dir(block, kind):

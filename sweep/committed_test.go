@@ -1,7 +1,7 @@
 package sweep
 
 import (
-	"fmt"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,14 +82,48 @@ func TestCommittedSweepsTrainTheirConfigsTrainings(t *testing.T) {
 				assert.Empty(t, j.Config.Compare.Variants)
 				assert.Equal(t, cfg.Experiment.Name, j.Config.Experiment.Name)
 			}
-			key := func(c train.Config) string { return fmt.Sprintf("%+v", c) }
-			slices.SortFunc(want, func(a, b train.Config) int { return strings.Compare(key(a), key(b)) })
-			slices.SortFunc(got, func(a, b train.Config) int { return strings.Compare(key(a), key(b)) })
-			require.Len(t, got, len(want))
-			for i := range want {
-				assert.Equal(t, want[i], got[i])
-			}
+			assertSameTrainings(t, want, got)
 		})
 	}
 	assert.GreaterOrEqual(t, checked, 10, "the committed sweeps of the accuracy and figure configurations")
+}
+
+// assertSameTrainings checks that got and want hold the same training configurations, in any
+// order.
+func assertSameTrainings(t *testing.T, want, got []train.Config) {
+	t.Helper()
+	key := func(c train.Config) string {
+		js, err := json.Marshal(c) // pointers (the LoRA table) by value, not by address
+		require.NoError(t, err)
+		return string(js)
+	}
+	want, got = slices.Clone(want), slices.Clone(got)
+	slices.SortFunc(want, func(a, b train.Config) int { return strings.Compare(key(a), key(b)) })
+	slices.SortFunc(got, func(a, b train.Config) int { return strings.Compare(key(a), key(b)) })
+	require.Len(t, got, len(want))
+	for i := range want {
+		assert.Equal(t, want[i], got[i])
+	}
+}
+
+// The sweep full-vs-lora switches [train.lora] off with absent = true: its jobs are exactly the
+// trainings of accuracy-pretrained (the "full" variants) and of accuracy-lora ("LoRA r=8").
+func TestFullVsLoRASweepTrainsTheAccuracyRuns(t *testing.T) {
+	s, err := Load("../experiments/sweeps/full-vs-lora.toml")
+	require.NoError(t, err)
+	jobs, err := s.Jobs(filepath.Join(t.TempDir(), s.Name))
+	require.NoError(t, err)
+	for _, part := range []struct{ label, config string }{{"full", "accuracy-pretrained"}, {"LoRA r=8", "accuracy-lora"}} {
+		cfg, err := experiments.LoadConfig(filepath.Join("../experiments/configs", part.config+".toml"))
+		require.NoError(t, err)
+		var got []train.Config
+		for _, j := range jobs {
+			if j.Values[1] == part.label {
+				got = append(got, j.Config.Train)
+				assert.Equal(t, part.label == "full", j.Config.Train.LoRA == nil, "job %s", j.Hash)
+			}
+		}
+		assertSameTrainings(t, trainings(t, cfg), got)
+	}
+	assert.Equal(t, []string{"method", "train.lora", "seed"}, s.Axes())
 }

@@ -12,7 +12,11 @@
 #   4. build    go build -tags cuda ./gpu/...   (cgo against the real headers, links cuBLAS);
 #   5. vet      go vet -tags cuda ./gpu/...
 #   6. test     go test -tags cuda ./gpu/... with a no-device driver preloaded
-#               (scripts/gpu/nodevice): the non-device tests run, the device tests skip.
+#               (scripts/gpu/nodevice): the non-device tests run, the device tests skip;
+#   7. prebuild scripts/gpu/prebuild.sh: the test binaries a device call carries (.gpubin/),
+#               checked to load against a cuBLAS of another release, and the carried size;
+#   8. dry-run  scripts/gpu/device-check.sh with those binaries and the no-device driver: every
+#               stage passes or skips, and it writes no more files than a device call returns.
 # Exit status: 0 when every stage passed, 1 on a failure, 2 when the toolkit is missing and could
 # not (or, with WTACRS_NO_INSTALL=1, may not) be installed.
 set -uo pipefail
@@ -118,6 +122,25 @@ test_nodevice() {
   LD_PRELOAD=$scratch/libnodevice.so go test -tags cuda -count=1 ./gpu/...
 }
 stage test test_nodevice
+
+# The prebuilt binaries a device call carries (.gpubin/, ignored), and a dry run of the device
+# check with them and the no-device driver: every stage must pass or skip, and what a call
+# carries must stay under its 64 MiB.
+stage prebuild bash scripts/gpu/prebuild.sh
+
+device_dry_run() {
+  OUT=$scratch/device-check LD_PRELOAD=$scratch/libnodevice.so WTACRS_CHECK_BUDGET=200 \
+    bash scripts/gpu/device-check.sh >"$scratch/device-check.log" 2>&1
+  if grep -qE '^(ptx|test|bench|vet|race|torch) +(FAILED|TIMEOUT|STALE)' "$scratch/device-check/summary.txt" ||
+    ! grep -q '^PASS$' "$scratch/device-check/test.log"; then
+    cat "$scratch/device-check.log" >&2
+    return 1
+  fi
+  local n
+  n=$(find "$scratch/device-check" -type f | wc -l)
+  ((n <= 8)) || { echo "compile-check: the device check wrote $n files to \$OUT; a device call returns 8" >&2; return 1; }
+}
+stage dry-run device_dry_run
 
 report
 echo "compile-check: ok" >&2

@@ -13,10 +13,10 @@
 #   5. vet      go vet -tags cuda ./gpu/...
 #   6. test     go test -tags cuda ./gpu/... with a no-device driver preloaded
 #               (scripts/gpu/nodevice): the non-device tests run, the device tests skip;
-#   7. prebuild scripts/gpu/prebuild.sh: the test binaries a device call carries (.gpubin/),
-#               checked to load against a cuBLAS of another release, and the carried size;
+#   7. prebuild scripts/gpu/prebuild.sh: the test binaries for the GPU machine (.gpubin/),
+#               checked to load against a cuBLAS of another release, and the size sent there;
 #   8. dry-run  scripts/gpu/device-check.sh with those binaries and the no-device driver: every
-#               stage passes or skips, and it writes no more files than a device call returns.
+#               stage passes or skips, and it writes no more files than come back (8).
 # Exit status: 0 when every stage passed, 1 on a failure, 2 when the toolkit is missing and could
 # not (or, with WTACRS_NO_INSTALL=1, may not) be installed.
 set -uo pipefail
@@ -123,9 +123,9 @@ test_nodevice() {
 }
 stage test test_nodevice
 
-# The prebuilt binaries a device call carries (.gpubin/, ignored), and a dry run of the device
-# check with them and the no-device driver: every stage must pass or skip, and what a call
-# carries must stay under its 64 MiB.
+# The prebuilt binaries for the GPU machine (.gpubin/, ignored), and a dry run of the device
+# check with them and the no-device driver: every stage must pass or skip, and what is sent
+# there must stay under 64 MiB.
 stage prebuild bash scripts/gpu/prebuild.sh
 
 device_dry_run() {
@@ -138,7 +138,7 @@ device_dry_run() {
   fi
   local n
   n=$(find "$scratch/device-check" -type f | wc -l)
-  ((n <= 8)) || { echo "compile-check: the device check wrote $n files to \$OUT; a device call returns 8" >&2; return 1; }
+  ((n <= 8)) || { echo "compile-check: the device check wrote $n files to \$OUT; at most 8 come back from the GPU machine" >&2; return 1; }
 }
 stage dry-run device_dry_run
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The device check of package gpu, in one call on a CUDA machine, from the repository root.
 # Two ways to bring the code there:
-#   prebuilt (the default when .gpubin/ is there; a device call carries it with the checkout):
+#   prebuilt (the default when .gpubin/ is there, copied to the GPU machine with the checkout):
 #     bash scripts/gpu/prebuild.sh                           # on the build machine
-#     bash scripts/gpu/device-check.sh                       # on the card, carry [".gpubin"]
-#   with Go on the card (.gpu/ from ../shared/gpu/pack.sh; WTACRS_GPU_MODE=go forces it):
+#     bash scripts/gpu/device-check.sh                       # on the card, .gpubin/ beside it
+#   with Go on the card (.gpu/, a packed Go toolchain and modules; WTACRS_GPU_MODE=go forces it):
 #     CGO_CFLAGS=-I$PWD/gpu/cudacompat bash .gpu/run.sh bash scripts/gpu/device-check.sh
-# A device call carries at most 64 MiB with the checkout: the checkout is about 48 MiB and
+# The GPU machine receives at most 64 MiB with the checkout: the checkout is about 48 MiB and
 # .gpubin 8 MiB, while .gpu (a Go toolchain and the vendored modules, about 50 MiB) no longer
 # fits beside it.
 #
@@ -24,7 +24,7 @@
 #             GEMM at BenchmarkGradW's shapes (python/wtacrs_trace/bench_published.py)
 #             -> $OUT/published.txt; skipped where no python3 with torch sees a CUDA device
 # and prints a summary (also $OUT/summary.txt). $OUT (default /tmp/wtacrs-gpu-check) receives at
-# most 7 files, since a device call returns at most 8: env.txt, summary.txt, test.log,
+# most 7 files, since at most 8 come back from the GPU machine: env.txt, summary.txt, test.log,
 # bench.txt, race.log, published.txt and other.log (the ptx, vet and torch logs).
 # Prebuilt binaries run only against the sources they were built from (scripts/gpu/sources-hash.sh);
 # otherwise the test, bench and race stages report STALE and do not run.

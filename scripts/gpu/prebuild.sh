@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds package gpu's cuda-tagged test binaries here, for a CUDA machine that has no Go, so that
-# the device check carries two binaries instead of a Go toolchain and the module's sources:
+# the GPU machine receives two binaries instead of a Go toolchain and the module's sources:
 #   bash scripts/gpu/prebuild.sh          # writes .gpubin/ (ignored by .gitignore)
-# then, on the card, with carry [".gpubin"]:
+# then, on the card, with .gpubin/ copied beside the checkout:
 #   bash scripts/gpu/device-check.sh      # finds .gpubin/ and runs its binaries
 #
-# What it writes to .gpubin/ (gzip: a device call carries at most 64 MiB with the checkout):
+# What it writes to .gpubin/ (gzip: the GPU machine receives at most 64 MiB with the checkout):
 #   gpu.test.gz       go test -c -tags cuda ./gpu/ (stripped: -ldflags '-s -w')
 #   gpu.race.test.gz  the same with -race
 #   BUILD.txt      commit, Go release, CUDA headers, the cuBLAS soname linked, sizes, sha256
@@ -24,8 +24,8 @@
 #
 # Before it ends it checks that gpu.test loads against this machine's cuBLAS under the stand-in's
 # soname with every symbol bound at once (LD_BIND_NOW=1) and passes the tests that need no
-# device, with scripts/gpu/nodevice preloaded, and it prints the size of what a device call
-# carries (the checkout's files and .gpubin/), which must stay under 64 MiB.
+# device, with scripts/gpu/nodevice preloaded, and it prints the size of what the GPU machine
+# receives (the checkout's files and .gpubin/), which must stay under 64 MiB.
 #
 # Needs CUDA's headers and cuBLAS (bash scripts/gpu/compile-check.sh installs Debian's CUDA 11.8).
 # Exit status: 0 on success, 1 on a failure, 2 when the toolkit is missing.
@@ -106,10 +106,10 @@ for b in gpu.test gpu.race.test; do gzip -9 -n -c "$bins/$b" >"$new/$b.gz" || fa
 rm -rf "$out"
 cp -r "$new" "$out" || fail "cannot write $out"
 
-# What a device call carries: the checkout's tracked and untracked-not-ignored files, and .gpubin.
+# What the GPU machine receives: the checkout's tracked and untracked-not-ignored files, and .gpubin.
 tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
 bin=$(du -sb "$out" | cut -f1)
 total=$((tree + bin))
-awk -v b="$bin" -v t="$tree" 'BEGIN {m = 1048576; printf "prebuild: .gpubin %.1f MiB + the checkout %.1f MiB = %.1f MiB to carry (limit 64 MiB)\n", b / m, t / m, (b + t) / m}' >&2
-((total < limit)) || fail "what a device call carries is over 64 MiB"
+awk -v b="$bin" -v t="$tree" 'BEGIN {m = 1048576; printf "prebuild: .gpubin %.1f MiB + the checkout %.1f MiB = %.1f MiB to send (limit 64 MiB)\n", b / m, t / m, (b + t) / m}' >&2
+((total < limit)) || fail "the checkout and .gpubin are over the 64 MiB the GPU machine receives"
 cat "$out/BUILD.txt" >&2

@@ -112,6 +112,7 @@ cublas_dir() {
 }
 
 stale=""
+orig_ld=${LD_LIBRARY_PATH-}
 if [[ $mode == prebuilt ]]; then
   for b in gpu.test gpu.race.test; do
     gzip -dc ".gpubin/$b.gz" >"$scratch/$b" && chmod +x "$scratch/$b"
@@ -164,6 +165,8 @@ else
   run_stage race 90 "$OUT/race.log" go test -tags cuda -race -count=1 -run "$race_run" -timeout 80s ./gpu/
 fi
 
+# PyTorch loads its own CUDA libraries: the library path as it was given.
+if [[ -n $orig_ld ]]; then export LD_LIBRARY_PATH=$orig_ld; else unset LD_LIBRARY_PATH; fi
 py=${PYTHON:-python3}
 if "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
   # Run as a script, not through the package: it needs torch only (the package imports numpy).

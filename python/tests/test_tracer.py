@@ -41,6 +41,26 @@ def no_hooks(model):
     return all(not m._forward_hooks and not m._backward_hooks and not m._forward_pre_hooks for m in model.modules())
 
 
+def check_cached_norms(out, layer, tokens=None):
+    """Steps 1 and 2 of a layer traced over 4 steps, every sample seen at steps 1-2 and again at
+    3-4: their cached gradient norms are 1 on valid tokens (the cold cache) and 0 on padding,
+    and those of steps 3 and 4 are steps 1 and 2's gradient norms floored at 1e-3 of their mean.
+    With tokens, every step's files hold that many rows."""
+    for step in (1, 2):
+        d = os.path.join(out, layer, f"step{step}")
+        valid = np.load(os.path.join(d, "valid.npy"))
+        c = np.load(os.path.join(d, "cached_grad_norms.npy"))
+        if tokens is not None and (len(valid), len(c)) != (tokens, tokens):
+            raise AssertionError(f"{d}: {len(valid)} mask and {len(c)} cached entries, want {tokens}")
+        np.testing.assert_array_equal(c[valid], 1.0)
+        np.testing.assert_array_equal(c[~valid], 0.0)
+        g = np.load(os.path.join(d, "grad_norms.npy"))
+        c2 = np.load(os.path.join(out, layer, f"step{step + 2}", "cached_grad_norms.npy"))
+        floor = 1e-3 * g[valid].mean()
+        np.testing.assert_allclose(c2[valid], np.maximum(g[valid], floor), rtol=1e-6)
+        np.testing.assert_array_equal(c2[~valid], 0.0)
+
+
 class NamesTest(unittest.TestCase):
     def test_presets(self):
         cases = {
@@ -223,17 +243,7 @@ class TracerTest(unittest.TestCase):
                 opt.step()
             tracer.detach()
             for layer in tracer.layers.values():
-                for step in (1, 2):
-                    d = os.path.join(out, layer, f"step{step}")
-                    valid = np.load(os.path.join(d, "valid.npy"))
-                    c = np.load(os.path.join(d, "cached_grad_norms.npy"))
-                    np.testing.assert_array_equal(c[valid], 1.0)
-                    np.testing.assert_array_equal(c[~valid], 0.0)
-                    g = np.load(os.path.join(d, "grad_norms.npy"))
-                    c2 = np.load(os.path.join(out, layer, f"step{step + 2}", "cached_grad_norms.npy"))
-                    floor = 1e-3 * g[valid].mean()
-                    np.testing.assert_allclose(c2[valid], np.maximum(g[valid], floor), rtol=1e-6)
-                    np.testing.assert_array_equal(c2[~valid], 0.0)
+                check_cached_norms(out, layer)
             res = tempfile.mkdtemp(dir=out, prefix="res-")
             run_wtacrs("analyze", "-out", res, "-name", "cached", out)
             with open(os.path.join(res, "cached", "layers.csv")) as f:
@@ -500,19 +510,7 @@ class CrossAttentionTest(unittest.TestCase):
                 opt.step()
             t.detach()
             for layer in t.layers.values():
-                tokens = 32 if layer.endswith((".k", ".v")) else 20
-                for step in (1, 2):
-                    d = os.path.join(out, layer, f"step{step}")
-                    valid = np.load(os.path.join(d, "valid.npy"))
-                    c = np.load(os.path.join(d, "cached_grad_norms.npy"))
-                    self.assertEqual((len(valid), len(c)), (tokens, tokens), d)
-                    np.testing.assert_array_equal(c[valid], 1.0)
-                    np.testing.assert_array_equal(c[~valid], 0.0)
-                    g = np.load(os.path.join(d, "grad_norms.npy"))
-                    c2 = np.load(os.path.join(out, layer, f"step{step + 2}", "cached_grad_norms.npy"))
-                    floor = 1e-3 * g[valid].mean()
-                    np.testing.assert_allclose(c2[valid], np.maximum(g[valid], floor), rtol=1e-6)
-                    np.testing.assert_array_equal(c2[~valid], 0.0)
+                check_cached_norms(out, layer, tokens=32 if layer.endswith((".k", ".v")) else 20)
             res = tempfile.mkdtemp(dir=out, prefix="res-")
             run_wtacrs("analyze", "-out", res, "-name", "cross-cached", out)
             with open(os.path.join(res, "cross-cached", "layers.csv")) as f:

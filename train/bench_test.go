@@ -259,46 +259,12 @@ func BenchmarkStepMemoryB64D128(b *testing.B)  { benchmarkStepMemory(b, 64, 128,
 func BenchmarkStepMemoryB128D128(b *testing.B) { benchmarkStepMemory(b, 128, 128, 128) }
 func BenchmarkStepMemoryB64D256(b *testing.B)  { benchmarkStepMemory(b, 64, 128, 256) }
 
-// benchmarkStepCost times training steps of each configuration of configs in one run, in turn
-// (the order rotated every step, so that none always runs right after another), on the rig of
-// newStepRig, and reports NAME-ms per step and the ratio x-NAME of the first configuration's
-// time to that of each other (below 1 where the option costs time).
-func benchmarkStepCost(b *testing.B, configs []namedConfig) {
-	rigs := make([]*stepRig, len(configs))
-	for i, c := range configs {
-		rigs[i] = newStepRig(b, c.cfg)
-		rigs[i].step(b, 1) // warm: first-touch page faults, OpenBLAS's threads
-	}
-	took := make([]time.Duration, len(configs))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for j := range rigs {
-			k := (i + j) % len(rigs)
-			t0 := time.Now()
-			rigs[k].step(b, i+2)
-			took[k] += time.Since(t0)
-		}
-	}
-	b.StopTimer()
-	for i, c := range configs {
-		b.ReportMetric(float64(took[i].Microseconds())/1e3/float64(b.N), c.name+"-ms")
-		if i > 0 {
-			b.ReportMetric(float64(took[0])/float64(took[i]), "x-"+c.name)
-		}
-	}
-	b.ReportMetric(0, "ns/op")
-}
-
-// namedConfig is a configuration of a benchmark with the name its metrics carry.
-type namedConfig struct {
-	name string
-	cfg  Config
-}
-
 // BenchmarkStepMemoryOptionsCost is the time side of the memory options at the default model
-// sizes on 16 sequences of 128 tokens: exact steps with each option against exact at the
-// default settings, and WTA-CRS@0.3 with the lean options against WTA-CRS@0.3 without them.
-// chunk_tokens = 1024 and 256 run each block in 2 and 8 groups.
+// sizes, by benchmarkStepMethods (16 sequences of 128 tokens, the last quarter padding, every
+// configuration in turn within one run): exact steps with each option against exact at the
+// default settings, and WTA-CRS@0.3 with the lean options against WTA-CRS@0.3 without them
+// (NAME-x-vs-exact is the first configuration's time over NAME's, below 1 where the option costs
+// time). chunk_tokens = 1024 and 256 run each block in 2 and 8 groups.
 func BenchmarkStepMemoryOptionsCost(b *testing.B) {
 	with := func(c Config, f func(*Config)) Config {
 		f(&c)
@@ -307,20 +273,20 @@ func BenchmarkStepMemoryOptionsCost(b *testing.B) {
 	exact := DefaultConfig().WithAll(MethodExact, 1)
 	sampled := DefaultConfig().WithAll(MethodWTACRS, 0.3)
 	b.Run("exact", func(b *testing.B) {
-		benchmarkStepCost(b, []namedConfig{
+		benchmarkStepMethods(b, []stepMethod{
 			{"default", exact},
 			{"reuse", with(exact, func(c *Config) { c.ReuseLayerNorm = true })},
 			{"chunk1024", with(exact, func(c *Config) { c.ChunkTokens = 1024 })},
 			{"chunk256", with(exact, func(c *Config) { c.ChunkTokens = 256 })},
 			{"lean", lean(exact)},
 			{"checkpoint", with(lean(exact), func(c *Config) { c.CheckpointBlocks = true })},
-		})
+		}, 16, 128)
 	})
 	b.Run("wtacrs0.3", func(b *testing.B) {
-		benchmarkStepCost(b, []namedConfig{
+		benchmarkStepMethods(b, []stepMethod{
 			{"default", sampled},
 			{"chunk1024", with(sampled, func(c *Config) { c.ChunkTokens = 1024 })},
 			{"lean", lean(sampled)},
-		})
+		}, 16, 128)
 	})
 }

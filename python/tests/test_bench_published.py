@@ -124,7 +124,7 @@ class PublishedRendering(unittest.TestCase):
             f = line.split("\t")
             self.assertEqual(f[:5], ["512", "16", "8", f[3], str(k)])
             self.assertGreater(float(f[8]), 0)
-        self.assertEqual([p for p in os.listdir(self.tmp) if p.startswith(".bench_published")], [])
+        self.assertEqual([p for p in os.listdir(self.tmp) if p.startswith(".")], [], "no temporary file left")
         self.assertEqual(printed.getvalue().splitlines(), lines)
 
 

@@ -33,12 +33,16 @@ scaled by log-normal token norms, as BenchmarkGradW's are; the cached norms are 
 
 import argparse
 import math
-import os
+import statistics
 import sys
-import tempfile
 import time
 
 import torch
+
+try:
+    from .fileio import write_bytes_atomic
+except ImportError:  # run as a script: its folder is on the path
+    from fileio import write_bytes_atomic
 
 EPS = 1e-8
 LONG_TAIL = 1e-3
@@ -157,12 +161,6 @@ class Timer:
         return (time.perf_counter() - t0) * 1e6
 
 
-def median(xs):
-    s = sorted(xs)
-    m = len(s) // 2
-    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
-
-
 def describe(device):
     """A line naming torch, the device and, on a GPU, its name and CUDA release."""
     dev = torch.device(device)
@@ -199,22 +197,9 @@ def run(shapes, ratios, device, iters, seed):
                 else:
                     ta.append(timer(approx))
                     te.append(timer(exact))
-            me, ma = median(te), median(ta)
+            me, ma = statistics.median(te), statistics.median(ta)
             yield f"{n}\t{d_in}\t{d_out}\t{ratio:g}\t{k}\t{state['c']}\t{me:.1f}\t{ma:.1f}\t{me / ma:.3f}"
         del h, dz, cached
-
-
-def write_atomic(path, text):
-    """Write text to path through a temporary file in its folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bench_published.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def main(argv=None):
@@ -241,7 +226,7 @@ def main(argv=None):
         print(line, flush=True)
         lines.append(line)
     if args.out:
-        write_atomic(args.out, "\n".join(lines) + "\n")
+        write_bytes_atomic(args.out, ("\n".join(lines) + "\n").encode())
     return 0
 
 

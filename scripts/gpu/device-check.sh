@@ -169,7 +169,7 @@ fi
 if [[ -n $orig_ld ]]; then export LD_LIBRARY_PATH=$orig_ld; else unset LD_LIBRARY_PATH; fi
 py=${PYTHON:-python3}
 if "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
-  # Run as a script, not through the package: it needs torch only (the package imports numpy).
+  # Run as a script: python/ need not be on the path (it needs torch and numpy).
   run_stage torch 120 "$scratch/published.log" "$py" python/wtacrs_trace/bench_published.py --device cuda --out "$OUT/published.txt"
   append_log torch "$scratch/published.log"
 else

@@ -118,28 +118,36 @@ func (set Set) Len() int {
 	return len(set.Values)
 }
 
-// value returns the j-th value of the axis, 0 ≤ j < [Set.Len], and whether the key is present:
+// at maps the j-th value of the axis, 0 ≤ j < [Set.Len], to its index in Values, or reports
 // false for the absent value.
-func (set Set) value(j int) (any, bool) {
+func (set Set) at(j int) (int, bool) {
 	if set.Absent {
 		if j == 0 {
-			return nil, false
+			return 0, false
 		}
 		j--
 	}
-	return set.Values[j], true
+	return j, true
+}
+
+// value returns the j-th value of the axis, 0 ≤ j < [Set.Len], and whether the key is present:
+// false for the absent value.
+func (set Set) value(j int) (any, bool) {
+	k, present := set.at(j)
+	if !present {
+		return nil, false
+	}
+	return set.Values[k], true
 }
 
 // valueKey is the key of the sweep file, relative to the axis' [[axes.set]] table, that gives
 // its j-th value (0 ≤ j < [Set.Len]): ".absent" or ".values[k]".
 func (set Set) valueKey(j int) string {
-	if set.Absent {
-		if j == 0 {
-			return ".absent"
-		}
-		j--
+	k, present := set.at(j)
+	if !present {
+		return ".absent"
 	}
-	return tomlconf.Elem(".values", j)
+	return tomlconf.Elem(".values", k)
 }
 
 // Slurm is the [sweep.slurm] table: the resources of one array task, each overridable by a
